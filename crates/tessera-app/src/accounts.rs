@@ -1,0 +1,302 @@
+//! Accounts: registration, login with rotating refresh tokens, profiles, API keys.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use tessera_domain::Role;
+use tessera_domain::page::parse_limit;
+use tessera_domain::user::{NewUser, RegisterInput, UserPatch, parse_email, parse_password, parse_phone};
+use tessera_domain::validation::{ValidationErrors, required_text};
+use tessera_store::tokens::ApiKeyRow;
+use tessera_store::users::{UserChanges, UserFilter, UserRow};
+use tessera_store::{Rotation, StoreError};
+
+use crate::auth::{API_KEY_PREFIX, Principal, hash_password, random_token, token_hash, verify_password};
+use crate::cursor;
+use crate::{App, AppError, Result};
+
+/// What a successful login or refresh returns.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub user: UserRow,
+}
+
+/// A page of rows and the cursor for the next one.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A newly created API key: the secret is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub key: String,
+    pub row: ApiKeyRow,
+}
+
+/// Raw profile change fields as they arrive (`phone_number: Some(None)` clears it).
+#[derive(Debug, Clone, Default)]
+pub struct PatchUserInput {
+    pub name: Option<String>,
+    pub phone_number: Option<Option<String>>,
+    pub password: Option<String>,
+    pub current_password: Option<String>,
+    pub role: Option<String>,
+}
+
+impl App {
+    /// Registers an account; a taken e-mail is 409 even when 50 requests race for it.
+    pub async fn register(&self, input: RegisterInput<'_>) -> Result<UserRow> {
+        let new = NewUser::parse(input)?;
+        self.create_user(new).await
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<UserRow> {
+        let now = self.now();
+        let row = UserRow {
+            user_id: Uuid::now_v7(),
+            name: new.name,
+            email: new.email,
+            password_hash: hash_password(new.password).await?,
+            role: new.role.as_str().to_string(),
+            phone_number: new.phone_number,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.insert_user(&row).await {
+            Ok(()) => Ok(row),
+            Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
+                code: "email_taken",
+                detail: "an account with this e-mail already exists".into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates an administrator (the CLI's `admin create`).
+    pub async fn create_admin(&self, email: &str, password: &str, name: Option<&str>) -> Result<UserRow> {
+        let mut errs = ValidationErrors::new();
+        let email = errs.check("email", parse_email(Some(email)));
+        let password = errs.check("password", parse_password(Some(password)));
+        let name = errs.check("name", required_text(Some(name.unwrap_or("Administrator")), 255));
+        match (email, password, name) {
+            (Some(email), Some(password), Some(name)) => {
+                self.create_user(NewUser { name, email, password, phone_number: None, role: Role::Admin })
+                    .await
+            }
+            _ => Err(errs.into()),
+        }
+    }
+
+    /// Logs in. Unknown e-mail and wrong password answer the same; attempts are limited per
+    /// e-mail and per client address.
+    pub async fn login(
+        &self,
+        email: Option<&str>,
+        password: Option<&str>,
+        client_ip: &str,
+    ) -> Result<Session> {
+        let mut errs = ValidationErrors::new();
+        let email = errs.check("email", required_text(email, 255)).map(|e| e.to_lowercase());
+        if password.is_none() {
+            errs.add("password", "is required");
+        }
+        let (Some(email), Some(password)) = (email, password) else { return Err(errs.into()) };
+        self.check_rate("login:ip:", client_ip, self.config.rate_limits.login_per_ip).await?;
+        self.check_rate("login:email:", &email, self.config.rate_limits.login_per_email).await?;
+        let user = self.store.user_by_email(&email).await?;
+        let ok =
+            verify_password(password.to_string(), user.as_ref().map(|u| u.password_hash.clone())).await?;
+        match user {
+            Some(user) if ok => self.start_session(user, Uuid::now_v7()).await,
+            _ => Err(AppError::Unauthorized("invalid e-mail or password")),
+        }
+    }
+
+    async fn check_rate(&self, kind: &str, key: &str, limit: i64) -> Result<()> {
+        let now = self.now().unix_timestamp();
+        let window = self.config.rate_limits.window_secs.max(1);
+        let start = now - now.rem_euclid(window);
+        let hits = self.store.rate_limit_hit(&format!("{kind}{key}"), start).await?;
+        if hits > limit {
+            let retry = u64::try_from(start + window - now).unwrap_or(1).max(1);
+            return Err(AppError::RateLimited { retry_after_secs: retry });
+        }
+        Ok(())
+    }
+
+    async fn start_session(&self, user: UserRow, family_id: Uuid) -> Result<Session> {
+        let role: Role = user.role.parse().map_err(|_| AppError::Internal("bad role in database".into()))?;
+        let now = self.now();
+        let refresh = random_token();
+        let expires = now + time::Duration::seconds(self.config.tokens.refresh_ttl_secs);
+        self.store.insert_refresh_token(&token_hash(&refresh), user.user_id, family_id, expires, now).await?;
+        Ok(Session {
+            access_token: self.access_token(user.user_id, role)?,
+            expires_in: self.config.tokens.access_ttl_secs,
+            refresh_token: refresh,
+            user,
+        })
+    }
+
+    /// Exchanges a refresh token for a new pair. A token used twice revokes its whole family.
+    pub async fn refresh(&self, refresh_token: Option<&str>) -> Result<Session> {
+        let token = refresh_token
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| AppError::invalid("refresh_token", "is required"))?;
+        match self.store.rotate_refresh_token(&token_hash(token), self.now()).await? {
+            Rotation::Rotated { user_id, family_id } => {
+                let user =
+                    self.store.user_by_id(user_id).await?.ok_or(AppError::Unauthorized("account is gone"))?;
+                self.start_session(user, family_id).await
+            }
+            Rotation::Reused => Err(AppError::Unauthorized("refresh token was already used; log in again")),
+            Rotation::Invalid => Err(AppError::Unauthorized("invalid or expired refresh token")),
+        }
+    }
+
+    /// Ends the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
+    pub async fn logout(&self, refresh_token: Option<&str>) -> Result<()> {
+        let token = refresh_token
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| AppError::invalid("refresh_token", "is required"))?;
+        self.store.revoke_refresh_token(&token_hash(token), self.now()).await?;
+        Ok(())
+    }
+
+    /// A user as seen by `who`: themself or, for admins, anyone; otherwise 404.
+    pub async fn get_user(&self, who: &Principal, user_id: Uuid) -> Result<UserRow> {
+        if !(who.is_admin() || who.user_id == user_id) {
+            return Err(AppError::NotFound("user"));
+        }
+        self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("user"))
+    }
+
+    /// Lists users (admins only), filtered by role and by text over name and e-mail.
+    pub async fn list_users(
+        &self,
+        who: &Principal,
+        role: Option<&str>,
+        q: Option<&str>,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<UserRow>> {
+        if !who.is_admin() {
+            return Err(AppError::Forbidden("only admins may list users"));
+        }
+        let mut errs = ValidationErrors::new();
+        let role = match role {
+            Some(r) => errs.check("role", r.parse::<Role>()).map(|r| r.as_str().to_string()),
+            None => None,
+        };
+        let limit = errs.check("limit", parse_limit(limit));
+        let Some(limit) = limit.filter(|_| errs.is_empty()) else { return Err(errs.into()) };
+        let after = match cursor {
+            Some(c) => {
+                let (v, id) = cursor::decode(c, "users")?;
+                Some((cursor::parse_ts_value(&v)?, id))
+            }
+            None => None,
+        };
+        let q = q.map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
+        let mut items = self.store.list_users(&UserFilter { role, q, after, limit: limit + 1 }).await?;
+        let next_cursor = page_cursor(&mut items, limit, |u| {
+            cursor::encode("users", &cursor::ts_value(u.created_at), u.user_id)
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Changes a profile. Users change their own name, phone and password (with the current
+    /// one); admins change anyone's, including the role.
+    pub async fn patch_user(&self, who: &Principal, user_id: Uuid, input: PatchUserInput) -> Result<UserRow> {
+        let current = self.get_user(who, user_id).await?;
+        let mut errs = ValidationErrors::new();
+        let mut patch = UserPatch::default();
+        if let Some(n) = &input.name {
+            patch.name = errs.check("name", required_text(Some(n), 255));
+        }
+        if let Some(p) = &input.phone_number {
+            patch.phone_number = errs.check("phone_number", parse_phone(p.as_deref()));
+        }
+        if let Some(p) = &input.password {
+            patch.password = errs.check("password", parse_password(Some(p)));
+        }
+        if let Some(r) = &input.role {
+            if !who.is_admin() {
+                return Err(AppError::Forbidden("only admins may change roles"));
+            }
+            patch.role = errs.check("role", r.parse::<Role>());
+        }
+        if !errs.is_empty() {
+            return Err(errs.into());
+        }
+        let mut changes = UserChanges {
+            name: patch.name,
+            phone_number: patch.phone_number,
+            password_hash: None,
+            role: patch.role.map(|r| r.as_str().to_string()),
+        };
+        if let Some(pw) = patch.password {
+            if !who.is_admin() || who.user_id == user_id {
+                let given = input.current_password.unwrap_or_default();
+                if !verify_password(given, Some(current.password_hash.clone())).await? {
+                    return Err(AppError::invalid("current_password", "does not match the current password"));
+                }
+            }
+            changes.password_hash = Some(hash_password(pw).await?);
+        }
+        self.store.update_user(user_id, &changes, self.now()).await?.ok_or(AppError::NotFound("user"))
+    }
+
+    /// Creates an API key for the caller; the returned secret is shown once.
+    pub async fn create_api_key(&self, who: &Principal, name: Option<&str>) -> Result<NewApiKey> {
+        let name = required_text(name, 100).map_err(|m| AppError::invalid("name", m))?;
+        let key = format!("{API_KEY_PREFIX}{}", random_token());
+        let row = ApiKeyRow {
+            api_key_id: Uuid::now_v7(),
+            user_id: who.user_id,
+            name,
+            prefix: key.chars().take(API_KEY_PREFIX.len() + 6).collect(),
+            created_at: self.now(),
+        };
+        self.store.insert_api_key(&row, &token_hash(&key)).await?;
+        Ok(NewApiKey { key, row })
+    }
+
+    pub async fn list_api_keys(&self, who: &Principal) -> Result<Vec<ApiKeyRow>> {
+        Ok(self.store.list_api_keys(who.user_id).await?)
+    }
+
+    /// Revokes one of the caller's keys; someone else's key is 404.
+    pub async fn revoke_api_key(&self, who: &Principal, api_key_id: Uuid) -> Result<()> {
+        if self.store.revoke_api_key(api_key_id, who.user_id, self.now()).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("api key"))
+        }
+    }
+}
+
+/// Trims a `limit + 1` fetch to `limit` and returns the cursor after the last row kept.
+pub(crate) fn page_cursor<T>(
+    items: &mut Vec<T>,
+    limit: i64,
+    cursor_of: impl Fn(&T) -> String,
+) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor_of)
+    } else {
+        None
+    }
+}
+
+/// Parses an optional RFC 3339 query value.
+pub(crate) fn opt_ts(errs: &mut ValidationErrors, field: &str, v: Option<&str>) -> Option<OffsetDateTime> {
+    v.and_then(|s| errs.check(field, tessera_domain::parse_ts(s)))
+}

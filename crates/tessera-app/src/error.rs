@@ -1,0 +1,64 @@
+//! The application's error type: business outcomes the HTTP layer maps to status codes.
+
+use tessera_domain::{DomainError, ValidationErrors};
+use tessera_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400 with field errors.
+    #[error("invalid input: {0}")]
+    Invalid(ValidationErrors),
+    /// 401: missing or bad credentials.
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// 403: known caller, not allowed.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// 404: the named thing does not exist (or the caller may not know it exists).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409 with a stable code.
+    #[error("conflict: {detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// 429: try again after this many seconds.
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503: the database cannot be reached.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; the detail goes to the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        AppError::Invalid(ValidationErrors::single(field, message))
+    }
+}
+
+impl From<ValidationErrors> for AppError {
+    fn from(e: ValidationErrors) -> Self {
+        AppError::Invalid(e)
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(v) => AppError::Invalid(v),
+            DomainError::Forbidden(m) => AppError::Forbidden(m),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound("resource"),
+            StoreError::Conflict(c) => AppError::Conflict { code: "conflict", detail: c },
+            StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::Other(m) => AppError::Internal(m),
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Tessera's use cases, shared by the HTTP API, the CLI and background jobs.
+//!
+//! Each public method on [`App`] is one use case: it checks who is asking, validates input into
+//! domain types, and calls the store. Handlers stay thin and the CLI reuses the same rules.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+pub mod accounts;
+pub mod auth;
+pub mod catalogue;
+pub mod cursor;
+pub mod error;
+pub mod purchases;
+
+pub use auth::{Principal, TokenConfig};
+pub use error::AppError;
+pub use tessera_domain as domain;
+pub use tessera_store as store;
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Where the current time comes from; tests substitute a controllable clock.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real clock (UTC, whole seconds).
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        tessera_domain::clock::now()
+    }
+}
+
+/// Limits on login attempts per fixed window.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub window_secs: i64,
+    pub login_per_email: i64,
+    pub login_per_ip: i64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits { window_secs: 60, login_per_email: 10, login_per_ip: 50 }
+    }
+}
+
+/// Settings the use cases need.
+#[derive(Debug, Clone, Default)]
+pub struct AppConfig {
+    pub tokens: TokenConfig,
+    pub rate_limits: RateLimits,
+}
+
+/// The application: cheap to clone, shared by every request and job.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub store: tessera_store::Store,
+    pub config: Arc<AppConfig>,
+    pub clock: Arc<dyn Clock>,
+    keys: Arc<auth::Keys>,
+}
+
+impl App {
+    /// Builds the app. Without a configured signing secret, one is generated once and kept in the
+    /// database, so every instance signs and verifies with the same key.
+    pub async fn new(store: tessera_store::Store, config: AppConfig, clock: Arc<dyn Clock>) -> Result<App> {
+        let keys = auth::Keys::load(&store, &config.tokens).await?;
+        Ok(App { store, config: Arc::new(config), clock, keys: Arc::new(keys) })
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+}

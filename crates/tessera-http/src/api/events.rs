@@ -1,0 +1,264 @@
+//! `/events` and `/categories`: the catalogue (seed 000 / 004).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use tessera_app::catalogue::{EventPatch, EventQuery};
+use tessera_app::domain::event::EventInput;
+
+use super::{DecimalInput, EventBody, Paged, double_option};
+use crate::AppState;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, Auth, path_id};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_events, create_event))
+        .routes(routes!(get_event, patch_event, delete_event))
+        .routes(routes!(list_categories))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventListQuery {
+    /// Exact category, e.g. "music".
+    pub category: Option<String>,
+    /// Organizer name (case-insensitive, exact).
+    pub organizer: Option<String>,
+    /// The owning account's id.
+    pub organizer_id: Option<String>,
+    /// Text in the location.
+    pub location: Option<String>,
+    /// Text in the name or description.
+    pub q: Option<String>,
+    /// Events starting at or after this RFC 3339 time.
+    pub start_from: Option<String>,
+    /// Events starting at or before this RFC 3339 time.
+    pub start_to: Option<String>,
+    /// Minimum price (decimal); free events count as 0.
+    pub price_min: Option<String>,
+    pub price_max: Option<String>,
+    /// published (default), cancelled or all.
+    pub status: Option<String>,
+    /// start_time (default), created_at or price; prefix '-' for descending.
+    pub sort: Option<String>,
+    /// 1 to 100 (default 20).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EventCreateRequest {
+    #[schema(example = "Jazz Night")]
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    /// RFC 3339.
+    #[schema(example = "2026-05-01T18:00:00+09:00")]
+    pub start_time: Option<String>,
+    /// RFC 3339, not before start_time.
+    pub end_time: Option<String>,
+    /// Display name; defaults to the creator's name.
+    pub organizer: Option<String>,
+    pub category: Option<String>,
+    /// Decimal (string or number) ≥ 0; omit for a free event.
+    pub price: Option<DecimalInput>,
+    /// ISO 4217, default JPY.
+    pub currency: Option<String>,
+    pub max_attendees: Option<i64>,
+    /// http(s) URL.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EventPatchRequest {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub location: Option<Option<String>>,
+    pub start_time: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub end_time: Option<Option<String>>,
+    pub organizer: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<DecimalInput>)]
+    pub price: Option<Option<DecimalInput>>,
+    pub currency: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub max_attendees: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub url: Option<Option<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryBody {
+    pub category: String,
+    /// Published events in the category.
+    pub event_count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryList {
+    pub items: Vec<CategoryBody>,
+}
+
+/// List events
+///
+/// Filter, sort and page through the catalogue. Cancelled events are left out unless
+/// `status=cancelled` or `status=all`.
+#[utoipa::path(get, path = "/events", tag = "catalogue", params(EventListQuery),
+    responses(
+        (status = 200, body = Paged<EventBody>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_events(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<EventListQuery>,
+) -> ApiResult<Json<Paged<EventBody>>> {
+    let query = EventQuery {
+        category: q.category,
+        organizer: q.organizer,
+        organizer_id: q.organizer_id,
+        location: q.location,
+        q: q.q,
+        start_from: q.start_from,
+        start_to: q.start_to,
+        price_min: q.price_min,
+        price_max: q.price_max,
+        status: q.status,
+        sort: q.sort,
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    Ok(Json(Paged::from_page(s.app.list_events(&query).await?, EventBody::from)))
+}
+
+/// One event
+#[utoipa::path(get, path = "/events/{event_id}", tag = "catalogue",
+    params(("event_id" = String, Path, description = "Event id (UUID)")),
+    responses(
+        (status = 200, body = EventBody),
+        (status = 404, description = "Unknown or malformed id", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_event(
+    State(s): State<AppState>,
+    Path(event_id): Path<String>,
+) -> ApiResult<Json<EventBody>> {
+    let id = path_id(&event_id, "event")?;
+    Ok(Json(s.app.get_event(id).await?.into()))
+}
+
+/// Create an event (organizers and admins)
+#[utoipa::path(post, path = "/events", tag = "catalogue", security(("bearer" = [])), request_body = EventCreateRequest,
+    responses(
+        (status = 201, body = EventBody, headers(("Location" = String, description = "The new event's URL"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_event(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(b): ApiJson<EventCreateRequest>,
+) -> ApiResult<(StatusCode, HeaderMap, Json<EventBody>)> {
+    let input = EventInput {
+        name: b.name,
+        description: b.description,
+        location: b.location,
+        start_time: b.start_time,
+        end_time: b.end_time,
+        organizer: b.organizer,
+        category: b.category,
+        price: b.price.map(DecimalInput::into_string),
+        currency: b.currency,
+        max_attendees: b.max_attendees,
+        url: b.url,
+    };
+    let event = s.app.create_event(&who, &input).await?;
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("/events/{}", event.event_id)) {
+        headers.insert(header::LOCATION, v);
+    }
+    Ok((StatusCode::CREATED, headers, Json(event.into())))
+}
+
+/// Change an event (its organizer or an admin)
+#[utoipa::path(patch, path = "/events/{event_id}", tag = "catalogue", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Event id (UUID)")),
+    request_body = EventPatchRequest,
+    responses(
+        (status = 200, body = EventBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn patch_event(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(event_id): Path<String>,
+    ApiJson(b): ApiJson<EventPatchRequest>,
+) -> ApiResult<Json<EventBody>> {
+    let id = path_id(&event_id, "event")?;
+    let patch = EventPatch {
+        name: b.name,
+        description: b.description,
+        location: b.location,
+        start_time: b.start_time,
+        end_time: b.end_time,
+        organizer: b.organizer,
+        category: b.category,
+        price: b.price.map(|p| p.map(DecimalInput::into_string)),
+        currency: b.currency,
+        max_attendees: b.max_attendees,
+        url: b.url,
+    };
+    Ok(Json(s.app.patch_event(&who, id, patch).await?.into()))
+}
+
+/// Cancel an event (its organizer or an admin)
+///
+/// The event stays readable with status `cancelled`; cancelling twice is harmless.
+#[utoipa::path(delete, path = "/events/{event_id}", tag = "catalogue", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Event id (UUID)")),
+    responses(
+        (status = 200, description = "The cancelled event", body = EventBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_event(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(event_id): Path<String>,
+) -> ApiResult<Json<EventBody>> {
+    let id = path_id(&event_id, "event")?;
+    Ok(Json(s.app.cancel_event(&who, id).await?.into()))
+}
+
+/// Categories with their number of published events
+#[utoipa::path(get, path = "/categories", tag = "catalogue", responses((status = 200, body = CategoryList)))]
+pub async fn list_categories(State(s): State<AppState>) -> ApiResult<Json<CategoryList>> {
+    let items = s
+        .app
+        .categories()
+        .await?
+        .into_iter()
+        .map(|(category, event_count)| CategoryBody { category, event_count });
+    Ok(Json(CategoryList { items: items.collect() }))
+}

@@ -1,0 +1,118 @@
+//! Tessera's HTTP API: the axum router, its middleware and the OpenAPI document.
+//!
+//! The same [`router`] serves the standalone server, the Lambda entry and the tests.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use tessera_app::App;
+
+pub mod api;
+pub mod error;
+pub mod extract;
+mod middleware;
+
+/// Largest request body accepted (413 beyond).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub app: App,
+    /// Renders `/metrics`; `None` when no recorder is installed (tests).
+    pub metrics: Option<PrometheusHandle>,
+    /// Take the client address from `X-Forwarded-For` (behind API Gateway or a proxy).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tessera",
+        description = "Event-ticketing platform API: catalogue, accounts, purchases and statistics. \
+                       Errors are RFC 9457 application/problem+json.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "catalogue", description = "Events and categories"),
+        (name = "accounts", description = "Registration, login, tokens, users, API keys"),
+        (name = "purchases", description = "Purchases read API"),
+        (name = "stats", description = "Sales aggregates"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token or tsk_ API key")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api::ops::router())
+        .merge(api::auth::router())
+        .merge(api::users::router())
+        .merge(api::api_keys::router())
+        .merge(api::events::router())
+        .merge(api::purchases::router())
+        .merge(api::stats::router())
+}
+
+/// The OpenAPI document generated from the routes (committed as `openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The OpenAPI document as the pretty JSON that is committed.
+pub fn openapi_json() -> String {
+    openapi().to_pretty_json().unwrap_or_default() + "\n"
+}
+
+/// The complete application router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = api_router().split_for_parts();
+    let routes = routes
+        .fallback(middleware::no_route)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .with_state(state);
+    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", doc)).merge(routes).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(axum::middleware::from_fn(middleware::observe))
+            .layer(axum::middleware::from_fn(middleware::problems))
+            .layer(CatchPanicLayer::new())
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(30),
+            ))
+            .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+    )
+}

@@ -1,0 +1,108 @@
+//! Cross-cutting request handling: one log line and metrics per request, and problem+json for
+//! every error the framework produces itself (404, 405, 408, 413, panics).
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{ApiError, PROBLEM_JSON};
+
+fn request_id(req_headers: &axum::http::HeaderMap) -> String {
+    req_headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
+}
+
+/// Logs one line per request (request id, method, route, status, latency) and records metrics.
+/// Everything logged while handling the request carries the request id through the span.
+pub async fn observe(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let rid = request_id(req.headers());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let span = tracing::info_span!("request", request_id = %rid, method = %method, route = %route);
+    let res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let status = res.status().as_u16();
+    let latency = start.elapsed();
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "request");
+    });
+    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(latency.as_secs_f64());
+    res
+}
+
+/// Turns any non-problem error response into problem+json and adds the request id to 5xx bodies.
+pub async fn problems(req: Request, next: Next) -> Response {
+    let rid = request_id(req.headers());
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let content_type =
+        res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let is_problem = content_type.starts_with(PROBLEM_JSON);
+    // A deliberate JSON answer (e.g. /health's 503 body) is left as it is.
+    if (is_problem && status.is_client_error()) || content_type.starts_with("application/json") {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let mut problem = if is_problem {
+        let bytes = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default()
+    } else {
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), "server error without a problem body (panic?)");
+        }
+        let generic = generic_problem(status);
+        let resp = generic.into_response();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 * 1024).await.unwrap_or_default();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default()
+    };
+    if status.is_server_error()
+        && let Some(obj) = problem.as_object_mut()
+    {
+        obj.insert("request_id".into(), serde_json::Value::String(rid));
+    }
+    let mut out = Response::from_parts(parts, Body::from(problem.to_string()));
+    out.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(PROBLEM_JSON));
+    out.headers_mut().remove(header::CONTENT_LENGTH);
+    out
+}
+
+fn generic_problem(status: StatusCode) -> ApiError {
+    match status {
+        StatusCode::NOT_FOUND => ApiError::not_found("resource"),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::new(status, "method_not_allowed", "this method is not allowed on this path")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, "body_too_large", "the request body is too large")
+        }
+        StatusCode::REQUEST_TIMEOUT => ApiError::new(status, "timeout", "the request took too long"),
+        s if s.is_server_error() => ApiError::new(s, "internal", "an unexpected error occurred"),
+        s => ApiError::new(s, "error", s.canonical_reason().unwrap_or("error")),
+    }
+}
+
+/// Fallback for paths no route matches.
+pub async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such path")
+}
+
+/// Fallback for a known path with an unsupported method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed on this path",
+    )
+}

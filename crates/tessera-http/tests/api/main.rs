@@ -1,0 +1,13 @@
+//! HTTP API tests: every route's success, bad input, missing resources and authorization, on
+//! SQLite and (with TESSERA_TEST_DATABASE_URL) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod accounts;
+mod api_keys;
+mod events;
+mod ops;
+mod purchases;
+mod users;

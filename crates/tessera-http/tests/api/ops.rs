@@ -1,0 +1,108 @@
+//! Operations: health, metrics, docs, framework errors as problem+json, request ids, OpenAPI drift.
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use tessera_store::Backend;
+
+use crate::both;
+use crate::support::TestApp;
+
+both!(health_reports_database, framework_errors_are_problems);
+
+async fn health_reports_database(b: Backend) {
+    let t = TestApp::new(b).await;
+    let r = t.get("/health", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["status"], "OK");
+    assert!(r.headers.contains_key("x-request-id"));
+    t.app.store.close().await;
+    let r = t.get("/health", None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.body["status"], "ERROR");
+    // Any other route answers a generic 503 problem with the request id.
+    let r = t.get("/events", None).await;
+    r.assert_problem(503, None);
+    assert_eq!(r.body["request_id"], r.headers["x-request-id"].to_str().unwrap());
+}
+
+async fn framework_errors_are_problems(b: Backend) {
+    let t = TestApp::new(b).await;
+    t.get("/no/such/path", None).await.assert_problem(404, None);
+    t.call("PUT", "/events", None, None).await.assert_problem(405, None);
+    let big = format!("{{\"name\": \"{}\"}}", "x".repeat(tessera_http::BODY_LIMIT + 10));
+    let req = Request::post("/auth/register")
+        .header("content-type", "application/json")
+        .body(Body::from(big))
+        .unwrap();
+    let r = t.send(req).await;
+    r.assert_problem(413, None);
+    // A caller's request id is kept.
+    let req = Request::get("/health").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
+    assert_eq!(t.send(req).await.headers["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn metrics_and_docs_are_served() {
+    let t = TestApp::new(Backend::Sqlite).await;
+    let r = t.get("/metrics", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = t.get("/docs/", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.as_str().unwrap_or("").contains("swagger"), "docs page: {}", r.body);
+    let r = t.get("/docs/swagger-ui-bundle.js", None).await;
+    assert_eq!(r.status, StatusCode::OK, "the docs UI is embedded, not fetched from the internet");
+    let r = t.get("/openapi.json", None).await;
+    assert_eq!(r.body["openapi"], "3.1.0");
+}
+
+/// The committed openapi.json must match the code. Regenerate with
+/// `UPDATE_OPENAPI=1 cargo test -p tessera-http openapi` (or `tessera openapi > openapi.json`).
+#[test]
+fn openapi_json_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi.json");
+    let generated = tessera_http::openapi_json();
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "openapi.json is stale: run UPDATE_OPENAPI=1 cargo test -p tessera-http openapi"
+    );
+}
+
+/// Every documented operation has an operation id, a summary and at least one error answer.
+#[test]
+fn openapi_documents_every_route() {
+    let doc: serde_json::Value = serde_json::from_str(&tessera_http::openapi_json()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for want in [
+        "/health",
+        "/metrics",
+        "/auth/register",
+        "/auth/login",
+        "/auth/refresh",
+        "/auth/logout",
+        "/users/me",
+        "/users",
+        "/users/{user_id}",
+        "/api-keys",
+        "/api-keys/{api_key_id}",
+        "/events",
+        "/events/{event_id}",
+        "/categories",
+        "/events/{event_id}/purchases",
+        "/users/me/purchases",
+        "/stats/events/{event_id}",
+        "/stats/categories",
+        "/stats/overview",
+    ] {
+        assert!(paths.contains_key(want), "{want} is not documented");
+    }
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            assert!(op["operationId"].is_string(), "{method} {path} has no operationId");
+            assert!(op["summary"].is_string(), "{method} {path} has no summary");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `TestApp`: a fresh database, the real router called in-process with real HTTP types (the path
+//! Lambda takes), a controllable clock, and helpers to make users of each role.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use tessera_app::{App, AppConfig, Clock, RateLimits};
+use tessera_http::AppState;
+use tessera_store::Backend;
+use tessera_store::testing::{TestDb, test_db};
+
+/// Runs an `async fn(Backend)` test on SQLite and, when TESSERA_TEST_DATABASE_URL is set, PostgreSQL.
+#[macro_export]
+macro_rules! both {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(tessera_store::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(tessera_pg), ignore = "set TESSERA_TEST_DATABASE_URL to run on PostgreSQL")]
+            async fn postgres() { super::$name(tessera_store::Backend::Postgres).await }
+        }
+    )* };
+}
+
+/// A clock that tests move by hand.
+#[derive(Debug)]
+pub struct TestClock(Mutex<OffsetDateTime>);
+
+impl TestClock {
+    pub fn advance(&self, secs: i64) {
+        if let Ok(mut t) = self.0.lock() {
+            *t += time::Duration::seconds(secs);
+        }
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub clock: Arc<TestClock>,
+    router: Router,
+    _db: TestDb,
+}
+
+pub struct Res {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Res {
+    /// The `field` names in a problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// Asserts a problem+json answer with this status (and field, when given).
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, field: Option<&str>) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.content_type(), "application/problem+json", "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        if let Some(f) = field {
+            assert!(self.error_fields().iter().any(|x| x == f), "no error for {f}: {}", self.body);
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::with_limits(backend, RateLimits::default()).await
+    }
+
+    pub async fn with_limits(backend: Backend, rate_limits: RateLimits) -> TestApp {
+        let db = test_db(backend).await;
+        let clock = Arc::new(TestClock(Mutex::new(tessera_app::domain::clock::now())));
+        let config = AppConfig { rate_limits, ..Default::default() };
+        let app = App::new(db.store.clone(), config, clock.clone()).await.unwrap();
+        let router =
+            tessera_http::router(AppState { app: app.clone(), metrics: None, trust_forwarded_for: true });
+        TestApp { app, clock, router, _db: db }
+    }
+
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
+        let mut b = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(v) => b.header("content-type", "application/json").body(Body::from(v.to_string())).unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req).await
+    }
+
+    /// Sends a raw request.
+    pub async fn send(&self, req: Request<Body>) -> Res {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Res { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Res {
+        self.call("GET", path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.call("POST", path, token, Some(body)).await
+    }
+
+    /// Registers a user with the role (staff and admin are granted directly in the store) and
+    /// returns their id and an access token.
+    pub async fn user(&self, role: &str) -> (Uuid, String) {
+        let email = format!("{role}-{}@example.com", Uuid::new_v4().simple());
+        let self_role = if role == "organizer" { "organizer" } else { "attendee" };
+        let r = self
+            .post("/auth/register", None, json!({"name": format!("A {role}"), "email": email, "password": "password123", "role": self_role}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let id = Uuid::parse_str(r.body["user_id"].as_str().unwrap()).unwrap();
+        if role == "staff" || role == "admin" {
+            let c = tessera_store::users::UserChanges { role: Some(role.into()), ..Default::default() };
+            self.app.store.update_user(id, &c, self.app.now()).await.unwrap();
+        }
+        let r = self.post("/auth/login", None, json!({"email": email, "password": "password123"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        (id, r.body["access_token"].as_str().unwrap().to_string())
+    }
+
+    /// Creates an event as `token` and returns its id.
+    pub async fn event(&self, token: &str, body: Value) -> Uuid {
+        let r = self.post("/events", Some(token), body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        Uuid::parse_str(r.body["event_id"].as_str().unwrap()).unwrap()
+    }
+}
+
+/// A valid event body.
+pub fn event_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "An evening of jazz",
+        "location": "Tokyo Hall",
+        "start_time": "2026-05-01T18:00:00+09:00",
+        "end_time": "2026-05-01T21:00:00+09:00",
+        "category": "music",
+        "price": "3500.00",
+        "max_attendees": 100,
+        "url": "https://example.com/jazz"
+    })
+}

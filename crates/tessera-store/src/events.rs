@@ -1,0 +1,229 @@
+//! The event catalogue (seed 000's `events` table).
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use tessera_domain::event::{EventSort, EventSortKey};
+
+use crate::query::{Arg, Sql, like_pattern};
+use crate::{Result, Store, affected, bind_args, on_db};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EventRow {
+    pub event_id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    pub location: Option<String>,
+    pub start_time: OffsetDateTime,
+    pub end_time: Option<OffsetDateTime>,
+    pub organizer: String,
+    pub organizer_id: Option<Uuid>,
+    pub category: Option<String>,
+    /// Minor units.
+    pub price: Option<i64>,
+    pub currency: String,
+    pub max_attendees: Option<i32>,
+    pub url: Option<String>,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "event_id, name, description, location, start_time, end_time, organizer, organizer_id, \
+     category, price, currency, max_attendees, url, status, created_at, updated_at";
+
+/// The value of the sort key of the last row of a page (the keyset cursor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortValue {
+    Ts(OffsetDateTime),
+    Int(i64),
+}
+
+/// `GET /events` filters.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub category: Option<String>,
+    pub organizer: Option<String>,
+    pub organizer_id: Option<Uuid>,
+    pub location: Option<String>,
+    pub q: Option<String>,
+    pub start_from: Option<OffsetDateTime>,
+    pub start_to: Option<OffsetDateTime>,
+    pub price_min: Option<i64>,
+    pub price_max: Option<i64>,
+    /// `None` means every status.
+    pub status: Option<String>,
+    pub sort: EventSort,
+    pub after: Option<(SortValue, Uuid)>,
+    pub limit: i64,
+}
+
+/// The sort expression for a key; free events sort as price 0.
+pub fn sort_expr(key: EventSortKey) -> &'static str {
+    match key {
+        EventSortKey::StartTime => "start_time",
+        EventSortKey::CreatedAt => "created_at",
+        EventSortKey::Price => "COALESCE(price, 0)",
+    }
+}
+
+impl Store {
+    pub async fn insert_event(&self, e: &EventRow) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO events (event_id, name, description, location, start_time, end_time, organizer,
+                     organizer_id, category, price, currency, max_attendees, url, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            )
+            .bind(e.event_id)
+            .bind(&e.name)
+            .bind(&e.description)
+            .bind(&e.location)
+            .bind(e.start_time)
+            .bind(e.end_time)
+            .bind(&e.organizer)
+            .bind(e.organizer_id)
+            .bind(&e.category)
+            .bind(e.price)
+            .bind(&e.currency)
+            .bind(e.max_attendees)
+            .bind(&e.url)
+            .bind(&e.status)
+            .bind(e.created_at)
+            .bind(e.updated_at)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(())
+    }
+
+    pub async fn event_by_id(&self, event_id: Uuid) -> Result<Option<EventRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM events WHERE event_id = $1");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(p).await
+        })?)
+    }
+
+    /// One page of events in the requested order.
+    pub async fn list_events(&self, f: &EventFilter) -> Result<Vec<EventRow>> {
+        let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events WHERE 1=1"));
+        if let Some(v) = &f.category {
+            let p = sql.arg(Arg::Text(v.clone()));
+            sql.push(&format!(" AND category = {p}"));
+        }
+        if let Some(v) = &f.organizer {
+            let p = sql.arg(Arg::Text(v.to_lowercase()));
+            sql.push(&format!(" AND LOWER(organizer) = {p}"));
+        }
+        if let Some(v) = f.organizer_id {
+            let p = sql.arg(Arg::Id(v));
+            sql.push(&format!(" AND organizer_id = {p}"));
+        }
+        if let Some(v) = &f.location {
+            let p = sql.arg(Arg::Text(like_pattern(v)));
+            sql.push(&format!(" AND LOWER(location) LIKE {p} ESCAPE '\\'"));
+        }
+        if let Some(v) = &f.q {
+            let p = sql.arg(Arg::Text(like_pattern(v)));
+            sql.push(&format!(
+                " AND (LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(description, '')) LIKE {p} ESCAPE '\\')"
+            ));
+        }
+        if let Some(v) = f.start_from {
+            let p = sql.arg(Arg::Ts(v));
+            sql.push(&format!(" AND start_time >= {p}"));
+        }
+        if let Some(v) = f.start_to {
+            let p = sql.arg(Arg::Ts(v));
+            sql.push(&format!(" AND start_time <= {p}"));
+        }
+        if let Some(v) = f.price_min {
+            let p = sql.arg(Arg::Int(v));
+            sql.push(&format!(" AND COALESCE(price, 0) >= {p}"));
+        }
+        if let Some(v) = f.price_max {
+            let p = sql.arg(Arg::Int(v));
+            sql.push(&format!(" AND COALESCE(price, 0) <= {p}"));
+        }
+        if let Some(v) = &f.status {
+            let p = sql.arg(Arg::Text(v.clone()));
+            sql.push(&format!(" AND status = {p}"));
+        }
+        let expr = sort_expr(f.sort.key);
+        let (cmp, dir) = if f.sort.descending { ("<", "DESC") } else { (">", "ASC") };
+        if let Some((value, id)) = f.after {
+            let pv = sql.arg(match value {
+                SortValue::Ts(t) => Arg::Ts(t),
+                SortValue::Int(i) => Arg::Int(i),
+            });
+            let pi = sql.arg(Arg::Id(id));
+            sql.push(&format!(" AND ({expr} {cmp} {pv} OR ({expr} = {pv} AND event_id {cmp} {pi}))"));
+        }
+        let pl = sql.arg(Arg::Int(f.limit));
+        sql.push(&format!(" ORDER BY {expr} {dir}, event_id {dir} LIMIT {pl}"));
+        Ok(on_db!(self, read, |p| {
+            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
+        })?)
+    }
+
+    /// Replaces the editable fields of an event; `None` when it does not exist.
+    pub async fn update_event(&self, e: &EventRow) -> Result<Option<EventRow>> {
+        let sql = format!(
+            "UPDATE events SET name = $1, description = $2, location = $3, start_time = $4, end_time = $5,
+                 organizer = $6, category = $7, price = $8, currency = $9, max_attendees = $10, url = $11,
+                 updated_at = $12
+             WHERE event_id = $13 RETURNING {COLUMNS}"
+        );
+        Ok(on_db!(self, write, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(&e.name)
+                .bind(&e.description)
+                .bind(&e.location)
+                .bind(e.start_time)
+                .bind(e.end_time)
+                .bind(&e.organizer)
+                .bind(&e.category)
+                .bind(e.price)
+                .bind(&e.currency)
+                .bind(e.max_attendees)
+                .bind(&e.url)
+                .bind(e.updated_at)
+                .bind(e.event_id)
+                .fetch_optional(p)
+                .await
+        })?)
+    }
+
+    /// Cancels an event; true when it was published until now (cancelling twice changes nothing).
+    pub async fn cancel_event(&self, event_id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query(
+                "UPDATE events SET status = 'cancelled', updated_at = $1 WHERE event_id = $2 AND status <> 'cancelled'",
+            )
+            .bind(now)
+            .bind(event_id)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Categories with their number of published events, most events first.
+    pub async fn categories(&self) -> Result<Vec<(String, i64)>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT category, COUNT(*) AS n FROM events
+                 WHERE category IS NOT NULL AND status = 'published'
+                 GROUP BY category ORDER BY n DESC, category",
+            )
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    pub async fn count_events(&self) -> Result<i64> {
+        Ok(on_db!(self, read, |p| sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(p).await)?)
+    }
+}

@@ -1,0 +1,234 @@
+//! Tessera's database: one store over SQLite (embedded default) and PostgreSQL (production).
+//!
+//! Queries are written once with `$1…$N` placeholders, which both sqlx drivers accept, and run on
+//! whichever pool the URL chose (see [`on_db!`]); SQL that must differ is matched on [`Backend`].
+//! On SQLite every write goes through a single-connection writer pool so writers queue in process
+//! instead of failing with SQLITE_BUSY; reads use a separate pool and see WAL snapshots.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub mod events;
+pub mod limits;
+pub mod purchases;
+pub mod query;
+pub mod stats;
+pub mod testing;
+pub mod tokens;
+pub mod users;
+
+pub use events::{EventFilter, EventRow, SortValue};
+pub use purchases::{NewPurchase, PurchaseRow};
+pub use stats::{CategoryStats, DaySales, EventStats, Overview};
+pub use tokens::{ApiKeyRow, Rotation};
+pub use users::{UserFilter, UserRow};
+
+/// Store failures, as callers need to tell them apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or other constraint refused the write; the text names it.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or is overloaded.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.constraint().unwrap_or("unique").to_string())
+            }
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::Conflict(db.constraint().unwrap_or("foreign_key").to_string())
+            }
+            sqlx::Error::Database(db) if db.is_check_violation() => {
+                StoreError::Conflict(db.constraint().unwrap_or("check").to_string())
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Other(e.to_string()),
+        }
+    }
+}
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path`, `sqlite:path` or `postgres://…`.
+    pub url: String,
+    /// Pool size for PostgreSQL, and for SQLite readers.
+    pub max_connections: u32,
+    /// PostgreSQL only: a schema to create and use (each test gets its own).
+    pub pg_schema: Option<String>,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        StoreOptions { url: url.into(), max_connections: 10, pg_schema: None }
+    }
+}
+
+/// The database handle: cheap to clone, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+/// Runs `$body` with `$p` bound to the pool for reads (`read`) or writes (`write`), on either backend.
+/// The body is compiled once per backend, so the same query text serves both.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_db {
+    ($store:expr, read, |$p:ident| $body:expr) => {
+        match &$store.db {
+            $crate::Db::Sqlite { read: $p, .. } => $body,
+            $crate::Db::Postgres($p) => $body,
+        }
+    };
+    ($store:expr, write, |$p:ident| $body:expr) => {
+        match &$store.db {
+            $crate::Db::Sqlite { write: $p, .. } => $body,
+            $crate::Db::Postgres($p) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the database named by `opts.url` (creating an SQLite file if needed).
+    pub async fn connect(opts: &StoreOptions) -> Result<Store> {
+        let url = opts.url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut o = PgConnectOptions::from_str(url).map_err(|e| StoreError::Other(e.to_string()))?;
+            if let Some(schema) = &opts.pg_schema {
+                create_schema(o.clone(), schema).await?;
+                o = o.options([("search_path", schema.as_str())]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(o)
+                .await?;
+            Ok(Store { db: Db::Postgres(pool) })
+        } else if url.starts_with("sqlite:") {
+            let base = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Other(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: an answered payment or purchase must survive a power cut (DESIGN.md, Data).
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            // Open the writer first so the file exists (and is in WAL mode) before readers attach.
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(base.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.clamp(1, 8))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(base.read_only(true))
+                .await?;
+            Ok(Store { db: Db::Sqlite { read, write } })
+        } else {
+            Err(StoreError::Other(format!(
+                "unsupported database URL {url:?}: use sqlite://FILE or postgres://…"
+            )))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations (run at start-up and by `tessera migrate`).
+    pub async fn migrate(&self) -> Result<()> {
+        let r = match &self.db {
+            Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+        };
+        r.map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+    }
+
+    /// A round trip to the database, for `/health`.
+    pub async fn ping(&self) -> Result<()> {
+        on_db!(self, read, |p| sqlx::query("SELECT 1").execute(p).await.map(affected))?;
+        Ok(())
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+async fn create_schema(o: PgConnectOptions, schema: &str) -> Result<()> {
+    if !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        return Err(StoreError::Other(format!("bad schema name {schema:?}")));
+    }
+    let pool = PgPoolOptions::new().max_connections(1).connect_with(o).await?;
+    let sql = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
+    pool.close().await;
+    Ok(())
+}
+
+/// Rows affected by a write, on either backend.
+pub(crate) fn affected<R: RowsAffected>(r: R) -> u64 {
+    r.rows()
+}
+
+pub(crate) trait RowsAffected {
+    fn rows(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows(&self) -> u64 {
+        self.rows_affected()
+    }
+}

@@ -1,0 +1,166 @@
+//! Purchases (seed 000's `purchases` table): read API and bulk loading for import and demo data.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::events::EventRow;
+use crate::users::UserRow;
+use crate::{Result, Store, affected, on_db};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PurchaseRow {
+    pub purchase_id: Uuid,
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub purchase_time: OffsetDateTime,
+    pub ticket_quantity: i32,
+    /// Minor units.
+    pub total_price: i64,
+}
+
+pub type NewPurchase = PurchaseRow;
+
+const COLUMNS: &str = "purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price";
+
+impl Store {
+    /// A page of an event's purchases, oldest first, after the cursor (purchase_time, purchase_id).
+    pub async fn purchases_for_event(
+        &self,
+        event_id: Uuid,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<PurchaseRow>> {
+        self.purchases_page("event_id", event_id, after, limit).await
+    }
+
+    /// A page of a user's purchases, oldest first.
+    pub async fn purchases_for_user(
+        &self,
+        user_id: Uuid,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<PurchaseRow>> {
+        self.purchases_page("user_id", user_id, after, limit).await
+    }
+
+    async fn purchases_page(
+        &self,
+        owner_column: &'static str,
+        owner: Uuid,
+        after: Option<(OffsetDateTime, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<PurchaseRow>> {
+        // With no cursor, start before every possible row so one query text serves both cases.
+        let (t, id) = after.unwrap_or((OffsetDateTime::UNIX_EPOCH, Uuid::nil()));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM purchases WHERE {owner_column} = $1
+               AND (purchase_time > $2 OR (purchase_time = $2 AND purchase_id > $3))
+             ORDER BY purchase_time, purchase_id LIMIT $4"
+        );
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(owner)
+                .bind(t)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        })?)
+    }
+
+    /// Inserts purchases in one transaction (import and demo data); all or none.
+    pub async fn insert_purchases(&self, rows: &[PurchaseRow]) -> Result<u64> {
+        let sql = format!(
+            "INSERT INTO purchases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (purchase_id) DO NOTHING"
+        );
+        Ok(on_db!(self, write, |p| {
+            let mut tx = p.begin().await?;
+            let mut n = 0;
+            for r in rows {
+                n += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(r.purchase_id)
+                    .bind(r.user_id)
+                    .bind(r.event_id)
+                    .bind(r.purchase_time)
+                    .bind(r.ticket_quantity)
+                    .bind(r.total_price)
+                    .execute(&mut *tx)
+                    .await
+                    .map(affected)?;
+            }
+            tx.commit().await.map(|_| n)
+        })?)
+    }
+
+    /// Inserts users in one transaction, skipping e-mails that exist; returns how many were new.
+    pub async fn insert_users(&self, rows: &[UserRow]) -> Result<u64> {
+        Ok(on_db!(self, write, |p| {
+            let mut tx = p.begin().await?;
+            let mut n = 0;
+            for u in rows {
+                n += sqlx::query(
+                    "INSERT INTO users (user_id, name, email, password_hash, role, phone_number, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                )
+                .bind(u.user_id)
+                .bind(&u.name)
+                .bind(&u.email)
+                .bind(&u.password_hash)
+                .bind(&u.role)
+                .bind(&u.phone_number)
+                .bind(u.created_at)
+                .bind(u.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map(affected)?;
+            }
+            tx.commit().await.map(|_| n)
+        })?)
+    }
+
+    /// Inserts events in one transaction, skipping ids that exist; returns how many were new.
+    pub async fn insert_events(&self, rows: &[EventRow]) -> Result<u64> {
+        Ok(on_db!(self, write, |p| {
+            let mut tx = p.begin().await?;
+            let mut n = 0;
+            for e in rows {
+                n += sqlx::query(
+                    "INSERT INTO events (event_id, name, description, location, start_time, end_time, organizer,
+                         organizer_id, category, price, currency, max_attendees, url, status, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                     ON CONFLICT (event_id) DO NOTHING",
+                )
+                .bind(e.event_id)
+                .bind(&e.name)
+                .bind(&e.description)
+                .bind(&e.location)
+                .bind(e.start_time)
+                .bind(e.end_time)
+                .bind(&e.organizer)
+                .bind(e.organizer_id)
+                .bind(&e.category)
+                .bind(e.price)
+                .bind(&e.currency)
+                .bind(e.max_attendees)
+                .bind(&e.url)
+                .bind(&e.status)
+                .bind(e.created_at)
+                .bind(e.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map(affected)?;
+            }
+            tx.commit().await.map(|_| n)
+        })?)
+    }
+
+    /// Ids of the given users that exist (import checks references before writing).
+    pub async fn existing_user_emails(&self) -> Result<Vec<(String, Uuid)>> {
+        Ok(on_db!(self, read, |p| sqlx::query_as("SELECT email, user_id FROM users").fetch_all(p).await)?)
+    }
+
+    /// Every event id with its price (import computes missing totals from it).
+    pub async fn event_prices(&self) -> Result<Vec<(Uuid, Option<i64>)>> {
+        Ok(on_db!(self, read, |p| sqlx::query_as("SELECT event_id, price FROM events").fetch_all(p).await)?)
+    }
+}

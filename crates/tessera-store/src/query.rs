@@ -1,0 +1,91 @@
+//! A tiny builder for queries whose WHERE clause depends on filters: it numbers placeholders
+//! (`$1…$N`, in ascending order of first use, which both drivers bind the same way) and keeps the
+//! values to bind, so one text serves SQLite and PostgreSQL.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// A value to bind.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+    Ts(OffsetDateTime),
+    Id(Uuid),
+}
+
+/// SQL text plus its arguments.
+#[derive(Debug, Default)]
+pub struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: &str) -> Self {
+        Sql { text: text.to_string(), args: Vec::new() }
+    }
+
+    /// Appends raw SQL.
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    /// Adds a value and returns its placeholder.
+    pub fn arg(&mut self, a: Arg) -> String {
+        self.args.push(a);
+        format!("${}", self.args.len())
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and lower-cases it.
+pub fn like_pattern(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Binds every argument of a [`Sql`] to a sqlx query (`query`, `query_as` or `query_scalar`).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args.iter().cloned() {
+            q = match a {
+                $crate::query::Arg::Text(v) => q.bind(v),
+                $crate::query::Arg::Int(v) => q.bind(v),
+                $crate::query::Arg::Ts(v) => q.bind(v),
+                $crate::query::Arg::Id(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_placeholders_in_order() {
+        let mut s = Sql::new("SELECT 1 WHERE a = ");
+        let p1 = s.arg(Arg::Int(1));
+        let p2 = s.arg(Arg::Text("x".into()));
+        assert_eq!((p1.as_str(), p2.as_str()), ("$1", "$2"));
+        assert_eq!(s.args.len(), 2);
+    }
+
+    #[test]
+    fn escapes_like() {
+        assert_eq!(like_pattern("50%_A\\"), "%50\\%\\_a\\\\%");
+    }
+}

@@ -1,0 +1,132 @@
+//! Aggregates over purchases (seed 000's outputs): per event, per category, and an overview.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Backend, Result, Store, on_db};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventStats {
+    pub purchases: i64,
+    pub tickets_sold: i64,
+    pub unique_attendees: i64,
+    pub revenue: i64,
+    pub sales_per_day: Vec<DaySales>,
+}
+
+/// Sales on one UTC day (`YYYY-MM-DD`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DaySales {
+    pub day: String,
+    pub tickets_sold: i64,
+    pub revenue: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CategoryStats {
+    pub category: Option<String>,
+    pub events: i64,
+    pub tickets_sold: i64,
+    pub revenue: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overview {
+    pub users: i64,
+    pub users_by_role: Vec<(String, i64)>,
+    pub events: i64,
+    pub events_published: i64,
+    pub events_cancelled: i64,
+    pub purchases: i64,
+    pub tickets_sold: i64,
+    pub revenue: i64,
+}
+
+impl Store {
+    pub async fn event_stats(&self, event_id: Uuid) -> Result<EventStats> {
+        let (purchases, tickets_sold, unique_attendees, revenue): (i64, i64, i64, i64) =
+            on_db!(self, read, |p| {
+                sqlx::query_as(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(ticket_quantity), 0) AS BIGINT),
+                        COUNT(DISTINCT user_id), CAST(COALESCE(SUM(total_price), 0) AS BIGINT)
+                 FROM purchases WHERE event_id = $1",
+                )
+                .bind(event_id)
+                .fetch_one(p)
+                .await
+            })?;
+        // The one place the dialects differ: turning a timestamp into its UTC day.
+        let day = match self.backend() {
+            Backend::Sqlite => "substr(purchase_time, 1, 10)",
+            Backend::Postgres => "to_char(purchase_time AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+        };
+        let sql = format!(
+            "SELECT {day} AS day, CAST(SUM(ticket_quantity) AS BIGINT) AS tickets_sold,
+                    CAST(SUM(total_price) AS BIGINT) AS revenue
+             FROM purchases WHERE event_id = $1 GROUP BY 1 ORDER BY 1"
+        );
+        let sales_per_day = on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(event_id).fetch_all(p).await
+        })?;
+        Ok(EventStats { purchases, tickets_sold, unique_attendees, revenue, sales_per_day })
+    }
+
+    /// Per category: events (starting in the range, if given), their tickets sold and revenue.
+    pub async fn category_stats(
+        &self,
+        from: Option<OffsetDateTime>,
+        to: Option<OffsetDateTime>,
+    ) -> Result<Vec<CategoryStats>> {
+        let from = from.unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let to = to.unwrap_or(time::macros::datetime!(9999-12-31 23:59:59 UTC));
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT e.category AS category, COUNT(DISTINCT e.event_id) AS events,
+                        CAST(COALESCE(SUM(p.ticket_quantity), 0) AS BIGINT) AS tickets_sold,
+                        CAST(COALESCE(SUM(p.total_price), 0) AS BIGINT) AS revenue
+                 FROM events e LEFT JOIN purchases p ON p.event_id = e.event_id
+                 WHERE e.start_time >= $1 AND e.start_time <= $2
+                 GROUP BY e.category ORDER BY revenue DESC, events DESC, category",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    pub async fn overview(&self) -> Result<Overview> {
+        let users_by_role: Vec<(String, i64)> = on_db!(self, read, |p| {
+            sqlx::query_as("SELECT role, COUNT(*) FROM users GROUP BY role ORDER BY role").fetch_all(p).await
+        })?;
+        let (events, events_published, events_cancelled): (i64, i64, i64) = on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT COUNT(*),
+                        CAST(COALESCE(SUM(CASE WHEN status = 'published' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), 0) AS BIGINT)
+                 FROM events",
+            )
+            .fetch_one(p)
+            .await
+        })?;
+        let (purchases, tickets_sold, revenue): (i64, i64, i64) = on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(ticket_quantity), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(total_price), 0) AS BIGINT)
+                 FROM purchases",
+            )
+            .fetch_one(p)
+            .await
+        })?;
+        Ok(Overview {
+            users: users_by_role.iter().map(|(_, n)| n).sum(),
+            users_by_role,
+            events,
+            events_published,
+            events_cancelled,
+            purchases,
+            tickets_sold,
+            revenue,
+        })
+    }
+}

@@ -1,0 +1,177 @@
+//! Refresh tokens (rotated, stored hashed) and API keys (stored hashed, shown once).
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::users::UserRow;
+use crate::{Result, Store, affected, on_db};
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live and is now spent; issue a new one in the same family.
+    Rotated { user_id: Uuid, family_id: Uuid },
+    /// The token had already been spent: someone replayed it, so the whole family was revoked.
+    Reused,
+    /// Unknown or expired.
+    Invalid,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub api_key_id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl Store {
+    pub async fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        user_id: Uuid,
+        family_id: Uuid,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expires_at, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(family_id)
+            .bind(expires_at)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(())
+    }
+
+    /// Spends a refresh token with one conditional update, so two racing refreshes cannot both win.
+    pub async fn rotate_refresh_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Rotation> {
+        let spent: Option<(Uuid, Uuid)> = on_db!(self, write, |p| {
+            sqlx::query_as(
+                "UPDATE refresh_tokens SET revoked_at = $1
+                 WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1
+                 RETURNING user_id, family_id",
+            )
+            .bind(now)
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await
+        })?;
+        if let Some((user_id, family_id)) = spent {
+            return Ok(Rotation::Rotated { user_id, family_id });
+        }
+        let family: Option<Uuid> = on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND revoked_at IS NOT NULL",
+            )
+            .bind(token_hash)
+            .fetch_optional(p)
+            .await
+        })?;
+        match family {
+            Some(family_id) => {
+                self.revoke_refresh_family(family_id, now).await?;
+                Ok(Rotation::Reused)
+            }
+            None => Ok(Rotation::Invalid),
+        }
+    }
+
+    /// Revokes the family the token belongs to (logout ends that session on every copy).
+    pub async fn revoke_refresh_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<bool> {
+        let family: Option<Uuid> = on_db!(self, read, |p| {
+            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(p)
+                .await
+        })?;
+        match family {
+            Some(f) => Ok(self.revoke_refresh_family(f, now).await? > 0),
+            None => Ok(false),
+        }
+    }
+
+    async fn revoke_refresh_family(&self, family_id: Uuid, now: OffsetDateTime) -> Result<u64> {
+        let r = on_db!(self, write, |p| {
+            sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(family_id)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(r)
+    }
+
+    pub async fn insert_api_key(&self, row: &ApiKeyRow, key_hash: &str) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO api_keys (api_key_id, user_id, name, prefix, key_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(row.api_key_id)
+            .bind(row.user_id)
+            .bind(&row.name)
+            .bind(&row.prefix)
+            .bind(key_hash)
+            .bind(row.created_at)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(())
+    }
+
+    /// The caller's live keys, newest first.
+    pub async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKeyRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT api_key_id, user_id, name, prefix, created_at FROM api_keys
+                 WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, api_key_id DESC",
+            )
+            .bind(user_id)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    /// Revokes one of the owner's keys; false when there is no such live key.
+    pub async fn revoke_api_key(&self, api_key_id: Uuid, user_id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query(
+                "UPDATE api_keys SET revoked_at = $1 WHERE api_key_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(api_key_id)
+            .bind(user_id)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    /// The owner of a live API key.
+    pub async fn user_by_api_key(&self, key_hash: &str) -> Result<Option<UserRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT u.user_id, u.name, u.email, u.password_hash, u.role, u.phone_number, u.created_at, u.updated_at
+                 FROM api_keys k JOIN users u ON u.user_id = k.user_id
+                 WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+            )
+            .bind(key_hash)
+            .fetch_optional(p)
+            .await
+        })?)
+    }
+}

@@ -1,0 +1,167 @@
+//! Store tests, each run on SQLite and (with TESSERA_TEST_DATABASE_URL) on PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use tessera_store::testing::test_db;
+use tessera_store::users::UserRow;
+use tessera_store::{Backend, EventRow, PurchaseRow, StoreError};
+use time::macros::datetime;
+use uuid::Uuid;
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(tessera_store::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(tessera_pg), ignore = "set TESSERA_TEST_DATABASE_URL to run on PostgreSQL")]
+            async fn postgres() { super::$name(tessera_store::Backend::Postgres).await }
+        }
+    )* };
+}
+
+both!(
+    placeholders_bind_by_number,
+    duplicate_email_is_conflict,
+    timestamps_round_trip_and_order,
+    rate_limit_counts_per_window,
+    secret_first_insert_wins,
+    stats_aggregate_purchases,
+    refresh_token_rotates_once,
+);
+
+fn user(email: &str) -> UserRow {
+    let t = datetime!(2026-01-01 00:00 UTC);
+    UserRow {
+        user_id: Uuid::now_v7(),
+        name: "U".into(),
+        email: email.into(),
+        password_hash: "$x".into(),
+        role: "attendee".into(),
+        phone_number: None,
+        created_at: t,
+        updated_at: t,
+    }
+}
+
+fn event(start: time::OffsetDateTime, price: Option<i64>, category: &str) -> EventRow {
+    EventRow {
+        event_id: Uuid::now_v7(),
+        name: "E".into(),
+        description: None,
+        location: None,
+        start_time: start,
+        end_time: None,
+        organizer: "O".into(),
+        organizer_id: None,
+        category: Some(category.into()),
+        price,
+        currency: "JPY".into(),
+        max_attendees: Some(100),
+        url: None,
+        status: "published".into(),
+        created_at: start,
+        updated_at: start,
+    }
+}
+
+/// `$2` before `$1` must bind by number, not by order of appearance, on both drivers.
+async fn placeholders_bind_by_number(b: Backend) {
+    let db = test_db(b).await;
+    db.store.insert_user(&user("a@example.com")).await.unwrap();
+    let probe = db.store.placeholder_probe("second", "first").await.unwrap();
+    assert_eq!(probe, "first|second");
+}
+
+async fn duplicate_email_is_conflict(b: Backend) {
+    let db = test_db(b).await;
+    db.store.insert_user(&user("a@example.com")).await.unwrap();
+    let err = db.store.insert_user(&user("a@example.com")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(ref c) if c == "email"), "{err:?}");
+}
+
+async fn timestamps_round_trip_and_order(b: Backend) {
+    let db = test_db(b).await;
+    let early = event(datetime!(2026-03-01 09:00 UTC), Some(100), "music");
+    let late = event(datetime!(2026-03-01 10:00 UTC), None, "music");
+    db.store.insert_event(&late).await.unwrap();
+    db.store.insert_event(&early).await.unwrap();
+    assert_eq!(db.store.event_by_id(early.event_id).await.unwrap().unwrap(), early);
+    let f = tessera_store::EventFilter {
+        start_from: Some(datetime!(2026-03-01 09:30 UTC)),
+        limit: 10,
+        ..Default::default()
+    };
+    let rows = db.store.list_events(&f).await.unwrap();
+    assert_eq!(rows.iter().map(|e| e.event_id).collect::<Vec<_>>(), vec![late.event_id]);
+}
+
+async fn rate_limit_counts_per_window(b: Backend) {
+    let db = test_db(b).await;
+    assert_eq!(db.store.rate_limit_hit("k", 60).await.unwrap(), 1);
+    assert_eq!(db.store.rate_limit_hit("k", 60).await.unwrap(), 2);
+    assert_eq!(db.store.rate_limit_hit("k", 120).await.unwrap(), 1);
+    assert_eq!(db.store.rate_limit_hit("other", 120).await.unwrap(), 1);
+}
+
+async fn secret_first_insert_wins(b: Backend) {
+    let db = test_db(b).await;
+    assert_eq!(db.store.secret_or_insert("s", "one").await.unwrap(), "one");
+    assert_eq!(db.store.secret_or_insert("s", "two").await.unwrap(), "one");
+}
+
+async fn stats_aggregate_purchases(b: Backend) {
+    let db = test_db(b).await;
+    let (u1, u2) = (user("a@example.com"), user("b@example.com"));
+    db.store.insert_users(&[u1.clone(), u2.clone()]).await.unwrap();
+    let e = event(datetime!(2026-05-01 10:00 UTC), Some(150_000), "music");
+    db.store.insert_event(&e).await.unwrap();
+    let p = |u: &UserRow, t, q: i32| PurchaseRow {
+        purchase_id: Uuid::now_v7(),
+        user_id: u.user_id,
+        event_id: e.event_id,
+        purchase_time: t,
+        ticket_quantity: q,
+        total_price: 150_000 * i64::from(q),
+    };
+    let rows = [
+        p(&u1, datetime!(2026-04-01 23:59 UTC), 2),
+        p(&u2, datetime!(2026-04-02 00:01 UTC), 1),
+        p(&u1, datetime!(2026-04-02 12:00 UTC), 1),
+    ];
+    assert_eq!(db.store.insert_purchases(&rows).await.unwrap(), 3);
+    assert_eq!(db.store.insert_purchases(&rows).await.unwrap(), 0, "re-insert is idempotent");
+    let s = db.store.event_stats(e.event_id).await.unwrap();
+    assert_eq!((s.purchases, s.tickets_sold, s.unique_attendees, s.revenue), (3, 4, 2, 600_000));
+    let days: Vec<_> = s.sales_per_day.iter().map(|d| (d.day.as_str(), d.tickets_sold)).collect();
+    assert_eq!(days, [("2026-04-01", 2), ("2026-04-02", 2)]);
+    let cats = db.store.category_stats(None, None).await.unwrap();
+    assert_eq!(cats.len(), 1);
+    assert_eq!((cats[0].events, cats[0].tickets_sold, cats[0].revenue), (1, 4, 600_000));
+    let none = db.store.category_stats(Some(datetime!(2027-01-01 00:00 UTC)), None).await.unwrap();
+    assert!(none.is_empty());
+}
+
+async fn refresh_token_rotates_once(b: Backend) {
+    use tessera_store::Rotation;
+    let db = test_db(b).await;
+    let u = user("a@example.com");
+    db.store.insert_user(&u).await.unwrap();
+    let now = datetime!(2026-01-01 00:00 UTC);
+    let fam = Uuid::now_v7();
+    db.store.insert_refresh_token("h1", u.user_id, fam, now + time::Duration::days(1), now).await.unwrap();
+    // Twenty racing refreshes of one token: exactly one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let s = db.store.clone();
+        tasks.push(tokio::spawn(async move { s.rotate_refresh_token("h1", now).await.unwrap() }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), Rotation::Rotated { .. }) {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(db.store.rotate_refresh_token("unknown", now).await.unwrap(), Rotation::Invalid);
+}

@@ -1,0 +1,119 @@
+//! Configuration: defaults ← optional `tessera.toml` ← `TESSERA_*` environment (and `DATABASE_URL`)
+//! ← command-line flags. Secrets never print and may come from `*_FILE` paths.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A value that must not appear in logs or debug output.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// `sqlite://FILE` (default `sqlite://tessera.db`) or `postgres://…`.
+    pub database_url: Option<Secret>,
+    pub database_url_file: Option<PathBuf>,
+    pub db_max_connections: u32,
+    /// Address to listen on.
+    pub listen: String,
+    /// PEM certificate chain and key: both set means HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// HS256 signing secret (≥ 32 bytes); without it one is generated and kept in the database.
+    pub jwt_secret: Option<Secret>,
+    pub jwt_secret_file: Option<PathBuf>,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub login_limit_per_email: i64,
+    pub login_limit_per_ip: i64,
+    pub rate_limit_window_secs: i64,
+    /// `json` or `text`; default: text on a terminal, JSON otherwise.
+    pub log_format: Option<String>,
+    /// Trust `X-Forwarded-For` for the client address (behind a proxy or API Gateway).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: None,
+            database_url_file: None,
+            db_max_connections: 10,
+            listen: "127.0.0.1:8080".into(),
+            tls_cert: None,
+            tls_key: None,
+            jwt_secret: None,
+            jwt_secret_file: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            login_limit_per_email: 10,
+            login_limit_per_ip: 50,
+            rate_limit_window_secs: 60,
+            log_format: None,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl Config {
+    /// Loads and validates the configuration.
+    pub fn load(config_file: Option<&std::path::Path>) -> anyhow::Result<Config> {
+        let file = config_file.map(PathBuf::from).unwrap_or_else(|| PathBuf::from("tessera.toml"));
+        let mut fig = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(&file))
+            .merge(Env::prefixed("TESSERA_"));
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            fig = fig.merge(Serialized::default("database_url", url));
+        }
+        let mut c: Config = fig.extract().context("reading configuration")?;
+        if let Some(p) = &c.database_url_file {
+            c.database_url = Some(Secret(read_secret(p)?));
+        }
+        if let Some(p) = &c.jwt_secret_file {
+            c.jwt_secret = Some(Secret(read_secret(p)?));
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(s) = &self.jwt_secret
+            && s.0.len() < 32
+        {
+            bail!("TESSERA_JWT_SECRET must be at least 32 bytes");
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("set both TESSERA_TLS_CERT and TESSERA_TLS_KEY, or neither");
+        }
+        if self.access_token_ttl_secs < 30 || self.refresh_token_ttl_secs < 60 {
+            bail!("token lifetimes are too short");
+        }
+        if let Some(f) = &self.log_format
+            && f != "json"
+            && f != "text"
+        {
+            bail!("TESSERA_LOG_FORMAT must be json or text");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.as_ref().map(|s| s.0.clone()).unwrap_or_else(|| "sqlite://tessera.db".into())
+    }
+}
+
+fn read_secret(p: &std::path::Path) -> anyhow::Result<String> {
+    Ok(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?.trim().to_string())
+}

@@ -1,0 +1,54 @@
+//! The `tessera` binary's parts: configuration, wiring, and the subcommands.
+
+pub mod config;
+pub mod demo;
+pub mod import;
+#[cfg(feature = "aws")]
+pub mod lambda;
+pub mod serve;
+
+use std::sync::Arc;
+
+use tessera_app::{App, AppConfig, RateLimits, SystemClock, TokenConfig};
+use tessera_store::{Store, StoreOptions};
+
+use crate::config::Config;
+
+/// Opens the database, runs migrations and builds the application.
+pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
+    let mut opts = StoreOptions::new(cfg.database_url());
+    opts.max_connections = cfg.db_max_connections;
+    let store = Store::connect(&opts).await?;
+    store.migrate().await?;
+    let app_cfg = AppConfig {
+        tokens: TokenConfig {
+            jwt_secret: cfg.jwt_secret.as_ref().map(|s| s.0.clone()),
+            access_ttl_secs: cfg.access_token_ttl_secs,
+            refresh_ttl_secs: cfg.refresh_token_ttl_secs,
+        },
+        rate_limits: RateLimits {
+            window_secs: cfg.rate_limit_window_secs,
+            login_per_email: cfg.login_limit_per_email,
+            login_per_ip: cfg.login_limit_per_ip,
+        },
+    };
+    Ok(App::new(store, app_cfg, Arc::new(SystemClock)).await?)
+}
+
+/// Sets up logging: human-readable on a terminal, JSON lines otherwise (or as configured).
+pub fn init_logging(format: Option<&str>) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TESSERA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let json = match format {
+        Some("json") => true,
+        Some(_) => false,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,134 @@
+//! The `tessera` command: serve (default), migrate, seed, import, admin, openapi, lambda.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use tessera::config::Config;
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Tessera event-ticketing server")]
+struct Cli {
+    /// Configuration file (default ./tessera.toml, optional).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP(S) server (the default).
+    Serve {
+        /// Address to listen on (overrides TESSERA_LISTEN).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Fill the database with demo data first.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Fill the database with data.
+    Seed {
+        /// A realistic, deterministic demo catalogue (idempotent).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Import seed-000 CSV files (bad rows are reported by line and skipped).
+    Import {
+        #[arg(long)]
+        users: Option<PathBuf>,
+        #[arg(long)]
+        events: Option<PathBuf>,
+        #[arg(long)]
+        purchases: Option<PathBuf>,
+    },
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Run as an AWS Lambda function behind API Gateway.
+    #[cfg(feature = "aws")]
+    Lambda,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an administrator account.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let cfg = Config::load(cli.config.as_deref())?;
+    tessera::init_logging(cfg.log_format.as_deref());
+    // Lambda is detected from its environment too, so the same binary can be the function handler.
+    #[cfg(feature = "aws")]
+    if std::env::var("AWS_LAMBDA_RUNTIME_API").is_ok() && cli.command.is_none() {
+        return tessera::lambda::run(&cfg).await;
+    }
+    match cli.command.unwrap_or(Command::Serve { listen: None, demo: false }) {
+        Command::Serve { listen, demo } => {
+            let app = tessera::build_app(&cfg).await?;
+            if demo {
+                let r = tessera::demo::seed(&app).await?;
+                tracing::info!(?r, "demo data ready");
+            }
+            let listen = listen.unwrap_or_else(|| cfg.listen.clone());
+            tessera::serve::serve(app, &cfg, &listen).await
+        }
+        Command::Migrate => {
+            let app = tessera::build_app(&cfg).await?;
+            app.store.close().await;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { demo } => {
+            anyhow::ensure!(demo, "only `seed --demo` exists; use `import` for your own data");
+            let app = tessera::build_app(&cfg).await?;
+            let r = tessera::demo::seed(&app).await?;
+            println!("{r}");
+            app.store.close().await;
+            Ok(())
+        }
+        Command::Import { users, events, purchases } => {
+            let app = tessera::build_app(&cfg).await?;
+            let report =
+                tessera::import::run(&app, users.as_deref(), events.as_deref(), purchases.as_deref()).await?;
+            app.store.close().await;
+            print!("{report}");
+            anyhow::ensure!(report.rejected() == 0, "{} rows were rejected", report.rejected());
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Create { email, password, name } } => {
+            let app = tessera::build_app(&cfg).await?;
+            let user = app
+                .create_admin(&email, &password, name.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("creating the administrator")?;
+            println!("created admin {} ({})", user.email, user.user_id);
+            app.store.close().await;
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", tessera_http::openapi_json());
+            Ok(())
+        }
+        #[cfg(feature = "aws")]
+        Command::Lambda => tessera::lambda::run(&cfg).await,
+    }
+}

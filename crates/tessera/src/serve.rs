@@ -1,0 +1,73 @@
+//! `tessera serve`: HTTP (or HTTPS with rustls) with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusBuilder;
+use tessera_app::App;
+use tessera_http::AppState;
+
+use crate::config::Config;
+
+/// The router state for a real server: metrics recorder installed once per process.
+pub fn state(app: App, cfg: &Config) -> AppState {
+    let metrics = PrometheusBuilder::new().install_recorder().ok();
+    AppState { app, metrics, trust_forwarded_for: cfg.trust_forwarded_for }
+}
+
+/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests.
+pub async fn serve(app: App, cfg: &Config, listen: &str) -> anyhow::Result<()> {
+    let store = app.store.clone();
+    let router = tessera_http::router(state(app, cfg));
+    let addr: SocketAddr = listen.parse().with_context(|| format!("bad listen address {listen:?}"))?;
+    match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("loading TESSERA_TLS_CERT / TESSERA_TLS_KEY")?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                h.graceful_shutdown(Some(Duration::from_secs(20)));
+            });
+            tracing::info!(%addr, "serving HTTPS");
+            axum_server::bind_rustls(addr, tls)
+                .handle(handle)
+                .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+                .await?;
+        }
+        _ => {
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, "serving HTTP");
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutdown requested: draining requests");
+}
