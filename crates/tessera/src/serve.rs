@@ -16,11 +16,26 @@ pub fn state(app: App, cfg: &Config) -> AppState {
     AppState { app, metrics, trust_forwarded_for: cfg.trust_forwarded_for }
 }
 
-/// Serves until Ctrl-C or SIGTERM, then drains in-flight requests.
+/// Serves on `listen` until Ctrl-C or SIGTERM, then drains in-flight requests.
 pub async fn serve(app: App, cfg: &Config, listen: &str) -> anyhow::Result<()> {
+    let addr: SocketAddr = listen.parse().with_context(|| format!("bad listen address {listen:?}"))?;
+    let listener = std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+    run(app, cfg, listener, shutdown_signal()).await
+}
+
+/// Serves on an already-bound listener until `shutdown` completes, then drains in-flight
+/// requests and closes the database. HTTPS when the configuration names a certificate and key.
+pub async fn run(
+    app: App,
+    cfg: &Config,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
     let store = app.store.clone();
     let router = tessera_http::router(state(app, cfg));
-    let addr: SocketAddr = listen.parse().with_context(|| format!("bad listen address {listen:?}"))?;
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(cert), Some(key)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -30,22 +45,16 @@ pub async fn serve(app: App, cfg: &Config, listen: &str) -> anyhow::Result<()> {
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                shutdown.await;
                 h.graceful_shutdown(Some(Duration::from_secs(20)));
             });
             tracing::info!(%addr, "serving HTTPS");
-            axum_server::bind_rustls(addr, tls)
-                .handle(handle)
-                .serve(router.into_make_service_with_connect_info::<SocketAddr>())
-                .await?;
+            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(service).await?;
         }
         _ => {
-            let listener =
-                tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-            tracing::info!(addr = %listener.local_addr()?, "serving HTTP");
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            tracing::info!(%addr, "serving HTTP");
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
         }
     }
     store.close().await;

@@ -1,0 +1,226 @@
+//! The binary's parts end to end: import, demo data, the server on a real loopback socket (HTTP
+//! and HTTPS), and the Lambda entry fed API Gateway events.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use tessera::config::{Config, Secret};
+use tessera_app::{App, AppConfig, SystemClock};
+use tessera_store::Backend;
+use tessera_store::testing::{TestDb, test_db};
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => { $(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name(tessera_store::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(not(tessera_pg), ignore = "set TESSERA_TEST_DATABASE_URL to run on PostgreSQL")]
+            async fn postgres() { super::$name(tessera_store::Backend::Postgres).await }
+        }
+    )* };
+}
+
+both!(import_keeps_good_rows_and_reports_bad_ones, demo_seed_is_big_and_idempotent);
+
+async fn app(b: Backend) -> (App, TestDb) {
+    let db = test_db(b).await;
+    let app = App::new(db.store.clone(), AppConfig::default(), Arc::new(SystemClock)).await.unwrap();
+    (app, db)
+}
+
+async fn import_keeps_good_rows_and_reports_bad_ones(b: Backend) {
+    let (app, _db) = app(b).await;
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.csv");
+    let events = dir.path().join("events.csv");
+    let purchases = dir.path().join("purchases.csv");
+    let u1 = "0190f0a0-0000-7000-8000-000000000001";
+    let e1 = "0190f0a0-0000-7000-8000-0000000000e1";
+    std::fs::write(
+        &users,
+        format!(
+            "user_id,name,email,password_hash,created_at,updated_at,phone_number\n\
+             {u1},Ada,ada@example.com,$argon2id$v=19$m=19456$x,2026-01-01T00:00:00Z,2026-01-01T00:00:00Z,090-1111-2222\n\
+             ,Bob,not-an-email,$argon2id$x,,,\n\
+             ,Cy,cy@example.com,plaintext,,,\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &events,
+        format!(
+            "event_id,name,description,location,start_time,end_time,organizer,category,created_at,updated_at,price,max_attendees,url\n\
+             {e1},Jazz Night,Smooth,Tokyo,2026-05-01T18:00:00+09:00,2026-05-01T21:00:00+09:00,Blue Note,music,,,3500.00,100,https://example.com\n\
+             ,Bad Dates,,Osaka,2026-05-01T18:00:00Z,2026-04-01T18:00:00Z,Org,music,,,100,10,\n\
+             ,Bad Price,,Osaka,2026-05-01T18:00:00Z,,Org,music,,,-5,10,\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &purchases,
+        format!(
+            "purchase_id,user_id,event_id,purchase_time,ticket_quantity,total_price\n\
+             ,{u1},{e1},2026-04-01T10:00:00Z,2,7000.00\n\
+             ,{u1},{e1},2026-04-02T10:00:00Z,1,\n\
+             ,{u1},0190f0a0-0000-7000-8000-00000000dead,2026-04-01T10:00:00Z,1,10\n\
+             ,{u1},{e1},2026-04-01T10:00:00Z,0,0\n"
+        ),
+    )
+    .unwrap();
+    let r = tessera::import::run(&app, Some(&users), Some(&events), Some(&purchases)).await.unwrap();
+    let summary = r.to_string();
+    assert_eq!(r.rejected(), 6, "{summary}");
+    assert!(summary.contains("users.csv:3: email"), "{summary}");
+    assert!(summary.contains("users.csv:4: password_hash"), "{summary}");
+    assert!(summary.contains("events.csv:3: end_time"), "{summary}");
+    assert!(summary.contains("events.csv:4: price"), "{summary}");
+    assert!(summary.contains("purchases.csv:4: event_id"), "{summary}");
+    assert!(summary.contains("purchases.csv:5: ticket_quantity"), "{summary}");
+    assert_eq!(r.files.iter().map(|f| f.imported).collect::<Vec<_>>(), [1, 1, 2]);
+    let stats = app.store.event_stats(e1.parse().unwrap()).await.unwrap();
+    assert_eq!((stats.tickets_sold, stats.revenue), (3, 1_050_000), "the missing total is price × quantity");
+    // Re-running with ids adds nothing new for users and events.
+    let again = tessera::import::run(&app, Some(&users), Some(&events), None).await.unwrap();
+    assert_eq!(again.files.iter().map(|f| f.skipped_existing).collect::<Vec<_>>(), [1, 1]);
+}
+
+async fn demo_seed_is_big_and_idempotent(b: Backend) {
+    let (app, _db) = app(b).await;
+    let first = tessera::demo::seed(&app).await.unwrap();
+    assert!(
+        first.users_added >= 1000 && first.events_added >= 200 && first.purchases_added >= 5000,
+        "{first}"
+    );
+    let cats = app.store.categories().await.unwrap();
+    assert!(cats.len() >= 8);
+    let second = tessera::demo::seed(&app).await.unwrap();
+    assert_eq!((second.users_added, second.events_added, second.purchases_added), (0, 0, 0));
+    // The demo admin can log in with the documented password.
+    let s = app
+        .login(Some(tessera::demo::DEMO_ADMIN), Some(tessera::demo::DEMO_PASSWORD), "127.0.0.1")
+        .await
+        .unwrap();
+    assert_eq!(s.user.role, "admin");
+}
+
+fn curl(args: &[&str]) -> (String, String) {
+    let out =
+        std::process::Command::new("curl").args(["-sS", "-w", "\n%{http_code}"]).args(args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+    (body.to_string(), code.to_string())
+}
+
+/// The server answers on a real socket, over HTTP and over HTTPS, and stops when told to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_http_and_https_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, key.cert.pem()).unwrap();
+    std::fs::write(&key_path, key.signing_key.serialize_pem()).unwrap();
+
+    for tls in [false, true] {
+        let mut cfg = Config {
+            database_url: Some(Secret(format!("sqlite://{}/t{tls}.db", dir.path().display()))),
+            ..Config::default()
+        };
+        if tls {
+            cfg.tls_cert = Some(cert_path.clone());
+            cfg.tls_key = Some(key_path.clone());
+        }
+        let app = tessera::build_app(&cfg).await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            tessera::serve::run(app, &cfg, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let url = if tls {
+            format!("https://localhost:{port}/health")
+        } else {
+            format!("http://127.0.0.1:{port}/health")
+        };
+        let ca = cert_path.display().to_string();
+        let args: Vec<&str> = if tls { vec!["--cacert", &ca, &url] } else { vec![&url] };
+        let (body, code) = tokio::task::spawn_blocking({
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            move || curl(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, "200", "tls={tls}: {body}");
+        assert!(body.contains("\"status\":\"OK\""), "{body}");
+        stop.send(()).unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(30), server).await.unwrap().unwrap().unwrap();
+    }
+}
+
+#[cfg(feature = "aws")]
+mod lambda {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn call(router: &axum::Router, fixture: &str) -> (u16, serde_json::Value) {
+        let req = lambda_http::request::from_str(fixture).unwrap();
+        let res = router.clone().oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// API Gateway HTTP API (v2) events go through the same router.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn api_gateway_v2_events_are_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            database_url: Some(Secret(format!("sqlite://{}/l.db", dir.path().display()))),
+            ..Config::default()
+        };
+        let app = tessera::build_app(&cfg).await.unwrap();
+        tessera::demo::seed(&app).await.unwrap();
+        let router = tessera::lambda::router(app, &cfg);
+        let (status, body) = call(&router, include_str!("fixtures/apigw_v2_get_events.json")).await;
+        assert_eq!(status, 200, "{body}");
+        let items = body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        assert!(body["next_cursor"].is_string());
+        let (status, body) = call(&router, include_str!("fixtures/apigw_v2_post_register.json")).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["email"], "lambda@example.com");
+        let (status, body) = call(&router, include_str!("fixtures/apigw_v2_post_register.json")).await;
+        assert_eq!(status, 409, "{body}");
+    }
+}
+
+/// The real binary: `admin create` makes an admin once and refuses a taken e-mail clearly.
+#[test]
+fn admin_create_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(args)
+            .env("DATABASE_URL", format!("sqlite://{}/cli.db", dir.path().display()))
+            .env("TESSERA_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let ok = run(&["admin", "create", "--email", "Root@Example.com", "--password", "long-enough-1"]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("created admin root@example.com"));
+    let again = run(&["admin", "create", "--email", "root@example.com", "--password", "long-enough-1"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let weak = run(&["admin", "create", "--email", "x@example.com", "--password", "short"]);
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+    let migrate = run(&["migrate"]);
+    assert!(migrate.status.success());
+}
