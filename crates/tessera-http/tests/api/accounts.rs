@@ -16,6 +16,7 @@ both!(
     login_issues_tokens,
     login_failures_look_alike,
     login_is_rate_limited,
+    login_is_rate_limited_per_address,
     refresh_rotates_and_detects_reuse,
     logout_revokes_session,
     access_token_expires,
@@ -228,4 +229,26 @@ async fn access_token_expires(b: Backend) {
     assert_eq!(r.headers["www-authenticate"], "Bearer");
     t.get("/users/me", Some("not.a.jwt")).await.assert_problem(401, None);
     t.get("/users/me", None).await.assert_problem(401, None);
+}
+
+async fn login_is_rate_limited_per_address(b: Backend) {
+    let limits = RateLimits { window_secs: 60, login_per_email: 100, login_per_ip: 3 };
+    let t = TestApp::with_limits(b, limits).await;
+    let login = |email: String, ip: &'static str| {
+        let body = json!({"email": email, "password": "whatever-1"}).to_string();
+        http::Request::post("/auth/login")
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", ip)
+            .body(axum::body::Body::from(body))
+            .unwrap()
+    };
+    for i in 0..3 {
+        let r = t.send(login(format!("u{i}@example.com"), "198.51.100.7")).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = t.send(login("fresh@example.com".into(), "198.51.100.7")).await;
+    r.assert_problem(429, None);
+    assert!(r.headers.contains_key("retry-after"));
+    let r = t.send(login("fresh@example.com".into(), "198.51.100.8")).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "another address is not limited");
 }

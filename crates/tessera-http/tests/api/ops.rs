@@ -44,8 +44,12 @@ async fn framework_errors_are_problems(b: Backend) {
 #[tokio::test]
 async fn metrics_and_docs_are_served() {
     let t = TestApp::new(Backend::Sqlite).await;
+    t.get("/categories", None).await;
     let r = t.get("/metrics", None).await;
     assert_eq!(r.status, StatusCode::OK);
+    let text = r.body.as_str().unwrap();
+    assert!(text.contains(r#"http_requests_total{method="GET",route="/categories",status="200"}"#), "{text}");
+    assert!(text.contains("http_request_duration_seconds"), "{text}");
     let r = t.get("/docs/", None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.as_str().unwrap_or("").contains("swagger"), "docs page: {}", r.body);

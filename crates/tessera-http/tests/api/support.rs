@@ -1,7 +1,7 @@
 //! `TestApp`: a fresh database, the real router called in-process with real HTTP types (the path
 //! Lambda takes), a controllable clock, and helpers to make users of each role.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use tower::ServiceExt;
 use uuid::Uuid;
 
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tessera_app::{App, AppConfig, Clock, RateLimits};
 use tessera_http::AppState;
 use tessera_store::Backend;
@@ -29,6 +30,12 @@ macro_rules! both {
             async fn postgres() { super::$name(tessera_store::Backend::Postgres).await }
         }
     )* };
+}
+
+/// The process-wide Prometheus recorder (metrics has one global recorder per process).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap()).clone()
 }
 
 /// A clock that tests move by hand.
@@ -97,8 +104,8 @@ impl TestApp {
         let clock = Arc::new(TestClock(Mutex::new(tessera_app::domain::clock::now())));
         let config = AppConfig { rate_limits, ..Default::default() };
         let app = App::new(db.store.clone(), config, clock.clone()).await.unwrap();
-        let router =
-            tessera_http::router(AppState { app: app.clone(), metrics: None, trust_forwarded_for: true });
+        let state = AppState { app: app.clone(), metrics: Some(metrics_handle()), trust_forwarded_for: true };
+        let router = tessera_http::router(state);
         TestApp { app, clock, router, _db: db }
     }
 

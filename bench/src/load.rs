@@ -1,0 +1,179 @@
+//! A small closed-loop load generator: N keep-alive HTTP/1.1 connections, each sending the next
+//! request as soon as the previous answer has been read, for a fixed time.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Where to send requests: one path, or a list taken in turn.
+pub struct Target {
+    addr: String,
+    paths: Arc<Vec<String>>,
+}
+
+impl Target {
+    pub fn fixed(addr: &str, path: &str) -> Self {
+        Target { addr: addr.into(), paths: Arc::new(vec![path.into()]) }
+    }
+
+    pub fn rotating(addr: &str, paths: Vec<String>) -> Self {
+        Target { addr: addr.into(), paths: Arc::new(paths) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub name: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub secs: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+}
+
+impl Report {
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / self.secs
+    }
+
+    pub fn to_json(&self, base: &Report) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "requests": self.requests,
+            "errors": self.errors,
+            "requests_per_sec": self.rps(),
+            "p50_ms": self.p50_us as f64 / 1000.0,
+            "p99_ms": self.p99_us as f64 / 1000.0,
+            "throughput_ratio_to_baseline": self.rps() / base.rps(),
+            "p99_ratio_to_baseline": self.p99_us as f64 / base.p99_us.max(1) as f64,
+        })
+    }
+}
+
+/// A Markdown table of the reports with ratios to the baseline.
+pub fn table(reports: &[Report], base: &Report) -> String {
+    let mut s = String::from(
+        "| scenario | req/s | p50 ms | p99 ms | throughput ÷ baseline | p99 ÷ baseline | errors |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in reports {
+        s.push_str(&format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.1} | {} |\n",
+            r.name,
+            r.rps(),
+            r.p50_us as f64 / 1000.0,
+            r.p99_us as f64 / 1000.0,
+            r.rps() / base.rps(),
+            r.p99_us as f64 / base.p99_us.max(1) as f64,
+            r.errors
+        ));
+    }
+    s
+}
+
+/// Reads one response; returns its status code.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<u16> {
+    buf.clear();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).context("non-UTF-8 headers")?;
+            let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).context("bad status line")?;
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                })
+                .context("no content-length")?;
+            let total = end + 4 + len;
+            while buf.len() < total {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    bail!("connection closed mid-body");
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok(status);
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("connection closed");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Runs the load for `dur` over `conns` connections.
+pub async fn run(target: &Target, dur: Duration, conns: usize) -> anyhow::Result<Report> {
+    let start = Instant::now();
+    let deadline = start + dur;
+    let mut tasks = Vec::new();
+    for c in 0..conns {
+        let addr = target.addr.clone();
+        let paths = target.paths.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u32> = Vec::with_capacity(100_000);
+            let mut errors = 0u64;
+            let mut stream = TcpStream::connect(&addr).await?;
+            stream.set_nodelay(true)?;
+            let mut buf = Vec::with_capacity(64 * 1024);
+            let mut i = c;
+            while Instant::now() < deadline {
+                let path = &paths[i % paths.len()];
+                i += 1;
+                let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n");
+                let t = Instant::now();
+                stream.write_all(req.as_bytes()).await?;
+                let status = read_response(&mut stream, &mut buf).await?;
+                lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                if status != 200 {
+                    errors += 1;
+                }
+            }
+            anyhow::Ok((lat, errors))
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await??;
+        all.extend(lat);
+        errors += e;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0)
+    };
+    Ok(Report {
+        name: String::new(),
+        requests: all.len() as u64,
+        errors,
+        secs,
+        p50_us: u64::from(pct(0.50)),
+        p99_us: u64::from(pct(0.99)),
+    })
+}
+
+/// Event ids from the catalogue (first pages), for the single-event scenario.
+pub async fn event_ids(addr: &str) -> anyhow::Result<Vec<String>> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let mut buf = Vec::new();
+    stream.write_all(format!("GET /events?limit=100 HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await?;
+    let status = read_response(&mut stream, &mut buf).await?;
+    anyhow::ensure!(status == 200, "GET /events answered {status}");
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+    let v: serde_json::Value = serde_json::from_slice(&buf[end..])?;
+    Ok(v["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["event_id"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default())
+}

@@ -1,0 +1,165 @@
+//! Tessera's benchmark (not a test): throughput and latency of catalogue reads, reported as ratios
+//! to a bare hyper "hello world" measured in the same run on the same machine.
+//!
+//! `bash bench/run.sh` builds release binaries and runs every scenario. The load generator is a
+//! small keep-alive HTTP/1.1 client in this binary; it shares the cores with the server under test,
+//! which is why only same-run ratios mean anything.
+
+mod hello;
+mod load;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::load::{Report, Target};
+
+#[derive(Parser)]
+#[command(about = "Tessera load scenarios")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// The baseline: a bare hyper server answering "Hello, World!".
+    Hello {
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        listen: String,
+    },
+    /// Run the catalogue scenario.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// Path of the release `tessera` binary.
+    #[arg(long, default_value = "target/release/tessera")]
+    tessera: PathBuf,
+    /// Seconds of load per scenario.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Also run against this PostgreSQL database (demo data is loaded into it).
+    #[arg(long, env = "TESSERA_BENCH_DATABASE_URL")]
+    postgres: Option<String>,
+    /// Where to write results.
+    #[arg(long, default_value = "bench/results")]
+    out: PathBuf,
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    match cli.command {
+        Cmd::Hello { listen } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(hello::serve(&listen))
+        }
+        Cmd::Run(args) => rt.block_on(run(args)),
+    }
+}
+
+async fn wait_ready(addr: &str) -> anyhow::Result<()> {
+    for _ in 0..300 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{addr} did not start")
+}
+
+fn start_tessera(bin: &PathBuf, db_url: &str, listen: &str) -> anyhow::Result<Server> {
+    let status = Command::new(bin)
+        .args(["seed", "--demo"])
+        .env("DATABASE_URL", db_url)
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::null())
+        .status()
+        .with_context(|| {
+            format!("running {} (build it with cargo build --release -p tessera)", bin.display())
+        })?;
+    anyhow::ensure!(status.success(), "seeding demo data failed");
+    let child = Command::new(bin)
+        .args(["serve", "--listen", listen])
+        .env("DATABASE_URL", db_url)
+        .env("TESSERA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    Ok(Server(child))
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let me = std::env::current_exe()?;
+    let dur = Duration::from_secs(args.duration);
+    let mut reports: Vec<Report> = Vec::new();
+
+    let hello_addr = "127.0.0.1:18081";
+    let _hello =
+        Server(Command::new(&me).args(["hello", "--listen", hello_addr]).stdout(Stdio::null()).spawn()?);
+    wait_ready(hello_addr).await?;
+    println!(
+        "warming up and measuring the baseline ({}s each, {} connections)…",
+        args.duration, args.connections
+    );
+    load::run(&Target::fixed(hello_addr, "/"), Duration::from_secs(2), args.connections).await?;
+    let baseline = load::run(&Target::fixed(hello_addr, "/"), dur, args.connections)
+        .await?
+        .named("hyper hello-world (baseline)");
+    reports.push(baseline.clone());
+
+    let tmp = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let mut backends = vec![("sqlite", format!("sqlite://{}/bench.db", tmp.display()))];
+    if let Some(pg) = &args.postgres {
+        backends.push(("postgres", pg.clone()));
+    }
+    for (i, (name, url)) in backends.iter().enumerate() {
+        let addr = format!("127.0.0.1:{}", 18090 + i);
+        let _server = start_tessera(&args.tessera, url, &addr)?;
+        wait_ready(&addr).await?;
+        let ids = load::event_ids(&addr).await?;
+        anyhow::ensure!(!ids.is_empty(), "no events to read");
+        load::run(&Target::fixed(&addr, "/events?limit=20"), Duration::from_secs(2), args.connections)
+            .await?;
+        let list = load::run(&Target::fixed(&addr, "/events?limit=20"), dur, args.connections).await?;
+        reports.push(list.named(&format!("GET /events?limit=20 ({name})")));
+        let paths: Vec<String> = ids.iter().map(|id| format!("/events/{id}")).collect();
+        let one = load::run(&Target::rotating(&addr, paths), dur, args.connections).await?;
+        reports.push(one.named(&format!("GET /events/{{id}} ({name})")));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+
+    let table = load::table(&reports, &baseline);
+    println!("\n{table}");
+    std::fs::create_dir_all(&args.out)?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let json = serde_json::json!({
+        "scenario": "catalogue",
+        "unix_time": stamp,
+        "duration_secs": args.duration,
+        "connections": args.connections,
+        "results": reports.iter().map(|r| r.to_json(&baseline)).collect::<Vec<_>>(),
+    });
+    std::fs::write(args.out.join(format!("catalogue-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
+    std::fs::write(args.out.join("catalogue-latest.md"), format!("# Catalogue benchmark\n\n{table}"))?;
+    println!("results written to {}", args.out.display());
+    Ok(())
+}
