@@ -28,6 +28,8 @@ pub struct EventQuery {
     pub price_max: Option<String>,
     /// `published` (default), `cancelled` or `all`.
     pub status: Option<String>,
+    /// `general` or `seated`.
+    pub seating: Option<String>,
     pub sort: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
@@ -47,6 +49,8 @@ pub struct EventPatch {
     pub currency: Option<String>,
     pub max_attendees: Option<Option<i64>>,
     pub url: Option<Option<String>>,
+    pub hold_seconds: Option<i64>,
+    pub max_per_person: Option<i64>,
 }
 
 fn non_empty(v: &Option<String>) -> Option<String> {
@@ -54,21 +58,6 @@ fn non_empty(v: &Option<String>) -> Option<String> {
 }
 
 impl App {
-    /// Creates an event owned by the caller (organizers and admins).
-    pub async fn create_event(&self, who: &Principal, input: &EventInput) -> Result<EventRow> {
-        if !who.role.can_create_events() {
-            return Err(AppError::Forbidden("only organizers and admins may create events"));
-        }
-        let owner =
-            self.store.user_by_id(who.user_id).await?.ok_or(AppError::Unauthorized("account is gone"))?;
-        let f = EventFields::parse(input, &owner.name)?;
-        let now = self.now();
-        let row =
-            fields_to_row(Uuid::now_v7(), Some(who.user_id), &f, EventStatus::Published.as_str(), now, now);
-        self.store.insert_event(&row).await?;
-        Ok(row)
-    }
-
     pub async fn get_event(&self, event_id: Uuid) -> Result<EventRow> {
         self.store.event_by_id(event_id).await?.ok_or(AppError::NotFound("event"))
     }
@@ -95,6 +84,12 @@ impl App {
             Some(s) => errs
                 .check("organizer_id", Uuid::parse_str(s.trim()).map_err(|_| "must be a UUID".to_string())),
             None => None,
+        };
+        let seating = match q.seating.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(s) => errs
+                .check("seating", s.parse::<tessera_domain::booking::Seating>())
+                .map(|s| s.as_str().to_string()),
         };
         let start_from = opt_ts(&mut errs, "start_from", q.start_from.as_deref());
         let start_to = opt_ts(&mut errs, "start_to", q.start_to.as_deref());
@@ -140,6 +135,7 @@ impl App {
             price_min: price_min.map(Money::minor),
             price_max: price_max.map(Money::minor),
             status,
+            seating,
             sort,
             after,
             limit: limit + 1,
@@ -236,6 +232,9 @@ pub fn fields_to_row(
         max_attendees: f.max_attendees.and_then(|n| i32::try_from(n).ok()),
         url: f.url.clone(),
         status: status.to_string(),
+        seating: f.seating.as_str().to_string(),
+        hold_secs: i32::try_from(f.hold_secs).unwrap_or(300),
+        max_per_person: i32::try_from(f.max_per_person).unwrap_or(10),
         created_at,
         updated_at,
     }
@@ -255,5 +254,8 @@ fn merge(c: &EventRow, p: EventPatch) -> EventInput {
         currency: Some(p.currency.unwrap_or_else(|| c.currency.clone())),
         max_attendees: p.max_attendees.unwrap_or_else(|| c.max_attendees.map(i64::from)),
         url: p.url.unwrap_or_else(|| c.url.clone()),
+        seating: Some(c.seating.clone()),
+        hold_seconds: Some(p.hold_seconds.unwrap_or(i64::from(c.hold_secs))),
+        max_per_person: Some(p.max_per_person.unwrap_or(i64::from(c.max_per_person))),
     }
 }

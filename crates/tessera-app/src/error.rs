@@ -20,6 +20,12 @@ pub enum AppError {
     /// 409 with a stable code.
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String },
+    /// 402: the wallet does not cover the amount.
+    #[error("payment required: {0}")]
+    PaymentRequired(String),
+    /// 410: the thing existed but is no longer usable (an expired or released hold).
+    #[error("gone: {0}")]
+    Gone(&'static str),
     /// 429: try again after this many seconds.
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },

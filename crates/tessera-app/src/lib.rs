@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 
 pub mod accounts;
 pub mod auth;
+pub mod booking;
 pub mod catalogue;
+pub mod checkout;
 pub mod cursor;
 pub mod error;
 pub mod purchases;

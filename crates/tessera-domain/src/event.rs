@@ -4,6 +4,7 @@ use std::str::FromStr;
 
 use time::OffsetDateTime;
 
+use crate::booking::{DEFAULT_HOLD_SECS, DEFAULT_MAX_PER_PERSON, Seating};
 use crate::clock::parse_ts;
 use crate::money::Money;
 use crate::validation::{ValidationErrors, optional_text, required_text};
@@ -25,6 +26,12 @@ pub struct EventInput {
     pub currency: Option<String>,
     pub max_attendees: Option<i64>,
     pub url: Option<String>,
+    /// general (default) or seated.
+    pub seating: Option<String>,
+    /// How long a hold lasts, in seconds (default 300).
+    pub hold_seconds: Option<i64>,
+    /// Most places one person may hold or buy (default 10).
+    pub max_per_person: Option<i64>,
 }
 
 /// Event fields that passed validation.
@@ -41,6 +48,9 @@ pub struct EventFields {
     pub currency: String,
     pub max_attendees: Option<i64>,
     pub url: Option<String>,
+    pub seating: Seating,
+    pub hold_secs: i64,
+    pub max_per_person: i64,
 }
 
 impl EventFields {
@@ -92,8 +102,35 @@ impl EventFields {
             other => other,
         };
         let url = e.check("url", parse_url(input.url.as_deref())).flatten();
-        match (name, start_time, currency) {
-            (Some(name), Some(start_time), Some(currency)) if e.is_empty() => Ok(EventFields {
+        let seating = match input.seating.as_deref() {
+            None => Some(Seating::General),
+            Some(s) => e.check("seating", s.parse::<Seating>()),
+        };
+        let hold_secs = match input.hold_seconds {
+            None => Some(DEFAULT_HOLD_SECS),
+            Some(n) if (30..=86_400).contains(&n) => Some(n),
+            Some(_) => {
+                e.add("hold_seconds", "must be between 30 and 86400");
+                None
+            }
+        };
+        let max_per_person = match input.max_per_person {
+            None => Some(DEFAULT_MAX_PER_PERSON),
+            Some(n) if (1..=100).contains(&n) => Some(n),
+            Some(_) => {
+                e.add("max_per_person", "must be between 1 and 100");
+                None
+            }
+        };
+        match (name, start_time, currency, seating, hold_secs, max_per_person) {
+            (
+                Some(name),
+                Some(start_time),
+                Some(currency),
+                Some(seating),
+                Some(hold_secs),
+                Some(max_per_person),
+            ) if e.is_empty() => Ok(EventFields {
                 name,
                 description,
                 location,
@@ -105,6 +142,9 @@ impl EventFields {
                 currency,
                 max_attendees,
                 url,
+                seating,
+                hold_secs,
+                max_per_person,
             }),
             _ => Err(e),
         }

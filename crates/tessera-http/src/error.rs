@@ -77,6 +77,10 @@ impl From<AppError> for ApiError {
             AppError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             AppError::NotFound(what) => ApiError::not_found(what),
             AppError::Conflict { code, detail } => ApiError::new(StatusCode::CONFLICT, code, detail),
+            AppError::PaymentRequired(m) => {
+                ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", m)
+            }
+            AppError::Gone(m) => ApiError::new(StatusCode::GONE, "hold_expired", m),
             AppError::RateLimited { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(

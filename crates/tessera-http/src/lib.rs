@@ -51,6 +51,9 @@ pub struct AppState {
         (name = "accounts", description = "Registration, login, tokens, users, API keys"),
         (name = "purchases", description = "Purchases read API"),
         (name = "stats", description = "Sales aggregates"),
+        (name = "booking", description = "Ticket types, seats and holds"),
+        (name = "wallet", description = "Balance, ledger and payments"),
+        (name = "seed 002", description = "The concert-reservation seed's own paths, sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -82,6 +85,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::events::router())
         .merge(api::purchases::router())
         .merge(api::stats::router())
+        .merge(api::booking::router())
+        .merge(api::wallet::router())
+        .merge(api::concerts::router())
 }
 
 /// The OpenAPI document generated from the routes (committed as `openapi.json`).

@@ -25,12 +25,18 @@ pub struct EventRow {
     pub max_attendees: Option<i32>,
     pub url: Option<String>,
     pub status: String,
+    /// general or seated.
+    pub seating: String,
+    /// How long a hold lasts before it must be paid.
+    pub hold_secs: i32,
+    /// Most places one person may hold or buy for the event.
+    pub max_per_person: i32,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
 const COLUMNS: &str = "event_id, name, description, location, start_time, end_time, organizer, organizer_id, \
-     category, price, currency, max_attendees, url, status, created_at, updated_at";
+     category, price, currency, max_attendees, url, status, seating, hold_secs, max_per_person, created_at, updated_at";
 
 /// The value of the sort key of the last row of a page (the keyset cursor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +59,8 @@ pub struct EventFilter {
     pub price_max: Option<i64>,
     /// `None` means every status.
     pub status: Option<String>,
+    /// general or seated.
+    pub seating: Option<String>,
     pub sort: EventSort,
     pub after: Option<(SortValue, Uuid)>,
     pub limit: i64,
@@ -69,32 +77,7 @@ pub fn sort_expr(key: EventSortKey) -> &'static str {
 
 impl Store {
     pub async fn insert_event(&self, e: &EventRow) -> Result<()> {
-        on_db!(self, write, |p| {
-            sqlx::query(
-                "INSERT INTO events (event_id, name, description, location, start_time, end_time, organizer,
-                     organizer_id, category, price, currency, max_attendees, url, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            )
-            .bind(e.event_id)
-            .bind(&e.name)
-            .bind(&e.description)
-            .bind(&e.location)
-            .bind(e.start_time)
-            .bind(e.end_time)
-            .bind(&e.organizer)
-            .bind(e.organizer_id)
-            .bind(&e.category)
-            .bind(e.price)
-            .bind(&e.currency)
-            .bind(e.max_attendees)
-            .bind(&e.url)
-            .bind(&e.status)
-            .bind(e.created_at)
-            .bind(e.updated_at)
-            .execute(p)
-            .await
-            .map(affected)
-        })?;
+        self.insert_events(std::slice::from_ref(e)).await?;
         Ok(())
     }
 
@@ -150,6 +133,10 @@ impl Store {
             let p = sql.arg(Arg::Text(v.clone()));
             sql.push(&format!(" AND status = {p}"));
         }
+        if let Some(v) = &f.seating {
+            let p = sql.arg(Arg::Text(v.clone()));
+            sql.push(&format!(" AND seating = {p}"));
+        }
         let expr = sort_expr(f.sort.key);
         let (cmp, dir) = if f.sort.descending { ("<", "DESC") } else { (">", "ASC") };
         if let Some((value, id)) = f.after {
@@ -172,8 +159,8 @@ impl Store {
         let sql = format!(
             "UPDATE events SET name = $1, description = $2, location = $3, start_time = $4, end_time = $5,
                  organizer = $6, category = $7, price = $8, currency = $9, max_attendees = $10, url = $11,
-                 updated_at = $12
-             WHERE event_id = $13 RETURNING {COLUMNS}"
+                 updated_at = $12, hold_secs = $13, max_per_person = $14
+             WHERE event_id = $15 RETURNING {COLUMNS}"
         );
         Ok(on_db!(self, write, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -189,6 +176,8 @@ impl Store {
                 .bind(e.max_attendees)
                 .bind(&e.url)
                 .bind(e.updated_at)
+                .bind(e.hold_secs)
+                .bind(e.max_per_person)
                 .bind(e.event_id)
                 .fetch_optional(p)
                 .await
@@ -226,4 +215,47 @@ impl Store {
     pub async fn count_events(&self) -> Result<i64> {
         Ok(on_db!(self, read, |p| sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(p).await)?)
     }
+}
+
+/// The INSERT for one event (skipping an existing id), for use inside a caller's transaction.
+pub(crate) fn insert_event_query<'q, DB: sqlx::Database>(
+    e: &'q EventRow,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    OffsetDateTime: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<OffsetDateTime>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Uuid>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i32>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i32: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO events (event_id, name, description, location, start_time, end_time, organizer,
+             organizer_id, category, price, currency, max_attendees, url, status, seating, hold_secs,
+             max_per_person, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(e.event_id)
+    .bind(e.name.clone())
+    .bind(e.description.clone())
+    .bind(e.location.clone())
+    .bind(e.start_time)
+    .bind(e.end_time)
+    .bind(e.organizer.clone())
+    .bind(e.organizer_id)
+    .bind(e.category.clone())
+    .bind(e.price)
+    .bind(e.currency.clone())
+    .bind(e.max_attendees)
+    .bind(e.url.clone())
+    .bind(e.status.clone())
+    .bind(e.seating.clone())
+    .bind(e.hold_secs)
+    .bind(e.max_per_person)
+    .bind(e.created_at)
+    .bind(e.updated_at)
 }

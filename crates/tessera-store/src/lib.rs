@@ -15,18 +15,26 @@ use sqlx::sqlite::{
 
 pub mod events;
 pub mod limits;
+pub mod payments;
 pub mod purchases;
 pub mod query;
+pub mod reservations;
+pub mod seats;
 pub mod stats;
 pub mod testing;
 pub mod tokens;
 pub mod users;
+pub mod wallet;
 
 pub use events::{EventFilter, EventRow, SortValue};
+pub use payments::{PayInput, PayOutcome, PaymentRow, RefundOutcome, TicketRow};
 pub use purchases::{NewPurchase, PurchaseRow};
+pub use reservations::{HoldLimits, HoldOutcome, HoldRequest, ReservationRow};
+pub use seats::{SeatBlock, SeatRow, TicketTypeRow, TicketTypeView};
 pub use stats::{CategoryStats, DaySales, EventStats, Overview};
 pub use tokens::{ApiKeyRow, Rotation};
 pub use users::{UserFilter, UserRow};
+pub use wallet::LedgerRow;
 
 /// Store failures, as callers need to tell them apart.
 #[derive(Debug, thiserror::Error)]

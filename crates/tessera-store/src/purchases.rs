@@ -16,11 +16,13 @@ pub struct PurchaseRow {
     pub ticket_quantity: i32,
     /// Minor units.
     pub total_price: i64,
+    /// completed or refunded.
+    pub status: String,
 }
 
 pub type NewPurchase = PurchaseRow;
 
-const COLUMNS: &str = "purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price";
+const COLUMNS: &str = "purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price, status";
 
 impl Store {
     /// A page of an event's purchases, oldest first, after the cursor (purchase_time, purchase_id).
@@ -41,6 +43,14 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<PurchaseRow>> {
         self.purchases_page("user_id", user_id, after, limit).await
+    }
+
+    /// One purchase.
+    pub async fn purchase(&self, purchase_id: Uuid) -> Result<Option<PurchaseRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM purchases WHERE purchase_id = $1");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(purchase_id).fetch_optional(p).await
+        })?)
     }
 
     async fn purchases_page(
@@ -71,7 +81,7 @@ impl Store {
     /// Inserts purchases in one transaction (import and demo data); all or none.
     pub async fn insert_purchases(&self, rows: &[PurchaseRow]) -> Result<u64> {
         let sql = format!(
-            "INSERT INTO purchases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (purchase_id) DO NOTHING"
+            "INSERT INTO purchases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purchase_id) DO NOTHING"
         );
         Ok(on_db!(self, write, |p| {
             let mut tx = p.begin().await?;
@@ -84,6 +94,7 @@ impl Store {
                     .bind(r.purchase_time)
                     .bind(r.ticket_quantity)
                     .bind(r.total_price)
+                    .bind(r.status.clone())
                     .execute(&mut *tx)
                     .await
                     .map(affected)?;
@@ -124,31 +135,7 @@ impl Store {
             let mut tx = p.begin().await?;
             let mut n = 0;
             for e in rows {
-                n += sqlx::query(
-                    "INSERT INTO events (event_id, name, description, location, start_time, end_time, organizer,
-                         organizer_id, category, price, currency, max_attendees, url, status, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                     ON CONFLICT (event_id) DO NOTHING",
-                )
-                .bind(e.event_id)
-                .bind(&e.name)
-                .bind(&e.description)
-                .bind(&e.location)
-                .bind(e.start_time)
-                .bind(e.end_time)
-                .bind(&e.organizer)
-                .bind(e.organizer_id)
-                .bind(&e.category)
-                .bind(e.price)
-                .bind(&e.currency)
-                .bind(e.max_attendees)
-                .bind(&e.url)
-                .bind(&e.status)
-                .bind(e.created_at)
-                .bind(e.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map(affected)?;
+                n += crate::events::insert_event_query(e).execute(&mut *tx).await.map(affected)?;
             }
             tx.commit().await.map(|_| n)
         })?)

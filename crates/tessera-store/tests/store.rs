@@ -60,6 +60,9 @@ fn event(start: time::OffsetDateTime, price: Option<i64>, category: &str) -> Eve
         max_attendees: Some(100),
         url: None,
         status: "published".into(),
+        seating: "general".into(),
+        hold_secs: 300,
+        max_per_person: 10,
         created_at: start,
         updated_at: start,
     }
@@ -123,6 +126,7 @@ async fn stats_aggregate_purchases(b: Backend) {
         purchase_time: t,
         ticket_quantity: q,
         total_price: 150_000 * i64::from(q),
+        status: "completed".into(),
     };
     let rows = [
         p(&u1, datetime!(2026-04-01 23:59 UTC), 2),

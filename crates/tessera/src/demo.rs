@@ -170,6 +170,9 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
             max_attendees: Some(i32::try_from(rng.between(1, 40) * 50).unwrap_or(100)),
             url: Some(format!("https://events.example.com/demo/{i}")),
             status: if i % 40 == 39 { "cancelled".into() } else { "published".into() },
+            seating: "general".into(),
+            hold_secs: 300,
+            max_per_person: 10,
             created_at: created,
             updated_at: created,
             name,
@@ -194,6 +197,7 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
             purchase_time: t,
             ticket_quantity: i32::try_from(qty).unwrap_or(1),
             total_price: ev.price.unwrap_or(0) * qty,
+            status: "completed".into(),
         });
     }
 

@@ -211,6 +211,7 @@ async fn import_events(app: &App, path: &Path) -> anyhow::Result<FileReport> {
                 currency: g("currency"),
                 max_attendees,
                 url: g("url"),
+                ..Default::default()
             };
             if input.organizer.is_none() {
                 return Err("organizer: is required".into());
@@ -286,6 +287,7 @@ async fn import_purchases(app: &App, path: &Path) -> anyhow::Result<FileReport> 
                 purchase_time: t,
                 ticket_quantity: qty,
                 total_price: total,
+                status: "completed".into(),
             })
         })();
         match row {

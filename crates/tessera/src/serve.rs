@@ -34,6 +34,7 @@ pub async fn run(
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let store = app.store.clone();
+    let sweeper = tokio::spawn(sweep_holds(app.clone()));
     let router = tessera_http::router(state(app, cfg));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match (&cfg.tls_cert, &cfg.tls_key) {
@@ -57,9 +58,26 @@ pub async fn run(
             axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
         }
     }
+    sweeper.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Tidies expired holds every 30 seconds. Correctness never depends on it (an expired hold is
+/// available in every query); it keeps reservations' statuses and seat rows current. Safe with
+/// many instances: each pass is one conditional update.
+async fn sweep_holds(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match app.sweep_expired_holds().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "swept expired holds"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

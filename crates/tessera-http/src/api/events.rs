@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use tessera_app::catalogue::{EventPatch, EventQuery};
+use tessera_app::domain::booking::{SeatMapInput, SectionInput};
 use tessera_app::domain::event::EventInput;
 
 use super::{DecimalInput, EventBody, Paged, double_option};
@@ -45,6 +46,8 @@ pub struct EventListQuery {
     pub price_max: Option<String>,
     /// published (default), cancelled or all.
     pub status: Option<String>,
+    /// general or seated.
+    pub seating: Option<String>,
     /// start_time (default), created_at or price; prefix '-' for descending.
     pub sort: Option<String>,
     /// 1 to 100 (default 20).
@@ -74,6 +77,26 @@ pub struct EventCreateRequest {
     pub max_attendees: Option<i64>,
     /// http(s) URL.
     pub url: Option<String>,
+    /// general (default: places sold per ticket type) or seated (numbered seats).
+    pub seating: Option<String>,
+    /// Seated events: number of seats (default 50, at most 100,000), numbered from 1.
+    pub seat_count: Option<i64>,
+    /// Seated events: sections instead of seat_count, numbered in order.
+    pub sections: Option<Vec<SectionRequest>>,
+    /// How long a hold lasts before payment (seconds, default 300).
+    pub hold_seconds: Option<i64>,
+    /// Most places one person may hold or buy (default 10).
+    pub max_per_person: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SectionRequest {
+    #[schema(example = "Arena A")]
+    pub name: Option<String>,
+    pub rows: Option<i64>,
+    pub seats_per_row: Option<i64>,
+    /// Price of each seat in the section; default the event's price.
+    pub price: Option<DecimalInput>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -103,6 +126,8 @@ pub struct EventPatchRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub url: Option<Option<String>>,
+    pub hold_seconds: Option<i64>,
+    pub max_per_person: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -141,6 +166,7 @@ pub async fn list_events(
         price_min: q.price_min,
         price_max: q.price_max,
         status: q.status,
+        seating: q.seating,
         sort: q.sort,
         limit: q.limit,
         cursor: q.cursor,
@@ -188,8 +214,24 @@ pub async fn create_event(
         currency: b.currency,
         max_attendees: b.max_attendees,
         url: b.url,
+        seating: b.seating,
+        hold_seconds: b.hold_seconds,
+        max_per_person: b.max_per_person,
     };
-    let event = s.app.create_event(&who, &input).await?;
+    let seat_map = SeatMapInput {
+        seat_count: b.seat_count,
+        sections: b.sections.map(|v| {
+            v.into_iter()
+                .map(|s| SectionInput {
+                    name: s.name,
+                    rows: s.rows,
+                    seats_per_row: s.seats_per_row,
+                    price: s.price.map(DecimalInput::into_string),
+                })
+                .collect()
+        }),
+    };
+    let event = s.app.create_event(&who, &input, &seat_map).await?;
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&format!("/events/{}", event.event_id)) {
         headers.insert(header::LOCATION, v);
@@ -227,6 +269,8 @@ pub async fn patch_event(
         currency: b.currency,
         max_attendees: b.max_attendees,
         url: b.url,
+        hold_seconds: b.hold_seconds,
+        max_per_person: b.max_per_person,
     };
     Ok(Json(s.app.patch_event(&who, id, patch).await?.into()))
 }

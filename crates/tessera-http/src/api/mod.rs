@@ -10,11 +10,14 @@ use tessera_app::store::{EventRow, PurchaseRow, UserRow};
 
 pub mod api_keys;
 pub mod auth;
+pub mod booking;
+pub mod concerts;
 pub mod events;
 pub mod ops;
 pub mod purchases;
 pub mod stats;
 pub mod users;
+pub mod wallet;
 
 /// A page of results: pass `next_cursor` back as `?cursor=` for the next page.
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,6 +118,12 @@ pub struct EventBody {
     pub url: Option<String>,
     /// published or cancelled.
     pub status: String,
+    /// general or seated.
+    pub seating: String,
+    /// How long a hold lasts before payment, in seconds.
+    pub hold_seconds: i32,
+    /// Most places one person may hold or buy.
+    pub max_per_person: i32,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -138,6 +147,9 @@ impl From<EventRow> for EventBody {
             max_attendees: e.max_attendees,
             url: e.url,
             status: e.status,
+            seating: e.seating,
+            hold_seconds: e.hold_secs,
+            max_per_person: e.max_per_person,
             created_at: e.created_at,
             updated_at: e.updated_at,
         }
@@ -155,6 +167,8 @@ pub struct PurchaseBody {
     pub ticket_quantity: i32,
     #[schema(example = "7000.00")]
     pub total_price: String,
+    /// completed or refunded.
+    pub status: String,
 }
 
 impl From<PurchaseRow> for PurchaseBody {
@@ -166,6 +180,7 @@ impl From<PurchaseRow> for PurchaseBody {
             purchase_time: p.purchase_time,
             ticket_quantity: p.ticket_quantity,
             total_price: money(p.total_price),
+            status: p.status,
         }
     }
 }

@@ -2,18 +2,87 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use uuid::Uuid;
 
 use super::{Paged, PurchaseBody};
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiQuery, Auth, path_id};
+use crate::extract::{ApiJson, ApiQuery, Auth, path_id};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_event_purchases)).routes(routes!(list_my_purchases))
+    OpenApiRouter::new()
+        .routes(routes!(list_event_purchases, buy_tickets))
+        .routes(routes!(list_my_purchases))
+        .routes(routes!(refund_purchase))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct BuyRequest {
+    pub ticket_type_id: Option<Uuid>,
+    pub ticket_quantity: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundBody {
+    pub purchase: PurchaseBody,
+    /// Returned to the buyer's wallet.
+    pub refunded_amount: String,
+}
+
+/// Buy general-admission tickets in one call (hold and pay from the wallet)
+#[utoipa::path(post, path = "/events/{event_id}/purchases", tag = "purchases", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Event id (UUID)"),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+    request_body = BuyRequest,
+    responses(
+        (status = 201, body = crate::api::wallet::ReceiptBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 402, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn buy_tickets(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(event_id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(b): ApiJson<BuyRequest>,
+) -> ApiResult<Response> {
+    let id = path_id(&event_id, "event")?;
+    let key = crate::api::wallet::idempotency_key(&headers)?;
+    let r = s.app.buy_now(&who, id, b.ticket_type_id, b.ticket_quantity, key.as_deref()).await?;
+    Ok(crate::api::wallet::receipt_response(r))
+}
+
+/// Refund a purchase to the buyer's wallet
+///
+/// The buyer may refund until 24 hours before the event; the event's organizer or an admin at
+/// any time. Seats and places return to sale and the tickets are voided.
+#[utoipa::path(post, path = "/purchases/{purchase_id}/refund", tag = "purchases", security(("bearer" = [])),
+    params(("purchase_id" = String, Path, description = "Purchase id (UUID)")),
+    responses(
+        (status = 200, body = RefundBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Refund window closed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already refunded", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refund_purchase(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(purchase_id): Path<String>,
+) -> ApiResult<Json<RefundBody>> {
+    let id = path_id(&purchase_id, "purchase")?;
+    let (p, amount) = s.app.refund(&who, id).await?;
+    Ok(Json(RefundBody { purchase: p.into(), refunded_amount: super::money(amount) }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

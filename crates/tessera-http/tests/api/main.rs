@@ -7,7 +7,9 @@ mod support;
 
 mod accounts;
 mod api_keys;
+mod booking;
 mod events;
 mod ops;
 mod purchases;
 mod users;
+mod wallet;

@@ -20,6 +20,7 @@ async fn buy(t: &TestApp, user: Uuid, event: Uuid, qty: i32, when: time::OffsetD
         purchase_time: when,
         ticket_quantity: qty,
         total_price: 350_000 * i64::from(qty),
+        status: "completed".into(),
     };
     t.app.store.insert_purchases(&[row]).await.unwrap();
 }

@@ -190,3 +190,39 @@ pub fn event_body(name: &str) -> Value {
         "url": "https://example.com/jazz"
     })
 }
+
+impl TestApp {
+    /// Makes `n` attendees straight in the store (no password hashing) for concurrency tests.
+    pub async fn principals(&self, n: usize) -> Vec<tessera_app::Principal> {
+        let now = self.app.now();
+        let rows: Vec<tessera_store::UserRow> = (0..n)
+            .map(|i| tessera_store::UserRow {
+                user_id: Uuid::now_v7(),
+                name: format!("Buyer {i}"),
+                email: format!("buyer-{i}-{}@example.com", Uuid::new_v4().simple()),
+                password_hash: "$argon2id$unused".into(),
+                role: "attendee".into(),
+                phone_number: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        self.app.store.insert_users(&rows).await.unwrap();
+        rows.iter()
+            .map(|u| tessera_app::Principal { user_id: u.user_id, role: tessera_app::domain::Role::Attendee })
+            .collect()
+    }
+
+    /// Creates a seated event (as a fresh organizer) and returns its id and the organizer's token.
+    pub async fn seated_event(&self, extra: Value) -> (Uuid, String) {
+        let (_, org_t) = self.user("organizer").await;
+        let mut body = json!({"name": "Concert", "start_time": "2030-05-01T18:00:00Z", "seating": "seated",
+                              "price": "50.00"});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        (self.event(&org_t, body).await, org_t)
+    }
+}

@@ -1,0 +1,337 @@
+//! Ticket types, seat maps, holds and the seed-002 paths.
+
+use http::StatusCode;
+use serde_json::json;
+use tessera_store::Backend;
+use uuid::Uuid;
+
+use crate::both;
+use crate::support::TestApp;
+
+both!(
+    seated_event_gets_a_seat_map,
+    ticket_types_rules,
+    seat_holds_are_all_or_none,
+    holds_expire_lazily,
+    general_admission_quota_and_window,
+    reservations_are_private,
+    seed_002_paths_answer,
+);
+
+async fn seated_event_gets_a_seat_map(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let r = t.get(&format!("/events/{ev}/seats"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 50, "seed 002's default of 50 seats");
+    assert_eq!(
+        items[0],
+        json!({"seat_number": 1, "section": null, "row": "1", "price": "50.00", "status": "available"})
+    );
+    assert!(r.body["next_cursor"].is_null());
+    let page = t.get(&format!("/events/{ev}/seats?limit=20"), None).await;
+    let c = page.body["next_cursor"].as_str().unwrap();
+    let next = t.get(&format!("/events/{ev}/seats?limit=20&cursor={c}"), None).await;
+    assert_eq!(next.body["items"][0]["seat_number"], 21);
+    let sections = json!({"name": "Arena", "start_time": "2030-05-01T18:00:00Z", "seating": "seated",
+        "sections": [{"name": "A", "rows": 2, "seats_per_row": 3, "price": "80"}, {"name": "B", "rows": 1, "seats_per_row": 4}]});
+    let ev2 = t.event(&org_t, sections).await;
+    let r = t.get(&format!("/events/{ev2}/seats?limit=1000"), None).await;
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10);
+    assert_eq!(
+        (items[3]["section"].as_str(), items[3]["row"].as_str(), items[3]["price"].as_str()),
+        (Some("A"), Some("2"), Some("80.00"))
+    );
+    assert_eq!(
+        (items[6]["seat_number"].as_i64(), items[6]["section"].as_str(), items[6]["price"].as_str()),
+        (Some(7), Some("B"), Some("0.00"))
+    );
+    // Bad seat maps.
+    let base = |extra: serde_json::Value| {
+        let mut v = json!({"name": "X", "start_time": "2030-05-01T18:00:00Z", "seating": "seated"});
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v
+    };
+    t.post("/events", Some(&org_t), base(json!({"seat_count": 100_001})))
+        .await
+        .assert_problem(400, Some("seat_count"));
+    t.post("/events", Some(&org_t), base(json!({"seat_count": 0})))
+        .await
+        .assert_problem(400, Some("seat_count"));
+    t.post("/events", Some(&org_t), base(json!({"sections": [{"rows": 0, "seats_per_row": 2}]})))
+        .await
+        .assert_problem(400, Some("sections[0].rows"));
+    t.post("/events", Some(&org_t), base(json!({"seating": "standing"})))
+        .await
+        .assert_problem(400, Some("seating"));
+    t.post(
+        "/events",
+        Some(&org_t),
+        json!({"name": "G", "start_time": "2030-05-01T18:00:00Z", "seat_count": 10}),
+    )
+    .await
+    .assert_problem(400, Some("seating"));
+    t.get(&format!("/events/{ev}/seats?status=lost"), None).await.assert_problem(400, Some("status"));
+    t.get(&format!("/events/{ev}/seats?limit=1001"), None).await.assert_problem(400, Some("limit"));
+    t.get(&format!("/events/{}/seats", Uuid::now_v7()), None).await.assert_problem(404, None);
+    // A big map is made in one statement.
+    let big = t.event(&org_t, base(json!({"seat_count": 20_000}))).await;
+    let r = t.get(&format!("/events/{big}/seats?limit=1&cursor={}", encode_seat_cursor(19_999)), None).await;
+    assert_eq!(r.body["items"][0]["seat_number"], 20_000);
+}
+
+fn encode_seat_cursor(after: i64) -> String {
+    tessera_app::cursor::encode("seats", &after.to_string(), Uuid::nil())
+}
+
+async fn ticket_types_rules(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (_, org_t) = t.user("organizer").await;
+    let (_, other_t) = t.user("organizer").await;
+    let (_, att_t) = t.user("attendee").await;
+    let ev = t.event(&org_t, json!({"name": "Fest", "start_time": "2030-05-01T18:00:00Z"})).await;
+    let path = format!("/events/{ev}/ticket-types");
+    let r = t.post(&path, Some(&org_t), json!({"name": "General", "price": "30", "quota": 100})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!((r.body["available"].as_i64(), r.body["per_person_limit"].as_i64()), (Some(100), Some(10)));
+    let tt = r.body["ticket_type_id"].as_str().unwrap().to_string();
+    let r = t
+        .post(
+            &path,
+            Some(&org_t),
+            json!({"name": "Student", "price": 10, "quota": 20, "per_person_limit": 2,
+            "sale_starts_at": "2026-01-01T00:00:00Z", "sale_ends_at": "2030-04-30T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let list = t.get(&path, None).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 2);
+    // Bad input, duplicates, authorization.
+    t.post(&path, Some(&org_t), json!({"name": "X"})).await.assert_problem(400, Some("quota"));
+    t.post(&path, Some(&org_t), json!({"name": "X", "quota": 5, "price": "-1"}))
+        .await
+        .assert_problem(400, Some("price"));
+    t.post(&path, Some(&org_t), json!({"name": "General", "quota": 5})).await.assert_problem(409, None);
+    t.post(&path, Some(&other_t), json!({"name": "Y", "quota": 5})).await.assert_problem(403, None);
+    t.post(&path, Some(&att_t), json!({"name": "Y", "quota": 5})).await.assert_problem(403, None);
+    t.post(&path, None, json!({"name": "Y", "quota": 5})).await.assert_problem(401, None);
+    t.post(
+        &format!("/events/{}/ticket-types", Uuid::now_v7()),
+        Some(&org_t),
+        json!({"name": "Y", "quota": 5}),
+    )
+    .await
+    .assert_problem(404, None);
+    t.get(&format!("/events/{}/ticket-types", Uuid::now_v7()), None).await.assert_problem(404, None);
+    // Quota up and down; down below what is held is refused.
+    let tpath = format!("{path}/{tt}");
+    let r = t.call("PATCH", &tpath, Some(&org_t), Some(json!({"quota": 120, "price": "35"}))).await;
+    assert_eq!(
+        (r.body["quota"].as_i64(), r.body["available"].as_i64(), r.body["price"].as_str()),
+        (Some(120), Some(120), Some("35.00"))
+    );
+    let buyers = t.principals(1).await;
+    let input = tessera_app::booking::ReserveInput {
+        event_id: Some(ev),
+        ticket_type_id: Some(Uuid::parse_str(&tt).unwrap()),
+        quantity: Some(5),
+        ..Default::default()
+    };
+    t.app.reserve(&buyers[0], &input).await.unwrap();
+    let r = t.call("PATCH", &tpath, Some(&org_t), Some(json!({"quota": 10}))).await;
+    assert_eq!(
+        (r.body["quota"].as_i64(), r.body["held"].as_i64(), r.body["available"].as_i64()),
+        (Some(10), Some(5), Some(5))
+    );
+    t.call("PATCH", &tpath, Some(&org_t), Some(json!({"quota": 4}))).await.assert_problem(409, None);
+    t.call("PATCH", &tpath, Some(&org_t), Some(json!({"quota": 0}))).await.assert_problem(400, Some("quota"));
+    t.call("PATCH", &tpath, Some(&org_t), Some(json!({"name": "Student"}))).await.assert_problem(409, None);
+    t.call("PATCH", &tpath, Some(&other_t), Some(json!({"quota": 50}))).await.assert_problem(403, None);
+    t.call("PATCH", &format!("{path}/{}", Uuid::now_v7()), Some(&org_t), Some(json!({"quota": 50})))
+        .await
+        .assert_problem(404, None);
+}
+
+async fn seat_holds_are_all_or_none(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({"max_per_person": 3})).await;
+    let (_, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    let r = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [1, 2]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["seat_numbers"], json!([1, 2]));
+    assert_eq!((r.body["amount"].as_str(), r.body["status"].as_str()), (Some("100.00"), Some("pending")));
+    let r = t.post("/reservations", Some(&bob), json!({"event_id": ev, "seat_numbers": [2, 3]})).await;
+    r.assert_problem(409, None);
+    assert_eq!(r.body["code"], "seats_taken");
+    assert!(r.body["detail"].as_str().unwrap().contains("seats 2 "), "{}", r.body);
+    let seat3 = t.get(&format!("/events/{ev}/seats?status=available&limit=1"), None).await;
+    assert_eq!(seat3.body["items"][0]["seat_number"], 3, "nothing of the refused request was held");
+    let held = t.get(&format!("/events/{ev}/seats?status=held"), None).await;
+    assert_eq!(held.body["items"].as_array().unwrap().len(), 2);
+    // Bad input.
+    let cases = [
+        (json!({"event_id": ev, "seat_numbers": [51]}), "seat_numbers"),
+        (json!({"event_id": ev, "seat_numbers": []}), "seat_numbers"),
+        (json!({"event_id": ev, "seat_numbers": [4, 4]}), "seat_numbers"),
+        (json!({"event_id": ev, "seat_numbers": ["x"]}), "seat_numbers[0]"),
+        (json!({"seat_numbers": [4]}), "event_id"),
+        (json!({"event_id": "nope", "seat_numbers": [4]}), "event_id"),
+        (json!({"event_id": ev}), "seat_numbers"),
+        (json!({"event_id": ev, "seat_numbers": [3, 4]}), "seat_numbers"),
+    ];
+    for (body, field) in cases {
+        t.post("/reservations", Some(&a), body).await.assert_problem(400, Some(field));
+    }
+    t.post("/reservations", Some(&a), json!({"event_id": Uuid::now_v7(), "seat_numbers": [4]}))
+        .await
+        .assert_problem(404, None);
+    t.post("/reservations", None, json!({"event_id": ev, "seat_numbers": [4]}))
+        .await
+        .assert_problem(401, None);
+    // Within the limit (3): one more seat is fine.
+    assert_eq!(
+        t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [10]})).await.status,
+        StatusCode::CREATED
+    );
+}
+
+async fn holds_expire_lazily(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({"hold_seconds": 60})).await;
+    let (_, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    let r = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [7]})).await;
+    let rid = r.body["reservation_id"].as_str().unwrap().to_string();
+    t.clock.advance(61);
+    // Expired means available everywhere, before any sweeper has run.
+    let seat = t.get(&format!("/events/{ev}/seats?status=held"), None).await;
+    assert_eq!(seat.body["items"], json!([]));
+    assert_eq!(t.get(&format!("/reservations/{rid}"), Some(&a)).await.body["status"], "expired");
+    let r = t.post("/reservations", Some(&bob), json!({"event_id": ev, "seat_numbers": [7]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // The sweeper tidies the expired reservation without touching bob's live hold.
+    assert_eq!(t.app.sweep_expired_holds().await.unwrap(), 1);
+    let seat = t.get(&format!("/events/{ev}/seats?status=held"), None).await;
+    assert_eq!(seat.body["items"][0]["seat_number"], 7);
+    t.call("DELETE", &format!("/reservations/{rid}"), Some(&a), None).await.assert_problem(409, None);
+}
+
+async fn general_admission_quota_and_window(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (_, org_t) = t.user("organizer").await;
+    let ev = t.event(&org_t, json!({"name": "Fest", "start_time": "2030-05-01T18:00:00Z"})).await;
+    let path = format!("/events/{ev}/ticket-types");
+    let tt = t
+        .post(&path, Some(&org_t), json!({"name": "GA", "price": "20", "quota": 5, "per_person_limit": 3}))
+        .await;
+    let tt = tt.body["ticket_type_id"].as_str().unwrap().to_string();
+    let (_, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    let r =
+        t.post("/reservations", Some(&a), json!({"event_id": ev, "ticket_type_id": tt, "quantity": 3})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!((r.body["amount"].as_str(), r.body["seat_numbers"].clone()), (Some("60.00"), json!([])));
+    t.post("/reservations", Some(&a), json!({"event_id": ev, "ticket_type_id": tt, "quantity": 1}))
+        .await
+        .assert_problem(400, Some("quantity"));
+    let r = t
+        .post("/reservations", Some(&bob), json!({"event_id": ev, "ticket_type_id": tt, "quantity": 3}))
+        .await;
+    r.assert_problem(409, None);
+    assert_eq!(r.body["code"], "sold_out");
+    assert_eq!(
+        t.post("/reservations", Some(&bob), json!({"event_id": ev, "ticket_type_id": tt, "quantity": 2}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    t.post("/reservations", Some(&bob), json!({"event_id": ev, "ticket_type_id": tt}))
+        .await
+        .assert_problem(400, Some("quantity"));
+    t.post(
+        "/reservations",
+        Some(&bob),
+        json!({"event_id": ev, "ticket_type_id": Uuid::now_v7(), "quantity": 1}),
+    )
+    .await
+    .assert_problem(400, Some("ticket_type_id"));
+    t.post("/reservations", Some(&bob), json!({"event_id": ev, "seat_numbers": [1]}))
+        .await
+        .assert_problem(400, Some("seat_numbers"));
+    // Outside the sale window, or sold by application: 403.
+    let later = t
+        .post(
+            &path,
+            Some(&org_t),
+            json!({"name": "Later", "quota": 5, "sale_starts_at": "2029-01-01T00:00:00Z"}),
+        )
+        .await;
+    let later = later.body["ticket_type_id"].as_str().unwrap().to_string();
+    t.post("/reservations", Some(&bob), json!({"event_id": ev, "ticket_type_id": later, "quantity": 1}))
+        .await
+        .assert_problem(403, None);
+    let form =
+        t.post(&path, Some(&org_t), json!({"name": "Teachers", "quota": 5, "requires_approval": true})).await;
+    let form = form.body["ticket_type_id"].as_str().unwrap().to_string();
+    t.post("/reservations", Some(&bob), json!({"event_id": ev, "ticket_type_id": form, "quantity": 1}))
+        .await
+        .assert_problem(403, None);
+    // A cancelled event is not on sale.
+    t.call("DELETE", &format!("/events/{ev}"), Some(&org_t), None).await;
+    t.post("/reservations", Some(&bob), json!({"event_id": ev, "ticket_type_id": tt, "quantity": 1}))
+        .await
+        .assert_problem(403, None);
+}
+
+async fn reservations_are_private(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({})).await;
+    let (_, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    let (_, admin) = t.user("admin").await;
+    let r = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [1]})).await;
+    let path = format!("/reservations/{}", r.body["reservation_id"].as_str().unwrap());
+    assert_eq!(t.get(&path, Some(&a)).await.status, StatusCode::OK);
+    assert_eq!(t.get(&path, Some(&admin)).await.status, StatusCode::OK);
+    t.get(&path, Some(&bob)).await.assert_problem(404, None);
+    t.get(&path, None).await.assert_problem(401, None);
+    t.get("/reservations/xyz", Some(&a)).await.assert_problem(404, None);
+    t.call("DELETE", &path, Some(&bob), None).await.assert_problem(404, None);
+    assert_eq!(t.call("DELETE", &path, Some(&a), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(t.get(&path, Some(&a)).await.body["status"], "cancelled");
+    t.call("DELETE", &path, Some(&a), None).await.assert_problem(409, None);
+    let seats = t.get(&format!("/events/{ev}/seats?status=available"), None).await;
+    assert_eq!(seats.body["items"].as_array().unwrap().len(), 50, "released seats are available again");
+}
+
+async fn seed_002_paths_answer(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    t.event(&org_t, json!({"name": "Not a concert", "start_time": "2030-05-01T18:00:00Z"})).await;
+    t.event(&org_t, json!({"name": "Past", "start_time": "2020-05-01T18:00:00Z", "seating": "seated"})).await;
+    let r = t.get("/concerts", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let names: Vec<_> =
+        r.body["items"].as_array().unwrap().iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    assert_eq!(names, [ev.to_string()]);
+    let seats = t.get(&format!("/concerts/{ev}/seats"), None).await;
+    assert_eq!(seats.body["items"].as_array().unwrap().len(), 50);
+    t.get("/concerts/nope/seats", None).await.assert_problem(404, None);
+    let (_, a) = t.user("attendee").await;
+    let r = t.post("/reservation", Some(&a), json!({"concert_id": ev, "seat_numbers": [5]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let rid = r.body["reservation_id"].as_str().unwrap();
+    t.post("/balance", Some(&a), json!({"amount": "100"})).await;
+    let p = t.post("/payment", Some(&a), json!({"reservation_id": rid})).await;
+    assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+    assert_eq!(p.body["tickets"][0]["seat_number"], 5);
+    t.post("/payment", None, json!({"reservation_id": rid})).await.assert_problem(401, None);
+    t.post("/reservation", Some(&a), json!({"concert_id": ev, "seat_numbers": [5]}))
+        .await
+        .assert_problem(409, None);
+}

@@ -1,0 +1,370 @@
+//! The wallet, payments with idempotency, buying in one call, refunds — and the concurrency
+//! guarantees: no seat sold twice, no balance below zero, one charge per Idempotency-Key.
+
+use std::collections::HashSet;
+
+use http::StatusCode;
+use serde_json::json;
+use tessera_app::booking::ReserveInput;
+use tessera_store::Backend;
+use uuid::Uuid;
+
+use crate::both;
+use crate::support::TestApp;
+
+both!(
+    wallet_charges_and_ledger,
+    payment_flow_and_idempotency,
+    buy_now_and_refund,
+    refund_rules,
+    race_500_buyers_for_50_seats,
+    race_200_payments_on_one_wallet,
+    race_20_retries_with_one_key,
+    expired_hold_is_refused_and_never_sold_twice,
+);
+
+async fn wallet_charges_and_ledger(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (id, a) = t.user("attendee").await;
+    let r = t.get("/balance", Some(&a)).await;
+    assert_eq!(r.body, json!({"user_id": id, "balance": "0.00"}));
+    assert_eq!(t.post("/balance", Some(&a), json!({"amount": "100.50"})).await.body["balance"], "100.50");
+    assert_eq!(t.post("/balance", Some(&a), json!({"amount": 20})).await.body["balance"], "120.50");
+    for bad in [
+        json!({}),
+        json!({"amount": "0"}),
+        json!({"amount": "-5"}),
+        json!({"amount": "abc"}),
+        json!({"amount": "1000000.01"}),
+        json!({"amount": true}),
+    ] {
+        t.post("/balance", Some(&a), bad).await.assert_problem(400, Some("amount"));
+    }
+    let l = t.get("/balance/ledger?limit=1", Some(&a)).await;
+    assert_eq!(l.body["items"][0]["amount"], "20.00");
+    assert_eq!(l.body["items"][0]["kind"], "charge");
+    let c = l.body["next_cursor"].as_str().unwrap();
+    let l2 = t.get(&format!("/balance/ledger?limit=1&cursor={c}"), Some(&a)).await;
+    assert_eq!(l2.body["items"][0]["balance_after"], "100.50");
+    t.get("/balance/ledger?cursor=bad", Some(&a)).await.assert_problem(400, Some("cursor"));
+    t.get("/balance", None).await.assert_problem(401, None);
+    t.post("/balance", None, json!({"amount": "1"})).await.assert_problem(401, None);
+    t.get("/balance/ledger", None).await.assert_problem(401, None);
+    assert_eq!(t.app.store.ledger_sum(id).await.unwrap(), 12_050);
+}
+
+async fn payment_flow_and_idempotency(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({})).await;
+    let (uid, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    let hold = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [1, 2]})).await;
+    let rid = hold.body["reservation_id"].as_str().unwrap().to_string();
+    // Not enough money: 402 and nothing changes.
+    t.post("/balance", Some(&a), json!({"amount": "99.99"})).await;
+    let r = t.post("/payments", Some(&a), json!({"reservation_id": rid})).await;
+    r.assert_problem(402, None);
+    assert_eq!(t.get(&format!("/reservations/{rid}"), Some(&a)).await.body["status"], "pending");
+    t.post("/balance", Some(&a), json!({"amount": "0.01"})).await;
+    // Someone else's hold, unknown holds, bad bodies.
+    t.post("/payments", Some(&bob), json!({"reservation_id": rid})).await.assert_problem(404, None);
+    t.post("/payments", Some(&a), json!({"reservation_id": Uuid::now_v7()})).await.assert_problem(404, None);
+    t.post("/payments", Some(&a), json!({})).await.assert_problem(400, Some("reservation_id"));
+    t.post("/payments", Some(&a), json!({"reservation_id": rid, "method": "card"}))
+        .await
+        .assert_problem(400, Some("method"));
+    t.post("/payments", None, json!({"reservation_id": rid})).await.assert_problem(401, None);
+    // Pay with a key; the same key replays; another key finds it paid.
+    let pay = |key: &str, body: serde_json::Value| {
+        http::Request::post("/payments")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {a}"))
+            .header("idempotency-key", key)
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap()
+    };
+    let first = t.send(pay("k-1", json!({"reservation_id": rid}))).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["amount"], "100.00");
+    assert_eq!(first.body["payment_status"], "success");
+    assert_eq!(first.body["purchase"]["ticket_quantity"], 2);
+    let seats: Vec<_> = first.body["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["seat_number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seats, [1, 2]);
+    let again = t.send(pay("k-1", json!({"reservation_id": rid}))).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    let other = t.send(pay("k-2", json!({"reservation_id": rid}))).await;
+    other.assert_problem(409, None);
+    assert_eq!(other.body["code"], "already_paid");
+    let hold2 = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [3]})).await;
+    let reused = t.send(pay("k-1", json!({"reservation_id": hold2.body["reservation_id"]}))).await;
+    reused.assert_problem(409, None);
+    assert_eq!(reused.body["code"], "idempotency_key_reused");
+    t.send(pay(&"x".repeat(300), json!({"reservation_id": rid})))
+        .await
+        .assert_problem(400, Some("Idempotency-Key"));
+    // Seats are sold, the money moved once, the ledger adds up.
+    let sold = t.get(&format!("/events/{ev}/seats?status=sold"), None).await;
+    assert_eq!(sold.body["items"].as_array().unwrap().len(), 2);
+    assert_eq!(t.get("/balance", Some(&a)).await.body["balance"], "0.00");
+    assert_eq!(t.app.store.ledger_sum(uid).await.unwrap(), 0);
+    let mine = t.get("/users/me/purchases", Some(&a)).await;
+    assert_eq!(mine.body["items"][0]["total_price"], "100.00");
+}
+
+async fn buy_now_and_refund(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (_, org_t) = t.user("organizer").await;
+    let ev = t.event(&org_t, json!({"name": "Fest", "start_time": "2030-05-01T18:00:00Z"})).await;
+    let tt = t
+        .post(
+            &format!("/events/{ev}/ticket-types"),
+            Some(&org_t),
+            json!({"name": "GA", "price": "25", "quota": 10}),
+        )
+        .await;
+    let tt = tt.body["ticket_type_id"].as_str().unwrap().to_string();
+    let (uid, a) = t.user("attendee").await;
+    let buy = |key: &str, qty: i64| {
+        http::Request::post(format!("/events/{ev}/purchases"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {a}"))
+            .header("idempotency-key", key)
+            .body(axum::body::Body::from(json!({"ticket_type_id": tt, "ticket_quantity": qty}).to_string()))
+            .unwrap()
+    };
+    // 402 gives the hold back at once.
+    t.send(buy("b-0", 2)).await.assert_problem(402, None);
+    let types = t.get(&format!("/events/{ev}/ticket-types"), None).await;
+    assert_eq!(types.body["items"][0]["available"], 10);
+    t.post("/balance", Some(&a), json!({"amount": "100"})).await;
+    let r = t.send(buy("b-1", 2)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["tickets"].as_array().unwrap().len(), 2);
+    assert!(r.body["tickets"][0]["seat_number"].is_null());
+    let replay = t.send(buy("b-1", 2)).await;
+    assert_eq!(replay.body["payment_id"], r.body["payment_id"]);
+    t.send(buy("b-1", 3)).await.assert_problem(409, None);
+    t.post(&format!("/events/{ev}/purchases"), Some(&a), json!({"ticket_type_id": tt}))
+        .await
+        .assert_problem(400, Some("ticket_quantity"));
+    t.post(&format!("/events/{ev}/purchases"), Some(&a), json!({"ticket_quantity": 1}))
+        .await
+        .assert_problem(400, Some("ticket_type_id"));
+    t.post(&format!("/events/{ev}/purchases"), None, json!({"ticket_type_id": tt, "ticket_quantity": 1}))
+        .await
+        .assert_problem(401, None);
+    let types = t.get(&format!("/events/{ev}/ticket-types"), None).await;
+    assert_eq!(
+        (types.body["items"][0]["sold"].as_i64(), types.body["items"][0]["available"].as_i64()),
+        (Some(2), Some(8))
+    );
+    assert_eq!(t.get("/balance", Some(&a)).await.body["balance"], "50.00");
+    // Refund: money back, places back, tickets void.
+    let pid = r.body["purchase"]["purchase_id"].as_str().unwrap();
+    let rf = t.post(&format!("/purchases/{pid}/refund"), Some(&a), json!({})).await;
+    assert_eq!(rf.status, StatusCode::OK, "{}", rf.body);
+    assert_eq!(
+        (rf.body["refunded_amount"].as_str(), rf.body["purchase"]["status"].as_str()),
+        (Some("50.00"), Some("refunded"))
+    );
+    assert_eq!(t.get("/balance", Some(&a)).await.body["balance"], "100.00");
+    assert_eq!(t.app.store.ledger_sum(uid).await.unwrap(), 10_000);
+    let types = t.get(&format!("/events/{ev}/ticket-types"), None).await;
+    assert_eq!(types.body["items"][0]["available"], 10);
+    let tickets = t.app.store.tickets_for_purchase(Uuid::parse_str(pid).unwrap()).await.unwrap();
+    assert!(tickets.iter().all(|x| x.status == "void"));
+    t.post(&format!("/purchases/{pid}/refund"), Some(&a), json!({})).await.assert_problem(409, None);
+}
+
+async fn refund_rules(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let (_, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    t.post("/balance", Some(&a), json!({"amount": "200"})).await;
+    let mut pids = Vec::new();
+    for seat in [1, 2] {
+        let h = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [seat]})).await;
+        let p = t.post("/payments", Some(&a), json!({"reservation_id": h.body["reservation_id"]})).await;
+        pids.push(p.body["purchase"]["purchase_id"].as_str().unwrap().to_string());
+    }
+    t.post(&format!("/purchases/{}/refund", pids[0]), Some(&bob), json!({})).await.assert_problem(404, None);
+    t.post(&format!("/purchases/{}/refund", Uuid::now_v7()), Some(&a), json!({}))
+        .await
+        .assert_problem(404, None);
+    t.post("/purchases/nope/refund", Some(&a), json!({})).await.assert_problem(404, None);
+    t.post(&format!("/purchases/{}/refund", pids[0]), None, json!({})).await.assert_problem(401, None);
+    // Within 24 hours of the start the buyer may no longer refund; the organizer still may.
+    // (API keys, because access tokens expire when the clock jumps.)
+    let a =
+        t.post("/api-keys", Some(&a), json!({"name": "k"})).await.body["key"].as_str().unwrap().to_string();
+    let org_t = t.post("/api-keys", Some(&org_t), json!({"name": "k"})).await.body["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let start =
+        time::OffsetDateTime::parse("2030-05-01T18:00:00Z", &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let secs = (start - t.app.now()).whole_seconds() - 3600;
+    t.clock.advance(secs);
+    t.post(&format!("/purchases/{}/refund", pids[0]), Some(&a), json!({})).await.assert_problem(403, None);
+    let r = t.post(&format!("/purchases/{}/refund", pids[0]), Some(&org_t), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let seat = t.get(&format!("/events/{ev}/seats?status=available&limit=1"), None).await;
+    assert_eq!(seat.body["items"][0]["seat_number"], 1, "the refunded seat is on sale again");
+}
+
+/// 500 buyers race for 50 seats, each picking from the seats it sees available until it holds
+/// one or none are left: exactly 50 are sold, each once.
+async fn race_500_buyers_for_50_seats(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({})).await;
+    let buyers = t.principals(500).await;
+    for p in &buyers {
+        t.app.charge(p, Some("50")).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for (i, who) in buyers.into_iter().enumerate() {
+        let app = t.app.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let free = app.list_seats(ev, Some("available"), Some(50), None).await.unwrap().items;
+                if free.is_empty() {
+                    return None;
+                }
+                let seat = i64::from(free[i % free.len()].seat_number);
+                let input =
+                    ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![seat]), ..Default::default() };
+                match app.reserve(&who, &input).await {
+                    Ok(h) => {
+                        let r = app.pay(&who, Some(h.reservation.reservation_id), None, None).await.unwrap();
+                        return Some(r.tickets[0].seat_number.unwrap());
+                    }
+                    Err(tessera_app::AppError::Conflict { .. }) => continue,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+        }));
+    }
+    let mut sold = Vec::new();
+    for task in tasks {
+        if let Some(seat) = task.await.unwrap() {
+            sold.push(seat);
+        }
+    }
+    let unique: HashSet<_> = sold.iter().collect();
+    assert_eq!(unique.len(), sold.len(), "a seat was sold twice");
+    assert_eq!(sold.len(), 50);
+    assert_eq!(t.app.store.seat_counts(ev, t.app.now()).await.unwrap(), (0, 0, 50));
+}
+
+/// 200 payments race on one wallet that covers 50: exactly 50 succeed, the balance never goes
+/// below zero and the ledger sums to it.
+async fn race_200_payments_on_one_wallet(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (_, org_t) = t.user("organizer").await;
+    let who = t.principals(1).await.remove(0);
+    let mut holds = Vec::new();
+    for e in 0..4 {
+        let ev = t
+            .event(
+                &org_t,
+                json!({"name": format!("E{e}"), "start_time": "2030-05-01T18:00:00Z", "max_per_person": 100}),
+            )
+            .await;
+        let tt = t
+            .post(
+                &format!("/events/{ev}/ticket-types"),
+                Some(&org_t),
+                json!({"name": "GA", "price": "10", "quota": 50, "per_person_limit": 100}),
+            )
+            .await;
+        let tt = Uuid::parse_str(tt.body["ticket_type_id"].as_str().unwrap()).unwrap();
+        for _ in 0..50 {
+            let input = ReserveInput {
+                event_id: Some(ev),
+                ticket_type_id: Some(tt),
+                quantity: Some(1),
+                ..Default::default()
+            };
+            holds.push(t.app.reserve(&who, &input).await.unwrap().reservation.reservation_id);
+        }
+    }
+    t.app.charge(&who, Some("500")).await.unwrap();
+    let mut tasks = Vec::new();
+    for rid in holds {
+        let app = t.app.clone();
+        let who = who.clone();
+        tasks.push(tokio::spawn(async move { app.pay(&who, Some(rid), None, None).await }));
+    }
+    let (mut ok, mut poor) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(tessera_app::AppError::PaymentRequired(_)) => poor += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((ok, poor), (50, 150));
+    let balance = t.app.store.balance(who.user_id).await.unwrap().unwrap();
+    assert_eq!(balance, 0);
+    assert_eq!(t.app.store.ledger_sum(who.user_id).await.unwrap(), balance);
+}
+
+/// One payment retried 20 times at once with the same Idempotency-Key charges once.
+async fn race_20_retries_with_one_key(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({})).await;
+    let who = t.principals(1).await.remove(0);
+    t.app.charge(&who, Some("500")).await.unwrap();
+    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![9, 10]), ..Default::default() };
+    let rid = t.app.reserve(&who, &input).await.unwrap().reservation.reservation_id;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let app = t.app.clone();
+        let who = who.clone();
+        tasks.push(tokio::spawn(
+            async move { app.pay(&who, Some(rid), None, Some("retry-key")).await.unwrap() },
+        ));
+    }
+    let mut ids = HashSet::new();
+    let mut fresh = 0;
+    for task in tasks {
+        let r = task.await.unwrap();
+        ids.insert(r.payment.payment_id);
+        if r.created {
+            fresh += 1;
+        }
+    }
+    assert_eq!((ids.len(), fresh), (1, 1));
+    assert_eq!(t.app.store.balance(who.user_id).await.unwrap(), Some(40_000));
+    assert_eq!(t.app.store.ledger_sum(who.user_id).await.unwrap(), 40_000);
+}
+
+/// A hold that expires before payment is refused (410); the seat, sold to someone else, is
+/// never sold twice.
+async fn expired_hold_is_refused_and_never_sold_twice(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({"hold_seconds": 60})).await;
+    let ps = t.principals(2).await;
+    for p in &ps {
+        t.app.charge(p, Some("100")).await.unwrap();
+    }
+    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![1]), ..Default::default() };
+    let first = t.app.reserve(&ps[0], &input).await.unwrap().reservation.reservation_id;
+    t.clock.advance(61);
+    let second = t.app.reserve(&ps[1], &input).await.unwrap().reservation.reservation_id;
+    t.app.pay(&ps[1], Some(second), None, None).await.unwrap();
+    let late = t.app.pay(&ps[0], Some(first), None, None).await;
+    assert!(matches!(late, Err(tessera_app::AppError::Gone(_))), "{late:?}");
+    assert_eq!(t.app.store.balance(ps[0].user_id).await.unwrap(), Some(10_000), "nothing charged");
+    let (_, _, sold) = t.app.store.seat_counts(ev, t.app.now()).await.unwrap();
+    assert_eq!(sold, 1);
+}

@@ -1,0 +1,368 @@
+//! Payments from the wallet and refunds: each is one transaction whose conditional updates
+//! (reservation pending → completed, balance ≥ amount, seats held → sold) decide by rows affected.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::reservations::FREE_HELD;
+use crate::wallet::INSERT_LEDGER;
+use crate::{Result, Store, affected, on_db};
+
+#[derive(Debug, Clone)]
+pub struct PayInput {
+    pub payment_id: Uuid,
+    pub purchase_id: Uuid,
+    pub user_id: Uuid,
+    pub reservation_id: Uuid,
+    pub method: String,
+    /// (Idempotency-Key, SHA-256 of the request) when the client sent a key.
+    pub idempotency: Option<(String, String)>,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayOutcome {
+    Paid {
+        payment_id: Uuid,
+    },
+    /// The key was used before with the same request: this is its payment.
+    Replayed {
+        payment_id: Uuid,
+    },
+    /// The key was used before with a different request.
+    KeyReused,
+    NotFound,
+    AlreadyPaid,
+    /// The hold's deadline passed.
+    Expired,
+    /// The hold was released.
+    Released,
+    Insufficient {
+        balance: i64,
+        amount: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PaymentRow {
+    pub payment_id: Uuid,
+    pub reservation_id: Uuid,
+    pub user_id: Uuid,
+    pub amount: i64,
+    pub payment_status: String,
+    pub payment_method: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TicketRow {
+    pub ticket_id: Uuid,
+    pub purchase_id: Uuid,
+    pub event_id: Uuid,
+    pub user_id: Uuid,
+    pub ticket_type_id: Option<Uuid>,
+    pub seat_number: Option<i32>,
+    pub status: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Refunded {
+        amount: i64,
+        balance: i64,
+    },
+    NotFound,
+    AlreadyRefunded,
+    /// Returning the money would pass the wallet's cap.
+    BalanceCap,
+}
+
+/// Why a payment transaction stopped before committing.
+enum Stop {
+    Key,
+    Reservation,
+    Balance(i64),
+}
+
+impl Store {
+    /// Pays a pending reservation from the wallet: reservation, balance, seats, ledger, payment,
+    /// purchase and tickets change together or not at all. Retries with one Idempotency-Key charge once.
+    pub async fn pay_reservation(&self, i: &PayInput) -> Result<PayOutcome> {
+        let r = on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin().await?;
+                if let Some((key, hash)) = &i.idempotency {
+                    // Racing retries with the same key wait here for the first to finish.
+                    let n = sqlx::query(
+                        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, payment_id, created_at)
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, idem_key) DO NOTHING",
+                    )
+                    .bind(i.user_id)
+                    .bind(key.clone())
+                    .bind(hash.clone())
+                    .bind(i.payment_id)
+                    .bind(i.now)
+                    .execute(&mut *tx)
+                    .await
+                    .map(affected)?;
+                    if n != 1 {
+                        return Ok::<_, sqlx::Error>(Err(Stop::Key));
+                    }
+                }
+                let res: Option<(Uuid, i32, i64, Option<Uuid>)> = sqlx::query_as(
+                    "UPDATE reservations SET status = 'completed', completed_at = $1, updated_at = $1
+                     WHERE reservation_id = $2 AND user_id = $3 AND status = 'pending' AND payment_deadline >= $1
+                     RETURNING event_id, quantity, amount, ticket_type_id",
+                )
+                .bind(i.now)
+                .bind(i.reservation_id)
+                .bind(i.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((event_id, quantity, amount, ticket_type_id)) = res else {
+                    return Ok(Err(Stop::Reservation));
+                };
+                let balance: Option<i64> = sqlx::query_scalar(
+                    "UPDATE users SET balance = balance - $1 WHERE user_id = $2 AND balance >= $1 RETURNING balance",
+                )
+                .bind(amount)
+                .bind(i.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(balance) = balance else { return Ok(Err(Stop::Balance(amount))) };
+                let sold = sqlx::query(
+                    "UPDATE seats SET status = 'sold', held_until = NULL, updated_at = $1
+                     WHERE reservation_id = $2 AND status = 'held'",
+                )
+                .bind(i.now)
+                .bind(i.reservation_id)
+                .execute(&mut *tx)
+                .await
+                .map(affected)?;
+                if sold != u64::try_from(quantity).unwrap_or(0) {
+                    // Cannot happen while holds last until the deadline checked above; refuse
+                    // rather than sell fewer places than were paid for.
+                    return Ok(Err(Stop::Reservation));
+                }
+                sqlx::query(INSERT_LEDGER)
+                    .bind(Uuid::now_v7())
+                    .bind(i.user_id)
+                    .bind(-amount)
+                    .bind(balance)
+                    .bind("payment")
+                    .bind(Some(i.reservation_id))
+                    .bind(i.now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO payments (payment_id, reservation_id, user_id, amount, payment_status, payment_method,
+                         created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, 'success', $5, $6, $6)",
+                )
+                .bind(i.payment_id)
+                .bind(i.reservation_id)
+                .bind(i.user_id)
+                .bind(amount)
+                .bind(i.method.clone())
+                .bind(i.now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO purchases (purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price,
+                         status, reservation_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7)",
+                )
+                .bind(i.purchase_id)
+                .bind(i.user_id)
+                .bind(event_id)
+                .bind(i.now)
+                .bind(quantity)
+                .bind(amount)
+                .bind(i.reservation_id)
+                .execute(&mut *tx)
+                .await?;
+                let places: Vec<(i32, Option<Uuid>)> = sqlx::query_as(
+                    "SELECT seat_number, ticket_type_id FROM seats WHERE reservation_id = $1 ORDER BY seat_number",
+                )
+                .bind(i.reservation_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (seat_number, tt) in places {
+                    // Numbered seats keep their number on the ticket; general-admission places do not.
+                    let seat = if tt.is_none() { Some(seat_number) } else { None };
+                    sqlx::query(
+                        "INSERT INTO tickets (ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number,
+                             status, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7)",
+                    )
+                    .bind(Uuid::now_v7())
+                    .bind(i.purchase_id)
+                    .bind(event_id)
+                    .bind(i.user_id)
+                    .bind(tt.or(ticket_type_id))
+                    .bind(seat)
+                    .bind(i.now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await.map(|_| Ok(()))
+            }
+            .await
+        })?;
+        match r {
+            Ok(()) => Ok(PayOutcome::Paid { payment_id: i.payment_id }),
+            Err(Stop::Key) => {
+                let (key, hash) = i.idempotency.clone().unwrap_or_default();
+                Ok(match self.idempotency_record(i.user_id, &key).await? {
+                    Some((h, payment_id)) if h == hash => PayOutcome::Replayed { payment_id },
+                    _ => PayOutcome::KeyReused,
+                })
+            }
+            Err(Stop::Balance(amount)) => {
+                Ok(PayOutcome::Insufficient { balance: self.balance(i.user_id).await?.unwrap_or(0), amount })
+            }
+            Err(Stop::Reservation) => {
+                let res = self.reservation(i.reservation_id, i.now).await?;
+                Ok(match res {
+                    Some(r) if r.user_id == i.user_id => match r.status.as_str() {
+                        "completed" => PayOutcome::AlreadyPaid,
+                        "cancelled" => PayOutcome::Released,
+                        _ => PayOutcome::Expired,
+                    },
+                    _ => PayOutcome::NotFound,
+                })
+            }
+        }
+    }
+
+    /// The request hash and payment recorded for an Idempotency-Key.
+    pub async fn idempotency_record(&self, user_id: Uuid, key: &str) -> Result<Option<(String, Uuid)>> {
+        // The writer pool on SQLite: the record may have been committed a moment ago.
+        Ok(on_db!(self, write, |p| {
+            sqlx::query_as(
+                "SELECT request_hash, payment_id FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
+            )
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(p)
+            .await
+        })?)
+    }
+
+    pub async fn payment(&self, payment_id: Uuid) -> Result<Option<PaymentRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT payment_id, reservation_id, user_id, amount, payment_status, payment_method, created_at
+                 FROM payments WHERE payment_id = $1",
+            )
+            .bind(payment_id)
+            .fetch_optional(p)
+            .await
+        })?)
+    }
+
+    /// The purchase a reservation became.
+    pub async fn purchase_for_reservation(&self, reservation_id: Uuid) -> Result<Option<crate::PurchaseRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price, status
+                 FROM purchases WHERE reservation_id = $1",
+            )
+            .bind(reservation_id)
+            .fetch_optional(p)
+            .await
+        })?)
+    }
+
+    pub async fn tickets_for_purchase(&self, purchase_id: Uuid) -> Result<Vec<TicketRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number, status, created_at
+                 FROM tickets WHERE purchase_id = $1 ORDER BY seat_number, ticket_id",
+            )
+            .bind(purchase_id)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    /// Refunds a purchase to the buyer's wallet, frees its places and voids its tickets.
+    pub async fn refund_purchase(
+        &self,
+        purchase_id: Uuid,
+        cap: i64,
+        now: OffsetDateTime,
+    ) -> Result<RefundOutcome> {
+        let r = on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin().await?;
+                let row: Option<(Uuid, i64, Option<Uuid>)> = sqlx::query_as(
+                    "UPDATE purchases SET status = 'refunded', refunded_at = $1
+                     WHERE purchase_id = $2 AND status = 'completed'
+                     RETURNING user_id, total_price, reservation_id",
+                )
+                .bind(now)
+                .bind(purchase_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((user_id, amount, reservation_id)) = row else { return Ok::<_, sqlx::Error>(None) };
+                let balance: Option<i64> = sqlx::query_scalar(
+                    "UPDATE users SET balance = balance + $1 WHERE user_id = $2 AND balance + $1 <= $3 RETURNING balance",
+                )
+                .bind(amount)
+                .bind(user_id)
+                .bind(cap)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(balance) = balance else { return Ok(Some(RefundOutcome::BalanceCap)) };
+                sqlx::query(INSERT_LEDGER)
+                    .bind(Uuid::now_v7())
+                    .bind(user_id)
+                    .bind(amount)
+                    .bind(balance)
+                    .bind("refund")
+                    .bind(Some(purchase_id))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if let Some(rid) = reservation_id {
+                    sqlx::query(
+                        "UPDATE seats SET status = 'available', reservation_id = NULL, held_until = NULL, updated_at = $1
+                         WHERE reservation_id = $2 AND status = 'sold'",
+                    )
+                    .bind(now)
+                    .bind(rid)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(FREE_HELD).bind(now).bind(rid).execute(&mut *tx).await?;
+                    sqlx::query("UPDATE reservations SET status = 'cancelled', updated_at = $1 WHERE reservation_id = $2")
+                        .bind(now)
+                        .bind(rid)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE payments SET payment_status = 'refunded', updated_at = $1 WHERE reservation_id = $2")
+                        .bind(now)
+                        .bind(rid)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("UPDATE tickets SET status = 'void' WHERE purchase_id = $1")
+                    .bind(purchase_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some(RefundOutcome::Refunded { amount, balance }))
+            }
+            .await
+        })?;
+        match r {
+            Some(RefundOutcome::BalanceCap) => Ok(RefundOutcome::BalanceCap),
+            Some(done) => Ok(done),
+            None => Ok(match self.purchase(purchase_id).await? {
+                Some(_) => RefundOutcome::AlreadyRefunded,
+                None => RefundOutcome::NotFound,
+            }),
+        }
+    }
+}

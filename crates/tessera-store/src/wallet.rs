@@ -1,0 +1,109 @@
+//! The wallet (seed 002's balance): an append-only ledger and a cached balance that only
+//! conditional updates change, so it can never go below zero or above the cap.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Result, Store, on_db};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerRow {
+    pub entry_id: Uuid,
+    /// Signed minor units: + charge / refund, − payment.
+    pub amount: i64,
+    pub balance_after: i64,
+    /// charge, payment or refund.
+    pub kind: String,
+    pub reference_id: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Appends a ledger entry (inside the caller's transaction); `$4` is the balance just written.
+pub(crate) const INSERT_LEDGER: &str =
+    "INSERT INTO balance_ledger (entry_id, user_id, amount, balance_after, kind, reference_id, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+impl Store {
+    /// The cached balance; `None` for an unknown user.
+    pub async fn balance(&self, user_id: Uuid) -> Result<Option<i64>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar("SELECT balance FROM users WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(p)
+                .await
+        })?)
+    }
+
+    /// Adds `amount` to the balance unless that would pass `cap`; returns the new balance, or
+    /// `None` when the cap refused it. Balance and ledger change in one transaction.
+    pub async fn charge(
+        &self,
+        user_id: Uuid,
+        amount: i64,
+        cap: i64,
+        entry_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<i64>> {
+        Ok(on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin().await?;
+                let new: Option<i64> = sqlx::query_scalar(
+                    "UPDATE users SET balance = balance + $1 WHERE user_id = $2 AND balance + $1 <= $3 RETURNING balance",
+                )
+                .bind(amount)
+                .bind(user_id)
+                .bind(cap)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(new) = new else { return Ok::<_, sqlx::Error>(None) };
+                sqlx::query(INSERT_LEDGER)
+                    .bind(entry_id)
+                    .bind(user_id)
+                    .bind(amount)
+                    .bind(new)
+                    .bind("charge")
+                    .bind(None::<Uuid>)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await.map(|_| Some(new))
+            }
+            .await
+        })?)
+    }
+
+    /// A page of the ledger, newest first, before the cursor (created_at, entry_id).
+    pub async fn ledger(
+        &self,
+        user_id: Uuid,
+        before: Option<(OffsetDateTime, Uuid)>,
+        limit: i64,
+    ) -> Result<Vec<LedgerRow>> {
+        let (t, id) = before.unwrap_or((time::macros::datetime!(9999-12-31 23:59:59 UTC), Uuid::max()));
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT entry_id, amount, balance_after, kind, reference_id, created_at FROM balance_ledger
+                 WHERE user_id = $1 AND (created_at < $2 OR (created_at = $2 AND entry_id < $3))
+                 ORDER BY created_at DESC, entry_id DESC LIMIT $4",
+            )
+            .bind(user_id)
+            .bind(t)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    /// The ledger's sum for a user (it must equal the balance).
+    pub async fn ledger_sum(&self, user_id: Uuid) -> Result<i64> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM balance_ledger WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .fetch_one(p)
+            .await
+        })?)
+    }
+}
