@@ -117,7 +117,7 @@ impl App {
         }
     }
 
-    async fn check_rate(&self, kind: &str, key: &str, limit: i64) -> Result<()> {
+    pub(crate) async fn check_rate(&self, kind: &str, key: &str, limit: i64) -> Result<()> {
         let now = self.now().unix_timestamp();
         let window = self.config.rate_limits.window_secs.max(1);
         let start = now - now.rem_euclid(window);

@@ -69,6 +69,26 @@ impl Keys {
     }
 }
 
+/// What a queue token proves: this user holds this entry in this event's queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueTicket {
+    pub user_id: Uuid,
+    pub event_id: Uuid,
+    pub entry_id: Uuid,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct QueueClaims {
+    sub: Uuid,
+    evt: Uuid,
+    ent: Uuid,
+    pos: i32,
+    typ: String,
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -154,6 +174,43 @@ impl App {
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
             .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Signs a queue token (seed 002's JWT) for an entry; it is valid for a day.
+    pub(crate) fn queue_token(
+        &self,
+        user_id: Uuid,
+        event_id: Uuid,
+        entry_id: Uuid,
+        pos: i32,
+    ) -> Result<String> {
+        let iat = self.now().unix_timestamp();
+        let claims = QueueClaims {
+            sub: user_id,
+            evt: event_id,
+            ent: entry_id,
+            pos,
+            typ: "queue".into(),
+            iat,
+            exp: iat + 24 * 3600,
+            iss: ISSUER.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Verifies a queue token's signature and expiry.
+    pub fn verify_queue_token(&self, token: &str) -> Result<QueueTicket> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_issuer(&[ISSUER]);
+        v.validate_exp = false;
+        let bad = || AppError::Forbidden("invalid queue token");
+        let data =
+            jsonwebtoken::decode::<QueueClaims>(token.trim(), &self.keys.decoding, &v).map_err(|_| bad())?;
+        if data.claims.typ != "queue" || data.claims.exp < self.now().unix_timestamp() {
+            return Err(bad());
+        }
+        Ok(QueueTicket { user_id: data.claims.sub, event_id: data.claims.evt, entry_id: data.claims.ent })
     }
 
     /// Resolves `Authorization: Bearer …` (an access JWT or an API key) to a principal.

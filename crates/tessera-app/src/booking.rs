@@ -27,6 +27,8 @@ pub struct ReserveInput {
     pub seat_numbers: Option<Vec<i64>>,
     pub ticket_type_id: Option<Uuid>,
     pub quantity: Option<i64>,
+    /// Required while the event's waiting room is on: a token whose entry is admitted.
+    pub queue_token: Option<String>,
 }
 
 /// A reservation with the seats it holds.
@@ -246,6 +248,7 @@ impl App {
         if event.status != "published" || event.start_time <= now {
             return Err(AppError::Forbidden("this event is not on sale"));
         }
+        self.check_admitted(who, event_id, input.queue_token.as_deref()).await?;
         let per_event = i64::from(event.max_per_person);
         let (req, per_type) = match (&input.seat_numbers, input.ticket_type_id) {
             (Some(seats), None) => {

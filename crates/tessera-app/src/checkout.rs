@@ -107,7 +107,12 @@ impl App {
             now: self.now(),
         };
         match self.store.pay_reservation(&input).await? {
-            PayOutcome::Paid { payment_id } => self.receipt(payment_id, true).await,
+            PayOutcome::Paid { payment_id } => {
+                let r = self.receipt(payment_id, true).await?;
+                // A purchase uses up the buyer's admission, so the next in line gets the slot.
+                self.store.finish_queue_entry(r.purchase.event_id, who.user_id, self.now()).await?;
+                Ok(r)
+            }
             PayOutcome::Replayed { payment_id } => self.receipt(payment_id, false).await,
             PayOutcome::KeyReused => Err(AppError::Conflict {
                 code: "idempotency_key_reused",
@@ -147,6 +152,7 @@ impl App {
         ticket_type_id: Option<Uuid>,
         quantity: Option<i64>,
         idempotency_key: Option<&str>,
+        queue_token: Option<&str>,
     ) -> Result<Receipt> {
         let tt = ticket_type_id.ok_or_else(|| AppError::invalid("ticket_type_id", "is required"))?;
         let q = quantity.ok_or_else(|| AppError::invalid("ticket_quantity", "is required"))?;
@@ -168,6 +174,7 @@ impl App {
             seat_numbers: None,
             ticket_type_id: Some(tt),
             quantity: Some(q),
+            queue_token: queue_token.map(str::to_string),
         };
         let held = self.reserve(who, &input).await.map_err(|e| match e {
             AppError::Invalid(mut v) => {

@@ -15,6 +15,7 @@ pub mod checkout;
 pub mod cursor;
 pub mod error;
 pub mod purchases;
+pub mod queue;
 
 pub use auth::{Principal, TokenConfig};
 pub use error::AppError;
@@ -44,11 +45,20 @@ pub struct RateLimits {
     pub window_secs: i64,
     pub login_per_email: i64,
     pub login_per_ip: i64,
+    /// Queue joins per account and per client address per window.
+    pub queue_join_per_user: i64,
+    pub queue_join_per_ip: i64,
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
-        RateLimits { window_secs: 60, login_per_email: 10, login_per_ip: 50 }
+        RateLimits {
+            window_secs: 60,
+            login_per_email: 10,
+            login_per_ip: 50,
+            queue_join_per_user: 20,
+            queue_join_per_ip: 120,
+        }
     }
 }
 

@@ -53,6 +53,7 @@ pub struct AppState {
         (name = "stats", description = "Sales aggregates"),
         (name = "booking", description = "Ticket types, seats and holds"),
         (name = "wallet", description = "Balance, ledger and payments"),
+        (name = "queue", description = "The virtual waiting room"),
         (name = "seed 002", description = "The concert-reservation seed's own paths, sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -88,6 +89,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::booking::router())
         .merge(api::wallet::router())
         .merge(api::concerts::router())
+        .merge(api::queue::router())
 }
 
 /// The OpenAPI document generated from the routes (committed as `openapi.json`).

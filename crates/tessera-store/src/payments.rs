@@ -238,8 +238,7 @@ impl Store {
 
     /// The request hash and payment recorded for an Idempotency-Key.
     pub async fn idempotency_record(&self, user_id: Uuid, key: &str) -> Result<Option<(String, Uuid)>> {
-        // The writer pool on SQLite: the record may have been committed a moment ago.
-        Ok(on_db!(self, write, |p| {
+        Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT request_hash, payment_id FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
             )

@@ -39,6 +39,8 @@ pub struct Config {
     pub login_limit_per_email: i64,
     pub login_limit_per_ip: i64,
     pub rate_limit_window_secs: i64,
+    pub queue_join_limit_per_user: i64,
+    pub queue_join_limit_per_ip: i64,
     /// `json` or `text`; default: text on a terminal, JSON otherwise.
     pub log_format: Option<String>,
     /// Trust `X-Forwarded-For` for the client address (behind a proxy or API Gateway).
@@ -61,6 +63,8 @@ impl Default for Config {
             login_limit_per_email: 10,
             login_limit_per_ip: 50,
             rate_limit_window_secs: 60,
+            queue_join_limit_per_user: 20,
+            queue_join_limit_per_ip: 120,
             log_format: None,
             trust_forwarded_for: false,
         }

@@ -30,6 +30,8 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             window_secs: cfg.rate_limit_window_secs,
             login_per_email: cfg.login_limit_per_email,
             login_per_ip: cfg.login_limit_per_ip,
+            queue_join_per_user: cfg.queue_join_limit_per_user,
+            queue_join_per_ip: cfg.queue_join_limit_per_ip,
         },
     };
     Ok(App::new(store, app_cfg, Arc::new(SystemClock)).await?)

@@ -34,7 +34,7 @@ pub async fn run(
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let store = app.store.clone();
-    let sweeper = tokio::spawn(sweep_holds(app.clone()));
+    let sweeper = tokio::spawn(background(app.clone()));
     let router = tessera_http::router(state(app, cfg));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match (&cfg.tls_cert, &cfg.tls_key) {
@@ -64,18 +64,26 @@ pub async fn run(
     Ok(())
 }
 
-/// Tidies expired holds every 30 seconds. Correctness never depends on it (an expired hold is
-/// available in every query); it keeps reservations' statuses and seat rows current. Safe with
-/// many instances: each pass is one conditional update.
-async fn sweep_holds(app: App) {
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
+/// In-process background work: admits the next buyers of every waiting room each second, and
+/// tidies expired holds every 30 seconds. Correctness never depends on the tidying (an expired
+/// hold is available in every query). Safe with many instances: admission is serialized per
+/// event in the database and each sweep is one conditional update.
+async fn background(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
     loop {
         tick.tick().await;
-        match app.sweep_expired_holds().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "swept expired holds"),
-            Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
+        n += 1;
+        if let Err(e) = app.advance_queues().await {
+            tracing::warn!(error = %e, "advancing waiting rooms failed");
+        }
+        if n.is_multiple_of(30) {
+            match app.sweep_expired_holds().await {
+                Ok(0) => {}
+                Ok(k) => tracing::info!(expired = k, "swept expired holds"),
+                Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
+            }
         }
     }
 }

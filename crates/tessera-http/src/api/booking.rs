@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -147,6 +147,8 @@ pub struct ReservationRequest {
     pub ticket_type_id: Option<Uuid>,
     /// …and how many places.
     pub quantity: Option<i64>,
+    /// While the event's waiting room is on: your admitted queue token (or the X-Queue-Token header).
+    pub queue_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -319,6 +321,7 @@ pub async fn list_seats(
 pub(crate) async fn reserve(
     s: &AppState,
     who: &tessera_app::Principal,
+    headers: &HeaderMap,
     b: ReservationRequest,
 ) -> ApiResult<(StatusCode, Json<ReservationBody>)> {
     let input = ReserveInput {
@@ -326,6 +329,7 @@ pub(crate) async fn reserve(
         seat_numbers: b.seat_numbers,
         ticket_type_id: b.ticket_type_id,
         quantity: b.quantity,
+        queue_token: b.queue_token.or_else(|| super::queue::queue_token_header(headers)),
     };
     let v = s.app.reserve(who, &input).await?;
     Ok((StatusCode::CREATED, Json(v.into())))
@@ -337,6 +341,7 @@ pub(crate) async fn reserve(
 /// is 400; outside the sale window 403.
 #[utoipa::path(post, path = "/reservations", tag = "booking", security(("bearer" = [])),
     request_body = ReservationRequest,
+    params(("X-Queue-Token" = Option<String>, Header, description = "Admitted queue token, when the event has a waiting room")),
     responses(
         (status = 201, body = ReservationBody),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -348,9 +353,10 @@ pub(crate) async fn reserve(
 pub async fn create_reservation(
     State(s): State<AppState>,
     Auth(who): Auth,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<ReservationRequest>,
 ) -> ApiResult<(StatusCode, Json<ReservationBody>)> {
-    reserve(&s, &who, b).await
+    reserve(&s, &who, &headers, b).await
 }
 
 /// One of the caller's reservations

@@ -74,6 +74,7 @@ pub async fn list_concert_seats(
 /// Hold seats (seed 002; same as POST /reservations)
 #[utoipa::path(post, path = "/reservation", tag = "seed 002", security(("bearer" = [])),
     request_body = ReservationRequest,
+    params(("X-Queue-Token" = Option<String>, Header, description = "Admitted queue token, when the concert has a waiting room")),
     responses(
         (status = 201, body = ReservationBody),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -85,9 +86,10 @@ pub async fn list_concert_seats(
 pub async fn create_reservation_seed(
     State(s): State<AppState>,
     Auth(who): Auth,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<ReservationRequest>,
 ) -> ApiResult<(StatusCode, Json<ReservationBody>)> {
-    super::booking::reserve(&s, &who, b).await
+    super::booking::reserve(&s, &who, &headers, b).await
 }
 
 /// Pay a hold (seed 002; same as POST /payments)

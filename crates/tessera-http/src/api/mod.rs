@@ -15,6 +15,7 @@ pub mod concerts;
 pub mod events;
 pub mod ops;
 pub mod purchases;
+pub mod queue;
 pub mod stats;
 pub mod users;
 pub mod wallet;

@@ -38,7 +38,8 @@ pub struct RefundBody {
 /// Buy general-admission tickets in one call (hold and pay from the wallet)
 #[utoipa::path(post, path = "/events/{event_id}/purchases", tag = "purchases", security(("bearer" = [])),
     params(("event_id" = String, Path, description = "Event id (UUID)"),
-           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
+           ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe"),
+           ("X-Queue-Token" = Option<String>, Header, description = "Admitted queue token, when the event has a waiting room")),
     request_body = BuyRequest,
     responses(
         (status = 201, body = crate::api::wallet::ReceiptBody),
@@ -58,7 +59,11 @@ pub async fn buy_tickets(
 ) -> ApiResult<Response> {
     let id = path_id(&event_id, "event")?;
     let key = crate::api::wallet::idempotency_key(&headers)?;
-    let r = s.app.buy_now(&who, id, b.ticket_type_id, b.ticket_quantity, key.as_deref()).await?;
+    let queue = crate::api::queue::queue_token_header(&headers);
+    let r = s
+        .app
+        .buy_now(&who, id, b.ticket_type_id, b.ticket_quantity, key.as_deref(), queue.as_deref())
+        .await?;
     Ok(crate::api::wallet::receipt_response(r))
 }
 

@@ -154,7 +154,7 @@ async fn login_failures_look_alike(b: Backend) {
 }
 
 async fn login_is_rate_limited(b: Backend) {
-    let limits = RateLimits { window_secs: 60, login_per_email: 3, login_per_ip: 100 };
+    let limits = RateLimits { window_secs: 60, login_per_email: 3, login_per_ip: 100, ..Default::default() };
     let t = TestApp::with_limits(b, limits).await;
     t.post(
         "/auth/register",
@@ -232,7 +232,7 @@ async fn access_token_expires(b: Backend) {
 }
 
 async fn login_is_rate_limited_per_address(b: Backend) {
-    let limits = RateLimits { window_secs: 60, login_per_email: 100, login_per_ip: 3 };
+    let limits = RateLimits { window_secs: 60, login_per_email: 100, login_per_ip: 3, ..Default::default() };
     let t = TestApp::with_limits(b, limits).await;
     let login = |email: String, ip: &'static str| {
         let body = json!({"email": email, "password": "whatever-1"}).to_string();

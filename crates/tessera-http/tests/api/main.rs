@@ -11,5 +11,6 @@ mod booking;
 mod events;
 mod ops;
 mod purchases;
+mod queue;
 mod users;
 mod wallet;

@@ -1,0 +1,193 @@
+//! The virtual waiting room: organizers switch it on per event; buyers join, poll cheaply, and
+//! may reserve only while admitted.
+
+use uuid::Uuid;
+
+use tessera_domain::validation::ValidationErrors;
+use tessera_store::{QueueConfig, QueueEntryRow, QueueStateRow, StoreError};
+
+use crate::auth::Principal;
+use crate::{App, AppError, Result};
+
+/// Queue settings as received; `None` keeps the current (or default) value.
+#[derive(Debug, Clone, Default)]
+pub struct QueueSettingsInput {
+    pub enabled: Option<bool>,
+    pub admission_rate_per_minute: Option<i64>,
+    pub max_admitted: Option<i64>,
+    pub admission_window_seconds: Option<i64>,
+}
+
+/// Where a buyer stands.
+#[derive(Debug, Clone)]
+pub struct QueueView {
+    pub entry: QueueEntryRow,
+    pub queue_token: String,
+    /// Waiting entries ahead (an estimate from the serving counter).
+    pub ahead: i64,
+    /// Estimated seconds until admission (0 once admitted).
+    pub wait_secs: i64,
+    /// True when this call made the entry.
+    pub created: bool,
+}
+
+/// An event's queue: settings and live counts.
+#[derive(Debug, Clone)]
+pub struct QueueInfo {
+    pub state: QueueStateRow,
+    pub waiting: i64,
+    pub admitted: i64,
+}
+
+pub const DEFAULT_RATE: i64 = 60;
+pub const DEFAULT_MAX_ADMITTED: i64 = 100;
+pub const DEFAULT_WINDOW: i64 = 300;
+
+impl App {
+    /// Switches the waiting room on or off and sets its pace (the event's organizer or an admin).
+    pub async fn set_queue(
+        &self,
+        who: &Principal,
+        event_id: Uuid,
+        i: QueueSettingsInput,
+    ) -> Result<QueueInfo> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden(
+                "only the event's organizer or an admin may configure its queue",
+            ));
+        }
+        let current = self.store.queue_state(event_id).await?;
+        let mut e = ValidationErrors::new();
+        let mut pick =
+            |field: &str, v: Option<i64>, cur: Option<i32>, default: i64, lo: i64, hi: i64| -> i32 {
+                let v = v.unwrap_or_else(|| cur.map(i64::from).unwrap_or(default));
+                if !(lo..=hi).contains(&v) {
+                    e.add(field, format!("must be between {lo} and {hi}"));
+                }
+                i32::try_from(v).unwrap_or(1)
+            };
+        let rate = pick(
+            "admission_rate_per_minute",
+            i.admission_rate_per_minute,
+            current.as_ref().map(|c| c.rate_per_min),
+            DEFAULT_RATE,
+            1,
+            1_000_000,
+        );
+        let max = pick(
+            "max_admitted",
+            i.max_admitted,
+            current.as_ref().map(|c| c.max_active),
+            DEFAULT_MAX_ADMITTED,
+            1,
+            1_000_000,
+        );
+        let window = pick(
+            "admission_window_seconds",
+            i.admission_window_seconds,
+            current.as_ref().map(|c| c.window_secs),
+            DEFAULT_WINDOW,
+            30,
+            86_400,
+        );
+        if !e.is_empty() {
+            return Err(e.into());
+        }
+        let enabled = i.enabled.unwrap_or(current.as_ref().is_none_or(|c| c.enabled));
+        let cfg = QueueConfig { enabled, rate_per_min: rate, max_active: max, window_secs: window };
+        self.store.set_queue_config(event_id, cfg, self.now()).await?;
+        self.queue_info(event_id).await
+    }
+
+    /// An event's queue settings and counts; 404 when it never had a queue.
+    pub async fn queue_info(&self, event_id: Uuid) -> Result<QueueInfo> {
+        self.get_event(event_id).await?;
+        let state = self.store.queue_state(event_id).await?.ok_or(AppError::NotFound("queue"))?;
+        let (waiting, admitted) = self.store.queue_counts(event_id, self.now()).await?;
+        Ok(QueueInfo { state, waiting, admitted })
+    }
+
+    /// Joins an event's waiting room (once per person: joining again answers the same entry).
+    pub async fn join_queue(
+        &self,
+        who: &Principal,
+        event_id: Option<Uuid>,
+        client_ip: &str,
+    ) -> Result<QueueView> {
+        let event_id = event_id.ok_or_else(|| AppError::invalid("event_id", "is required"))?;
+        let event = self.get_event(event_id).await?;
+        if event.status != "published" || event.start_time <= self.now() {
+            return Err(AppError::Forbidden("this event is not on sale"));
+        }
+        let limits = &self.config.rate_limits;
+        self.check_rate("queue:ip:", client_ip, limits.queue_join_per_ip).await?;
+        self.check_rate("queue:user:", &who.user_id.to_string(), limits.queue_join_per_user).await?;
+        let (entry, created) =
+            match self.store.join_queue(Uuid::now_v7(), event_id, who.user_id, self.now()).await {
+                Ok(x) => x,
+                Err(StoreError::NotFound) => return Err(AppError::NotFound("queue")),
+                Err(e) => return Err(e.into()),
+            };
+        self.queue_view(entry, created).await
+    }
+
+    /// Where the token's holder stands. Reads only: polling costs no write.
+    pub async fn queue_status(&self, token: Option<&str>) -> Result<QueueView> {
+        let token =
+            token.filter(|t| !t.trim().is_empty()).ok_or(AppError::Unauthorized("send the queue token"))?;
+        let t = self.verify_queue_token(token)?;
+        let entry =
+            self.store.queue_entry(t.entry_id, self.now()).await?.ok_or(AppError::NotFound("queue entry"))?;
+        self.queue_view(entry, false).await
+    }
+
+    async fn queue_view(&self, entry: QueueEntryRow, created: bool) -> Result<QueueView> {
+        let state = self.store.queue_state(entry.event_id).await?.ok_or(AppError::NotFound("queue"))?;
+        let waiting = entry.status == "waiting";
+        let ahead =
+            if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };
+        let rate = i64::from(state.rate_per_min.max(1));
+        let wait_secs = if waiting { (ahead + 1) * 60 / rate } else { 0 };
+        let queue_token =
+            self.queue_token(entry.user_id, entry.event_id, entry.entry_id, entry.queue_position)?;
+        Ok(QueueView { entry, queue_token, ahead, wait_secs, created })
+    }
+
+    /// Admits the next buyers of every event with a queue (the admission job).
+    pub async fn advance_queues(&self) -> Result<u64> {
+        let mut n = 0;
+        for event_id in self.store.enabled_queues().await? {
+            n += self.store.advance_queue(event_id, self.now()).await?;
+        }
+        Ok(n)
+    }
+
+    /// When the event's queue is on, the caller must hold an admitted, unexpired entry.
+    pub(crate) async fn check_admitted(
+        &self,
+        who: &Principal,
+        event_id: Uuid,
+        token: Option<&str>,
+    ) -> Result<()> {
+        let Some(state) = self.store.queue_state(event_id).await? else { return Ok(()) };
+        if !state.enabled {
+            return Ok(());
+        }
+        let token = token.filter(|t| !t.trim().is_empty()).ok_or(AppError::Forbidden(
+            "this event has a waiting room: join it and reserve with your queue token once admitted",
+        ))?;
+        let t = self.verify_queue_token(token)?;
+        if t.user_id != who.user_id || t.event_id != event_id {
+            return Err(AppError::Forbidden("this queue token is for another event or person"));
+        }
+        let entry = self.store.queue_entry(t.entry_id, self.now()).await?;
+        match entry.map(|e| e.status) {
+            Some(s) if s == "admitted" => Ok(()),
+            Some(s) if s == "waiting" => {
+                Err(AppError::Forbidden("not admitted yet: keep your place in the queue"))
+            }
+            _ => Err(AppError::Forbidden("your admission has ended: join the queue again")),
+        }
+    }
+}

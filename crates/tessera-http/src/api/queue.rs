@@ -1,0 +1,228 @@
+//! The virtual waiting room: `/events/{id}/queue`, `/queue/status`, and seed 002's `/queue/token`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use tessera_app::queue::{QueueInfo, QueueSettingsInput, QueueView};
+
+use crate::AppState;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, Auth, ClientIp, path_id};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(set_queue, get_queue, join_queue))
+        .routes(routes!(get_queue_status))
+        .routes(routes!(create_queue_token))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct QueueSettingsRequest {
+    /// Switch the waiting room on (default when first configured) or off.
+    pub enabled: Option<bool>,
+    /// Buyers admitted per minute (default 60).
+    pub admission_rate_per_minute: Option<i64>,
+    /// Most buyers admitted at once (default 100).
+    pub max_admitted: Option<i64>,
+    /// How long an admission lasts, in seconds (default 300).
+    pub admission_window_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueInfoBody {
+    pub event_id: Uuid,
+    pub enabled: bool,
+    pub admission_rate_per_minute: i32,
+    pub max_admitted: i32,
+    pub admission_window_seconds: i32,
+    /// Highest position admitted so far.
+    pub serving_position: i32,
+    pub waiting: i64,
+    /// Admissions live now.
+    pub admitted: i64,
+}
+
+impl From<QueueInfo> for QueueInfoBody {
+    fn from(q: QueueInfo) -> Self {
+        QueueInfoBody {
+            event_id: q.state.event_id,
+            enabled: q.state.enabled,
+            admission_rate_per_minute: q.state.rate_per_min,
+            max_admitted: q.state.max_active,
+            admission_window_seconds: q.state.window_secs,
+            serving_position: q.state.serving_position,
+            waiting: q.waiting,
+            admitted: q.admitted,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueStatusBody {
+    pub entry_id: Uuid,
+    pub event_id: Uuid,
+    /// Send this as `X-Queue-Token` to poll and, once admitted, to reserve.
+    pub queue_token: String,
+    pub queue_position: i32,
+    /// Buyers ahead (an estimate).
+    pub ahead: i64,
+    /// Estimated wait in seconds (0 once admitted).
+    pub wait_time: i64,
+    /// waiting, admitted, done or expired.
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub admitted_at: Option<OffsetDateTime>,
+    /// Reserve before this.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl From<QueueView> for QueueStatusBody {
+    fn from(v: QueueView) -> Self {
+        QueueStatusBody {
+            entry_id: v.entry.entry_id,
+            event_id: v.entry.event_id,
+            queue_token: v.queue_token,
+            queue_position: v.entry.queue_position,
+            ahead: v.ahead,
+            wait_time: v.wait_secs,
+            status: v.entry.status,
+            admitted_at: v.entry.admitted_at,
+            expires_at: v.entry.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokenQuery {
+    /// The queue token (or send it as the X-Queue-Token header).
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct QueueTokenRequest {
+    /// The event (seed 002 calls it concert_id).
+    #[serde(alias = "concert_id")]
+    pub event_id: Option<Uuid>,
+}
+
+/// The `X-Queue-Token` header.
+pub(crate) fn queue_token_header(h: &HeaderMap) -> Option<String> {
+    h.get("x-queue-token").and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+fn joined(v: QueueView) -> (StatusCode, Json<QueueStatusBody>) {
+    let status = if v.created { StatusCode::CREATED } else { StatusCode::OK };
+    (status, Json(v.into()))
+}
+
+/// Configure an event's waiting room (its organizer or an admin)
+#[utoipa::path(put, path = "/events/{event_id}/queue", tag = "queue", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Event id (UUID)")), request_body = QueueSettingsRequest,
+    responses(
+        (status = 200, body = QueueInfoBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn set_queue(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(event_id): Path<String>,
+    ApiJson(b): ApiJson<QueueSettingsRequest>,
+) -> ApiResult<Json<QueueInfoBody>> {
+    let id = path_id(&event_id, "event")?;
+    let input = QueueSettingsInput {
+        enabled: b.enabled,
+        admission_rate_per_minute: b.admission_rate_per_minute,
+        max_admitted: b.max_admitted,
+        admission_window_seconds: b.admission_window_seconds,
+    };
+    Ok(Json(s.app.set_queue(&who, id, input).await?.into()))
+}
+
+/// An event's waiting room: settings and live counts
+#[utoipa::path(get, path = "/events/{event_id}/queue", tag = "queue",
+    params(("event_id" = String, Path, description = "Event id (UUID)")),
+    responses(
+        (status = 200, body = QueueInfoBody),
+        (status = 404, description = "No such event, or it never had a queue", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_queue(
+    State(s): State<AppState>,
+    Path(event_id): Path<String>,
+) -> ApiResult<Json<QueueInfoBody>> {
+    let id = path_id(&event_id, "event")?;
+    Ok(Json(s.app.queue_info(id).await?.into()))
+}
+
+/// Join an event's waiting room
+///
+/// 201 with a signed queue token, the position, how many are ahead and the estimated wait;
+/// joining again answers the same entry (200). Rate-limited per account and per address.
+#[utoipa::path(post, path = "/events/{event_id}/queue", tag = "queue", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Event id (UUID)")),
+    responses(
+        (status = 201, body = QueueStatusBody),
+        (status = 200, description = "Already in the queue", body = QueueStatusBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not on sale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such event or no queue", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn join_queue(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ClientIp(ip): ClientIp,
+    Path(event_id): Path<String>,
+) -> ApiResult<(StatusCode, Json<QueueStatusBody>)> {
+    let id = path_id(&event_id, "event")?;
+    Ok(joined(s.app.join_queue(&who, Some(id), &ip).await?))
+}
+
+/// Where a queue token's holder stands (cheap: reads only)
+#[utoipa::path(get, path = "/queue/status", tag = "queue",
+    params(TokenQuery, ("X-Queue-Token" = Option<String>, Header, description = "The queue token")),
+    responses(
+        (status = 200, body = QueueStatusBody),
+        (status = 401, description = "No token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Invalid token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_queue_status(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<TokenQuery>,
+) -> ApiResult<Json<QueueStatusBody>> {
+    let token = queue_token_header(&headers).or(q.token);
+    Ok(Json(s.app.queue_status(token.as_deref()).await?.into()))
+}
+
+/// Join a concert's waiting queue and get a token (seed 002; same as POST /events/{event_id}/queue)
+#[utoipa::path(post, path = "/queue/token", tag = "seed 002", security(("bearer" = [])),
+    request_body = QueueTokenRequest,
+    responses(
+        (status = 201, body = QueueStatusBody),
+        (status = 200, description = "Already in the queue", body = QueueStatusBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_queue_token(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    ClientIp(ip): ClientIp,
+    ApiJson(b): ApiJson<QueueTokenRequest>,
+) -> ApiResult<(StatusCode, Json<QueueStatusBody>)> {
+    Ok(joined(s.app.join_queue(&who, b.event_id, &ip).await?))
+}

@@ -1,0 +1,233 @@
+//! The virtual waiting room, with a controllable clock: admission in order, never more than the
+//! maximum at once, recovery from buyers who walk away, and reservations gated on admission.
+
+use http::StatusCode;
+use serde_json::json;
+use tessera_app::booking::ReserveInput;
+use tessera_app::{Principal, RateLimits};
+use tessera_store::Backend;
+use uuid::Uuid;
+
+use crate::both;
+use crate::support::TestApp;
+
+both!(
+    admits_in_order_within_max_and_recovers,
+    reservations_need_admission,
+    queue_routes,
+    joining_is_rate_limited
+);
+
+async fn statuses(t: &TestApp, ev: Uuid, who: &[Principal]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in who {
+        let e = t.app.store.queue_entry_for(ev, p.user_id, t.app.now()).await.unwrap().unwrap();
+        out.push(e.status.chars().next().unwrap().to_string());
+    }
+    out
+}
+
+async fn admits_in_order_within_max_and_recovers(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let r = t
+        .call(
+            "PUT",
+            &format!("/events/{ev}/queue"),
+            Some(&org_t),
+            Some(
+                json!({"admission_rate_per_minute": 120, "max_admitted": 3, "admission_window_seconds": 60}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let buyers = t.principals(8).await;
+    for (i, p) in buyers.iter().enumerate() {
+        let v = t.app.join_queue(p, Some(ev), &format!("10.0.0.{i}")).await.unwrap();
+        assert_eq!(v.entry.queue_position, i as i32 + 1);
+        assert_eq!(v.ahead, i as i64);
+    }
+    assert_eq!(t.app.advance_queues().await.unwrap(), 0, "no time has passed: nothing earned");
+    t.clock.advance(1);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 2, "120 a minute is 2 a second");
+    assert_eq!(statuses(&t, ev, &buyers).await.join(""), "aawwwwww");
+    t.clock.advance(10);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 1, "only 3 at once");
+    assert_eq!(statuses(&t, ev, &buyers).await.join(""), "aaawwwww");
+    t.clock.advance(10);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 0, "full: nobody else");
+    let v = t
+        .app
+        .queue_status(Some(&t.app.join_queue(&buyers[5], Some(ev), "x").await.unwrap().queue_token))
+        .await
+        .unwrap();
+    assert_eq!((v.ahead, v.entry.status.as_str()), (2, "waiting"));
+    // Buyer 1 buys: the slot frees for the next in line at once.
+    t.app.charge(&buyers[0], Some("100")).await.unwrap();
+    let token = t.app.join_queue(&buyers[0], Some(ev), "x").await.unwrap().queue_token;
+    let input = ReserveInput {
+        event_id: Some(ev),
+        seat_numbers: Some(vec![1]),
+        queue_token: Some(token),
+        ..Default::default()
+    };
+    let h = t.app.reserve(&buyers[0], &input).await.unwrap();
+    t.app.pay(&buyers[0], Some(h.reservation.reservation_id), None, None).await.unwrap();
+    t.clock.advance(1);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 1);
+    assert_eq!(statuses(&t, ev, &buyers).await.join(""), "daaawwww");
+    // Buyers 2-4 walk away: their admissions lapse after the window and stop counting.
+    t.clock.advance(61);
+    assert_eq!(statuses(&t, ev, &buyers).await.join(""), "deeewwww");
+    assert_eq!(t.app.advance_queues().await.unwrap(), 3);
+    assert_eq!(statuses(&t, ev, &buyers).await.join(""), "deeeaaaw");
+    let info = t.get(&format!("/events/{ev}/queue"), None).await;
+    assert_eq!(
+        (
+            info.body["waiting"].as_i64(),
+            info.body["admitted"].as_i64(),
+            info.body["serving_position"].as_i64()
+        ),
+        (Some(1), Some(3), Some(7))
+    );
+    // Someone whose admission lapsed joins again at the back of the line.
+    let again = t.app.join_queue(&buyers[1], Some(ev), "x").await.unwrap();
+    assert_eq!(
+        (again.entry.queue_position, again.entry.status.as_str(), again.created),
+        (9, "waiting", true)
+    );
+}
+
+async fn reservations_need_admission(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let (other_ev, _) = t.seated_event(json!({})).await;
+    t.call(
+        "PUT",
+        &format!("/events/{ev}/queue"),
+        Some(&org_t),
+        Some(json!({"admission_rate_per_minute": 60, "max_admitted": 1})),
+    )
+    .await;
+    let (_, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    let hold = |token: Option<&str>, who: &str, seat: i64| {
+        let mut r = http::Request::post("/reservations")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {who}"));
+        if let Some(tok) = token {
+            r = r.header("x-queue-token", tok);
+        }
+        r.body(axum::body::Body::from(json!({"event_id": ev, "seat_numbers": [seat]}).to_string())).unwrap()
+    };
+    t.send(hold(None, &a, 1)).await.assert_problem(403, None);
+    let ja = t.post(&format!("/events/{ev}/queue"), Some(&a), json!({})).await;
+    assert_eq!(ja.status, StatusCode::CREATED, "{}", ja.body);
+    let ta = ja.body["queue_token"].as_str().unwrap().to_string();
+    let tb = t.post(&format!("/events/{ev}/queue"), Some(&bob), json!({})).await.body["queue_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = t.send(hold(Some(&ta), &a, 1)).await;
+    r.assert_problem(403, None);
+    assert!(r.body["detail"].as_str().unwrap().contains("not admitted yet"));
+    t.clock.advance(1);
+    t.app.advance_queues().await.unwrap();
+    // a is admitted (max 1), bob still waits; tokens are personal and per event; forgeries fail.
+    t.send(hold(Some(&tb), &bob, 2)).await.assert_problem(403, None);
+    t.send(hold(Some(&ta), &bob, 2)).await.assert_problem(403, None);
+    t.send(hold(Some("forged.token.here"), &a, 1)).await.assert_problem(403, None);
+    assert_eq!(t.send(hold(Some(&ta), &a, 1)).await.status, StatusCode::CREATED);
+    // A token for this event does not open another event's sale (which has no queue anyway).
+    let r = t
+        .post(
+            "/reservations",
+            Some(&a),
+            json!({"event_id": other_ev, "seat_numbers": [1], "queue_token": ta}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "no queue there: the token is not needed");
+    // The organizer switches the queue off: reserving works without a token.
+    t.call("PUT", &format!("/events/{ev}/queue"), Some(&org_t), Some(json!({"enabled": false}))).await;
+    assert_eq!(t.send(hold(None, &bob, 3)).await.status, StatusCode::CREATED);
+}
+
+async fn queue_routes(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let (_, other_t) = t.user("organizer").await;
+    let (_, a) = t.user("attendee").await;
+    let qpath = format!("/events/{ev}/queue");
+    t.get(&qpath, None).await.assert_problem(404, None);
+    t.post(&qpath, Some(&a), json!({})).await.assert_problem(404, None);
+    t.call("PUT", &qpath, Some(&org_t), Some(json!({"admission_rate_per_minute": 0})))
+        .await
+        .assert_problem(400, Some("admission_rate_per_minute"));
+    t.call("PUT", &qpath, Some(&org_t), Some(json!({"max_admitted": -1})))
+        .await
+        .assert_problem(400, Some("max_admitted"));
+    t.call("PUT", &qpath, Some(&org_t), Some(json!({"admission_window_seconds": 5})))
+        .await
+        .assert_problem(400, Some("admission_window_seconds"));
+    t.call("PUT", &qpath, Some(&org_t), Some(json!({"enabled": "yes"})))
+        .await
+        .assert_problem(400, Some("enabled"));
+    t.call("PUT", &qpath, Some(&other_t), Some(json!({}))).await.assert_problem(403, None);
+    t.call("PUT", &qpath, Some(&a), Some(json!({}))).await.assert_problem(403, None);
+    t.call("PUT", &qpath, None, Some(json!({}))).await.assert_problem(401, None);
+    t.call("PUT", &format!("/events/{}/queue", Uuid::now_v7()), Some(&org_t), Some(json!({})))
+        .await
+        .assert_problem(404, None);
+    let r = t.call("PUT", &qpath, Some(&org_t), Some(json!({}))).await;
+    assert_eq!(
+        r.body,
+        json!({"event_id": ev, "enabled": true, "admission_rate_per_minute": 60, "max_admitted": 100,
+        "admission_window_seconds": 300, "serving_position": 0, "waiting": 0, "admitted": 0})
+    );
+    // Join, join again (same entry), poll by header and by query, seed 002's /queue/token.
+    let first = t.post(&qpath, Some(&a), json!({})).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(
+        (
+            first.body["queue_position"].as_i64(),
+            first.body["status"].as_str(),
+            first.body["wait_time"].as_i64()
+        ),
+        (Some(1), Some("waiting"), Some(1))
+    );
+    let again = t.post("/queue/token", Some(&a), json!({"concert_id": ev})).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body["entry_id"], first.body["entry_id"]);
+    let token = first.body["queue_token"].as_str().unwrap();
+    let req = http::Request::get("/queue/status")
+        .header("x-queue-token", token)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let polled = t.send(req).await;
+    assert_eq!((polled.status, polled.body["queue_position"].as_i64()), (StatusCode::OK, Some(1)));
+    assert_eq!(t.get(&format!("/queue/status?token={token}"), None).await.status, StatusCode::OK);
+    t.get("/queue/status", None).await.assert_problem(401, None);
+    t.get("/queue/status?token=abc", None).await.assert_problem(403, None);
+    t.post("/queue/token", Some(&a), json!({})).await.assert_problem(400, Some("event_id"));
+    t.post("/queue/token", Some(&a), json!({"concert_id": "x"}))
+        .await
+        .assert_problem(400, Some("concert_id"));
+    t.post("/queue/token", None, json!({"concert_id": ev})).await.assert_problem(401, None);
+    t.post(&format!("/events/{}/queue", Uuid::now_v7()), Some(&a), json!({})).await.assert_problem(404, None);
+    // An access token is not a queue token.
+    t.get(&format!("/queue/status?token={a}"), None).await.assert_problem(403, None);
+}
+
+async fn joining_is_rate_limited(b: Backend) {
+    let limits = RateLimits { queue_join_per_user: 3, ..Default::default() };
+    let t = TestApp::with_limits(b, limits).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    t.call("PUT", &format!("/events/{ev}/queue"), Some(&org_t), Some(json!({}))).await;
+    let (_, a) = t.user("attendee").await;
+    for _ in 0..3 {
+        assert!(t.post(&format!("/events/{ev}/queue"), Some(&a), json!({})).await.status.is_success());
+    }
+    let r = t.post(&format!("/events/{ev}/queue"), Some(&a), json!({})).await;
+    r.assert_problem(429, None);
+    assert!(r.headers.contains_key("retry-after"));
+}

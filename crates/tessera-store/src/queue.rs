@@ -1,0 +1,295 @@
+//! The virtual waiting room: positions from a per-event counter, admission in position order by a
+//! serving counter that advances with the admission rate and never leaves more than `max_active`
+//! admissions live. An admission lasts `window_secs`; one that is used up (a purchase) or lapses
+//! stops counting at once, so users who walk away never stall the line.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Backend, Result, Store, StoreError, affected, on_db};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueueStateRow {
+    pub event_id: Uuid,
+    pub enabled: bool,
+    pub rate_per_min: i32,
+    pub max_active: i32,
+    pub window_secs: i32,
+    pub next_position: i32,
+    pub serving_position: i32,
+    pub last_advanced_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct QueueEntryRow {
+    pub entry_id: Uuid,
+    pub event_id: Uuid,
+    pub user_id: Uuid,
+    pub queue_position: i32,
+    /// waiting, admitted, done or expired (an admission past expires_at reads as expired).
+    pub status: String,
+    pub admitted_at: Option<OffsetDateTime>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Queue settings an organizer chooses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub enabled: bool,
+    pub rate_per_min: i32,
+    pub max_active: i32,
+    pub window_secs: i32,
+}
+
+const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window_secs, next_position, \
+     serving_position, last_advanced_at";
+
+/// Entry columns with the effective status at `$1`.
+const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_position, \
+     CASE WHEN status = 'admitted' AND expires_at <= $1 THEN 'expired' ELSE status END AS status, \
+     admitted_at, expires_at, created_at";
+
+impl Store {
+    /// Creates or changes an event's queue settings.
+    pub async fn set_queue_config(&self, event_id: Uuid, c: QueueConfig, now: OffsetDateTime) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO queue_state (event_id, enabled, rate_per_min, max_active, window_secs, last_advanced_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)
+                 ON CONFLICT (event_id) DO UPDATE SET enabled = excluded.enabled, rate_per_min = excluded.rate_per_min,
+                     max_active = excluded.max_active, window_secs = excluded.window_secs, updated_at = excluded.updated_at",
+            )
+            .bind(event_id)
+            .bind(c.enabled)
+            .bind(c.rate_per_min)
+            .bind(c.max_active)
+            .bind(c.window_secs)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(())
+    }
+
+    pub async fn queue_state(&self, event_id: Uuid) -> Result<Option<QueueStateRow>> {
+        let sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(p).await
+        })?)
+    }
+
+    /// Events whose queue is switched on (for the admission job).
+    pub async fn enabled_queues(&self) -> Result<Vec<Uuid>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar("SELECT event_id FROM queue_state WHERE enabled = $1")
+                .bind(true)
+                .fetch_all(p)
+                .await
+        })?)
+    }
+
+    /// The user's entry for the event.
+    pub async fn queue_entry_for(
+        &self,
+        event_id: Uuid,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<QueueEntryRow>> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $2 AND user_id = $3");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(now)
+                .bind(event_id)
+                .bind(user_id)
+                .fetch_optional(p)
+                .await
+        })?)
+    }
+
+    pub async fn queue_entry(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<Option<QueueEntryRow>> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE entry_id = $2");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(entry_id).fetch_optional(p).await
+        })?)
+    }
+
+    /// Joins the queue: a new position from the event's counter, or the user's live entry as it
+    /// is (`false`). An entry whose admission ended (bought or lapsed) goes to the back of the
+    /// line. `NotFound` when the event has no queue switched on.
+    pub async fn join_queue(
+        &self,
+        entry_id: Uuid,
+        event_id: Uuid,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<(QueueEntryRow, bool)> {
+        let existing = self.queue_entry_for(event_id, user_id, now).await?;
+        if let Some(e) = &existing
+            && (e.status == "waiting" || e.status == "admitted")
+        {
+            return Ok((e.clone(), false));
+        }
+        let requeue = existing.map(|e| e.entry_id);
+        let inserted = on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin().await?;
+                let pos: Option<i32> = sqlx::query_scalar(
+                    "UPDATE queue_state SET next_position = next_position + 1
+                     WHERE event_id = $1 AND enabled = $2 RETURNING next_position",
+                )
+                .bind(event_id)
+                .bind(true)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(pos) = pos else { return Ok::<_, sqlx::Error>(None) };
+                let n = match requeue {
+                    Some(id) => sqlx::query(
+                        "UPDATE queue_entries SET queue_position = $1, status = 'waiting', admitted_at = NULL,
+                             expires_at = NULL, updated_at = $2
+                         WHERE entry_id = $3 AND (status IN ('done', 'expired') OR (status = 'admitted' AND expires_at <= $2))",
+                    )
+                    .bind(pos)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map(affected)?,
+                    None => sqlx::query(
+                        "INSERT INTO queue_entries (entry_id, event_id, user_id, queue_position, status, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, 'waiting', $5, $5) ON CONFLICT (event_id, user_id) DO NOTHING",
+                    )
+                    .bind(entry_id)
+                    .bind(event_id)
+                    .bind(user_id)
+                    .bind(pos)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map(affected)?,
+                };
+                // A racing join by the same person already placed them: keep theirs, waste nothing.
+                if n == 1 {
+                    tx.commit().await?;
+                }
+                Ok(Some(n == 1))
+            }
+            .await
+        })?;
+        match inserted {
+            None => Err(StoreError::NotFound),
+            Some(created) => {
+                let e = self.queue_entry_for(event_id, user_id, now).await?.ok_or(StoreError::NotFound)?;
+                Ok((e, created))
+            }
+        }
+    }
+
+    /// Advances the serving counter: admits the next waiting entries in position order, as many
+    /// as the rate has earned since the last advance and the free admission slots allow. Returns
+    /// how many were admitted. Serialized per event (row lock on PostgreSQL, the single writer on
+    /// SQLite), so two instances cannot over-admit.
+    pub async fn advance_queue(&self, event_id: Uuid, now: OffsetDateTime) -> Result<u64> {
+        let backend = self.backend();
+        let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let state_sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1{lock}");
+        Ok(on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin().await?;
+                let st: Option<QueueStateRow> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(state_sql.clone())).bind(event_id).fetch_optional(&mut *tx).await?;
+                let Some(st) = st.filter(|s| s.enabled) else { return Ok::<_, sqlx::Error>(0) };
+                let active: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND status = 'admitted' AND expires_at > $2",
+                )
+                .bind(event_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                let elapsed = (now - st.last_advanced_at).whole_seconds().max(0);
+                let rate = i64::from(st.rate_per_min);
+                let tokens = elapsed * rate / 60;
+                let capacity = i64::from(st.max_active) - active;
+                let n = tokens.min(capacity).max(0);
+                let mut admitted: Vec<i32> = Vec::new();
+                if n > 0 {
+                    admitted = sqlx::query_scalar(
+                        "WITH picked AS MATERIALIZED (
+                             SELECT entry_id FROM queue_entries WHERE event_id = $1 AND status = 'waiting'
+                             ORDER BY queue_position LIMIT $2)
+                         UPDATE queue_entries SET status = 'admitted', admitted_at = $3, expires_at = $4, updated_at = $3
+                         WHERE entry_id IN (SELECT entry_id FROM picked) AND status = 'waiting'
+                         RETURNING queue_position",
+                    )
+                    .bind(event_id)
+                    .bind(n)
+                    .bind(now)
+                    .bind(now + time::Duration::seconds(i64::from(st.window_secs)))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                }
+                let count = admitted.len() as i64;
+                // Earned admissions are spent, not banked: time moves on by what was used, and to
+                // now when the line was empty or full (so no burst follows a quiet spell).
+                let last = if tokens == 0 {
+                    st.last_advanced_at
+                } else if count == tokens {
+                    (st.last_advanced_at + time::Duration::seconds((count * 60 + rate - 1) / rate)).min(now)
+                } else {
+                    now
+                };
+                let serving = admitted.iter().copied().max().unwrap_or(0).max(st.serving_position);
+                sqlx::query(
+                    "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3 WHERE event_id = $4",
+                )
+                .bind(serving)
+                .bind(last)
+                .bind(now)
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+            .await
+        })?)
+    }
+
+    /// Ends the user's admission (they bought): the slot frees for the next in line.
+    pub async fn finish_queue_entry(
+        &self,
+        event_id: Uuid,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query(
+                "UPDATE queue_entries SET status = 'done', updated_at = $1
+                 WHERE event_id = $2 AND user_id = $3 AND status = 'admitted'",
+            )
+            .bind(now)
+            .bind(event_id)
+            .bind(user_id)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    /// (waiting, admitted and live) for an event.
+    pub async fn queue_counts(&self, event_id: Uuid, now: OffsetDateTime) -> Result<(i64, i64)> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'waiting' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                        CAST(COALESCE(SUM(CASE WHEN status = 'admitted' AND expires_at > $2 THEN 1 ELSE 0 END), 0) AS BIGINT)
+                 FROM queue_entries WHERE event_id = $1",
+            )
+            .bind(event_id)
+            .bind(now)
+            .fetch_one(p)
+            .await
+        })?)
+    }
+}
