@@ -78,8 +78,8 @@ pub fn table(reports: &[Report], base: &Report) -> String {
     s
 }
 
-/// Reads one response; returns its status code.
-async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<u16> {
+/// Reads one response into `buf`; returns its status code and where the body starts.
+pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<(u16, usize)> {
     buf.clear();
     let mut chunk = [0u8; 16 * 1024];
     loop {
@@ -101,7 +101,7 @@ async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Res
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            return Ok(status);
+            return Ok((status, end + 4));
         }
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
@@ -132,7 +132,7 @@ pub async fn run(target: &Target, dur: Duration, conns: usize) -> anyhow::Result
                 let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n");
                 let t = Instant::now();
                 stream.write_all(req.as_bytes()).await?;
-                let status = read_response(&mut stream, &mut buf).await?;
+                let (status, _) = read_response(&mut stream, &mut buf).await?;
                 lat.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
                 if status != 200 {
                     errors += 1;
@@ -168,9 +168,8 @@ pub async fn event_ids(addr: &str) -> anyhow::Result<Vec<String>> {
     let mut stream = TcpStream::connect(addr).await?;
     let mut buf = Vec::new();
     stream.write_all(format!("GET /events?limit=100 HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await?;
-    let status = read_response(&mut stream, &mut buf).await?;
+    let (status, end) = read_response(&mut stream, &mut buf).await?;
     anyhow::ensure!(status == 200, "GET /events answered {status}");
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
     let v: serde_json::Value = serde_json::from_slice(&buf[end..])?;
     Ok(v["items"]
         .as_array()

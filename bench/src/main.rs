@@ -1,12 +1,17 @@
-//! Tessera's benchmark (not a test): throughput and latency of catalogue reads, reported as ratios
-//! to a bare hyper "hello world" measured in the same run on the same machine.
+//! Tessera's benchmark (not a test). Two scenarios:
+//! - `run` (catalogue): throughput and latency of catalogue reads, reported as ratios to a bare
+//!   hyper "hello world" measured in the same run on the same machine;
+//! - `flash`: a flash sale of a seated event through the waiting room (see flash.rs).
 //!
-//! `bash bench/run.sh` builds release binaries and runs every scenario. The load generator is a
+//! `bash bench/run.sh` builds release binaries and runs the catalogue scenario;
+//! `bash bench/run.sh flash` runs the flash sale. The load generator is a
 //! small keep-alive HTTP/1.1 client in this binary; it shares the cores with the server under test,
 //! which is why only same-run ratios mean anything.
 
+mod flash;
 mod hello;
 mod load;
+mod pool;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -33,6 +38,8 @@ enum Cmd {
     },
     /// Run the catalogue scenario.
     Run(RunArgs),
+    /// Run the flash-sale scenario.
+    Flash(flash::FlashArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -72,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(hello::serve(&listen))
         }
         Cmd::Run(args) => rt.block_on(run(args)),
+        Cmd::Flash(args) => rt.block_on(run_flash(args)),
     }
 }
 
@@ -83,6 +91,21 @@ async fn wait_ready(addr: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("{addr} did not start")
+}
+
+/// Starts `tessera serve` on `db_url` with extra environment.
+fn start_server(bin: &PathBuf, db_url: &str, listen: &str, env: &[(&str, &str)]) -> anyhow::Result<Server> {
+    let child = Command::new(bin)
+        .args(["serve", "--listen", listen])
+        .env("DATABASE_URL", db_url)
+        .env("TESSERA_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| {
+            format!("running {} (build it with cargo build --release -p tessera)", bin.display())
+        })?;
+    Ok(Server(child))
 }
 
 fn start_tessera(bin: &PathBuf, db_url: &str, listen: &str) -> anyhow::Result<Server> {
@@ -161,5 +184,37 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     std::fs::write(args.out.join(format!("catalogue-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
     std::fs::write(args.out.join("catalogue-latest.md"), format!("# Catalogue benchmark\n\n{table}"))?;
     println!("results written to {}", args.out.display());
+    Ok(())
+}
+
+async fn run_flash(args: flash::FlashArgs) -> anyhow::Result<()> {
+    let tmp = std::env::temp_dir().join(format!("tessera-flash-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let mut reports = Vec::new();
+    if !args.no_sqlite {
+        let url = format!("sqlite://{}/flash.db", tmp.display());
+        reports.push(flash::run_backend(&args, "sqlite", &url, None, "127.0.0.1:18095").await?);
+    }
+    if let Some(pg) = &args.postgres {
+        let schema = format!("flash_{}", std::process::id());
+        reports.push(flash::run_backend(&args, "postgres", pg, Some(schema), "127.0.0.1:18096").await?);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let table = flash::table(&reports);
+    println!("\n{table}");
+    std::fs::create_dir_all(&args.out)?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let json = serde_json::json!({
+        "scenario": "flash",
+        "unix_time": stamp,
+        "connections": args.connections,
+        "admit_per_minute": args.admit_per_minute,
+        "max_admitted": args.max_admitted,
+        "results": reports.iter().map(flash::FlashReport::to_json).collect::<Vec<_>>(),
+    });
+    std::fs::write(args.out.join(format!("flash-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
+    std::fs::write(args.out.join("flash-latest.md"), format!("# Flash-sale benchmark\n\n{table}"))?;
+    println!("results written to {}", args.out.display());
+    anyhow::ensure!(reports.iter().all(|r| r.oversold == 0), "a seat was sold twice");
     Ok(())
 }

@@ -106,8 +106,12 @@ impl App {
             errs.add("password", "is required");
         }
         let (Some(email), Some(password)) = (email, password) else { return Err(errs.into()) };
-        self.check_rate("login:ip:", client_ip, self.config.rate_limits.login_per_ip).await?;
-        self.check_rate("login:email:", &email, self.config.rate_limits.login_per_email).await?;
+        let limits = &self.config.rate_limits;
+        self.check_rates(&[
+            ("login:ip:", client_ip, limits.login_per_ip),
+            ("login:email:", &email, limits.login_per_email),
+        ])
+        .await?;
         let user = self.store.user_by_email(&email).await?;
         let ok =
             verify_password(password.to_string(), user.as_ref().map(|u| u.password_hash.clone())).await?;
@@ -117,12 +121,15 @@ impl App {
         }
     }
 
-    pub(crate) async fn check_rate(&self, kind: &str, key: &str, limit: i64) -> Result<()> {
+    /// Counts a hit against each (kind, key, limit) at once; refused when any is over its limit.
+    pub(crate) async fn check_rates(&self, limits: &[(&str, &str, i64)]) -> Result<()> {
         let now = self.now().unix_timestamp();
         let window = self.config.rate_limits.window_secs.max(1);
         let start = now - now.rem_euclid(window);
-        let hits = self.store.rate_limit_hit(&format!("{kind}{key}"), start).await?;
-        if hits > limit {
+        let buckets: Vec<String> = limits.iter().map(|(kind, key, _)| format!("{kind}{key}")).collect();
+        let refs: Vec<&str> = buckets.iter().map(String::as_str).collect();
+        let hits = self.store.rate_limit_hits(&refs, start).await?;
+        if hits.iter().zip(limits).any(|(h, l)| *h > l.2) {
             let retry = u64::try_from(start + window - now).unwrap_or(1).max(1);
             return Err(AppError::RateLimited { retry_after_secs: retry });
         }

@@ -162,8 +162,9 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1sIBR6y4wEvXFXTSn7hOoXyX1BhvI0XlHtqyJ2ONRSI";
 
 impl App {
-    /// Signs an access token for the user.
-    pub(crate) fn access_token(&self, user_id: Uuid, role: Role) -> Result<String> {
+    /// Signs an access token for the user (sessions, and tools such as the load benchmark that
+    /// provision accounts directly).
+    pub fn access_token(&self, user_id: Uuid, role: Role) -> Result<String> {
         let iat = self.now().unix_timestamp();
         let claims = Claims {
             sub: user_id,

@@ -284,10 +284,22 @@ impl App {
                     "give seat_numbers or ticket_type_id, not both",
                 ));
             }
+            // Seated events: "best available" — any free seats, chosen by the server.
+            (None, None) if event.seating == "seated" && input.quantity.is_some() => {
+                let q = input.quantity.unwrap_or(0);
+                if !(1..=per_event).contains(&q) {
+                    return Err(AppError::invalid("quantity", format!("must be between 1 and {per_event}")));
+                }
+                (HoldRequest::AnySeats { quantity: q }, None)
+            }
             (None, None) => {
                 return Err(AppError::invalid(
                     "seat_numbers",
-                    "give seat_numbers, or ticket_type_id and quantity",
+                    if event.seating == "seated" {
+                        "give seat_numbers, or quantity for the best available seats"
+                    } else {
+                        "give ticket_type_id and quantity"
+                    },
                 ));
             }
         };
@@ -295,10 +307,7 @@ impl App {
         let limits = HoldLimits { per_event, per_type };
         let id = Uuid::now_v7();
         match self.store.hold(id, who.user_id, event_id, &req, limits, now, deadline).await? {
-            HoldOutcome::Held(reservation) => {
-                let seat_numbers = self.store.reservation_seats(id).await?;
-                Ok(ReservationView { reservation, seat_numbers })
-            }
+            HoldOutcome::Held(reservation, seat_numbers) => Ok(ReservationView { reservation, seat_numbers }),
             HoldOutcome::Unavailable { taken, unknown } if unknown.is_empty() => Err(AppError::Conflict {
                 code: "seats_taken",
                 detail: format!("seats {} are not available", join(&taken)),
@@ -308,7 +317,11 @@ impl App {
             }
             HoldOutcome::SoldOut { .. } => Err(AppError::Conflict {
                 code: "sold_out",
-                detail: "not enough places of this ticket type are available".into(),
+                detail: if input.ticket_type_id.is_some() {
+                    "not enough places of this ticket type are available".into()
+                } else {
+                    "not enough seats are available".into()
+                },
             }),
             HoldOutcome::OverLimit { already, limit } => Err(AppError::invalid(
                 if input.seat_numbers.is_some() { "seat_numbers" } else { "quantity" },

@@ -107,11 +107,14 @@ impl App {
             now: self.now(),
         };
         match self.store.pay_reservation(&input).await? {
-            PayOutcome::Paid { payment_id } => {
-                let r = self.receipt(payment_id, true).await?;
-                // A purchase uses up the buyer's admission, so the next in line gets the slot.
-                self.store.finish_queue_entry(r.purchase.event_id, who.user_id, self.now()).await?;
-                Ok(r)
+            PayOutcome::Paid(rows) => {
+                let rows = *rows;
+                Ok(Receipt {
+                    payment: rows.payment,
+                    purchase: rows.purchase,
+                    tickets: rows.tickets,
+                    created: true,
+                })
             }
             PayOutcome::Replayed { payment_id } => self.receipt(payment_id, false).await,
             PayOutcome::KeyReused => Err(AppError::Conflict {

@@ -121,15 +121,18 @@ impl App {
             return Err(AppError::Forbidden("this event is not on sale"));
         }
         let limits = &self.config.rate_limits;
-        self.check_rate("queue:ip:", client_ip, limits.queue_join_per_ip).await?;
-        self.check_rate("queue:user:", &who.user_id.to_string(), limits.queue_join_per_user).await?;
-        let (entry, created) =
-            match self.store.join_queue(Uuid::now_v7(), event_id, who.user_id, self.now()).await {
-                Ok(x) => x,
-                Err(StoreError::NotFound) => return Err(AppError::NotFound("queue")),
-                Err(e) => return Err(e.into()),
-            };
-        self.queue_view(entry, created).await
+        let user = who.user_id.to_string();
+        self.check_rates(&[
+            ("queue:ip:", client_ip, limits.queue_join_per_ip),
+            ("queue:user:", &user, limits.queue_join_per_user),
+        ])
+        .await?;
+        let joined = match self.store.join_queue(Uuid::now_v7(), event_id, who.user_id, self.now()).await {
+            Ok(x) => x,
+            Err(StoreError::NotFound) => return Err(AppError::NotFound("queue")),
+            Err(e) => return Err(e.into()),
+        };
+        self.queue_view(joined.entry, joined.state, joined.created).await
     }
 
     /// Where the token's holder stands. Reads only: polling costs no write.
@@ -139,11 +142,19 @@ impl App {
         let t = self.verify_queue_token(token)?;
         let entry =
             self.store.queue_entry(t.entry_id, self.now()).await?.ok_or(AppError::NotFound("queue entry"))?;
-        self.queue_view(entry, false).await
+        self.queue_view(entry, None, false).await
     }
 
-    async fn queue_view(&self, entry: QueueEntryRow, created: bool) -> Result<QueueView> {
-        let state = self.store.queue_state(entry.event_id).await?.ok_or(AppError::NotFound("queue"))?;
+    async fn queue_view(
+        &self,
+        entry: QueueEntryRow,
+        state: Option<QueueStateRow>,
+        created: bool,
+    ) -> Result<QueueView> {
+        let state = match state {
+            Some(s) => s,
+            None => self.store.queue_state(entry.event_id).await?.ok_or(AppError::NotFound("queue"))?,
+        };
         let waiting = entry.status == "waiting";
         let ahead =
             if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };

@@ -13,6 +13,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub mod bulk;
 mod durability;
 pub mod events;
 pub mod limits;
@@ -29,12 +30,12 @@ pub mod users;
 pub mod wallet;
 
 pub use events::{EventFilter, EventRow, SortValue};
-pub use payments::{PayInput, PayOutcome, PaymentRow, RefundOutcome, TicketRow};
+pub use payments::{PaidRows, PayInput, PayOutcome, PaymentRow, RefundOutcome, TicketRow};
 pub use purchases::{NewPurchase, PurchaseRow};
-pub use queue::{QueueConfig, QueueEntryRow, QueueStateRow};
+pub use queue::{Joined, QueueConfig, QueueEntryRow, QueueStateRow};
 pub use reservations::{HoldLimits, HoldOutcome, HoldRequest, ReservationRow};
 pub use seats::{SeatBlock, SeatRow, TicketTypeRow, TicketTypeView};
-pub use stats::{CategoryStats, DaySales, EventStats, Overview};
+pub use stats::{CategoryStats, DaySales, EventStats, Overview, SaleAudit};
 pub use tokens::{ApiKeyRow, Rotation};
 pub use users::{UserFilter, UserRow};
 pub use wallet::LedgerRow;
@@ -188,6 +189,19 @@ impl Store {
                 "unsupported database URL {url:?}: use sqlite://FILE or postgres://…"
             )))
         }
+    }
+
+    /// PostgreSQL: drops a schema made with `StoreOptions::pg_schema` and everything in it
+    /// (tools that work in a throwaway schema clean up with this). A no-op on SQLite.
+    pub async fn drop_schema(&self, schema: &str) -> Result<()> {
+        if !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            return Err(StoreError::Other(format!("bad schema name {schema:?}")));
+        }
+        if let Db::Postgres(p) = &self.db {
+            let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

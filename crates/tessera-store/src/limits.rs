@@ -1,27 +1,39 @@
 //! Shared counters and secrets: rate-limit windows and server-generated keys live in the database
 //! so every instance (and every Lambda) sees the same values.
 
-use crate::{Result, Store, affected, on_db};
+use crate::query::{Arg, Sql};
+use crate::{Result, Store, affected, bind_args, on_db};
 
 impl Store {
     /// Counts one hit in `bucket` for the window starting at `window_start` (epoch seconds) and
     /// returns the hits so far in that window. One upsert: racing hits are all counted.
     pub async fn rate_limit_hit(&self, bucket: &str, window_start: i64) -> Result<i64> {
-        let hits: i32 = on_db!(self, write, |p| {
-            sqlx::query_scalar(
-                "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)
-                 ON CONFLICT (bucket) DO UPDATE SET
-                   hits = CASE WHEN rate_limits.window_start = excluded.window_start
-                               THEN rate_limits.hits + 1 ELSE 1 END,
-                   window_start = excluded.window_start
-                 RETURNING hits",
-            )
-            .bind(bucket)
-            .bind(window_start)
-            .fetch_one(p)
-            .await
+        Ok(self.rate_limit_hits(&[bucket], window_start).await?.first().copied().unwrap_or(0))
+    }
+
+    /// Counts one hit in each of the (distinct) `buckets` with one statement and one commit, and
+    /// returns the hits so far, in the order asked.
+    pub async fn rate_limit_hits(&self, buckets: &[&str], window_start: i64) -> Result<Vec<i64>> {
+        let mut sql = Sql::new("INSERT INTO rate_limits (bucket, window_start, hits) VALUES ");
+        let pw = sql.arg(Arg::Int(window_start));
+        for (i, b) in buckets.iter().enumerate() {
+            let pb = sql.arg(Arg::Text((*b).to_string()));
+            sql.push(&format!("{}({pb}, {pw}, 1)", if i == 0 { "" } else { ", " }));
+        }
+        sql.push(
+            " ON CONFLICT (bucket) DO UPDATE SET
+               hits = CASE WHEN rate_limits.window_start = excluded.window_start
+                           THEN rate_limits.hits + 1 ELSE 1 END,
+               window_start = excluded.window_start
+             RETURNING bucket, hits",
+        );
+        let rows: Vec<(String, i32)> = on_db!(self, write, |p| {
+            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
         })?;
-        Ok(i64::from(hits))
+        Ok(buckets
+            .iter()
+            .map(|b| rows.iter().find(|r| r.0 == *b).map(|r| i64::from(r.1)).unwrap_or(0))
+            .collect())
     }
 
     /// Returns the secret stored under `name`, storing `candidate` first if there is none.

@@ -4,9 +4,10 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::query::{Arg, Sql};
 use crate::reservations::FREE_HELD;
 use crate::wallet::INSERT_LEDGER;
-use crate::{Result, Store, affected, on_db};
+use crate::{Result, Store, affected, bind_args, on_db};
 
 #[derive(Debug, Clone)]
 pub struct PayInput {
@@ -22,9 +23,8 @@ pub struct PayInput {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayOutcome {
-    Paid {
-        payment_id: Uuid,
-    },
+    /// Paid: what the transaction wrote, so the answer needs no further reads.
+    Paid(Box<PaidRows>),
     /// The key was used before with the same request: this is its payment.
     Replayed {
         payment_id: Uuid,
@@ -41,6 +41,14 @@ pub enum PayOutcome {
         balance: i64,
         amount: i64,
     },
+}
+
+/// The rows a payment wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaidRows {
+    pub payment: PaymentRow,
+    pub purchase: crate::PurchaseRow,
+    pub tickets: Vec<TicketRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -131,16 +139,17 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(balance) = balance else { return Ok(Err(Stop::Balance(amount))) };
-                let sold = sqlx::query(
+                // The places sold, returned so the tickets need no second look at the seats.
+                let places: Vec<(i32, Option<Uuid>)> = sqlx::query_as(
                     "UPDATE seats SET status = 'sold', held_until = NULL, updated_at = $1
-                     WHERE reservation_id = $2 AND status = 'held'",
+                     WHERE reservation_id = $2 AND status = 'held'
+                     RETURNING seat_number, ticket_type_id",
                 )
                 .bind(i.now)
                 .bind(i.reservation_id)
-                .execute(&mut *tx)
-                .await
-                .map(affected)?;
-                if sold != u64::try_from(quantity).unwrap_or(0) {
+                .fetch_all(&mut *tx)
+                .await?;
+                if places.len() != usize::try_from(quantity).unwrap_or(0) {
                     // Cannot happen while holds last until the deadline checked above; refuse
                     // rather than sell fewer places than were paid for.
                     return Ok(Err(Stop::Reservation));
@@ -182,36 +191,88 @@ impl Store {
                 .bind(i.reservation_id)
                 .execute(&mut *tx)
                 .await?;
-                let places: Vec<(i32, Option<Uuid>)> = sqlx::query_as(
-                    "SELECT seat_number, ticket_type_id FROM seats WHERE reservation_id = $1 ORDER BY seat_number",
-                )
-                .bind(i.reservation_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (seat_number, tt) in places {
-                    // Numbered seats keep their number on the ticket; general-admission places do not.
-                    let seat = if tt.is_none() { Some(seat_number) } else { None };
-                    sqlx::query(
-                        "INSERT INTO tickets (ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number,
-                             status, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7)",
-                    )
-                    .bind(Uuid::now_v7())
-                    .bind(i.purchase_id)
-                    .bind(event_id)
-                    .bind(i.user_id)
-                    .bind(tt.or(ticket_type_id))
-                    .bind(seat)
-                    .bind(i.now)
-                    .execute(&mut *tx)
-                    .await?;
+                let mut places = places;
+                places.sort_unstable();
+                let tickets: Vec<TicketRow> = places
+                    .into_iter()
+                    .map(|(seat_number, tt)| TicketRow {
+                        ticket_id: Uuid::now_v7(),
+                        purchase_id: i.purchase_id,
+                        event_id,
+                        user_id: i.user_id,
+                        ticket_type_id: tt.or(ticket_type_id),
+                        // Numbered seats keep their number on the ticket; general-admission places do not.
+                        seat_number: if tt.is_none() { Some(seat_number) } else { None },
+                        status: "valid".into(),
+                        created_at: i.now,
+                    })
+                    .collect();
+                let mut ins = Sql::new(
+                    "INSERT INTO tickets (ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number, status, created_at) VALUES ",
+                );
+                for (n, t) in tickets.iter().enumerate() {
+                    let row = [
+                        ins.arg(Arg::Id(t.ticket_id)),
+                        ins.arg(Arg::Id(t.purchase_id)),
+                        ins.arg(Arg::Id(t.event_id)),
+                        ins.arg(Arg::Id(t.user_id)),
+                        match t.ticket_type_id {
+                            Some(id) => ins.arg(Arg::Id(id)),
+                            None => "NULL".into(),
+                        },
+                        match t.seat_number {
+                            Some(s) => ins.arg(Arg::Int(i64::from(s))),
+                            None => "NULL".into(),
+                        },
+                        ins.arg(Arg::Ts(t.created_at)),
+                    ];
+                    ins.push(&format!(
+                        "{}({}, {}, {}, {}, {}, {}, 'valid', {})",
+                        if n == 0 { "" } else { ", " },
+                        row[0], row[1], row[2], row[3], row[4], row[5], row[6]
+                    ));
                 }
-                tx.commit().await.map(|_| Ok(()))
+                if !tickets.is_empty() {
+                    bind_args!(sqlx::query(sqlx::AssertSqlSafe(ins.text.clone())), ins.args)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                // A purchase uses up the buyer's waiting-room admission, so the next in line gets
+                // the slot; in this transaction, so it cannot be forgotten.
+                sqlx::query(
+                    "UPDATE queue_entries SET status = 'done', updated_at = $1
+                     WHERE event_id = $2 AND user_id = $3 AND status = 'admitted'",
+                )
+                .bind(i.now)
+                .bind(event_id)
+                .bind(i.user_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let payment = PaymentRow {
+                    payment_id: i.payment_id,
+                    reservation_id: i.reservation_id,
+                    user_id: i.user_id,
+                    amount,
+                    payment_status: "success".into(),
+                    payment_method: i.method.clone(),
+                    created_at: i.now,
+                };
+                let purchase = crate::PurchaseRow {
+                    purchase_id: i.purchase_id,
+                    user_id: i.user_id,
+                    event_id,
+                    purchase_time: i.now,
+                    ticket_quantity: quantity,
+                    total_price: amount,
+                    status: "completed".into(),
+                };
+                Ok(Ok(PaidRows { payment, purchase, tickets }))
             }
             .await
         })?;
         match r {
-            Ok(()) => Ok(PayOutcome::Paid { payment_id: i.payment_id }),
+            Ok(rows) => Ok(PayOutcome::Paid(Box::new(rows))),
             Err(Stop::Key) => {
                 let (key, hash) = i.idempotency.clone().unwrap_or_default();
                 Ok(match self.idempotency_record(i.user_id, &key).await? {

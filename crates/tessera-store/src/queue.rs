@@ -33,6 +33,15 @@ pub struct QueueEntryRow {
     pub created_at: OffsetDateTime,
 }
 
+/// The result of joining: the entry, the queue's state when the join already read it, and
+/// whether this call made the entry.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub entry: QueueEntryRow,
+    pub state: Option<QueueStateRow>,
+    pub created: bool,
+}
+
 /// Queue settings an organizer chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueConfig {
@@ -124,26 +133,27 @@ impl Store {
         event_id: Uuid,
         user_id: Uuid,
         now: OffsetDateTime,
-    ) -> Result<(QueueEntryRow, bool)> {
+    ) -> Result<Joined> {
         let existing = self.queue_entry_for(event_id, user_id, now).await?;
         if let Some(e) = &existing
             && (e.status == "waiting" || e.status == "admitted")
         {
-            return Ok((e.clone(), false));
+            return Ok(Joined { entry: e.clone(), state: None, created: false });
         }
         let requeue = existing.map(|e| e.entry_id);
         let inserted = on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin().await?;
-                let pos: Option<i32> = sqlx::query_scalar(
+                let state: Option<QueueStateRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "UPDATE queue_state SET next_position = next_position + 1
-                     WHERE event_id = $1 AND enabled = $2 RETURNING next_position",
-                )
+                     WHERE event_id = $1 AND enabled = $2 RETURNING {STATE_COLUMNS}"
+                )))
                 .bind(event_id)
                 .bind(true)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some(pos) = pos else { return Ok::<_, sqlx::Error>(None) };
+                let Some(state) = state else { return Ok::<_, sqlx::Error>(None) };
+                let pos = state.next_position;
                 let n = match requeue {
                     Some(id) => sqlx::query(
                         "UPDATE queue_entries SET queue_position = $1, status = 'waiting', admitted_at = NULL,
@@ -173,15 +183,31 @@ impl Store {
                 if n == 1 {
                     tx.commit().await?;
                 }
-                Ok(Some(n == 1))
+                Ok(Some((n == 1, pos, state)))
             }
             .await
         })?;
         match inserted {
             None => Err(StoreError::NotFound),
-            Some(created) => {
-                let e = self.queue_entry_for(event_id, user_id, now).await?.ok_or(StoreError::NotFound)?;
-                Ok((e, created))
+            // A new entry is exactly what was inserted: no need to read it back.
+            Some((true, pos, state)) if requeue.is_none() => Ok(Joined {
+                entry: QueueEntryRow {
+                    entry_id,
+                    event_id,
+                    user_id,
+                    queue_position: pos,
+                    status: "waiting".into(),
+                    admitted_at: None,
+                    expires_at: None,
+                    created_at: now,
+                },
+                state: Some(state),
+                created: true,
+            }),
+            Some((created, _, _)) => {
+                let entry =
+                    self.queue_entry_for(event_id, user_id, now).await?.ok_or(StoreError::NotFound)?;
+                Ok(Joined { entry, state: None, created })
             }
         }
     }

@@ -31,6 +31,8 @@ pub enum HoldRequest {
     Seats(Vec<i64>),
     /// This many places of a ticket type.
     Places { ticket_type_id: Uuid, quantity: i64 },
+    /// This many numbered seats, the best (lowest-numbered) available ones.
+    AnySeats { quantity: i64 },
 }
 
 /// Most places one person may hold or buy: for the event, and of the ticket type asked for.
@@ -43,21 +45,14 @@ pub struct HoldLimits {
 /// The outcome of a hold attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoldOutcome {
-    Held(ReservationRow),
+    /// Held: the reservation and its numbered seats (none for general admission).
+    Held(ReservationRow, Vec<i64>),
     /// Some requested seats are held or sold by others (listed), or do not exist (listed).
-    Unavailable {
-        taken: Vec<i64>,
-        unknown: Vec<i64>,
-    },
+    Unavailable { taken: Vec<i64>, unknown: Vec<i64> },
     /// Not enough places of the ticket type are available.
-    SoldOut {
-        available: i64,
-    },
+    SoldOut { available: i64 },
     /// The person would exceed the limit; `already` counts what they hold or bought.
-    OverLimit {
-        already: i64,
-        limit: i64,
-    },
+    OverLimit { already: i64, limit: i64 },
 }
 
 const COLUMNS: &str = "reservation_id, user_id, event_id, ticket_type_id, quantity, amount, \
@@ -116,19 +111,17 @@ impl Store {
                 {
                     return Ok(Err(HoldOutcome::OverLimit { already: for_type, limit }));
                 }
-                let n = bind_args!(sqlx::query(sqlx::AssertSqlSafe(take.text.clone())), take.args)
-                    .execute(&mut *tx)
-                    .await
-                    .map(affected)?;
-                if i64::try_from(n).unwrap_or(0) != wanted {
-                    return Ok(Err(HoldOutcome::SoldOut { available: i64::try_from(n).unwrap_or(0) }));
+                // The one conditional UPDATE; what it returns is what was taken.
+                let taken: Vec<(i32, i64)> =
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(take.text.clone())), take.args)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let n = taken.len() as i64;
+                if n != wanted {
+                    return Ok(Err(HoldOutcome::SoldOut { available: n }));
                 }
-                let amount: i64 = sqlx::query_scalar(
-                    "SELECT CAST(COALESCE(SUM(price), 0) AS BIGINT) FROM seats WHERE reservation_id = $1",
-                )
-                .bind(reservation_id)
-                .fetch_one(&mut *tx)
-                .await?;
+                let amount: i64 = taken.iter().map(|t| t.1).sum();
+                let quantity = i32::try_from(wanted).unwrap_or(i32::MAX);
                 sqlx::query(
                     "INSERT INTO reservations (reservation_id, user_id, event_id, ticket_type_id, quantity, amount,
                          status, reserved_at, payment_deadline, created_at, updated_at)
@@ -138,24 +131,40 @@ impl Store {
                 .bind(user_id)
                 .bind(event_id)
                 .bind(ticket_type_id)
-                .bind(i32::try_from(wanted).unwrap_or(i32::MAX))
+                .bind(quantity)
                 .bind(amount)
                 .bind(now)
                 .bind(deadline)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                Ok(Ok(amount))
+                let row = ReservationRow {
+                    reservation_id,
+                    user_id,
+                    event_id,
+                    ticket_type_id,
+                    quantity,
+                    amount,
+                    status: "pending".into(),
+                    reserved_at: now,
+                    payment_deadline: deadline,
+                    completed_at: None,
+                };
+                // Numbered seats only (general-admission places have no number to show).
+                let mut seats: Vec<i64> =
+                    if ticket_type_id.is_none() { taken.iter().map(|t| i64::from(t.0)).collect() } else { Vec::new() };
+                seats.sort_unstable();
+                Ok(Ok((row, seats)))
             }
             .await
         })?;
         match outcome {
-            Ok(_) => Ok(HoldOutcome::Held(
-                self.reservation(reservation_id, now).await?.ok_or(crate::StoreError::NotFound)?,
-            )),
+            Ok((row, seats)) => Ok(HoldOutcome::Held(row, seats)),
             Err(HoldOutcome::SoldOut { available }) => match req {
                 HoldRequest::Seats(numbers) => self.unavailable_seats(event_id, numbers, now).await,
-                HoldRequest::Places { .. } => Ok(HoldOutcome::SoldOut { available }),
+                HoldRequest::Places { .. } | HoldRequest::AnySeats { .. } => {
+                    Ok(HoldOutcome::SoldOut { available })
+                }
             },
             Err(other) => Ok(other),
         }
@@ -287,12 +296,13 @@ fn take_statement(
     let set = format!(
         "UPDATE seats SET status = 'held', reservation_id = {pr}, held_until = {pd}, updated_at = {pn}"
     );
+    let returning = " RETURNING seat_number, price";
     let free = format!("(status = 'available' OR (status = 'held' AND held_until < {pn}))");
     match req {
         HoldRequest::Seats(numbers) => {
             let list: Vec<String> = numbers.iter().map(|n| sql.arg(Arg::Int(*n))).collect();
             sql.push(&format!(
-                "{set} WHERE event_id = {pe} AND ticket_type_id IS NULL AND seat_number IN ({}) AND {free}",
+                "{set} WHERE event_id = {pe} AND ticket_type_id IS NULL AND seat_number IN ({}) AND {free}{returning}",
                 list.join(", ")
             ));
             (sql, numbers.len() as i64, None)
@@ -300,17 +310,31 @@ fn take_statement(
         HoldRequest::Places { ticket_type_id, quantity } => {
             let pt = sql.arg(Arg::Id(*ticket_type_id));
             let pq = sql.arg(Arg::Int(*quantity));
-            // The pick is materialized so it runs once (a LIMIT subquery inside IN may be re-run
-            // by PostgreSQL and match more rows). PostgreSQL skips places another transaction is
-            // taking instead of queueing behind it.
-            let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-            sql.push(&format!(
-                "WITH picked AS MATERIALIZED (
-                     SELECT seat_number FROM seats WHERE event_id = {pe} AND ticket_type_id = {pt} AND {free}
-                     ORDER BY seat_number LIMIT {pq}{lock})
-                 {set} WHERE event_id = {pe} AND seat_number IN (SELECT seat_number FROM picked) AND {free}"
-            ));
+            let picked = pick_free(backend, &pe, &format!("ticket_type_id = {pt}"), &pn, &pq);
+            sql.push(&format!("{picked} {set} WHERE event_id = {pe} AND seat_number IN (SELECT seat_number FROM picked) AND {free}{returning}"));
             (sql, *quantity, Some(*ticket_type_id))
         }
+        HoldRequest::AnySeats { quantity } => {
+            let pq = sql.arg(Arg::Int(*quantity));
+            let picked = pick_free(backend, &pe, "ticket_type_id IS NULL", &pn, &pq);
+            sql.push(&format!("{picked} {set} WHERE event_id = {pe} AND seat_number IN (SELECT seat_number FROM picked) AND {free}{returning}"));
+            (sql, *quantity, None)
+        }
     }
+}
+
+/// A CTE choosing `quantity` free places of the event matching `which`. No ORDER BY: with the
+/// status leading the index, the scan meets free places first and stops after `quantity`, where
+/// an ordered pick would scan past every sold seat late in a sale. The pick is materialized so it
+/// runs once (a LIMIT subquery inside IN may be re-run by PostgreSQL and match more rows).
+/// PostgreSQL skips places another transaction is taking instead of queueing behind it; SQLite
+/// has one writer, so nothing else can be taking them.
+fn pick_free(backend: Backend, event: &str, which: &str, now: &str, quantity: &str) -> String {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+    format!(
+        "WITH picked AS MATERIALIZED (
+             SELECT seat_number FROM seats WHERE event_id = {event} AND {which}
+               AND status IN ('available', 'held') AND (status = 'available' OR held_until < {now})
+             LIMIT {quantity}{lock})"
+    )
 }

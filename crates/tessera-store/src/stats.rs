@@ -130,3 +130,39 @@ impl Store {
         })
     }
 }
+
+/// A seated event's books, counted independently of each other so an oversell shows up as a
+/// mismatch: sold seats, valid tickets, distinct seats on valid tickets, successful payments.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct SaleAudit {
+    pub seats_sold: i64,
+    pub tickets_valid: i64,
+    pub ticketed_seats: i64,
+    pub payments_success: i64,
+}
+
+impl SaleAudit {
+    /// Tickets beyond one per sold seat (0 when nothing was sold twice).
+    pub fn oversold(&self) -> i64 {
+        (self.tickets_valid - self.ticketed_seats).max(0) + (self.tickets_valid - self.seats_sold).max(0)
+    }
+}
+
+impl Store {
+    /// Audits a seated event's sales (the flash-sale benchmark's oversell check).
+    pub async fn sale_audit(&self, event_id: Uuid) -> Result<SaleAudit> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT
+                   (SELECT COUNT(*) FROM seats WHERE event_id = $1 AND ticket_type_id IS NULL AND status = 'sold') AS seats_sold,
+                   (SELECT COUNT(*) FROM tickets WHERE event_id = $1 AND status = 'valid') AS tickets_valid,
+                   (SELECT COUNT(DISTINCT seat_number) FROM tickets WHERE event_id = $1 AND status = 'valid') AS ticketed_seats,
+                   (SELECT COUNT(*) FROM payments p JOIN reservations r ON r.reservation_id = p.reservation_id
+                     WHERE r.event_id = $1 AND p.payment_status = 'success') AS payments_success",
+            )
+            .bind(event_id)
+            .fetch_one(p)
+            .await
+        })?)
+    }
+}

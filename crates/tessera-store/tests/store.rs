@@ -28,6 +28,7 @@ both!(
     secret_first_insert_wins,
     stats_aggregate_purchases,
     refresh_token_rotates_once,
+    provisioned_users_have_ledgered_balance,
 );
 
 fn user(email: &str) -> UserRow {
@@ -168,4 +169,21 @@ async fn refresh_token_rotates_once(b: Backend) {
     }
     assert_eq!(won, 1);
     assert_eq!(db.store.rotate_refresh_token("unknown", now).await.unwrap(), Rotation::Invalid);
+}
+
+/// Bulk provisioning crosses chunk boundaries and leaves every balance equal to its ledger.
+async fn provisioned_users_have_ledgered_balance(b: Backend) {
+    let db = test_db(b).await;
+    let users: Vec<UserRow> = (0..1203).map(|i| user(&format!("bulk{i}@example.com"))).collect();
+    let now = datetime!(2026-01-02 00:00 UTC);
+    assert_eq!(db.store.provision_users(&users, 12_345, now).await.unwrap(), 1203);
+    for u in [&users[0], &users[500], &users[1202]] {
+        assert_eq!(db.store.balance(u.user_id).await.unwrap(), Some(12_345));
+        assert_eq!(db.store.ledger_sum(u.user_id).await.unwrap(), 12_345);
+    }
+    // A taken e-mail refuses the whole chunk it is in.
+    let again = vec![user("fresh@example.com"), user("bulk7@example.com")];
+    let err = db.store.provision_users(&again, 1, now).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(ref c) if c == "email"), "{err:?}");
+    assert!(db.store.user_by_email("fresh@example.com").await.unwrap().is_none());
 }

@@ -145,7 +145,8 @@ pub struct ReservationRequest {
     pub seat_numbers: Option<Vec<i64>>,
     /// General admission: the ticket type…
     pub ticket_type_id: Option<Uuid>,
-    /// …and how many places.
+    /// …and how many places. Seated events: without seat_numbers, this many of the best
+    /// available seats, chosen by the server.
     pub quantity: Option<i64>,
     /// While the event's waiting room is on: your admitted queue token (or the X-Queue-Token header).
     pub queue_token: Option<String>,

@@ -12,6 +12,7 @@ both!(
     seated_event_gets_a_seat_map,
     ticket_types_rules,
     seat_holds_are_all_or_none,
+    best_available_seats,
     holds_expire_lazily,
     general_admission_quota_and_window,
     reservations_are_private,
@@ -198,6 +199,37 @@ async fn seat_holds_are_all_or_none(b: Backend) {
         t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [10]})).await.status,
         StatusCode::CREATED
     );
+}
+
+/// Seated events without seat numbers: the server picks the best available seats.
+async fn best_available_seats(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({"seat_count": 5, "max_per_person": 3})).await;
+    let (_, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [1]})).await;
+    let r = t.post("/reservations", Some(&bob), json!({"event_id": ev, "quantity": 3})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let got: Vec<i64> =
+        r.body["seat_numbers"].as_array().unwrap().iter().filter_map(|v| v.as_i64()).collect();
+    assert_eq!(got.len(), 3);
+    assert!(!got.contains(&1), "seat 1 is held by someone else: {got:?}");
+    assert_eq!(r.body["amount"], "150.00");
+    for (q, status) in [(0, 400), (4, 400)] {
+        t.post("/reservations", Some(&a), json!({"event_id": ev, "quantity": q}))
+            .await
+            .assert_problem(status, Some("quantity"));
+    }
+    let r = t.post("/reservations", Some(&a), json!({"event_id": ev, "quantity": 2})).await;
+    r.assert_problem(409, None);
+    assert_eq!(r.body["code"], "sold_out", "only one seat is left");
+    t.post("/reservations", None, json!({"event_id": ev, "quantity": 1})).await.assert_problem(401, None);
+    // General admission still needs its ticket type.
+    let (_, org_t) = t.user("organizer").await;
+    let ga = t.event(&org_t, json!({"name": "GA", "start_time": "2030-05-01T18:00:00Z"})).await;
+    t.post("/reservations", Some(&a), json!({"event_id": ga, "quantity": 1}))
+        .await
+        .assert_problem(400, Some("seat_numbers"));
 }
 
 async fn holds_expire_lazily(b: Backend) {

@@ -1,0 +1,504 @@
+//! The flash-sale scenario: one seated event, its waiting room on, and a crowd of buyers.
+//!
+//! Accounts, wallets and access tokens are provisioned directly in the database before the clock
+//! starts (not timed). Then, over real HTTP:
+//! 1. **Join**: every buyer joins the waiting room while admission is paused (the pre-sale
+//!    crowd), timed on its own.
+//! 2. **Sale**: the organizer opens admission; buyers poll their position at the interval the
+//!    estimated wait suggests, and once admitted reserve a random seat (retrying on 409 with
+//!    another, then asking for the best available seat) and pay from their wallet with an
+//!    Idempotency-Key. The sale's wall time runs from opening to the last seat paid.
+//!
+//! Afterwards the database's own books are audited: seats sold, tickets, distinct ticketed seats
+//! and payments must agree, and nothing may be sold twice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use rand::Rng;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use tessera_app::auth::{Principal, TokenConfig};
+use tessera_app::queue::QueueSettingsInput;
+use tessera_app::{App, AppConfig, SystemClock};
+use tessera_domain::Role;
+use tessera_domain::booking::SeatMapInput;
+use tessera_domain::event::EventInput;
+use tessera_store::{Store, StoreOptions, UserRow};
+
+use crate::pool::Pool;
+
+#[derive(clap::Args, Clone)]
+pub struct FlashArgs {
+    /// Path of the release `tessera` binary.
+    #[arg(long, default_value = "target/release/tessera")]
+    pub tessera: std::path::PathBuf,
+    /// Simulated buyers (accounts provisioned up front).
+    #[arg(long, default_value_t = 200_000)]
+    pub buyers: usize,
+    /// Seats in the event.
+    #[arg(long, default_value_t = 50_000)]
+    pub seats: i64,
+    /// Concurrent keep-alive connections the crowd shares.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Admission rate once the sale opens (users per minute).
+    #[arg(long, default_value_t = 600_000)]
+    pub admit_per_minute: i64,
+    /// Most buyers admitted at once.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_admitted: i64,
+    /// Skip the SQLite run.
+    #[arg(long)]
+    pub no_sqlite: bool,
+    /// Also run on this PostgreSQL database (in a fresh schema that is dropped afterwards).
+    #[arg(long, env = "TESSERA_BENCH_DATABASE_URL")]
+    pub postgres: Option<String>,
+    /// Where to write results.
+    #[arg(long, default_value = "bench/results")]
+    pub out: std::path::PathBuf,
+}
+
+/// What one backend's run measured.
+#[derive(Debug, Clone)]
+pub struct FlashReport {
+    pub backend: String,
+    pub buyers: usize,
+    pub seats: i64,
+    pub join_secs: f64,
+    pub sale_secs: f64,
+    pub sold: u64,
+    pub oversold: i64,
+    pub audit: tessera_store::SaleAudit,
+    pub reservations: u64,
+    pub conflicts: u64,
+    pub polls: u64,
+    pub errors: u64,
+    pub latencies: Vec<(&'static str, Latency)>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Latency {
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+fn latency(mut v: Vec<u32>) -> Latency {
+    v.sort_unstable();
+    let pct =
+        |p: f64| v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1))).copied().unwrap_or(0);
+    Latency { count: v.len(), p50_ms: f64::from(pct(0.5)) / 1000.0, p99_ms: f64::from(pct(0.99)) / 1000.0 }
+}
+
+/// Everything the setup made.
+struct Provisioned {
+    event_id: Uuid,
+    organizer_token: String,
+    buyer_tokens: Vec<String>,
+}
+
+/// Creates the organizer, the seated event with its waiting room (admission paused: one per
+/// minute, one at a time), and the buyers with 100.00 in their wallets and signed access tokens.
+async fn provision(store: &Store, args: &FlashArgs) -> anyhow::Result<Provisioned> {
+    let tokens = TokenConfig { access_ttl_secs: 6 * 3600, ..TokenConfig::default() };
+    let app = App::new(store.clone(), AppConfig { tokens, ..AppConfig::default() }, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let now = tessera_domain::clock::now();
+    let user = |name: String, email: String, role: &str| UserRow {
+        user_id: Uuid::now_v7(),
+        name,
+        email,
+        // Not a password hash: these accounts cannot log in, they use minted tokens.
+        password_hash: "!".into(),
+        role: role.into(),
+        phone_number: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let org = user("Flash Organizer".into(), "organizer@flash.tessera.test".into(), "organizer");
+    store.provision_users(std::slice::from_ref(&org), 0, now).await?;
+    let who = Principal { user_id: org.user_id, role: Role::Organizer };
+    let start = tessera_domain::clock::format_ts(now + time::Duration::days(30));
+    let input = EventInput {
+        name: Some("Flash Sale Concert".into()),
+        start_time: Some(start),
+        location: Some("Tokyo Dome".into()),
+        price: Some("50.00".into()),
+        seating: Some("seated".into()),
+        hold_seconds: Some(300),
+        max_per_person: Some(4),
+        ..EventInput::default()
+    };
+    let seats = SeatMapInput { seat_count: Some(args.seats), sections: None };
+    let event = app.create_event(&who, &input, &seats).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let paused = QueueSettingsInput {
+        enabled: Some(true),
+        admission_rate_per_minute: Some(1),
+        max_admitted: Some(1),
+        admission_window_seconds: Some(600),
+    };
+    app.set_queue(&who, event.event_id, paused).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let buyers: Vec<UserRow> = (0..args.buyers)
+        .map(|i| user(format!("Buyer {i}"), format!("buyer{i}@flash.tessera.test"), "attendee"))
+        .collect();
+    store.provision_users(&buyers, 10_000, now).await?;
+    let buyer_tokens = buyers
+        .iter()
+        .map(|u| app.access_token(u.user_id, Role::Attendee))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let organizer_token =
+        app.access_token(org.user_id, Role::Organizer).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(Provisioned { event_id: event.event_id, organizer_token, buyer_tokens })
+}
+
+/// Shared by every simulated buyer.
+struct Crowd {
+    pool: Pool,
+    event_id: String,
+    seats: i64,
+    open: watch::Receiver<bool>,
+    stop: AtomicBool,
+    joined: AtomicU64,
+    sold: AtomicU64,
+    reservations: AtomicU64,
+    conflicts: AtomicU64,
+    polls: AtomicU64,
+    errors: AtomicU64,
+    sold_out_at: std::sync::Mutex<Option<Instant>>,
+}
+
+/// One buyer's request latencies (microseconds), by kind.
+#[derive(Default)]
+struct Trace {
+    join: Vec<u32>,
+    poll: Vec<u32>,
+    reserve: Vec<u32>,
+    pay: Vec<u32>,
+}
+
+impl Crowd {
+    fn error(&self, what: &str, status: u16, body: &[u8]) {
+        // Show the first few so a broken run says why.
+        if self.errors.fetch_add(1, Ordering::Relaxed) < 5 {
+            eprintln!("{what}: {status} {}", String::from_utf8_lossy(body));
+        }
+    }
+}
+
+async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
+    let mut trace = Trace::default();
+    let auth = format!("Bearer {token}");
+    let join_path = format!("/events/{}/queue", crowd.event_id);
+    let queue_token = match crowd.pool.call("POST", &join_path, &[("Authorization", &auth)], Some("{}")).await
+    {
+        Ok(a) if a.status == 201 || a.status == 200 => {
+            trace.join.push(a.micros);
+            a.json()["queue_token"].as_str().unwrap_or_default().to_string()
+        }
+        Ok(a) => {
+            crowd.error("join", a.status, &a.body);
+            return trace;
+        }
+        Err(e) => {
+            crowd.error("join", 0, e.to_string().as_bytes());
+            return trace;
+        }
+    };
+    crowd.joined.fetch_add(1, Ordering::Relaxed);
+    let mut open = crowd.open.clone();
+    if open.wait_for(|o| *o).await.is_err() {
+        return trace;
+    }
+    // Clients spread their first poll over a second, as real ones do.
+    let first = rand::rng().random_range(0..1000);
+    tokio::time::sleep(Duration::from_millis(first)).await;
+    let headers = [("Authorization", auth.as_str()), ("X-Queue-Token", queue_token.as_str())];
+    loop {
+        if crowd.stop.load(Ordering::Relaxed) {
+            return trace;
+        }
+        let a = match crowd.pool.call("GET", "/queue/status", &headers, None).await {
+            Ok(a) => a,
+            Err(e) => return fail(&crowd, "poll", e, trace),
+        };
+        crowd.polls.fetch_add(1, Ordering::Relaxed);
+        trace.poll.push(a.micros);
+        let v = a.json();
+        match (a.status, v["status"].as_str()) {
+            (200, Some("admitted")) => break,
+            (200, Some("waiting")) => {
+                // Poll again in about half the estimated wait: between 1 and 15 seconds.
+                let wait = v["wait_time"].as_f64().unwrap_or(1.0);
+                let secs = (wait * 0.5).clamp(1.0, 15.0) * rand::rng().random_range(1.0..1.25);
+                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+            }
+            _ => {
+                crowd.error("poll", a.status, &a.body);
+                return trace;
+            }
+        }
+    }
+    // Reserve: a random seat, another random one on 409, then the best available.
+    let mut attempt = 0;
+    let reservation_id = loop {
+        if crowd.stop.load(Ordering::Relaxed) {
+            return trace;
+        }
+        let body = if attempt < 2 {
+            let seat = rand::rng().random_range(1..=crowd.seats);
+            format!(r#"{{"event_id":"{}","seat_numbers":[{seat}]}}"#, crowd.event_id)
+        } else {
+            format!(r#"{{"event_id":"{}","quantity":1}}"#, crowd.event_id)
+        };
+        let a = match crowd.pool.call("POST", "/reservations", &headers, Some(&body)).await {
+            Ok(a) => a,
+            Err(e) => return fail(&crowd, "reserve", e, trace),
+        };
+        trace.reserve.push(a.micros);
+        let v = a.json();
+        match (a.status, v["code"].as_str()) {
+            (201, _) => {
+                crowd.reservations.fetch_add(1, Ordering::Relaxed);
+                break v["reservation_id"].as_str().unwrap_or_default().to_string();
+            }
+            (409, Some("seats_taken")) => {
+                crowd.conflicts.fetch_add(1, Ordering::Relaxed);
+                attempt += 1;
+            }
+            (409, Some("sold_out")) => return trace,
+            _ => {
+                crowd.error("reserve", a.status, &a.body);
+                return trace;
+            }
+        }
+    };
+    let key = Uuid::new_v4().to_string();
+    let body = format!(r#"{{"reservation_id":"{reservation_id}","method":"balance"}}"#);
+    let pay_headers = [("Authorization", auth.as_str()), ("Idempotency-Key", key.as_str())];
+    match crowd.pool.call("POST", "/payments", &pay_headers, Some(&body)).await {
+        Ok(a) if a.status == 201 => {
+            trace.pay.push(a.micros);
+            let sold = crowd.sold.fetch_add(1, Ordering::Relaxed) + 1;
+            if i64::try_from(sold).unwrap_or(i64::MAX) >= crowd.seats
+                && let Ok(mut at) = crowd.sold_out_at.lock()
+            {
+                at.get_or_insert_with(Instant::now);
+            }
+        }
+        Ok(a) => crowd.error("pay", a.status, &a.body),
+        Err(e) => return fail(&crowd, "pay", e, trace),
+    }
+    trace
+}
+
+fn fail(crowd: &Crowd, what: &str, e: anyhow::Error, trace: Trace) -> Trace {
+    crowd.error(what, 0, e.to_string().as_bytes());
+    trace
+}
+
+/// Runs the crowd against a server at `addr` and reports.
+async fn sale(
+    addr: &str,
+    args: &FlashArgs,
+    p: Provisioned,
+    backend: &str,
+    store: &Store,
+) -> anyhow::Result<FlashReport> {
+    let (open_tx, open_rx) = watch::channel(false);
+    let crowd = Arc::new(Crowd {
+        pool: Pool::new(addr, args.connections),
+        event_id: p.event_id.to_string(),
+        seats: args.seats,
+        open: open_rx,
+        stop: AtomicBool::new(false),
+        joined: AtomicU64::new(0),
+        sold: AtomicU64::new(0),
+        reservations: AtomicU64::new(0),
+        conflicts: AtomicU64::new(0),
+        polls: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        sold_out_at: std::sync::Mutex::new(None),
+    });
+    let buyers = p.buyer_tokens.len() as u64;
+    println!("[{backend}] {buyers} buyers join the waiting room (admission paused)…");
+    let t0 = Instant::now();
+    let tasks: Vec<_> = p.buyer_tokens.into_iter().map(|t| tokio::spawn(buyer(crowd.clone(), t))).collect();
+    while crowd.joined.load(Ordering::Relaxed) + crowd.errors.load(Ordering::Relaxed) < buyers {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let join_secs = t0.elapsed().as_secs_f64();
+    println!("[{backend}] joined in {join_secs:.1}s; opening the sale");
+    let settings = format!(
+        r#"{{"enabled":true,"admission_rate_per_minute":{},"max_admitted":{},"admission_window_seconds":600}}"#,
+        args.admit_per_minute, args.max_admitted
+    );
+    let auth = format!("Bearer {}", p.organizer_token);
+    let path = format!("/events/{}/queue", p.event_id);
+    let a = crowd.pool.call("PUT", &path, &[("Authorization", &auth)], Some(&settings)).await?;
+    if a.status != 200 {
+        bail!("opening the sale answered {}: {}", a.status, String::from_utf8_lossy(&a.body));
+    }
+    let opened = Instant::now();
+    open_tx.send_replace(true);
+    // Until every seat is paid for, or a minute passes with nothing sold.
+    let mut last = (0, Instant::now());
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let sold = crowd.sold.load(Ordering::Relaxed);
+        if i64::try_from(sold).unwrap_or(i64::MAX) >= args.seats {
+            break;
+        }
+        if sold != last.0 {
+            last = (sold, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(60) {
+            eprintln!("[{backend}] nothing sold for a minute; stopping at {sold}");
+            break;
+        }
+        if tasks.iter().all(|t| t.is_finished()) {
+            break;
+        }
+    }
+    let end = crowd.sold_out_at.lock().ok().and_then(|a| *a).unwrap_or_else(Instant::now);
+    let sale_secs = end.duration_since(opened).as_secs_f64();
+    crowd.stop.store(true, Ordering::Relaxed);
+    let (mut join, mut poll, mut reserve, mut pay) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for t in tasks {
+        let tr = t.await?;
+        join.extend(tr.join);
+        poll.extend(tr.poll);
+        reserve.extend(tr.reserve);
+        pay.extend(tr.pay);
+    }
+    let audit = store.sale_audit(p.event_id).await?;
+    let sold = crowd.sold.load(Ordering::Relaxed);
+    Ok(FlashReport {
+        backend: backend.into(),
+        buyers: buyers as usize,
+        seats: args.seats,
+        join_secs,
+        sale_secs,
+        sold,
+        oversold: audit.oversold() + (i64::try_from(sold).unwrap_or(0) - audit.seats_sold).abs(),
+        audit,
+        reservations: crowd.reservations.load(Ordering::Relaxed),
+        conflicts: crowd.conflicts.load(Ordering::Relaxed),
+        polls: crowd.polls.load(Ordering::Relaxed),
+        errors: crowd.errors.load(Ordering::Relaxed),
+        latencies: vec![
+            ("join", latency(join)),
+            ("poll", latency(poll)),
+            ("reserve", latency(reserve)),
+            ("pay", latency(pay)),
+        ],
+    })
+}
+
+/// One backend: a fresh database, provisioned; the server started on it; the crowd run.
+pub async fn run_backend(
+    args: &FlashArgs,
+    backend: &str,
+    url: &str,
+    pg_schema: Option<String>,
+    addr: &str,
+) -> anyhow::Result<FlashReport> {
+    let mut opts = StoreOptions::new(url);
+    opts.pg_schema = pg_schema.clone();
+    let store = Store::connect(&opts).await?;
+    store.migrate().await?;
+    let t = Instant::now();
+    let p = provision(&store, args).await.context("provisioning")?;
+    println!(
+        "[{backend}] provisioned {} buyers and {} seats in {:.1}s (not timed)",
+        args.buyers,
+        args.seats,
+        t.elapsed().as_secs_f64()
+    );
+    let server_url = match &pg_schema {
+        // The server finds the schema through the connection's search_path.
+        Some(s) => {
+            format!("{url}{}options=-c%20search_path%3D{s}", if url.contains('?') { "&" } else { "?" })
+        }
+        None => url.to_string(),
+    };
+    let _server = crate::start_server(
+        &args.tessera,
+        &server_url,
+        addr,
+        &[("TESSERA_QUEUE_JOIN_LIMIT_PER_IP", "100000000"), ("TESSERA_DB_MAX_CONNECTIONS", "16")],
+    )?;
+    crate::wait_ready(addr).await?;
+    let report = sale(addr, args, p, backend, &store).await;
+    if let Some(s) = &pg_schema {
+        store.drop_schema(s).await?;
+    }
+    store.close().await;
+    report
+}
+
+/// A Markdown table of the runs.
+pub fn table(reports: &[FlashReport]) -> String {
+    let mut s = String::from(
+        "| backend | buyers | seats | sold | oversold | join phase s | sale s (open → sold out) | reservations/s | payments/s | seat conflicts | polls | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in reports {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} |\n",
+            r.backend,
+            r.buyers,
+            r.seats,
+            r.sold,
+            r.oversold,
+            r.join_secs,
+            r.sale_secs,
+            r.reservations as f64 / r.sale_secs,
+            r.sold as f64 / r.sale_secs,
+            r.conflicts,
+            r.polls,
+            r.errors
+        ));
+    }
+    s.push_str("\n| backend | request | count | p50 ms | p99 ms |\n|---|---|---:|---:|---:|\n");
+    for r in reports {
+        for (name, l) in &r.latencies {
+            s.push_str(&format!(
+                "| {} | {name} | {} | {:.2} | {:.2} |\n",
+                r.backend, l.count, l.p50_ms, l.p99_ms
+            ));
+        }
+    }
+    s
+}
+
+impl FlashReport {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "backend": self.backend,
+            "buyers": self.buyers,
+            "seats": self.seats,
+            "sold": self.sold,
+            "oversold": self.oversold,
+            "audit": {
+                "seats_sold": self.audit.seats_sold,
+                "tickets_valid": self.audit.tickets_valid,
+                "ticketed_seats": self.audit.ticketed_seats,
+                "payments_success": self.audit.payments_success,
+            },
+            "join_phase_secs": self.join_secs,
+            "sale_secs": self.sale_secs,
+            "reservations_per_sec": self.reservations as f64 / self.sale_secs,
+            "payments_per_sec": self.sold as f64 / self.sale_secs,
+            "seat_conflicts": self.conflicts,
+            "polls": self.polls,
+            "errors": self.errors,
+            "latency_ms": self.latencies.iter().map(|(n, l)| serde_json::json!({
+                "request": n, "count": l.count, "p50": l.p50_ms, "p99": l.p99_ms
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
