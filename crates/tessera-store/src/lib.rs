@@ -23,7 +23,6 @@ pub mod query;
 pub mod queue;
 pub mod reservations;
 pub mod seats;
-mod sqlite_writer;
 pub mod stats;
 pub mod testing;
 pub mod tokens;
@@ -117,8 +116,6 @@ pub struct Store {
     pub(crate) db: Db,
     /// SQLite files: the grouped WAL flush every write waits for before it is answered.
     wal: Option<std::sync::Arc<durability::WalSync>>,
-    /// SQLite: the thread that runs the hot write transactions whole (sqlite_writer.rs).
-    writer: Option<std::sync::Arc<sqlite_writer::SqliteWriter>>,
 }
 
 /// Runs `$body` with `$p` bound to the pool for reads (`read`) or writes (`write`), on either backend.
@@ -161,7 +158,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(o)
                 .await?;
-            Ok(Store { db: Db::Postgres(pool), wal: None, writer: None })
+            Ok(Store { db: Db::Postgres(pool), wal: None })
         } else if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Other(e.to_string()))?
@@ -184,12 +181,9 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(base.read_only(true))
                 .await?;
-            let file = base_file(url).ok_or_else(|| {
-                StoreError::Other(format!("{url:?}: SQLite needs a file (readers and writer share it)"))
-            })?;
-            let writer = std::sync::Arc::new(sqlite_writer::SqliteWriter::open(&file)?);
-            let wal = std::sync::Arc::new(durability::WalSync::new(file));
-            Ok(Store { db: Db::Sqlite { read, write }, wal: Some(wal), writer: Some(writer) })
+            let file = base_file(url);
+            let wal = file.map(|f| std::sync::Arc::new(durability::WalSync::new(f)));
+            Ok(Store { db: Db::Sqlite { read, write }, wal })
         } else {
             Err(StoreError::Other(format!(
                 "unsupported database URL {url:?}: use sqlite://FILE or postgres://…"
@@ -208,11 +202,6 @@ impl Store {
             sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
         }
         Ok(())
-    }
-
-    /// The SQLite writer thread (every SQLite store has one).
-    pub(crate) fn sqlite_writer(&self) -> Result<&sqlite_writer::SqliteWriter> {
-        self.writer.as_deref().ok_or_else(|| StoreError::Other("no SQLite writer".into()))
     }
 
     pub fn backend(&self) -> Backend {
