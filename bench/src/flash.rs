@@ -89,9 +89,8 @@ pub struct Latency {
 
 fn latency(mut v: Vec<u32>) -> Latency {
     v.sort_unstable();
-    let pct =
-        |p: f64| v.get(((v.len() as f64 * p) as usize).min(v.len().saturating_sub(1))).copied().unwrap_or(0);
-    Latency { count: v.len(), p50_ms: f64::from(pct(0.5)) / 1000.0, p99_ms: f64::from(pct(0.99)) / 1000.0 }
+    let ms = |p: f64| f64::from(crate::load::percentile(&v, p)) / 1000.0;
+    Latency { count: v.len(), p50_ms: ms(0.5), p99_ms: ms(0.99) }
 }
 
 /// Everything the setup made.

@@ -78,6 +78,11 @@ pub fn table(reports: &[Report], base: &Report) -> String {
     s
 }
 
+/// The `p` quantile (0–1) of sorted latencies; 0 when there are none.
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> u32 {
+    sorted.get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1))).copied().unwrap_or(0)
+}
+
 /// Reads one response into `buf`; returns its status code and where the body starts.
 pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<(u16, usize)> {
     buf.clear();
@@ -150,9 +155,7 @@ pub async fn run(target: &Target, dur: Duration, conns: usize) -> anyhow::Result
     }
     let secs = start.elapsed().as_secs_f64();
     all.sort_unstable();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or(0)
-    };
+    let pct = |p: f64| percentile(&all, p);
     Ok(Report {
         name: String::new(),
         requests: all.len() as u64,

@@ -108,6 +108,7 @@ fn start_server(bin: &PathBuf, db_url: &str, listen: &str, env: &[(&str, &str)])
     Ok(Server(child))
 }
 
+/// Loads the demo catalogue, then starts the server on it.
 fn start_tessera(bin: &PathBuf, db_url: &str, listen: &str) -> anyhow::Result<Server> {
     let status = Command::new(bin)
         .args(["seed", "--demo"])
@@ -119,14 +120,7 @@ fn start_tessera(bin: &PathBuf, db_url: &str, listen: &str) -> anyhow::Result<Se
             format!("running {} (build it with cargo build --release -p tessera)", bin.display())
         })?;
     anyhow::ensure!(status.success(), "seeding demo data failed");
-    let child = Command::new(bin)
-        .args(["serve", "--listen", listen])
-        .env("DATABASE_URL", db_url)
-        .env("TESSERA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()?;
-    Ok(Server(child))
+    start_server(bin, db_url, listen, &[])
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {

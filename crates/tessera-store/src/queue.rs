@@ -282,28 +282,6 @@ impl Store {
         })?)
     }
 
-    /// Ends the user's admission (they bought): the slot frees for the next in line.
-    pub async fn finish_queue_entry(
-        &self,
-        event_id: Uuid,
-        user_id: Uuid,
-        now: OffsetDateTime,
-    ) -> Result<bool> {
-        let n = on_db!(self, write, |p| {
-            sqlx::query(
-                "UPDATE queue_entries SET status = 'done', updated_at = $1
-                 WHERE event_id = $2 AND user_id = $3 AND status = 'admitted'",
-            )
-            .bind(now)
-            .bind(event_id)
-            .bind(user_id)
-            .execute(p)
-            .await
-            .map(affected)
-        })?;
-        Ok(n == 1)
-    }
-
     /// (waiting, admitted and live) for an event.
     pub async fn queue_counts(&self, event_id: Uuid, now: OffsetDateTime) -> Result<(i64, i64)> {
         Ok(on_db!(self, read, |p| {

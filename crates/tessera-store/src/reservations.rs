@@ -31,7 +31,7 @@ pub enum HoldRequest {
     Seats(Vec<i64>),
     /// This many places of a ticket type.
     Places { ticket_type_id: Uuid, quantity: i64 },
-    /// This many numbered seats, the best (lowest-numbered) available ones.
+    /// This many numbered seats, whichever are free (the server's pick).
     AnySeats { quantity: i64 },
 }
 
@@ -49,7 +49,7 @@ pub enum HoldOutcome {
     Held(ReservationRow, Vec<i64>),
     /// Some requested seats are held or sold by others (listed), or do not exist (listed).
     Unavailable { taken: Vec<i64>, unknown: Vec<i64> },
-    /// Not enough places of the ticket type are available.
+    /// Not enough places (of the ticket type, or numbered seats) are available.
     SoldOut { available: i64 },
     /// The person would exceed the limit; `already` counts what they hold or bought.
     OverLimit { already: i64, limit: i64 },
@@ -298,29 +298,29 @@ fn take_statement(
     );
     let returning = " RETURNING seat_number, price";
     let free = format!("(status = 'available' OR (status = 'held' AND held_until < {pn}))");
-    match req {
+    // Which places a pick may take: a ticket type's, or the numbered seats.
+    let (which, quantity, ticket_type_id) = match req {
         HoldRequest::Seats(numbers) => {
             let list: Vec<String> = numbers.iter().map(|n| sql.arg(Arg::Int(*n))).collect();
             sql.push(&format!(
                 "{set} WHERE event_id = {pe} AND ticket_type_id IS NULL AND seat_number IN ({}) AND {free}{returning}",
                 list.join(", ")
             ));
-            (sql, numbers.len() as i64, None)
+            return (sql, numbers.len() as i64, None);
         }
-        HoldRequest::Places { ticket_type_id, quantity } => {
-            let pt = sql.arg(Arg::Id(*ticket_type_id));
-            let pq = sql.arg(Arg::Int(*quantity));
-            let picked = pick_free(backend, &pe, &format!("ticket_type_id = {pt}"), &pn, &pq);
-            sql.push(&format!("{picked} {set} WHERE event_id = {pe} AND seat_number IN (SELECT seat_number FROM picked) AND {free}{returning}"));
-            (sql, *quantity, Some(*ticket_type_id))
-        }
-        HoldRequest::AnySeats { quantity } => {
-            let pq = sql.arg(Arg::Int(*quantity));
-            let picked = pick_free(backend, &pe, "ticket_type_id IS NULL", &pn, &pq);
-            sql.push(&format!("{picked} {set} WHERE event_id = {pe} AND seat_number IN (SELECT seat_number FROM picked) AND {free}{returning}"));
-            (sql, *quantity, None)
-        }
-    }
+        HoldRequest::Places { ticket_type_id, quantity } => (
+            format!("ticket_type_id = {}", sql.arg(Arg::Id(*ticket_type_id))),
+            *quantity,
+            Some(*ticket_type_id),
+        ),
+        HoldRequest::AnySeats { quantity } => ("ticket_type_id IS NULL".to_string(), *quantity, None),
+    };
+    let pq = sql.arg(Arg::Int(quantity));
+    let picked = pick_free(backend, &pe, &which, &pn, &pq);
+    sql.push(&format!(
+        "{picked} {set} WHERE event_id = {pe} AND seat_number IN (SELECT seat_number FROM picked) AND {free}{returning}"
+    ));
+    (sql, quantity, ticket_type_id)
 }
 
 /// A CTE choosing `quantity` free places of the event matching `which`. No ORDER BY: with the
