@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::query::{Arg, Sql};
-use crate::{Result, Store, StoreError, bind_args, on_db};
+use crate::{Result, Store, StoreError, WritePool, bind_args, on_db};
 
 /// Accounts per statement: 9 parameters each keeps a chunk far below both drivers' limits.
 const CHUNK: usize = 500;
@@ -57,7 +57,7 @@ impl Store {
             }
             let n = on_db!(self, write, |p| {
                 async {
-                    let mut tx = p.begin().await?;
+                    let mut tx = p.begin_write().await?;
                     let n = bind_args!(sqlx::query(sqlx::AssertSqlSafe(ins.text.clone())), ins.args)
                         .execute(&mut *tx)
                         .await

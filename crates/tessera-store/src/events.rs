@@ -6,6 +6,7 @@ use uuid::Uuid;
 use tessera_domain::event::{EventSort, EventSortKey};
 
 use crate::query::{Arg, Sql, like_pattern};
+use crate::sqlite_inline as w;
 use crate::{Result, Store, affected, bind_args, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -37,6 +38,32 @@ pub struct EventRow {
 
 const COLUMNS: &str = "event_id, name, description, location, start_time, end_time, organizer, organizer_id, \
      category, price, currency, max_attendees, url, status, seating, hold_secs, max_per_person, created_at, updated_at";
+
+/// An event row read directly on SQLite (columns in `COLUMNS` order).
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
+    let opt_ts = |i: usize| r.get::<_, Option<String>>(i)?.map(|_| w::get_ts(r, i)).transpose();
+    Ok(EventRow {
+        event_id: w::get_id(r, 0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        location: r.get(3)?,
+        start_time: w::get_ts(r, 4)?,
+        end_time: opt_ts(5)?,
+        organizer: r.get(6)?,
+        organizer_id: w::get_opt_id(r, 7)?,
+        category: r.get(8)?,
+        price: r.get(9)?,
+        currency: r.get(10)?,
+        max_attendees: r.get(11)?,
+        url: r.get(12)?,
+        status: r.get(13)?,
+        seating: r.get(14)?,
+        hold_secs: r.get(15)?,
+        max_per_person: r.get(16)?,
+        created_at: w::get_ts(r, 17)?,
+        updated_at: w::get_ts(r, 18)?,
+    })
+}
 
 /// The value of the sort key of the last row of a page (the keyset cursor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +110,9 @@ impl Store {
 
     pub async fn event_by_id(&self, event_id: Uuid) -> Result<Option<EventRow>> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE event_id = $1");
+        if let Some(r) = self.sqlite_readers() {
+            return r.read(|c| w::first(c, &sql, &[w::id(event_id)], event_row));
+        }
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(p).await
         })?)

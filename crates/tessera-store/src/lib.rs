@@ -2,8 +2,10 @@
 //!
 //! Queries are written once with `$1…$N` placeholders, which both sqlx drivers accept, and run on
 //! whichever pool the URL chose (see [`on_db!`]); SQL that must differ is matched on [`Backend`].
-//! On SQLite every write goes through a single-connection writer pool so writers queue in process
-//! instead of failing with SQLITE_BUSY; reads use a separate pool and see WAL snapshots.
+//! On SQLite writers take turns in process (one turn, shared by the single-connection sqlx writer
+//! pool and the hot-path writer) instead of failing with SQLITE_BUSY; reads use separate
+//! connections and see WAL snapshots. The hot paths of a sale (holds, payments, queue joins and
+//! polls, rate limits) run their SQL inline on connections of their own (sqlite_inline.rs).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -23,6 +25,7 @@ pub mod query;
 pub mod queue;
 pub mod reservations;
 pub mod seats;
+mod sqlite_inline;
 pub mod stats;
 pub mod testing;
 pub mod tokens;
@@ -116,6 +119,10 @@ pub struct Store {
     pub(crate) db: Db,
     /// SQLite files: the grouped WAL flush every write waits for before it is answered.
     wal: Option<std::sync::Arc<durability::WalSync>>,
+    /// SQLite: the connection that runs the hot write transactions whole (sqlite_inline.rs).
+    writer: Option<std::sync::Arc<sqlite_inline::SqliteWriter>>,
+    /// SQLite: read connections used inline on the hot read paths (sqlite_inline.rs).
+    readers: Option<std::sync::Arc<sqlite_inline::SqliteReaders>>,
 }
 
 /// Runs `$body` with `$p` bound to the pool for reads (`read`) or writes (`write`), on either backend.
@@ -131,7 +138,11 @@ macro_rules! on_db {
     };
     ($store:expr, write, |$p:ident| $body:expr) => {{
         let out = match &$store.db {
-            $crate::Db::Sqlite { write: $p, .. } => $body,
+            $crate::Db::Sqlite { write: $p, .. } => {
+                // One writer at a time across sqlx and the hot-path writer (sqlite_inline.rs).
+                let _turn = $store.sqlite_write_turn().await;
+                $body
+            }
             $crate::Db::Postgres($p) => $body,
         };
         // Answer only once the write is on disk (a grouped flush on SQLite; PostgreSQL's commit
@@ -158,7 +169,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(o)
                 .await?;
-            Ok(Store { db: Db::Postgres(pool), wal: None })
+            Ok(Store { db: Db::Postgres(pool), wal: None, writer: None, readers: None })
         } else if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Other(e.to_string()))?
@@ -181,9 +192,18 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(base.read_only(true))
                 .await?;
-            let file = base_file(url);
-            let wal = file.map(|f| std::sync::Arc::new(durability::WalSync::new(f)));
-            Ok(Store { db: Db::Sqlite { read, write }, wal })
+            let file = base_file(url).ok_or_else(|| {
+                StoreError::Other(format!("{url:?}: SQLite needs a file (readers and writer share it)"))
+            })?;
+            let wal = std::sync::Arc::new(durability::WalSync::new(file.clone()));
+            let writer = std::sync::Arc::new(sqlite_inline::SqliteWriter::open(&file, wal.clone())?);
+            let readers = std::sync::Arc::new(sqlite_inline::SqliteReaders::new(&file));
+            Ok(Store {
+                db: Db::Sqlite { read, write },
+                wal: Some(wal),
+                writer: Some(writer),
+                readers: Some(readers),
+            })
         } else {
             Err(StoreError::Other(format!(
                 "unsupported database URL {url:?}: use sqlite://FILE or postgres://…"
@@ -202,6 +222,25 @@ impl Store {
             sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
         }
         Ok(())
+    }
+
+    /// The SQLite hot-path writer (every SQLite store has one).
+    pub(crate) fn sqlite_inline(&self) -> Result<&sqlite_inline::SqliteWriter> {
+        self.writer.as_deref().ok_or_else(|| StoreError::Other("no SQLite writer".into()))
+    }
+
+    /// SQLite: waits for the turn to write (held for a whole transaction; no-op on PostgreSQL).
+    #[doc(hidden)]
+    pub async fn sqlite_write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writer {
+            Some(w) => Some(w.turn().await),
+            None => None,
+        }
+    }
+
+    /// SQLite's inline readers (`None` on PostgreSQL).
+    pub(crate) fn sqlite_readers(&self) -> Option<&sqlite_inline::SqliteReaders> {
+        self.readers.as_deref()
     }
 
     pub fn backend(&self) -> Backend {
@@ -263,6 +302,38 @@ async fn create_schema(o: PgConnectOptions, schema: &str) -> Result<()> {
     sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&pool).await?;
     pool.close().await;
     Ok(())
+}
+
+/// Starting a write transaction on either pool.
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    /// SQLite: `BEGIN IMMEDIATE`, which takes the write lock up front (waiting for it under the
+    /// busy timeout). A deferred transaction that reads first could not upgrade once the hot-path
+    /// writer (sqlite_inline.rs) had committed after its snapshot, and would fail with
+    /// "database is locked" instead of waiting. PostgreSQL: a plain `BEGIN`.
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<
+        Output = std::result::Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>,
+    > + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
 }
 
 /// Rows affected by a write, on either backend.

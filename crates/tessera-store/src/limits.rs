@@ -2,7 +2,8 @@
 //! so every instance (and every Lambda) sees the same values.
 
 use crate::query::{Arg, Sql};
-use crate::{Result, Store, affected, bind_args, on_db};
+use crate::sqlite_inline as w;
+use crate::{Db, Result, Store, affected, bind_args, on_db};
 
 impl Store {
     /// Counts one hit in `bucket` for the window starting at `window_start` (epoch seconds) and
@@ -27,13 +28,22 @@ impl Store {
                window_start = excluded.window_start
              RETURNING bucket, hits",
         );
-        let rows: Vec<(String, i32)> = on_db!(self, write, |p| {
-            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
-        })?;
-        Ok(buckets
-            .iter()
-            .map(|b| rows.iter().find(|r| r.0 == *b).map(|r| i64::from(r.1)).unwrap_or(0))
-            .collect())
+        let rows: Vec<(String, i64)> = match &self.db {
+            Db::Postgres(p) => {
+                let rows: Vec<(String, i32)> =
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args)
+                        .fetch_all(p)
+                        .await?;
+                rows.into_iter().map(|(b, h)| (b, i64::from(h))).collect()
+            }
+            Db::Sqlite { .. } => {
+                let (text, values) = (sql.text, w::values(&sql.args));
+                self.sqlite_inline()?
+                    .run_ok(move |tx| w::rows(tx, &text, &values, |r| Ok((r.get(0)?, r.get(1)?))))
+                    .await?
+            }
+        };
+        Ok(buckets.iter().map(|b| rows.iter().find(|r| r.0 == *b).map(|r| r.1).unwrap_or(0)).collect())
     }
 
     /// Returns the secret stored under `name`, storing `candidate` first if there is none.

@@ -7,7 +7,10 @@ use uuid::Uuid;
 use crate::query::{Arg, Sql};
 use crate::reservations::FREE_HELD;
 use crate::wallet::INSERT_LEDGER;
-use crate::{Result, Store, affected, bind_args, on_db};
+use rusqlite::types::Value;
+
+use crate::sqlite_inline as w;
+use crate::{Db, Result, Store, WritePool, affected, bind_args, on_db};
 
 #[derive(Debug, Clone)]
 pub struct PayInput {
@@ -86,6 +89,124 @@ pub enum RefundOutcome {
     BalanceCap,
 }
 
+const INSERT_IDEMPOTENCY: &str =
+    "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, payment_id, created_at)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, idem_key) DO NOTHING";
+
+/// The reservation's one conditional update: pending and within its deadline → completed.
+const COMPLETE_RESERVATION: &str =
+    "UPDATE reservations SET status = 'completed', completed_at = $1, updated_at = $1
+     WHERE reservation_id = $2 AND user_id = $3 AND status = 'pending' AND payment_deadline >= $1
+     RETURNING event_id, quantity, amount, ticket_type_id";
+
+/// The balance's one conditional update: it can never go below zero.
+const DEBIT: &str =
+    "UPDATE users SET balance = balance - $1 WHERE user_id = $2 AND balance >= $1 RETURNING balance";
+
+/// The places held → sold, returned so the tickets need no second look at the seats.
+const SELL_PLACES: &str = "UPDATE seats SET status = 'sold', held_until = NULL, updated_at = $1
+     WHERE reservation_id = $2 AND status = 'held'
+     RETURNING seat_number, ticket_type_id";
+
+const INSERT_PAYMENT: &str =
+    "INSERT INTO payments (payment_id, reservation_id, user_id, amount, payment_status, payment_method,
+         created_at, updated_at)
+     VALUES ($1, $2, $3, $4, 'success', $5, $6, $6)";
+
+const INSERT_PURCHASE: &str =
+    "INSERT INTO purchases (purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price,
+         status, reservation_id)
+     VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7)";
+
+/// A purchase uses up the buyer's waiting-room admission, so the next in line gets the slot; in
+/// the payment's transaction, so it cannot be forgotten.
+const FINISH_ADMISSION: &str = "UPDATE queue_entries SET status = 'done', updated_at = $1
+     WHERE event_id = $2 AND user_id = $3 AND status = 'admitted'";
+
+/// The rows a successful payment writes (the tickets in seat order).
+fn paid_rows(
+    i: &PayInput,
+    event_id: Uuid,
+    quantity: i32,
+    amount: i64,
+    ticket_type_id: Option<Uuid>,
+    mut places: Vec<(i32, Option<Uuid>)>,
+) -> PaidRows {
+    places.sort_unstable();
+    let tickets = places
+        .into_iter()
+        .map(|(seat_number, tt)| TicketRow {
+            ticket_id: Uuid::now_v7(),
+            purchase_id: i.purchase_id,
+            event_id,
+            user_id: i.user_id,
+            ticket_type_id: tt.or(ticket_type_id),
+            // Numbered seats keep their number on the ticket; general-admission places do not.
+            seat_number: if tt.is_none() { Some(seat_number) } else { None },
+            status: "valid".into(),
+            created_at: i.now,
+        })
+        .collect();
+    let payment = PaymentRow {
+        payment_id: i.payment_id,
+        reservation_id: i.reservation_id,
+        user_id: i.user_id,
+        amount,
+        payment_status: "success".into(),
+        payment_method: i.method.clone(),
+        created_at: i.now,
+    };
+    let purchase = crate::PurchaseRow {
+        purchase_id: i.purchase_id,
+        user_id: i.user_id,
+        event_id,
+        purchase_time: i.now,
+        ticket_quantity: quantity,
+        total_price: amount,
+        status: "completed".into(),
+    };
+    PaidRows { payment, purchase, tickets }
+}
+
+/// One multi-row INSERT of the tickets; `None` when there are none.
+fn tickets_insert(tickets: &[TicketRow]) -> Option<Sql> {
+    if tickets.is_empty() {
+        return None;
+    }
+    let mut ins = Sql::new(
+        "INSERT INTO tickets (ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number, status, created_at) VALUES ",
+    );
+    for (n, t) in tickets.iter().enumerate() {
+        let row = [
+            ins.arg(Arg::Id(t.ticket_id)),
+            ins.arg(Arg::Id(t.purchase_id)),
+            ins.arg(Arg::Id(t.event_id)),
+            ins.arg(Arg::Id(t.user_id)),
+            match t.ticket_type_id {
+                Some(id) => ins.arg(Arg::Id(id)),
+                None => "NULL".into(),
+            },
+            match t.seat_number {
+                Some(s) => ins.arg(Arg::Int(i64::from(s))),
+                None => "NULL".into(),
+            },
+            ins.arg(Arg::Ts(t.created_at)),
+        ];
+        ins.push(&format!(
+            "{}({}, {}, {}, {}, {}, {}, 'valid', {})",
+            if n == 0 { "" } else { ", " },
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6]
+        ));
+    }
+    Some(ins)
+}
+
 /// Why a payment transaction stopped before committing.
 enum Stop {
     Key,
@@ -97,180 +218,194 @@ impl Store {
     /// Pays a pending reservation from the wallet: reservation, balance, seats, ledger, payment,
     /// purchase and tickets change together or not at all. Retries with one Idempotency-Key charge once.
     pub async fn pay_reservation(&self, i: &PayInput) -> Result<PayOutcome> {
-        let r = on_db!(self, write, |p| {
-            async {
-                let mut tx = p.begin().await?;
-                if let Some((key, hash)) = &i.idempotency {
-                    // Racing retries with the same key wait here for the first to finish.
-                    let n = sqlx::query(
-                        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, payment_id, created_at)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, idem_key) DO NOTHING",
-                    )
-                    .bind(i.user_id)
-                    .bind(key.clone())
-                    .bind(hash.clone())
-                    .bind(i.payment_id)
-                    .bind(i.now)
-                    .execute(&mut *tx)
-                    .await
-                    .map(affected)?;
-                    if n != 1 {
-                        return Ok::<_, sqlx::Error>(Err(Stop::Key));
+        let r: std::result::Result<PaidRows, Stop> = match &self.db {
+            Db::Postgres(p) => {
+                let mut tx = p.begin_write().await?;
+                let r = async {
+                    if let Some((key, hash)) = &i.idempotency {
+                        // Racing retries with the same key wait here for the first to finish.
+                        let n = sqlx::query(INSERT_IDEMPOTENCY)
+                            .bind(i.user_id)
+                            .bind(key.clone())
+                            .bind(hash.clone())
+                            .bind(i.payment_id)
+                            .bind(i.now)
+                            .execute(&mut *tx)
+                            .await
+                            .map(affected)?;
+                        if n != 1 {
+                            return Ok::<_, sqlx::Error>(Err(Stop::Key));
+                        }
                     }
-                }
-                let res: Option<(Uuid, i32, i64, Option<Uuid>)> = sqlx::query_as(
-                    "UPDATE reservations SET status = 'completed', completed_at = $1, updated_at = $1
-                     WHERE reservation_id = $2 AND user_id = $3 AND status = 'pending' AND payment_deadline >= $1
-                     RETURNING event_id, quantity, amount, ticket_type_id",
-                )
-                .bind(i.now)
-                .bind(i.reservation_id)
-                .bind(i.user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((event_id, quantity, amount, ticket_type_id)) = res else {
-                    return Ok(Err(Stop::Reservation));
-                };
-                let balance: Option<i64> = sqlx::query_scalar(
-                    "UPDATE users SET balance = balance - $1 WHERE user_id = $2 AND balance >= $1 RETURNING balance",
-                )
-                .bind(amount)
-                .bind(i.user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(balance) = balance else { return Ok(Err(Stop::Balance(amount))) };
-                // The places sold, returned so the tickets need no second look at the seats.
-                let places: Vec<(i32, Option<Uuid>)> = sqlx::query_as(
-                    "UPDATE seats SET status = 'sold', held_until = NULL, updated_at = $1
-                     WHERE reservation_id = $2 AND status = 'held'
-                     RETURNING seat_number, ticket_type_id",
-                )
-                .bind(i.now)
-                .bind(i.reservation_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                if places.len() != usize::try_from(quantity).unwrap_or(0) {
-                    // Cannot happen while holds last until the deadline checked above; refuse
-                    // rather than sell fewer places than were paid for.
-                    return Ok(Err(Stop::Reservation));
-                }
-                sqlx::query(INSERT_LEDGER)
-                    .bind(Uuid::now_v7())
-                    .bind(i.user_id)
-                    .bind(-amount)
-                    .bind(balance)
-                    .bind("payment")
-                    .bind(Some(i.reservation_id))
-                    .bind(i.now)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO payments (payment_id, reservation_id, user_id, amount, payment_status, payment_method,
-                         created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, 'success', $5, $6, $6)",
-                )
-                .bind(i.payment_id)
-                .bind(i.reservation_id)
-                .bind(i.user_id)
-                .bind(amount)
-                .bind(i.method.clone())
-                .bind(i.now)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO purchases (purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price,
-                         status, reservation_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7)",
-                )
-                .bind(i.purchase_id)
-                .bind(i.user_id)
-                .bind(event_id)
-                .bind(i.now)
-                .bind(quantity)
-                .bind(amount)
-                .bind(i.reservation_id)
-                .execute(&mut *tx)
-                .await?;
-                let mut places = places;
-                places.sort_unstable();
-                let tickets: Vec<TicketRow> = places
-                    .into_iter()
-                    .map(|(seat_number, tt)| TicketRow {
-                        ticket_id: Uuid::now_v7(),
-                        purchase_id: i.purchase_id,
-                        event_id,
-                        user_id: i.user_id,
-                        ticket_type_id: tt.or(ticket_type_id),
-                        // Numbered seats keep their number on the ticket; general-admission places do not.
-                        seat_number: if tt.is_none() { Some(seat_number) } else { None },
-                        status: "valid".into(),
-                        created_at: i.now,
-                    })
-                    .collect();
-                let mut ins = Sql::new(
-                    "INSERT INTO tickets (ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number, status, created_at) VALUES ",
-                );
-                for (n, t) in tickets.iter().enumerate() {
-                    let row = [
-                        ins.arg(Arg::Id(t.ticket_id)),
-                        ins.arg(Arg::Id(t.purchase_id)),
-                        ins.arg(Arg::Id(t.event_id)),
-                        ins.arg(Arg::Id(t.user_id)),
-                        match t.ticket_type_id {
-                            Some(id) => ins.arg(Arg::Id(id)),
-                            None => "NULL".into(),
-                        },
-                        match t.seat_number {
-                            Some(s) => ins.arg(Arg::Int(i64::from(s))),
-                            None => "NULL".into(),
-                        },
-                        ins.arg(Arg::Ts(t.created_at)),
-                    ];
-                    ins.push(&format!(
-                        "{}({}, {}, {}, {}, {}, {}, 'valid', {})",
-                        if n == 0 { "" } else { ", " },
-                        row[0], row[1], row[2], row[3], row[4], row[5], row[6]
-                    ));
-                }
-                if !tickets.is_empty() {
-                    bind_args!(sqlx::query(sqlx::AssertSqlSafe(ins.text.clone())), ins.args)
+                    let res: Option<(Uuid, i32, i64, Option<Uuid>)> = sqlx::query_as(COMPLETE_RESERVATION)
+                        .bind(i.now)
+                        .bind(i.reservation_id)
+                        .bind(i.user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some((event_id, quantity, amount, ticket_type_id)) = res else {
+                        return Ok(Err(Stop::Reservation));
+                    };
+                    let balance: Option<i64> = sqlx::query_scalar(DEBIT)
+                        .bind(amount)
+                        .bind(i.user_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some(balance) = balance else { return Ok(Err(Stop::Balance(amount))) };
+                    let places: Vec<(i32, Option<Uuid>)> = sqlx::query_as(SELL_PLACES)
+                        .bind(i.now)
+                        .bind(i.reservation_id)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    if places.len() != usize::try_from(quantity).unwrap_or(0) {
+                        // Cannot happen while holds last until the deadline checked above;
+                        // refuse rather than sell fewer places than were paid for.
+                        return Ok(Err(Stop::Reservation));
+                    }
+                    let rows = paid_rows(i, event_id, quantity, amount, ticket_type_id, places);
+                    sqlx::query(INSERT_LEDGER)
+                        .bind(Uuid::now_v7())
+                        .bind(i.user_id)
+                        .bind(-amount)
+                        .bind(balance)
+                        .bind("payment")
+                        .bind(Some(i.reservation_id))
+                        .bind(i.now)
                         .execute(&mut *tx)
                         .await?;
+                    sqlx::query(INSERT_PAYMENT)
+                        .bind(i.payment_id)
+                        .bind(i.reservation_id)
+                        .bind(i.user_id)
+                        .bind(amount)
+                        .bind(i.method.clone())
+                        .bind(i.now)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(INSERT_PURCHASE)
+                        .bind(i.purchase_id)
+                        .bind(i.user_id)
+                        .bind(event_id)
+                        .bind(i.now)
+                        .bind(quantity)
+                        .bind(amount)
+                        .bind(i.reservation_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    if let Some(ins) = tickets_insert(&rows.tickets) {
+                        bind_args!(sqlx::query(sqlx::AssertSqlSafe(ins.text.clone())), ins.args)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    sqlx::query(FINISH_ADMISSION)
+                        .bind(i.now)
+                        .bind(event_id)
+                        .bind(i.user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(Ok(rows))
                 }
-                // A purchase uses up the buyer's waiting-room admission, so the next in line gets
-                // the slot; in this transaction, so it cannot be forgotten.
-                sqlx::query(
-                    "UPDATE queue_entries SET status = 'done', updated_at = $1
-                     WHERE event_id = $2 AND user_id = $3 AND status = 'admitted'",
-                )
-                .bind(i.now)
-                .bind(event_id)
-                .bind(i.user_id)
-                .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
-                let payment = PaymentRow {
-                    payment_id: i.payment_id,
-                    reservation_id: i.reservation_id,
-                    user_id: i.user_id,
-                    amount,
-                    payment_status: "success".into(),
-                    payment_method: i.method.clone(),
-                    created_at: i.now,
-                };
-                let purchase = crate::PurchaseRow {
-                    purchase_id: i.purchase_id,
-                    user_id: i.user_id,
-                    event_id,
-                    purchase_time: i.now,
-                    ticket_quantity: quantity,
-                    total_price: amount,
-                    status: "completed".into(),
-                };
-                Ok(Ok(PaidRows { payment, purchase, tickets }))
+                if r.is_ok() {
+                    tx.commit().await?;
+                }
+                r
             }
-            .await
-        })?;
+            Db::Sqlite { .. } => {
+                let i = i.clone();
+                self.sqlite_inline()?
+                    .run(move |tx| {
+                        if let Some((key, hash)) = &i.idempotency {
+                            let n = w::exec(
+                                tx,
+                                INSERT_IDEMPOTENCY,
+                                &[
+                                    w::id(i.user_id),
+                                    Value::Text(key.clone()),
+                                    Value::Text(hash.clone()),
+                                    w::id(i.payment_id),
+                                    w::ts(i.now),
+                                ],
+                            )?;
+                            if n != 1 {
+                                return Ok(Err(Stop::Key));
+                            }
+                        }
+                        let res = w::rows(
+                            tx,
+                            COMPLETE_RESERVATION,
+                            &[w::ts(i.now), w::id(i.reservation_id), w::id(i.user_id)],
+                            |r| {
+                                Ok((
+                                    w::get_id(r, 0)?,
+                                    r.get::<_, i32>(1)?,
+                                    r.get::<_, i64>(2)?,
+                                    w::get_opt_id(r, 3)?,
+                                ))
+                            },
+                        )?;
+                        let Some(&(event_id, quantity, amount, ticket_type_id)) = res.first() else {
+                            return Ok(Err(Stop::Reservation));
+                        };
+                        let balance = w::rows(tx, DEBIT, &[Value::Integer(amount), w::id(i.user_id)], |r| {
+                            r.get::<_, i64>(0)
+                        })?;
+                        let Some(&balance) = balance.first() else { return Ok(Err(Stop::Balance(amount))) };
+                        let places =
+                            w::rows(tx, SELL_PLACES, &[w::ts(i.now), w::id(i.reservation_id)], |r| {
+                                Ok((r.get::<_, i32>(0)?, w::get_opt_id(r, 1)?))
+                            })?;
+                        if places.len() != usize::try_from(quantity).unwrap_or(0) {
+                            return Ok(Err(Stop::Reservation));
+                        }
+                        let rows = paid_rows(&i, event_id, quantity, amount, ticket_type_id, places);
+                        w::exec(
+                            tx,
+                            INSERT_LEDGER,
+                            &[
+                                w::id(Uuid::now_v7()),
+                                w::id(i.user_id),
+                                Value::Integer(-amount),
+                                Value::Integer(balance),
+                                Value::Text("payment".into()),
+                                w::id(i.reservation_id),
+                                w::ts(i.now),
+                            ],
+                        )?;
+                        w::exec(
+                            tx,
+                            INSERT_PAYMENT,
+                            &[
+                                w::id(i.payment_id),
+                                w::id(i.reservation_id),
+                                w::id(i.user_id),
+                                Value::Integer(amount),
+                                Value::Text(i.method.clone()),
+                                w::ts(i.now),
+                            ],
+                        )?;
+                        w::exec(
+                            tx,
+                            INSERT_PURCHASE,
+                            &[
+                                w::id(i.purchase_id),
+                                w::id(i.user_id),
+                                w::id(event_id),
+                                w::ts(i.now),
+                                Value::Integer(quantity.into()),
+                                Value::Integer(amount),
+                                w::id(i.reservation_id),
+                            ],
+                        )?;
+                        if let Some(ins) = tickets_insert(&rows.tickets) {
+                            w::exec(tx, &ins.text, &w::values(&ins.args))?;
+                        }
+                        w::exec(tx, FINISH_ADMISSION, &[w::ts(i.now), w::id(event_id), w::id(i.user_id)])?;
+                        Ok(Ok(rows))
+                    })
+                    .await?
+            }
+        };
         match r {
             Ok(rows) => Ok(PayOutcome::Paid(Box::new(rows))),
             Err(Stop::Key) => {
@@ -356,7 +491,7 @@ impl Store {
     ) -> Result<RefundOutcome> {
         let r = on_db!(self, write, |p| {
             async {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let row: Option<(Uuid, i64, Option<Uuid>)> = sqlx::query_as(
                     "UPDATE purchases SET status = 'refunded', refunded_at = $1
                      WHERE purchase_id = $2 AND status = 'completed'

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use crate::events::EventRow;
 use crate::users::UserRow;
-use crate::{Result, Store, affected, on_db};
+use crate::{Result, Store, WritePool, affected, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PurchaseRow {
@@ -84,7 +84,7 @@ impl Store {
             "INSERT INTO purchases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purchase_id) DO NOTHING"
         );
         Ok(on_db!(self, write, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let mut n = 0;
             for r in rows {
                 n += sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -106,7 +106,7 @@ impl Store {
     /// Inserts users in one transaction, skipping e-mails that exist; returns how many were new.
     pub async fn insert_users(&self, rows: &[UserRow]) -> Result<u64> {
         Ok(on_db!(self, write, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let mut n = 0;
             for u in rows {
                 n += sqlx::query(
@@ -132,7 +132,7 @@ impl Store {
     /// Inserts events in one transaction, skipping ids that exist; returns how many were new.
     pub async fn insert_events(&self, rows: &[EventRow]) -> Result<u64> {
         Ok(on_db!(self, write, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let mut n = 0;
             for e in rows {
                 n += crate::events::insert_event_query(e).execute(&mut *tx).await.map(affected)?;

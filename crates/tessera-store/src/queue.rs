@@ -6,7 +6,10 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Backend, Result, Store, StoreError, affected, on_db};
+use rusqlite::types::Value;
+
+use crate::sqlite_inline as w;
+use crate::{Backend, Db, Result, Store, StoreError, WritePool, affected, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct QueueStateRow {
@@ -40,6 +43,44 @@ pub struct Joined {
     pub entry: QueueEntryRow,
     pub state: Option<QueueStateRow>,
     pub created: bool,
+}
+
+/// Puts an ended entry at the back of the line: `$1` position, `$2` now, `$3` entry.
+const REQUEUE: &str = "UPDATE queue_entries SET queue_position = $1, status = 'waiting', admitted_at = NULL,
+         expires_at = NULL, updated_at = $2
+     WHERE entry_id = $3 AND (status IN ('done', 'expired') OR (status = 'admitted' AND expires_at <= $2))";
+
+/// A new entry: `$1` id, `$2` event, `$3` user, `$4` position, `$5` now.
+const INSERT_ENTRY: &str =
+    "INSERT INTO queue_entries (entry_id, event_id, user_id, queue_position, status, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, 'waiting', $5, $5) ON CONFLICT (event_id, user_id) DO NOTHING";
+
+/// A queue state row read by the SQLite writer (columns in `STATE_COLUMNS` order).
+fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueStateRow> {
+    Ok(QueueStateRow {
+        event_id: w::get_id(r, 0)?,
+        enabled: r.get(1)?,
+        rate_per_min: r.get(2)?,
+        max_active: r.get(3)?,
+        window_secs: r.get(4)?,
+        next_position: r.get(5)?,
+        serving_position: r.get(6)?,
+        last_advanced_at: w::get_ts(r, 7)?,
+    })
+}
+
+/// A queue entry row read directly (columns in `ENTRY_COLUMNS` order).
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntryRow> {
+    Ok(QueueEntryRow {
+        entry_id: w::get_id(r, 0)?,
+        event_id: w::get_id(r, 1)?,
+        user_id: w::get_id(r, 2)?,
+        queue_position: r.get(3)?,
+        status: r.get(4)?,
+        admitted_at: r.get::<_, Option<String>>(5)?.map(|_| w::get_ts(r, 5)).transpose()?,
+        expires_at: r.get::<_, Option<String>>(6)?.map(|_| w::get_ts(r, 6)).transpose()?,
+        created_at: w::get_ts(r, 7)?,
+    })
 }
 
 /// Queue settings an organizer chooses.
@@ -84,6 +125,9 @@ impl Store {
 
     pub async fn queue_state(&self, event_id: Uuid) -> Result<Option<QueueStateRow>> {
         let sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1");
+        if let Some(r) = self.sqlite_readers() {
+            return r.read(|c| w::first(c, &sql, &[w::id(event_id)], state_row));
+        }
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(p).await
         })?)
@@ -107,6 +151,10 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Option<QueueEntryRow>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $2 AND user_id = $3");
+        if let Some(r) = self.sqlite_readers() {
+            let args = [w::ts(now), w::id(event_id), w::id(user_id)];
+            return r.read(|c| w::first(c, &sql, &args, entry_row));
+        }
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(now)
@@ -119,6 +167,9 @@ impl Store {
 
     pub async fn queue_entry(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<Option<QueueEntryRow>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE entry_id = $2");
+        if let Some(r) = self.sqlite_readers() {
+            return r.read(|c| w::first(c, &sql, &[w::ts(now), w::id(entry_id)], entry_row));
+        }
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(entry_id).fetch_optional(p).await
         })?)
@@ -141,52 +192,81 @@ impl Store {
             return Ok(Joined { entry: e.clone(), state: None, created: false });
         }
         let requeue = existing.map(|e| e.entry_id);
-        let inserted = on_db!(self, write, |p| {
-            async {
-                let mut tx = p.begin().await?;
-                let state: Option<QueueStateRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "UPDATE queue_state SET next_position = next_position + 1
-                     WHERE event_id = $1 AND enabled = $2 RETURNING {STATE_COLUMNS}"
-                )))
-                .bind(event_id)
-                .bind(true)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(state) = state else { return Ok::<_, sqlx::Error>(None) };
-                let pos = state.next_position;
-                let n = match requeue {
-                    Some(id) => sqlx::query(
-                        "UPDATE queue_entries SET queue_position = $1, status = 'waiting', admitted_at = NULL,
-                             expires_at = NULL, updated_at = $2
-                         WHERE entry_id = $3 AND (status IN ('done', 'expired') OR (status = 'admitted' AND expires_at <= $2))",
-                    )
-                    .bind(pos)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await
-                    .map(affected)?,
-                    None => sqlx::query(
-                        "INSERT INTO queue_entries (entry_id, event_id, user_id, queue_position, status, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, 'waiting', $5, $5) ON CONFLICT (event_id, user_id) DO NOTHING",
-                    )
-                    .bind(entry_id)
+        let state_sql = format!(
+            "UPDATE queue_state SET next_position = next_position + 1
+             WHERE event_id = $1 AND enabled = $2 RETURNING {STATE_COLUMNS}"
+        );
+        // (made the entry, its position, the queue's state), or None when the queue is off.
+        let inserted: Option<(bool, i32, QueueStateRow)> = match &self.db {
+            Db::Postgres(p) => {
+                let mut tx = p.begin_write().await?;
+                let state: Option<QueueStateRow> = sqlx::query_as(sqlx::AssertSqlSafe(state_sql))
                     .bind(event_id)
-                    .bind(user_id)
-                    .bind(pos)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map(affected)?,
-                };
-                // A racing join by the same person already placed them: keep theirs, waste nothing.
-                if n == 1 {
-                    tx.commit().await?;
+                    .bind(true)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                match state {
+                    None => None,
+                    Some(state) => {
+                        let pos = state.next_position;
+                        let n = match requeue {
+                            Some(id) => sqlx::query(REQUEUE)
+                                .bind(pos)
+                                .bind(now)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await
+                                .map(affected)?,
+                            None => sqlx::query(INSERT_ENTRY)
+                                .bind(entry_id)
+                                .bind(event_id)
+                                .bind(user_id)
+                                .bind(pos)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await
+                                .map(affected)?,
+                        };
+                        // A racing join by the same person already placed them: keep theirs.
+                        if n == 1 {
+                            tx.commit().await?;
+                        }
+                        Some((n == 1, pos, state))
+                    }
                 }
-                Ok(Some((n == 1, pos, state)))
             }
-            .await
-        })?;
+            Db::Sqlite { .. } => {
+                let r = self
+                    .sqlite_inline()?
+                    .run(move |tx| {
+                        let state =
+                            w::rows(tx, &state_sql, &[w::id(event_id), Value::Integer(1)], state_row)?.pop();
+                        let Some(state) = state else { return Ok(Err(None)) };
+                        let pos = state.next_position;
+                        let n = match requeue {
+                            Some(id) => {
+                                w::exec(tx, REQUEUE, &[Value::Integer(pos.into()), w::ts(now), w::id(id)])?
+                            }
+                            None => w::exec(
+                                tx,
+                                INSERT_ENTRY,
+                                &[
+                                    w::id(entry_id),
+                                    w::id(event_id),
+                                    w::id(user_id),
+                                    Value::Integer(pos.into()),
+                                    w::ts(now),
+                                ],
+                            )?,
+                        };
+                        Ok(if n == 1 { Ok(Some((true, pos, state))) } else { Err(Some((false, pos, state))) })
+                    })
+                    .await?;
+                match r {
+                    Ok(x) | Err(x) => x,
+                }
+            }
+        };
         match inserted {
             None => Err(StoreError::NotFound),
             // A new entry is exactly what was inserted: no need to read it back.
@@ -222,7 +302,7 @@ impl Store {
         let state_sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1{lock}");
         Ok(on_db!(self, write, |p| {
             async {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let st: Option<QueueStateRow> =
                     sqlx::query_as(sqlx::AssertSqlSafe(state_sql.clone())).bind(event_id).fetch_optional(&mut *tx).await?;
                 let Some(st) = st.filter(|s| s.enabled) else { return Ok::<_, sqlx::Error>(0) };

@@ -6,7 +6,10 @@ use uuid::Uuid;
 
 use crate::query::{Arg, Sql};
 use crate::seats::effective_status;
-use crate::{Backend, Result, Store, affected, bind_args, on_db};
+use rusqlite::types::Value;
+
+use crate::sqlite_inline as w;
+use crate::{Backend, Db, Result, Store, WritePool, affected, bind_args, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ReservationRow {
@@ -77,87 +80,101 @@ impl Store {
         let backend = self.backend();
         let (take, wanted, ticket_type_id) =
             take_statement(backend, event_id, req, reservation_id, now, deadline);
-        // What the person holds or bought for the event, and of this ticket type.
-        let count_sql = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT),
-                    CAST(COALESCE(SUM(CASE WHEN ticket_type_id = $4 THEN quantity ELSE 0 END), 0) AS BIGINT)
-             FROM reservations
-             WHERE user_id = $1 AND event_id = $2
-               AND (status = 'completed' OR (status = 'pending' AND payment_deadline >= $3))";
-        let outcome = on_db!(self, write, |p| {
-            async {
-                let mut tx = p.begin().await?;
-                if backend == Backend::Postgres {
-                    // One hold at a time per person, so the limit check below cannot be raced.
-                    sqlx::query("SELECT user_id FROM users WHERE user_id = $1 FOR UPDATE")
-                        .bind(user_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let (for_event, for_type): (i64, i64) = sqlx::query_as(count_sql)
+        let tt = ticket_type_id.unwrap_or(Uuid::nil());
+        let held = |taken: &[(i32, i64)]| {
+            held_rows(reservation_id, user_id, event_id, ticket_type_id, taken, now, deadline)
+        };
+        let outcome: std::result::Result<(ReservationRow, Vec<i64>), HoldOutcome> = match &self.db {
+            Db::Postgres(p) => {
+                let mut tx = p.begin_write().await?;
+                // One hold at a time per person, so the limit check below cannot be raced.
+                sqlx::query("SELECT user_id FROM users WHERE user_id = $1 FOR UPDATE")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                let (for_event, for_type): (i64, i64) = sqlx::query_as(COUNT_HELD)
                     .bind(user_id)
                     .bind(event_id)
                     .bind(now)
-                    .bind(ticket_type_id.unwrap_or(Uuid::nil()))
+                    .bind(tt)
                     .fetch_one(&mut *tx)
                     .await?;
-                if for_event + wanted > limits.per_event {
-                    return Ok::<_, sqlx::Error>(Err(HoldOutcome::OverLimit {
-                        already: for_event,
-                        limit: limits.per_event,
-                    }));
+                if let Some(over) = over_limit(for_event, for_type, wanted, limits) {
+                    Err(over)
+                } else {
+                    // The one conditional UPDATE; what it returns is what was taken.
+                    let taken: Vec<(i32, i64)> =
+                        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(take.text.clone())), take.args)
+                            .fetch_all(&mut *tx)
+                            .await?;
+                    if taken.len() as i64 != wanted {
+                        Err(HoldOutcome::SoldOut { available: taken.len() as i64 })
+                    } else {
+                        let (row, seats) = held(&taken);
+                        sqlx::query(INSERT_RESERVATION)
+                            .bind(row.reservation_id)
+                            .bind(row.user_id)
+                            .bind(row.event_id)
+                            .bind(row.ticket_type_id)
+                            .bind(row.quantity)
+                            .bind(row.amount)
+                            .bind(now)
+                            .bind(deadline)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        Ok((row, seats))
+                    }
                 }
-                if let Some(limit) = limits.per_type
-                    && for_type + wanted > limit
-                {
-                    return Ok(Err(HoldOutcome::OverLimit { already: for_type, limit }));
-                }
-                // The one conditional UPDATE; what it returns is what was taken.
-                let taken: Vec<(i32, i64)> =
-                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(take.text.clone())), take.args)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                let n = taken.len() as i64;
-                if n != wanted {
-                    return Ok(Err(HoldOutcome::SoldOut { available: n }));
-                }
-                let amount: i64 = taken.iter().map(|t| t.1).sum();
-                let quantity = i32::try_from(wanted).unwrap_or(i32::MAX);
-                sqlx::query(
-                    "INSERT INTO reservations (reservation_id, user_id, event_id, ticket_type_id, quantity, amount,
-                         status, reserved_at, payment_deadline, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $7, $7)",
-                )
-                .bind(reservation_id)
-                .bind(user_id)
-                .bind(event_id)
-                .bind(ticket_type_id)
-                .bind(quantity)
-                .bind(amount)
-                .bind(now)
-                .bind(deadline)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                let row = ReservationRow {
-                    reservation_id,
-                    user_id,
-                    event_id,
-                    ticket_type_id,
-                    quantity,
-                    amount,
-                    status: "pending".into(),
-                    reserved_at: now,
-                    payment_deadline: deadline,
-                    completed_at: None,
-                };
-                // Numbered seats only (general-admission places have no number to show).
-                let mut seats: Vec<i64> =
-                    if ticket_type_id.is_none() { taken.iter().map(|t| i64::from(t.0)).collect() } else { Vec::new() };
-                seats.sort_unstable();
-                Ok(Ok((row, seats)))
             }
-            .await
-        })?;
+            // The single writer serializes holds, so the count cannot be raced there.
+            Db::Sqlite { .. } => {
+                let (text, values) = (take.text, w::values(&take.args));
+                self.sqlite_inline()?
+                    .run(move |tx| {
+                        let counts = w::rows(
+                            tx,
+                            COUNT_HELD,
+                            &[w::id(user_id), w::id(event_id), w::ts(now), w::id(tt)],
+                            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                        )?;
+                        let (for_event, for_type) = counts.first().copied().unwrap_or((0, 0));
+                        if let Some(over) = over_limit(for_event, for_type, wanted, limits) {
+                            return Ok(Err(over));
+                        }
+                        let taken: Vec<(i32, i64)> =
+                            w::rows(tx, &text, &values, |r| Ok((r.get(0)?, r.get(1)?)))?;
+                        if taken.len() as i64 != wanted {
+                            return Ok(Err(HoldOutcome::SoldOut { available: taken.len() as i64 }));
+                        }
+                        let (row, seats) = held_rows(
+                            reservation_id,
+                            user_id,
+                            event_id,
+                            ticket_type_id,
+                            &taken,
+                            now,
+                            deadline,
+                        );
+                        w::exec(
+                            tx,
+                            INSERT_RESERVATION,
+                            &[
+                                w::id(row.reservation_id),
+                                w::id(row.user_id),
+                                w::id(row.event_id),
+                                w::opt_id(row.ticket_type_id),
+                                Value::Integer(row.quantity.into()),
+                                Value::Integer(row.amount),
+                                w::ts(now),
+                                w::ts(deadline),
+                            ],
+                        )?;
+                        Ok(Ok((row, seats)))
+                    })
+                    .await?
+            }
+        };
         match outcome {
             Ok((row, seats)) => Ok(HoldOutcome::Held(row, seats)),
             Err(HoldOutcome::SoldOut { available }) => match req {
@@ -225,7 +242,7 @@ impl Store {
     pub async fn release(&self, reservation_id: Uuid, user_id: Uuid, now: OffsetDateTime) -> Result<bool> {
         Ok(on_db!(self, write, |p| {
             async {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let n = sqlx::query(
                     "UPDATE reservations SET status = 'cancelled', updated_at = $1
                      WHERE reservation_id = $2 AND user_id = $3 AND status = 'pending'",
@@ -251,7 +268,7 @@ impl Store {
     pub async fn sweep_expired_holds(&self, now: OffsetDateTime) -> Result<u64> {
         Ok(on_db!(self, write, |p| {
             async {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let n = sqlx::query(
                     "UPDATE reservations SET status = 'expired', updated_at = $1
                      WHERE status = 'pending' AND payment_deadline < $1",
@@ -272,6 +289,58 @@ impl Store {
             .await
         })?)
     }
+}
+
+/// What the person holds or bought for the event, and of ticket type `$4`.
+const COUNT_HELD: &str = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT),
+            CAST(COALESCE(SUM(CASE WHEN ticket_type_id = $4 THEN quantity ELSE 0 END), 0) AS BIGINT)
+     FROM reservations
+     WHERE user_id = $1 AND event_id = $2
+       AND (status = 'completed' OR (status = 'pending' AND payment_deadline >= $3))";
+
+const INSERT_RESERVATION: &str =
+    "INSERT INTO reservations (reservation_id, user_id, event_id, ticket_type_id, quantity, amount,
+         status, reserved_at, payment_deadline, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $7, $7)";
+
+/// The refusal when `wanted` more places would pass the person's limits.
+fn over_limit(for_event: i64, for_type: i64, wanted: i64, limits: HoldLimits) -> Option<HoldOutcome> {
+    if for_event + wanted > limits.per_event {
+        return Some(HoldOutcome::OverLimit { already: for_event, limit: limits.per_event });
+    }
+    match limits.per_type {
+        Some(limit) if for_type + wanted > limit => Some(HoldOutcome::OverLimit { already: for_type, limit }),
+        _ => None,
+    }
+}
+
+/// The new reservation and its numbered seats, from the places taken (seat number, price).
+fn held_rows(
+    reservation_id: Uuid,
+    user_id: Uuid,
+    event_id: Uuid,
+    ticket_type_id: Option<Uuid>,
+    taken: &[(i32, i64)],
+    now: OffsetDateTime,
+    deadline: OffsetDateTime,
+) -> (ReservationRow, Vec<i64>) {
+    let row = ReservationRow {
+        reservation_id,
+        user_id,
+        event_id,
+        ticket_type_id,
+        quantity: i32::try_from(taken.len()).unwrap_or(i32::MAX),
+        amount: taken.iter().map(|t| t.1).sum(),
+        status: "pending".into(),
+        reserved_at: now,
+        payment_deadline: deadline,
+        completed_at: None,
+    };
+    // Numbered seats only (general-admission places have no number to show).
+    let mut seats: Vec<i64> =
+        if ticket_type_id.is_none() { taken.iter().map(|t| i64::from(t.0)).collect() } else { Vec::new() };
+    seats.sort_unstable();
+    (row, seats)
 }
 
 /// Frees the places still held by a reservation: `$1` now, `$2` the reservation.

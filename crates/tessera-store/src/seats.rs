@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::events::{EventRow, insert_event_query};
 use crate::query::{Arg, Sql};
-use crate::{Backend, Result, Store, StoreError, affected, bind_args, on_db};
+use crate::{Backend, Result, Store, StoreError, WritePool, affected, bind_args, on_db};
 
 /// A block of seats to create: numbers `first..first + rows*seats_per_row`, rows labelled 1, 2, ….
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ impl Store {
     /// Creates an event and its seat map in one transaction.
     pub async fn create_event_with_seats(&self, e: &EventRow, blocks: &[SeatBlock]) -> Result<()> {
         on_db!(self, write, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             insert_event_query(e).execute(&mut *tx).await?;
             for b in blocks {
                 sqlx::query(INSERT_BLOCK)
@@ -138,7 +138,7 @@ impl Store {
     pub async fn create_ticket_type(&self, t: &TicketTypeRow) -> Result<()> {
         let backend = self.backend();
         on_db!(self, write, |p| {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             if backend == Backend::Postgres {
                 // Serialize place numbering per event between concurrent creations.
                 sqlx::query("SELECT event_id FROM events WHERE event_id = $1 FOR UPDATE")
@@ -231,7 +231,7 @@ impl Store {
         );
         let result = on_db!(self, write, |p| {
             async {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let n = sqlx::query(
                     "UPDATE ticket_types SET name = $1, price = $2, quota = $3, per_person_limit = $4,
                      sale_starts_at = $5, sale_ends_at = $6, requires_approval = $7, updated_at = $8

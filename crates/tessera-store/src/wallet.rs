@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Result, Store, on_db};
+use crate::{Result, Store, WritePool, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LedgerRow {
@@ -46,7 +46,7 @@ impl Store {
     ) -> Result<Option<i64>> {
         Ok(on_db!(self, write, |p| {
             async {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let new: Option<i64> = sqlx::query_scalar(
                     "UPDATE users SET balance = balance + $1 WHERE user_id = $2 AND balance + $1 <= $3 RETURNING balance",
                 )
