@@ -41,14 +41,13 @@ const COLUMNS: &str = "event_id, name, description, location, start_time, end_ti
 
 /// An event row read directly on SQLite (columns in `COLUMNS` order).
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
-    let opt_ts = |i: usize| r.get::<_, Option<String>>(i)?.map(|_| w::get_ts(r, i)).transpose();
     Ok(EventRow {
         event_id: w::get_id(r, 0)?,
         name: r.get(1)?,
         description: r.get(2)?,
         location: r.get(3)?,
         start_time: w::get_ts(r, 4)?,
-        end_time: opt_ts(5)?,
+        end_time: w::get_opt_ts(r, 5)?,
         organizer: r.get(6)?,
         organizer_id: w::get_opt_id(r, 7)?,
         category: r.get(8)?,

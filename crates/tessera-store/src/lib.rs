@@ -225,7 +225,7 @@ impl Store {
     }
 
     /// The SQLite hot-path writer (every SQLite store has one).
-    pub(crate) fn sqlite_inline(&self) -> Result<&sqlite_inline::SqliteWriter> {
+    pub(crate) fn sqlite_writer(&self) -> Result<&sqlite_inline::SqliteWriter> {
         self.writer.as_deref().ok_or_else(|| StoreError::Other("no SQLite writer".into()))
     }
 

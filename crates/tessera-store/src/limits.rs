@@ -38,7 +38,7 @@ impl Store {
             }
             Db::Sqlite { .. } => {
                 let (text, values) = (sql.text, w::values(&sql.args));
-                self.sqlite_inline()?
+                self.sqlite_writer()?
                     .run_ok(move |tx| w::rows(tx, &text, &values, |r| Ok((r.get(0)?, r.get(1)?))))
                     .await?
             }

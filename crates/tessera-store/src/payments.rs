@@ -313,7 +313,7 @@ impl Store {
             }
             Db::Sqlite { .. } => {
                 let i = i.clone();
-                self.sqlite_inline()?
+                self.sqlite_writer()?
                     .run(move |tx| {
                         if let Some((key, hash)) = &i.idempotency {
                             let n = w::exec(

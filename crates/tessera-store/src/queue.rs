@@ -77,8 +77,8 @@ fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntryRow> {
         user_id: w::get_id(r, 2)?,
         queue_position: r.get(3)?,
         status: r.get(4)?,
-        admitted_at: r.get::<_, Option<String>>(5)?.map(|_| w::get_ts(r, 5)).transpose()?,
-        expires_at: r.get::<_, Option<String>>(6)?.map(|_| w::get_ts(r, 6)).transpose()?,
+        admitted_at: w::get_opt_ts(r, 5)?,
+        expires_at: w::get_opt_ts(r, 6)?,
         created_at: w::get_ts(r, 7)?,
     })
 }
@@ -237,7 +237,7 @@ impl Store {
             }
             Db::Sqlite { .. } => {
                 let r = self
-                    .sqlite_inline()?
+                    .sqlite_writer()?
                     .run(move |tx| {
                         let state =
                             w::rows(tx, &state_sql, &[w::id(event_id), Value::Integer(1)], state_row)?.pop();

@@ -130,7 +130,7 @@ impl Store {
             // The single writer serializes holds, so the count cannot be raced there.
             Db::Sqlite { .. } => {
                 let (text, values) = (take.text, w::values(&take.args));
-                self.sqlite_inline()?
+                self.sqlite_writer()?
                     .run(move |tx| {
                         let counts = w::rows(
                             tx,

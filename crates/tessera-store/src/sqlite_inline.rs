@@ -131,9 +131,11 @@ pub(crate) fn first<T>(
     conn: &Connection,
     sql: &str,
     values: &[Value],
-    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Option<T>> {
-    Ok(rows(conn, sql, values, f)?.into_iter().next())
+    let mut stmt = prepare(conn, sql, values)?;
+    let mut rows = stmt.raw_query();
+    rows.next()?.map(f).transpose()
 }
 
 fn transact<R, S>(
@@ -215,6 +217,11 @@ pub(crate) fn get_ts(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Offs
     let s: String = row.get(i)?;
     OffsetDateTime::parse(&s, &Rfc3339)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+pub(crate) fn get_opt_ts(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<OffsetDateTime>> {
+    let s: Option<String> = row.get(i)?;
+    s.map(|_| get_ts(row, i)).transpose()
 }
 
 /// Prepares (cached) and binds `$1…$N` by number, as sqlx does: SQLite numbers named
