@@ -4,8 +4,8 @@
 //! starts (not timed). Then, over real HTTP:
 //! 1. **Join**: every buyer joins the waiting room while admission is paused (the pre-sale
 //!    crowd), timed on its own.
-//! 2. **Sale**: the organizer opens admission; buyers poll their position (every second near the
-//!    front, less often further back), and once admitted reserve a random seat (retrying on 409 with
+//! 2. **Sale**: the organizer opens admission; buyers poll their position (when the server's
+//!    `poll_after_seconds` says), and once admitted reserve a random seat (retrying on 409 with
 //!    another, then asking for the best available seat) and pay from their wallet with an
 //!    Idempotency-Key. The sale's wall time runs from opening to the last seat paid.
 //!
@@ -232,11 +232,10 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
         match (a.status, v["status"].as_str()) {
             (200, Some("admitted")) => break,
             (200, Some("waiting")) => {
-                // Near the front, poll every second; further back, a second per thousand
-                // ahead, up to 30 s (the estimate assumes the full admission rate, which a
-                // busy sale does not reach, so it cannot set the pace alone).
-                let ahead = v["ahead"].as_f64().unwrap_or(0.0);
-                let secs = (ahead / 1000.0).clamp(1.0, 30.0) * rand::rng().random_range(1.0..1.25);
+                // As the server suggests (from the pace the line has been moving), jittered so
+                // buyers who polled together do not come back together.
+                let after = v["poll_after_seconds"].as_f64().unwrap_or(1.0);
+                let secs = after * rand::rng().random_range(0.8..1.2);
                 tokio::time::sleep(Duration::from_secs_f64(secs)).await;
             }
             _ => {

@@ -3,6 +3,7 @@
 
 use uuid::Uuid;
 
+use tessera_domain::queue_pace;
 use tessera_domain::validation::ValidationErrors;
 use tessera_store::{QueueConfig, QueueEntryRow, QueueStateRow, StoreError};
 
@@ -25,8 +26,10 @@ pub struct QueueView {
     pub queue_token: String,
     /// Waiting entries ahead (an estimate from the serving counter).
     pub ahead: i64,
-    /// Estimated seconds until admission (0 once admitted).
+    /// Estimated seconds until admission at the observed pace (0 once admitted).
     pub wait_secs: i64,
+    /// While waiting: when to ask again.
+    pub poll_after_secs: Option<i64>,
     /// True when this call made the entry.
     pub created: bool,
 }
@@ -158,11 +161,12 @@ impl App {
         let waiting = entry.status == "waiting";
         let ahead =
             if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };
-        let rate = i64::from(state.rate_per_min.max(1));
-        let wait_secs = if waiting { (ahead + 1) * 60 / rate } else { 0 };
+        let pace = queue_pace::estimate_pace(state.admitted_per_min, state.rate_per_min);
+        let wait_secs = if waiting { queue_pace::wait_secs(ahead, pace) } else { 0 };
+        let poll_after_secs = waiting.then(|| queue_pace::poll_after_secs(wait_secs));
         let queue_token =
             self.queue_token(entry.user_id, entry.event_id, entry.entry_id, entry.queue_position)?;
-        Ok(QueueView { entry, queue_token, ahead, wait_secs, created })
+        Ok(QueueView { entry, queue_token, ahead, wait_secs, poll_after_secs, created })
     }
 
     /// Admits the next buyers of every event with a queue (the admission job).

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod event;
 pub mod money;
 pub mod page;
+pub mod queue_pace;
 pub mod role;
 pub mod user;
 pub mod validation;

@@ -21,6 +21,10 @@ pub struct QueueStateRow {
     pub next_position: i32,
     pub serving_position: i32,
     pub last_advanced_at: OffsetDateTime,
+    /// Admissions per minute observed over the last ticks (0 before any).
+    pub admitted_per_min: i32,
+    /// The last admission tick (or settings change).
+    pub updated_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -66,6 +70,8 @@ fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueStateRow> {
         next_position: r.get(5)?,
         serving_position: r.get(6)?,
         last_advanced_at: w::get_ts(r, 7)?,
+        admitted_per_min: r.get(8)?,
+        updated_at: w::get_ts(r, 9)?,
     })
 }
 
@@ -93,7 +99,7 @@ pub struct QueueConfig {
 }
 
 const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window_secs, next_position, \
-     serving_position, last_advanced_at";
+     serving_position, last_advanced_at, admitted_per_min, updated_at";
 
 /// Entry columns with the effective status at `$1`.
 const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_position, \
@@ -101,14 +107,16 @@ const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_position, \
      admitted_at, expires_at, created_at";
 
 impl Store {
-    /// Creates or changes an event's queue settings.
+    /// Creates or changes an event's queue settings. The observed pace starts again: it was
+    /// measured under the old settings.
     pub async fn set_queue_config(&self, event_id: Uuid, c: QueueConfig, now: OffsetDateTime) -> Result<()> {
         on_db!(self, write, |p| {
             sqlx::query(
                 "INSERT INTO queue_state (event_id, enabled, rate_per_min, max_active, window_secs, last_advanced_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $6)
                  ON CONFLICT (event_id) DO UPDATE SET enabled = excluded.enabled, rate_per_min = excluded.rate_per_min,
-                     max_active = excluded.max_active, window_secs = excluded.window_secs, updated_at = excluded.updated_at",
+                     max_active = excluded.max_active, window_secs = excluded.window_secs, updated_at = excluded.updated_at,
+                     admitted_per_min = 0",
             )
             .bind(event_id)
             .bind(c.enabled)
@@ -346,12 +354,16 @@ impl Store {
                     now
                 };
                 let serving = admitted.iter().copied().max().unwrap_or(0).max(st.serving_position);
+                let since_tick = (now - st.updated_at).as_seconds_f64();
+                let pace = tessera_domain::queue_pace::observed_pace(st.admitted_per_min, count, since_tick);
                 sqlx::query(
-                    "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3 WHERE event_id = $4",
+                    "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3,
+                         admitted_per_min = $4 WHERE event_id = $5",
                 )
                 .bind(serving)
                 .bind(last)
                 .bind(now)
+                .bind(pace)
                 .bind(event_id)
                 .execute(&mut *tx)
                 .await?;

@@ -73,8 +73,12 @@ pub struct QueueStatusBody {
     pub queue_position: i32,
     /// Buyers ahead (an estimate).
     pub ahead: i64,
-    /// Estimated wait in seconds (0 once admitted).
+    /// Estimated wait in seconds (0 once admitted), at the pace the line has been moving (the
+    /// configured admission rate until admissions have been observed).
     pub wait_time: i64,
+    /// While waiting: seconds until the next poll is worth making (1 near the front, up to 60
+    /// far back); null once admitted or ended.
+    pub poll_after_seconds: Option<i64>,
     /// waiting, admitted, done or expired.
     pub status: String,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -93,6 +97,7 @@ impl From<QueueView> for QueueStatusBody {
             queue_position: v.entry.queue_position,
             ahead: v.ahead,
             wait_time: v.wait_secs,
+            poll_after_seconds: v.poll_after_secs,
             status: v.entry.status,
             admitted_at: v.entry.admitted_at,
             expires_at: v.entry.expires_at,

@@ -15,7 +15,8 @@ both!(
     admits_in_order_within_max_and_recovers,
     reservations_need_admission,
     queue_routes,
-    joining_is_rate_limited
+    joining_is_rate_limited,
+    estimates_follow_the_observed_pace
 );
 
 async fn statuses(t: &TestApp, ev: Uuid, who: &[Principal]) -> Vec<String> {
@@ -230,4 +231,72 @@ async fn joining_is_rate_limited(b: Backend) {
     let r = t.post(&format!("/events/{ev}/queue"), Some(&a), json!({})).await;
     r.assert_problem(429, None);
     assert!(r.headers.contains_key("retry-after"));
+}
+
+/// The configured rate is a ceiling; a line held back by `max_admitted` moves slower, and the
+/// estimates and poll hints follow what was observed.
+async fn estimates_follow_the_observed_pace(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let qpath = format!("/events/{ev}/queue");
+    let settings =
+        json!({"admission_rate_per_minute": 600, "max_admitted": 2, "admission_window_seconds": 60});
+    assert_eq!(t.call("PUT", &qpath, Some(&org_t), Some(settings.clone())).await.status, StatusCode::OK);
+    let buyers = t.principals(10).await;
+    let mut tokens = Vec::new();
+    for p in &buyers {
+        tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
+    }
+    let poll = |i: usize| {
+        let req = http::Request::get("/queue/status")
+            .header("x-queue-token", tokens[i].as_str())
+            .body(axum::body::Body::empty())
+            .unwrap();
+        t.send(req)
+    };
+    // Nothing observed yet: the configured 10 a second (9 in front of the last: one second).
+    let last = poll(9).await;
+    assert_eq!(
+        (
+            last.body["ahead"].as_i64(),
+            last.body["wait_time"].as_i64(),
+            last.body["poll_after_seconds"].as_i64()
+        ),
+        (Some(9), Some(1), Some(1))
+    );
+    // A tick a second later may admit only 2 (the maximum at once): 120 a minute observed,
+    // smoothed to 60 against the line that had not moved.
+    t.clock.advance(1);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 2);
+    let last = poll(9).await;
+    assert_eq!(
+        (
+            last.body["ahead"].as_i64(),
+            last.body["wait_time"].as_i64(),
+            last.body["poll_after_seconds"].as_i64()
+        ),
+        (Some(7), Some(8), Some(4))
+    );
+    let first = poll(0).await;
+    assert_eq!(
+        (first.body["status"].as_str(), first.body["wait_time"].as_i64()),
+        (Some("admitted"), Some(0))
+    );
+    assert!(first.body["poll_after_seconds"].is_null(), "{}", first.body);
+    // A stalled line (full, nobody finishing) decays the pace, so far-back buyers poll less.
+    for _ in 0..3 {
+        t.clock.advance(1);
+        assert_eq!(t.app.advance_queues().await.unwrap(), 0);
+    }
+    let last = poll(9).await;
+    assert_eq!(
+        (last.body["wait_time"].as_i64(), last.body["poll_after_seconds"].as_i64()),
+        (Some(60), Some(30)),
+        "{}",
+        last.body
+    );
+    // New settings start the measurement again from the configured rate.
+    assert_eq!(t.call("PUT", &qpath, Some(&org_t), Some(settings)).await.status, StatusCode::OK);
+    let last = poll(9).await;
+    assert_eq!(last.body["wait_time"].as_i64(), Some(1));
 }

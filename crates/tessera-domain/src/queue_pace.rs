@@ -1,0 +1,86 @@
+//! How fast a waiting room's line moves, and what to tell the people in it.
+//!
+//! The configured admission rate is a ceiling: during a busy sale the line moves only as fast as
+//! admitted buyers finish (at most `max_admitted` are live at once), which can be far slower. So
+//! estimates use the *observed* pace — admissions per minute, smoothed over the admission ticks —
+//! and fall back to the configured rate before anything has been observed. Clients are told when
+//! to poll again: often near the front, rarely far back, so a crowd of waiting buyers does not
+//! cost more than the sale itself.
+
+/// Weight of the newest tick in the smoothed pace (a half-life of about one tick).
+const NEWEST_WEIGHT: f64 = 0.5;
+
+/// Shortest and longest poll interval suggested to a waiting buyer, in seconds.
+pub const MIN_POLL_SECS: i64 = 1;
+pub const MAX_POLL_SECS: i64 = 60;
+
+/// The smoothed pace (admissions per minute) after a tick that admitted `admitted` buyers
+/// `elapsed_secs` after the previous one. Ticks closer than a second count as a second, so a tick
+/// right after a settings change cannot report an absurd burst.
+pub fn observed_pace(previous_per_min: i32, admitted: i64, elapsed_secs: f64) -> i32 {
+    let sample = admitted as f64 * 60.0 / elapsed_secs.max(1.0);
+    let pace = NEWEST_WEIGHT * sample + (1.0 - NEWEST_WEIGHT) * f64::from(previous_per_min.max(0));
+    // Rounded up so a trickle of admissions never reads as a stopped line.
+    pace.ceil().clamp(0.0, f64::from(i32::MAX)) as i32
+}
+
+/// The pace estimates use: the observed one, or the configured rate before any admission.
+pub fn estimate_pace(observed_per_min: i32, configured_per_min: i32) -> i64 {
+    if observed_per_min > 0 { i64::from(observed_per_min) } else { i64::from(configured_per_min.max(1)) }
+}
+
+/// Estimated seconds until a buyer with `ahead` waiting in front is admitted.
+pub fn wait_secs(ahead: i64, pace_per_min: i64) -> i64 {
+    let (n, pace) = (ahead.max(0).saturating_add(1).saturating_mul(60), pace_per_min.max(1));
+    n / pace + i64::from(n % pace != 0)
+}
+
+/// When a waiting buyer should ask again: half the estimated wait (so an estimate that turns
+/// out too long costs one extra poll, not a missed admission), between 1 and 60 seconds.
+pub fn poll_after_secs(wait_secs: i64) -> i64 {
+    (wait_secs / 2).clamp(MIN_POLL_SECS, MAX_POLL_SECS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pace_follows_admissions_and_smooths_bursts() {
+        // 100 admitted in one second: 6,000/min observed, half-weighted against a stopped line.
+        assert_eq!(observed_pace(0, 100, 1.0), 3_000);
+        // The same again: converging on 6,000.
+        assert_eq!(observed_pace(3_000, 100, 1.0), 4_500);
+        // A tick with nobody admitted halves it; it decays towards zero, never below.
+        assert_eq!(observed_pace(4_500, 0, 1.0), 2_250);
+        assert_eq!(observed_pace(1, 0, 1.0), 1);
+        assert_eq!(observed_pace(0, 0, 1.0), 0);
+    }
+
+    #[test]
+    fn ticks_closer_than_a_second_count_as_one() {
+        assert_eq!(observed_pace(0, 10, 0.001), 300);
+        assert_eq!(observed_pace(0, 10, 2.0), 150);
+    }
+
+    #[test]
+    fn estimates_prefer_what_was_observed() {
+        assert_eq!(estimate_pace(0, 600), 600);
+        assert_eq!(estimate_pace(120, 600_000), 120);
+        assert_eq!(estimate_pace(0, 0), 1);
+    }
+
+    #[test]
+    fn wait_and_poll_interval() {
+        // First in line at 60/min: a second.
+        assert_eq!(wait_secs(0, 60), 1);
+        // 599 ahead at 600/min: a minute.
+        assert_eq!(wait_secs(599, 600), 60);
+        assert_eq!(wait_secs(-5, 60), 1);
+        assert_eq!(poll_after_secs(1), 1);
+        assert_eq!(poll_after_secs(60), 30);
+        assert_eq!(poll_after_secs(3_600), 60);
+        // Huge lines do not overflow.
+        assert!(wait_secs(i64::MAX, 1) > 0);
+    }
+}
