@@ -355,7 +355,13 @@ impl Store {
                 };
                 let serving = admitted.iter().copied().max().unwrap_or(0).max(st.serving_position);
                 let since_tick = (now - st.updated_at).as_seconds_f64();
-                let pace = tessera_domain::queue_pace::observed_pace(st.admitted_per_min, count, since_tick);
+                // A full line (everyone admitted still shopping) says nothing about its pace:
+                // keep the last one, or the estimates would stretch while the line is merely busy.
+                let pace = if capacity <= 0 {
+                    st.admitted_per_min
+                } else {
+                    tessera_domain::queue_pace::observed_pace(st.admitted_per_min, count, since_tick)
+                };
                 sqlx::query(
                     "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3,
                          admitted_per_min = $4 WHERE event_id = $5",
