@@ -15,7 +15,10 @@ pub mod checkout;
 pub mod cursor;
 pub mod error;
 pub mod purchases;
+pub mod qr;
 pub mod queue;
+pub mod ticket_codes;
+pub mod tickets;
 
 pub use auth::{Principal, TokenConfig};
 pub use error::AppError;
@@ -67,6 +70,7 @@ impl Default for RateLimits {
 pub struct AppConfig {
     pub tokens: TokenConfig,
     pub rate_limits: RateLimits,
+    pub tickets: ticket_codes::TicketConfig,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -76,6 +80,7 @@ pub struct App {
     pub config: Arc<AppConfig>,
     pub clock: Arc<dyn Clock>,
     keys: Arc<auth::Keys>,
+    master: Arc<ticket_codes::MasterKey>,
 }
 
 impl App {
@@ -83,7 +88,8 @@ impl App {
     /// database, so every instance signs and verifies with the same key.
     pub async fn new(store: tessera_store::Store, config: AppConfig, clock: Arc<dyn Clock>) -> Result<App> {
         let keys = auth::Keys::load(&store, &config.tokens).await?;
-        Ok(App { store, config: Arc::new(config), clock, keys: Arc::new(keys) })
+        let master = ticket_codes::MasterKey::load(&store, &config.tickets).await?;
+        Ok(App { store, config: Arc::new(config), clock, keys: Arc::new(keys), master: Arc::new(master) })
     }
 
     pub fn now(&self) -> OffsetDateTime {

@@ -6,10 +6,12 @@
 pub mod booking;
 pub mod clock;
 pub mod event;
+pub mod key_seal;
 pub mod money;
 pub mod page;
 pub mod queue_pace;
 pub mod role;
+pub mod ticket_code;
 pub mod user;
 pub mod validation;
 

@@ -54,6 +54,7 @@ pub struct AppState {
         (name = "booking", description = "Ticket types, seats and holds"),
         (name = "wallet", description = "Balance, ledger and payments"),
         (name = "queue", description = "The virtual waiting room"),
+        (name = "tickets", description = "E-tickets, their signed codes and the event keys behind them"),
         (name = "seed 002", description = "The concert-reservation seed's own paths, sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -90,6 +91,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::wallet::router())
         .merge(api::concerts::router())
         .merge(api::queue::router())
+        .merge(api::tickets::router())
 }
 
 /// The OpenAPI document generated from the routes (committed as `openapi.json`).

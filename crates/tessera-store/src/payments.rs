@@ -542,7 +542,9 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query("UPDATE tickets SET status = 'void' WHERE purchase_id = $1")
+                // Voided tickets are the event's revocation list: their codes stop at the door.
+                sqlx::query("UPDATE tickets SET status = 'void', voided_at = $1 WHERE purchase_id = $2 AND status = 'valid'")
+                    .bind(now)
                     .bind(purchase_id)
                     .execute(&mut *tx)
                     .await?;

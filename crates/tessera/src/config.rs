@@ -34,6 +34,10 @@ pub struct Config {
     /// HS256 signing secret (≥ 32 bytes); without it one is generated and kept in the database.
     pub jwt_secret: Option<Secret>,
     pub jwt_secret_file: Option<PathBuf>,
+    /// Seals the events' ticket-signing keys at rest: 32 bytes as 64 hex digits or base64.
+    /// Without it one is generated and kept in the database (fine for development only).
+    pub ticket_master_key: Option<Secret>,
+    pub ticket_master_key_file: Option<PathBuf>,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_secs: i64,
     pub login_limit_per_email: i64,
@@ -58,6 +62,8 @@ impl Default for Config {
             tls_key: None,
             jwt_secret: None,
             jwt_secret_file: None,
+            ticket_master_key: None,
+            ticket_master_key_file: None,
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             login_limit_per_email: 10,
@@ -88,6 +94,9 @@ impl Config {
         if let Some(p) = &c.jwt_secret_file {
             c.jwt_secret = Some(Secret(read_secret(p)?));
         }
+        if let Some(p) = &c.ticket_master_key_file {
+            c.ticket_master_key = Some(Secret(read_secret(p)?));
+        }
         c.validate()?;
         Ok(c)
     }
@@ -97,6 +106,10 @@ impl Config {
             && s.0.len() < 32
         {
             bail!("TESSERA_JWT_SECRET must be at least 32 bytes");
+        }
+        if let Some(k) = &self.ticket_master_key {
+            tessera_app::ticket_codes::parse_master_key(&k.0)
+                .map_err(|m| anyhow::anyhow!("TESSERA_TICKET_MASTER_KEY: {m}"))?;
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             bail!("set both TESSERA_TLS_CERT and TESSERA_TLS_KEY, or neither");

@@ -9,6 +9,7 @@ pub mod serve;
 
 use std::sync::Arc;
 
+use tessera_app::ticket_codes::TicketConfig;
 use tessera_app::{App, AppConfig, RateLimits, SystemClock, TokenConfig};
 use tessera_store::{Store, StoreOptions};
 
@@ -33,6 +34,7 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             queue_join_per_user: cfg.queue_join_limit_per_user,
             queue_join_per_ip: cfg.queue_join_limit_per_ip,
         },
+        tickets: TicketConfig { master_key: cfg.ticket_master_key.as_ref().map(|s| s.0.clone()) },
     };
     Ok(App::new(store, app_cfg, Arc::new(SystemClock)).await?)
 }

@@ -17,6 +17,7 @@ pub mod ops;
 pub mod purchases;
 pub mod queue;
 pub mod stats;
+pub mod tickets;
 pub mod users;
 pub mod wallet;
 

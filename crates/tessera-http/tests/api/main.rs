@@ -12,5 +12,6 @@ mod events;
 mod ops;
 mod purchases;
 mod queue;
+mod tickets;
 mod users;
 mod wallet;

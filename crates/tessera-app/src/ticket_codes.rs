@@ -1,0 +1,291 @@
+//! Ticket codes: issuing a ticket's signed code, verifying a scanned one, and the event keys
+//! behind them (created on first use, rotated and retired by the organizer).
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rand::RngCore;
+use uuid::Uuid;
+
+use tessera_domain::key_seal;
+use tessera_domain::ticket_code::{self, CodeError, SigningKey, TicketClaims, VerifyingKey};
+use tessera_store::{EventKeyRow, Store, StoreError, TicketDetailRow};
+
+use crate::auth::Principal;
+use crate::{App, AppError, Result};
+
+/// Ticket settings.
+#[derive(Clone, Default)]
+pub struct TicketConfig {
+    /// The master key that seals event signing keys at rest: 32 bytes as 64 hex digits or
+    /// base64. `None` generates one and keeps it in the database (development only: then a
+    /// database dump holds everything needed to open the keys).
+    pub master_key: Option<String>,
+}
+
+impl std::fmt::Debug for TicketConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketConfig")
+            .field("master_key", &self.master_key.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// The server's master key.
+pub(crate) struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey([redacted])")
+    }
+}
+
+/// 32 bytes from 64 hex digits or base64 (standard or URL-safe).
+pub fn parse_master_key(text: &str) -> std::result::Result<[u8; 32], String> {
+    let t = text.trim();
+    let bytes = if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32).map(|i| u8::from_str_radix(&t[2 * i..2 * i + 2], 16).unwrap_or(0)).collect::<Vec<u8>>()
+    } else {
+        STANDARD
+            .decode(t)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')))
+            .map_err(|_| "the ticket master key must be 32 bytes as 64 hex digits or base64".to_string())?
+    };
+    bytes.try_into().map_err(|_| "the ticket master key must be exactly 32 bytes".to_string())
+}
+
+impl MasterKey {
+    pub(crate) async fn load(store: &Store, cfg: &TicketConfig) -> Result<MasterKey> {
+        if let Some(k) = &cfg.master_key {
+            return parse_master_key(k).map(MasterKey).map_err(AppError::Internal);
+        }
+        let candidate = hex(&random::<32>());
+        let stored = store.secret_or_insert("ticket_master_key", &candidate).await?;
+        tracing::warn!(
+            "no ticket master key configured (TESSERA_TICKET_MASTER_KEY): event keys are sealed with a \
+             key kept in the database itself; configure one in production"
+        );
+        parse_master_key(&stored).map(MasterKey).map_err(AppError::Internal)
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::rng().fill_bytes(&mut b);
+    b
+}
+
+/// Unix seconds a ticket's code is valid between: from its issue until a day after the event
+/// ends (or starts, when it has no end), as festivals run late. Which days a scan counts for is
+/// the door's business, not the code's.
+pub fn validity(t: &TicketDetailRow) -> (i64, i64) {
+    let end = t.event_end.unwrap_or(t.event_start);
+    (t.created_at.unix_timestamp(), end.unix_timestamp() + 24 * 3600)
+}
+
+/// Who may see a ticket: its holder, the event's organizer, an admin.
+pub(crate) fn may_see(who: &Principal, t: &TicketDetailRow) -> bool {
+    t.user_id == who.user_id || who.owns_or_admin(t.organizer_id)
+}
+
+fn key_id_u8(k: i32) -> Result<u8> {
+    u8::try_from(k).map_err(|_| AppError::Internal(format!("event key id {k} out of range")))
+}
+
+impl App {
+    fn sealed_key_row(&self, event_id: Uuid, key_id: u8) -> Result<(EventKeyRow, SigningKey)> {
+        let secret = random::<32>();
+        let sealed = key_seal::seal(&self.master.0, event_id, key_id, &secret, &random::<24>())
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let key = ticket_code::signing_key(&secret);
+        let row = EventKeyRow {
+            event_id,
+            key_id: i32::from(key_id),
+            public_key: key.verifying_key().as_bytes().to_vec(),
+            sealed_secret: sealed,
+            status: "signing".into(),
+            created_at: self.now(),
+            retired_at: None,
+        };
+        Ok((row, key))
+    }
+
+    fn open_key(&self, k: &EventKeyRow) -> Result<SigningKey> {
+        let secret = key_seal::open(&self.master.0, k.event_id, key_id_u8(k.key_id)?, &k.sealed_secret)
+            .map_err(|e| AppError::Internal(format!("event {} key {}: {e}", k.event_id, k.key_id)))?;
+        Ok(ticket_code::signing_key(&secret))
+    }
+
+    /// The event's keys, making its first one if it has none.
+    async fn keys_of(&self, event_id: Uuid) -> Result<Vec<EventKeyRow>> {
+        let keys = self.store.event_keys(event_id).await?;
+        if !keys.is_empty() {
+            return Ok(keys);
+        }
+        let (row, _) = self.sealed_key_row(event_id, 1)?;
+        self.store.insert_first_event_key(&row).await?;
+        Ok(self.store.event_keys(event_id).await?)
+    }
+
+    /// A ticket's code. The first issue fixes the key that signs it (the event's signing key
+    /// then), so the code stays the same until that key is retired.
+    pub async fn ticket_code(&self, t: &TicketDetailRow) -> Result<String> {
+        let keys = self.keys_of(t.event_id).await?;
+        let key_id = match t.key_id {
+            Some(k) => k,
+            None => {
+                let signing = keys
+                    .iter()
+                    .find(|k| k.status == "signing")
+                    .ok_or_else(|| AppError::Internal(format!("event {} has no signing key", t.event_id)))?;
+                if !self.store.assign_ticket_key(t.ticket_id, signing.key_id).await? {
+                    // Another request issued it first: use the key it fixed.
+                    let again =
+                        self.store.ticket_detail(t.ticket_id).await?.ok_or(AppError::NotFound("ticket"))?;
+                    return Box::pin(self.ticket_code(&again)).await;
+                }
+                signing.key_id
+            }
+        };
+        let row = keys
+            .iter()
+            .find(|k| k.key_id == key_id && k.status != "retired")
+            .ok_or_else(|| AppError::Internal(format!("ticket {} has a retired key", t.ticket_id)))?;
+        let (valid_from, valid_until) = validity(t);
+        let claims = TicketClaims {
+            event_id: t.event_id,
+            ticket_id: t.ticket_id,
+            ticket_type_id: t.ticket_type_id,
+            valid_from,
+            valid_until,
+        };
+        ticket_code::encode(&claims, key_id_u8(key_id)?, &self.open_key(row)?)
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Verifies a scanned code online: layout, the event's key, signature, revocation and the
+    /// validity window. Answers the ticket it names.
+    pub async fn verify_ticket_code(&self, code: &str) -> std::result::Result<TicketDetailRow, CodeRefusal> {
+        let parsed = ticket_code::parse(code).map_err(CodeRefusal::Code)?;
+        let keys = self.store.event_keys(parsed.claims.event_id).await.map_err(store_refusal)?;
+        let ticket = self.store.ticket_detail(parsed.claims.ticket_id).await.map_err(store_refusal)?;
+        let public = |event: Uuid, kid: u8| {
+            keys.iter()
+                .find(|k| k.event_id == event && k.key_id == i32::from(kid) && k.status != "retired")
+                .and_then(|k| ticket_code::verifying_key(&k.public_key))
+        };
+        let void = ticket.as_ref().is_some_and(|t| t.status == "void");
+        ticket_code::verify(code, public, |_| void, self.now().unix_timestamp())
+            .map_err(CodeRefusal::Code)?;
+        // A genuine signature over a ticket we do not have: deleted data, or another server's.
+        ticket.filter(|t| t.event_id == parsed.claims.event_id).ok_or(CodeRefusal::UnknownTicket)
+    }
+
+    /// An event's keys (its organizer or an admin): public halves and states.
+    pub async fn event_keys(&self, who: &Principal, event_id: Uuid) -> Result<Vec<EventKeyView>> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden("only the event's organizer or an admin may see its keys"));
+        }
+        Ok(self.keys_of(event_id).await?.iter().map(EventKeyView::from).collect())
+    }
+
+    /// Makes a new signing key; the old one keeps verifying the codes it signed until retired.
+    pub async fn rotate_event_key(&self, who: &Principal, event_id: Uuid) -> Result<EventKeyView> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden("only the event's organizer or an admin may rotate its keys"));
+        }
+        let keys = self.keys_of(event_id).await?;
+        let next = keys.iter().map(|k| k.key_id).max().unwrap_or(0) + 1;
+        let next = u8::try_from(next).map_err(|_| AppError::Conflict {
+            code: "keys_exhausted",
+            detail: "this event has used all 255 key ids".into(),
+        })?;
+        let (row, _) = self.sealed_key_row(event_id, next)?;
+        match self.store.rotate_event_key(&row).await {
+            Ok(()) => Ok(EventKeyView::from(&row)),
+            Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
+                code: "rotation_in_progress",
+                detail: "another rotation of this event's keys happened at the same time; try again".into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Retires a key that no longer signs: codes it signed stop working and their tickets get
+    /// new codes from the current key.
+    pub async fn retire_event_key(&self, who: &Principal, event_id: Uuid, key_id: i64) -> Result<()> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden("only the event's organizer or an admin may retire its keys"));
+        }
+        let keys = self.store.event_keys(event_id).await?;
+        let Some(k) = keys.iter().find(|k| i64::from(k.key_id) == key_id) else {
+            return Err(AppError::NotFound("event key"));
+        };
+        match k.status.as_str() {
+            "signing" => Err(AppError::Conflict {
+                code: "key_signing",
+                detail: "this key signs new tickets: rotate to a new key before retiring it".into(),
+            }),
+            "retired" => {
+                Err(AppError::Conflict { code: "key_retired", detail: "this key is already retired".into() })
+            }
+            _ => {
+                if self.store.retire_event_key(event_id, k.key_id, self.now()).await? {
+                    Ok(())
+                } else {
+                    Err(AppError::Conflict {
+                        code: "key_changed",
+                        detail: "the key changed while retiring it; look again".into(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// Why a scanned code was refused.
+#[derive(Debug)]
+pub enum CodeRefusal {
+    Code(CodeError),
+    /// The signature is genuine but no such ticket exists here.
+    UnknownTicket,
+    Store(AppError),
+}
+
+fn store_refusal(e: StoreError) -> CodeRefusal {
+    CodeRefusal::Store(e.into())
+}
+
+/// An event key as shown to its organizer: never the private half.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventKeyView {
+    pub key_id: i32,
+    /// Base64url Ed25519 public key.
+    pub public_key: String,
+    pub status: String,
+    pub created_at: time::OffsetDateTime,
+    pub retired_at: Option<time::OffsetDateTime>,
+}
+
+impl From<&EventKeyRow> for EventKeyView {
+    fn from(k: &EventKeyRow) -> Self {
+        EventKeyView {
+            key_id: k.key_id,
+            public_key: URL_SAFE_NO_PAD.encode(&k.public_key),
+            status: k.status.clone(),
+            created_at: k.created_at,
+            retired_at: k.retired_at,
+        }
+    }
+}
+
+/// The verifying key of a stored row (for scanners' bundles).
+pub fn public_key(k: &EventKeyRow) -> Option<VerifyingKey> {
+    ticket_code::verifying_key(&k.public_key)
+}

@@ -1,0 +1,53 @@
+//! Tickets as holders see them: their own list, one ticket with its signed code.
+
+use uuid::Uuid;
+
+use tessera_domain::page::parse_limit;
+use tessera_store::TicketDetailRow;
+
+use crate::accounts::{Page, page_cursor};
+use crate::auth::Principal;
+use crate::ticket_codes::may_see;
+use crate::{App, AppError, Result, cursor};
+
+/// A ticket and its code (`None` for a voided ticket: it has no code worth showing).
+#[derive(Debug, Clone)]
+pub struct TicketView {
+    pub ticket: TicketDetailRow,
+    pub code: Option<String>,
+}
+
+impl App {
+    async fn view(&self, t: TicketDetailRow) -> Result<TicketView> {
+        let code = if t.status == "valid" { Some(self.ticket_code(&t).await?) } else { None };
+        Ok(TicketView { ticket: t, code })
+    }
+
+    /// One ticket: its holder's, its event organizer's, or an admin's to see; 404 for anyone
+    /// else (they may not learn it exists).
+    pub async fn ticket(&self, who: &Principal, ticket_id: Uuid) -> Result<TicketView> {
+        let t = self.store.ticket_detail(ticket_id).await?.filter(|t| may_see(who, t));
+        self.view(t.ok_or(AppError::NotFound("ticket"))?).await
+    }
+
+    /// The caller's tickets, newest first.
+    pub async fn my_tickets(
+        &self,
+        who: &Principal,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<TicketView>> {
+        let limit = parse_limit(limit).map_err(|m| AppError::invalid("limit", m))?;
+        let before = match cursor {
+            Some(c) => Some(cursor::decode(c, "tickets")?.1),
+            None => None,
+        };
+        let mut rows = self.store.tickets_of_user(who.user_id, before, limit + 1).await?;
+        let next_cursor = page_cursor(&mut rows, limit, |t| cursor::encode("tickets", "", t.ticket_id));
+        let mut items = Vec::with_capacity(rows.len());
+        for t in rows {
+            items.push(self.view(t).await?);
+        }
+        Ok(Page { items, next_cursor })
+    }
+}

@@ -1,0 +1,233 @@
+//! Tickets and their signed codes: views and QR images, who may see them, key rotation and
+//! retirement, and revocation by refund.
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::json;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use tessera_app::booking::ReserveInput;
+use tessera_app::domain::Role;
+use tessera_app::domain::ticket_code::CodeError;
+use tessera_app::ticket_codes::CodeRefusal;
+use tessera_app::{App, AppConfig, Principal};
+use tessera_store::Backend;
+
+use crate::both;
+use crate::support::TestApp;
+
+both!(tickets_and_their_codes, ticket_authorization, keys_rotate_and_retire, refund_revokes_the_code);
+
+/// Buys `seat` of `ev` for a fresh attendee; answers (attendee token, principal, ticket id).
+async fn buy_seat(t: &TestApp, ev: Uuid, seat: i64) -> (String, Principal, Uuid) {
+    let (id, token) = t.user("attendee").await;
+    let p = Principal { user_id: id, role: Role::Attendee };
+    t.app.charge(&p, Some("100")).await.unwrap();
+    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![seat]), ..Default::default() };
+    let h = t.app.reserve(&p, &input).await.unwrap();
+    let r = t.app.pay(&p, Some(h.reservation.reservation_id), None, None).await.unwrap();
+    (token, p, r.tickets[0].ticket_id)
+}
+
+/// GET with a token, answering the status, content type and raw body.
+async fn raw(t: &TestApp, path: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
+    let req =
+        Request::get(path).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let res = t.router().oneshot(req).await.unwrap();
+    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let status = res.status();
+    (status, ct, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+fn decode_qr(png_bytes: &[u8]) -> String {
+    let mut r = png::Decoder::new(std::io::Cursor::new(png_bytes)).read_info().unwrap();
+    let mut buf = vec![0; r.output_buffer_size().unwrap()];
+    let info = r.next_frame(&mut buf).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR symbol");
+    grids[0].decode().unwrap().1
+}
+
+async fn tickets_and_their_codes(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({"end_time": "2030-05-02T23:00:00Z", "location": "Hall A"})).await;
+    let (token, _, ticket_id) = buy_seat(&t, ev, 7).await;
+    let list = t.get("/users/me/tickets", Some(&token)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(item["ticket_id"], json!(ticket_id));
+    assert_eq!((item["seat_number"].as_i64(), item["status"].as_str()), (Some(7), Some("valid")));
+    assert_eq!((item["event_name"].as_str(), item["location"].as_str()), (Some("Concert"), Some("Hall A")));
+    let code = item["code"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 196);
+    // The same code every time it is shown.
+    let one = t.get(&format!("/tickets/{ticket_id}"), Some(&token)).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["code"].as_str(), Some(code.as_str()));
+    // It verifies, and names this ticket.
+    let verified = t.app.verify_ticket_code(&code).await.unwrap();
+    assert_eq!((verified.ticket_id, verified.event_id), (ticket_id, ev));
+    // The QR images carry it.
+    let (status, ct, svg) = raw(&t, &format!("/tickets/{ticket_id}/qr.svg"), &token).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/svg+xml"));
+    assert!(String::from_utf8(svg).unwrap().contains("<svg"));
+    let (status, ct, png) = raw(&t, &format!("/tickets/{ticket_id}/qr.png"), &token).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/png"));
+    assert_eq!(decode_qr(&png), code);
+    // Paging: a second ticket, one per page.
+    let (id2, _) = (ticket_id, ());
+    let p = Principal { user_id: item["user_id"].as_str().unwrap().parse().unwrap(), role: Role::Attendee };
+    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![8]), ..Default::default() };
+    let h = t.app.reserve(&p, &input).await.unwrap();
+    t.app.pay(&p, Some(h.reservation.reservation_id), None, None).await.unwrap();
+    let first = t.get("/users/me/tickets?limit=1", Some(&token)).await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(first.body["items"][0]["seat_number"].as_i64(), Some(8), "newest first");
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let second = t.get(&format!("/users/me/tickets?limit=1&cursor={cursor}"), Some(&token)).await;
+    assert_eq!(second.body["items"][0]["ticket_id"], json!(id2));
+    assert!(second.body["next_cursor"].is_null());
+    // Bad input.
+    t.get("/users/me/tickets?limit=0", Some(&token)).await.assert_problem(400, Some("limit"));
+    t.get("/users/me/tickets?limit=x", Some(&token)).await.assert_problem(400, Some("limit"));
+    t.get("/users/me/tickets?cursor=nope", Some(&token)).await.assert_problem(400, Some("cursor"));
+    t.get("/tickets/not-a-uuid", Some(&token)).await.assert_problem(404, None);
+    t.get(&format!("/tickets/{}", Uuid::now_v7()), Some(&token)).await.assert_problem(404, None);
+    t.get(&format!("/tickets/{}/qr.png", Uuid::now_v7()), Some(&token)).await.assert_problem(404, None);
+}
+
+async fn ticket_authorization(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let (_, _, ticket_id) = buy_seat(&t, ev, 1).await;
+    let path = format!("/tickets/{ticket_id}");
+    // The event's organizer and admins see it; other people cannot learn it exists.
+    assert_eq!(t.get(&path, Some(&org_t)).await.status, StatusCode::OK);
+    let (_, admin) = t.user("admin").await;
+    assert_eq!(t.get(&path, Some(&admin)).await.status, StatusCode::OK);
+    let (_, other) = t.user("attendee").await;
+    let (_, other_org) = t.user("organizer").await;
+    let (_, staff) = t.user("staff").await;
+    for who in [&other, &other_org, &staff] {
+        t.get(&path, Some(who)).await.assert_problem(404, None);
+        t.get(&format!("{path}/qr.svg"), Some(who)).await.assert_problem(404, None);
+        t.get(&format!("{path}/qr.png"), Some(who)).await.assert_problem(404, None);
+    }
+    assert!(t.get("/users/me/tickets", Some(&other)).await.body["items"].as_array().unwrap().is_empty());
+    for p in [path.clone(), format!("{path}/qr.svg"), format!("{path}/qr.png"), "/users/me/tickets".into()] {
+        t.get(&p, None).await.assert_problem(401, None);
+    }
+    // Keys: the organizer and admins only.
+    let keys = format!("/events/{ev}/keys");
+    for who in [&other, &other_org, &staff] {
+        t.get(&keys, Some(who)).await.assert_problem(403, None);
+        t.post(&format!("{keys}/rotate"), Some(who), json!({})).await.assert_problem(403, None);
+        t.post(&format!("{keys}/1/retire"), Some(who), json!({})).await.assert_problem(403, None);
+    }
+    t.get(&keys, None).await.assert_problem(401, None);
+    t.post(&format!("{keys}/rotate"), None, json!({})).await.assert_problem(401, None);
+    assert_eq!(t.get(&keys, Some(&admin)).await.status, StatusCode::OK);
+    let missing = format!("/events/{}/keys", Uuid::now_v7());
+    t.get(&missing, Some(&admin)).await.assert_problem(404, None);
+    t.post(&format!("{missing}/rotate"), Some(&admin), json!({})).await.assert_problem(404, None);
+}
+
+async fn keys_rotate_and_retire(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let (token, _, old_ticket) = buy_seat(&t, ev, 1).await;
+    let old_code = t.get(&format!("/tickets/{old_ticket}"), Some(&token)).await.body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let keys = format!("/events/{ev}/keys");
+    let listed = t.get(&keys, Some(&org_t)).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["items"][0]["status"].as_str(), Some("signing"));
+    assert!(listed.body["items"][0].get("sealed_secret").is_none());
+    // Rotate: key 2 signs new codes; key 1's codes still open the door.
+    let rotated = t.post(&format!("{keys}/rotate"), Some(&org_t), json!({})).await;
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
+    assert_eq!(
+        (rotated.body["key_id"].as_i64(), rotated.body["status"].as_str()),
+        (Some(2), Some("signing"))
+    );
+    assert!(t.app.verify_ticket_code(&old_code).await.is_ok());
+    let (token2, _, new_ticket) = buy_seat(&t, ev, 2).await;
+    let new_code = t.get(&format!("/tickets/{new_ticket}"), Some(&token2)).await.body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(t.app.verify_ticket_code(&new_code).await.is_ok());
+    // The old ticket keeps its code while key 1 verifies.
+    let again = t.get(&format!("/tickets/{old_ticket}"), Some(&token)).await;
+    assert_eq!(again.body["code"].as_str(), Some(old_code.as_str()));
+    // The signing key cannot be retired; unknown keys are 404.
+    t.post(&format!("{keys}/2/retire"), Some(&org_t), json!({})).await.assert_problem(409, None);
+    t.post(&format!("{keys}/99/retire"), Some(&org_t), json!({})).await.assert_problem(404, None);
+    t.post(&format!("{keys}/x/retire"), Some(&org_t), json!({})).await.assert_problem(404, None);
+    // Retire key 1: its codes stop working and the ticket gets a new code from key 2.
+    let r = t.post(&format!("{keys}/1/retire"), Some(&org_t), json!({})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    assert!(matches!(
+        t.app.verify_ticket_code(&old_code).await,
+        Err(CodeRefusal::Code(CodeError::UnknownKey))
+    ));
+    let reissued = t.get(&format!("/tickets/{old_ticket}"), Some(&token)).await.body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(reissued, old_code);
+    assert!(t.app.verify_ticket_code(&reissued).await.is_ok());
+    t.post(&format!("{keys}/1/retire"), Some(&org_t), json!({})).await.assert_problem(409, None);
+    let listed = t.get(&keys, Some(&org_t)).await;
+    let states: Vec<_> =
+        listed.body["items"].as_array().unwrap().iter().map(|k| k["status"].clone()).collect();
+    assert_eq!(states, vec![json!("retired"), json!("signing")]);
+    // A different master key cannot open this event's keys: issuing fails rather than signing
+    // with something else.
+    let other = App::new(
+        t.app.store.clone(),
+        AppConfig {
+            tickets: tessera_app::ticket_codes::TicketConfig { master_key: Some("11".repeat(32)) },
+            ..Default::default()
+        },
+        t.clock.clone(),
+    )
+    .await
+    .unwrap();
+    let p = Principal { user_id: Uuid::nil(), role: Role::Admin };
+    assert!(other.ticket(&p, new_ticket).await.is_err());
+}
+
+async fn refund_revokes_the_code(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({})).await;
+    let (token, p, ticket_id) = buy_seat(&t, ev, 3).await;
+    let code = t.get(&format!("/tickets/{ticket_id}"), Some(&token)).await.body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let purchase_id = t.app.ticket(&p, ticket_id).await.unwrap().ticket.purchase_id;
+    let r = t.post(&format!("/purchases/{purchase_id}/refund"), Some(&token), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(matches!(t.app.verify_ticket_code(&code).await, Err(CodeRefusal::Code(CodeError::Revoked))));
+    assert_eq!(t.app.store.revoked_tickets(ev).await.unwrap(), vec![ticket_id]);
+    let shown = t.get(&format!("/tickets/{ticket_id}"), Some(&token)).await;
+    assert_eq!(shown.body["status"].as_str(), Some("void"));
+    assert!(shown.body["code"].is_null() && shown.body["voided_at"].is_string());
+    t.get(&format!("/tickets/{ticket_id}/qr.png"), Some(&token)).await.assert_problem(410, None);
+    // Forged and altered codes are refused as such.
+    assert!(matches!(t.app.verify_ticket_code("HELLO").await, Err(CodeRefusal::Code(CodeError::Malformed))));
+    let mut altered = code.into_bytes();
+    altered[100] = if altered[100] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    assert!(t.app.verify_ticket_code(&altered).await.is_err());
+}

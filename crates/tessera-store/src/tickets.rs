@@ -1,0 +1,214 @@
+//! Tickets as their holders and doors see them, and the event keys that sign their codes.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Result, Store, StoreError, WritePool, affected, on_db};
+
+/// A ticket with what a printed ticket or a scanner needs: the event, the holder, the type.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TicketDetailRow {
+    pub ticket_id: Uuid,
+    pub purchase_id: Uuid,
+    pub event_id: Uuid,
+    pub user_id: Uuid,
+    pub ticket_type_id: Option<Uuid>,
+    pub seat_number: Option<i32>,
+    /// valid or void.
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    /// The event key that signs this ticket's code (none until the code is first issued).
+    pub key_id: Option<i32>,
+    pub voided_at: Option<OffsetDateTime>,
+    pub event_name: String,
+    pub event_start: OffsetDateTime,
+    pub event_end: Option<OffsetDateTime>,
+    pub location: Option<String>,
+    pub organizer_id: Option<Uuid>,
+    pub ticket_type_name: Option<String>,
+    pub holder_name: String,
+}
+
+const DETAIL: &str =
+    "SELECT t.ticket_id, t.purchase_id, t.event_id, t.user_id, t.ticket_type_id, t.seat_number,
+        t.status, t.created_at, t.key_id, t.voided_at, e.name AS event_name, e.start_time AS event_start,
+        e.end_time AS event_end, e.location, e.organizer_id, tt.name AS ticket_type_name,
+        u.name AS holder_name
+     FROM tickets t
+     JOIN events e ON e.event_id = t.event_id
+     JOIN users u ON u.user_id = t.user_id
+     LEFT JOIN ticket_types tt ON tt.ticket_type_id = t.ticket_type_id";
+
+/// One of an event's signing keys; the private half only ever sealed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EventKeyRow {
+    pub event_id: Uuid,
+    pub key_id: i32,
+    pub public_key: Vec<u8>,
+    pub sealed_secret: Vec<u8>,
+    /// signing, verifying or retired.
+    pub status: String,
+    pub created_at: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+}
+
+impl Store {
+    pub async fn ticket_detail(&self, ticket_id: Uuid) -> Result<Option<TicketDetailRow>> {
+        let sql = format!("{DETAIL} WHERE t.ticket_id = $1");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_optional(p).await
+        })?)
+    }
+
+    /// A page of a holder's tickets, newest first, before the cursor ticket (ids are time-ordered).
+    pub async fn tickets_of_user(
+        &self,
+        user_id: Uuid,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<TicketDetailRow>> {
+        let sql =
+            format!("{DETAIL} WHERE t.user_id = $1 AND t.ticket_id < $2 ORDER BY t.ticket_id DESC LIMIT $3");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(user_id)
+                .bind(before.unwrap_or(Uuid::max()))
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        })?)
+    }
+
+    /// Fixes which key signs a ticket's code, once: a ticket keeps its first key (so its printed
+    /// code stays valid) until that key is retired. False when it already had one.
+    pub async fn assign_ticket_key(&self, ticket_id: Uuid, key_id: i32) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query("UPDATE tickets SET key_id = $1 WHERE ticket_id = $2 AND key_id IS NULL")
+                .bind(key_id)
+                .bind(ticket_id)
+                .execute(p)
+                .await
+                .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    /// The event's revocation list: its voided tickets.
+    pub async fn revoked_tickets(&self, event_id: Uuid) -> Result<Vec<Uuid>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT ticket_id FROM tickets WHERE event_id = $1 AND status = 'void' ORDER BY ticket_id",
+            )
+            .bind(event_id)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    /// All of an event's keys, oldest first.
+    pub async fn event_keys(&self, event_id: Uuid) -> Result<Vec<EventKeyRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT event_id, key_id, public_key, sealed_secret, status, created_at, retired_at
+                 FROM event_keys WHERE event_id = $1 ORDER BY key_id",
+            )
+            .bind(event_id)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    /// Adds an event's first key, unless it has one (two first issues racing: one wins, the
+    /// other reads the winner's). True when this call added it.
+    pub async fn insert_first_event_key(&self, k: &EventKeyRow) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO event_keys (event_id, key_id, public_key, sealed_secret, status, created_at)
+                 VALUES ($1, $2, $3, $4, 'signing', $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(k.event_id)
+            .bind(k.key_id)
+            .bind(&k.public_key)
+            .bind(&k.sealed_secret)
+            .bind(k.created_at)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Makes `k` the event's signing key; the previous signing key keeps verifying. `k.key_id`
+    /// must be the next free id (the caller sealed the secret for it): if another rotation took
+    /// that id first, this is `StoreError::Conflict` and nothing changes.
+    pub async fn rotate_event_key(&self, k: &EventKeyRow) -> Result<()> {
+        on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                sqlx::query(
+                    "UPDATE event_keys SET status = 'verifying' WHERE event_id = $1 AND status = 'signing'",
+                )
+                .bind(k.event_id)
+                .execute(&mut *tx)
+                .await?;
+                let n = sqlx::query(
+                    "INSERT INTO event_keys (event_id, key_id, public_key, sealed_secret, status, created_at)
+                     VALUES ($1, $2, $3, $4, 'signing', $5) ON CONFLICT DO NOTHING",
+                )
+                .bind(k.event_id)
+                .bind(k.key_id)
+                .bind(&k.public_key)
+                .bind(&k.sealed_secret)
+                .bind(k.created_at)
+                .execute(&mut *tx)
+                .await
+                .map(affected)?;
+                if n == 1 {
+                    tx.commit().await?;
+                }
+                Ok::<_, sqlx::Error>(n)
+            }
+            .await
+        })
+        .map_err(StoreError::from)
+        .and_then(|n| {
+            if n == 1 {
+                Ok(())
+            } else {
+                Err(StoreError::Conflict("event key id taken by another rotation".into()))
+            }
+        })
+    }
+
+    /// Retires a key that no longer signs: codes it signed stop verifying, and its valid tickets
+    /// lose it, so their next issue is signed with the current key (holders need the new code).
+    /// False when there is no such verifying key (the signing key must be rotated out first).
+    pub async fn retire_event_key(&self, event_id: Uuid, key_id: i32, now: OffsetDateTime) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                let n = sqlx::query(
+                    "UPDATE event_keys SET status = 'retired', retired_at = $1
+                     WHERE event_id = $2 AND key_id = $3 AND status = 'verifying'",
+                )
+                .bind(now)
+                .bind(event_id)
+                .bind(key_id)
+                .execute(&mut *tx)
+                .await
+                .map(affected)?;
+                if n == 1 {
+                    sqlx::query("UPDATE tickets SET key_id = NULL WHERE event_id = $1 AND key_id = $2")
+                        .bind(event_id)
+                        .bind(key_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                }
+                Ok::<_, sqlx::Error>(n)
+            }
+            .await
+        })?;
+        Ok(n == 1)
+    }
+}
