@@ -48,6 +48,7 @@ pub struct TicketTypePatch {
     pub sale_starts_at: Option<Option<String>>,
     pub sale_ends_at: Option<Option<String>>,
     pub requires_approval: Option<bool>,
+    pub allow_reentry: Option<bool>,
 }
 
 pub const SEAT_PAGE_DEFAULT: i64 = 100;
@@ -211,6 +212,7 @@ impl App {
             sale_starts_at: p.sale_starts_at.unwrap_or_else(|| current.sale_starts_at.map(fmt)),
             sale_ends_at: p.sale_ends_at.unwrap_or_else(|| current.sale_ends_at.map(fmt)),
             requires_approval: Some(p.requires_approval.unwrap_or(current.requires_approval)),
+            allow_reentry: Some(p.allow_reentry.unwrap_or(current.allow_reentry)),
         };
         let f = TicketTypeFields::parse(&input)?;
         let now = self.now();
@@ -382,6 +384,7 @@ fn tt_row(
         sale_starts_at: f.sale_starts_at,
         sale_ends_at: f.sale_ends_at,
         requires_approval: f.requires_approval,
+        allow_reentry: f.allow_reentry,
         created_at,
         updated_at,
     }

@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod auth;
 pub mod booking;
 pub mod catalogue;
+pub mod checkin;
 pub mod checkout;
 pub mod cursor;
 pub mod error;

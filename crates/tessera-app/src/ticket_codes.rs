@@ -120,7 +120,7 @@ impl App {
     }
 
     /// The event's keys, making its first one if it has none.
-    async fn keys_of(&self, event_id: Uuid) -> Result<Vec<EventKeyRow>> {
+    pub(crate) async fn keys_of(&self, event_id: Uuid) -> Result<Vec<EventKeyRow>> {
         let keys = self.store.event_keys(event_id).await?;
         if !keys.is_empty() {
             return Ok(keys);

@@ -138,6 +138,7 @@ pub struct TicketTypeInput {
     pub sale_starts_at: Option<String>,
     pub sale_ends_at: Option<String>,
     pub requires_approval: Option<bool>,
+    pub allow_reentry: Option<bool>,
 }
 
 /// Validated ticket-type fields.
@@ -150,6 +151,7 @@ pub struct TicketTypeFields {
     pub sale_starts_at: Option<OffsetDateTime>,
     pub sale_ends_at: Option<OffsetDateTime>,
     pub requires_approval: bool,
+    pub allow_reentry: bool,
 }
 
 impl TicketTypeFields {
@@ -196,6 +198,7 @@ impl TicketTypeFields {
                     sale_starts_at: starts,
                     sale_ends_at: ends,
                     requires_approval: i.requires_approval.unwrap_or(false),
+                    allow_reentry: i.allow_reentry.unwrap_or(true),
                 })
             }
             _ => Err(e),

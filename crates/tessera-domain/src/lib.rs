@@ -4,6 +4,7 @@
 //! edge ("parse, don't validate"), so past the edge a value that exists is valid.
 
 pub mod booking;
+pub mod checkin;
 pub mod clock;
 pub mod event;
 pub mod key_seal;

@@ -34,6 +34,11 @@ pub struct Problem {
     /// The request id, for 5xx answers (so a report can be matched to the log).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Problem-specific members (RFC 9457 extensions), e.g. when and where a ticket was first
+    /// used.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An HTTP error: status, code, detail, field errors and optional extra headers.
@@ -44,11 +49,27 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after: Option<u64>,
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, code, detail: detail.into(), errors: Vec::new(), retry_after: None }
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+            extensions: serde_json::Map::new(),
+        }
+    }
+
+    /// Adds an extension member to the problem document.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        if let Ok(v) = serde_json::to_value(value) {
+            self.extensions.insert(key.to_string(), v);
+        }
+        self
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
@@ -120,6 +141,7 @@ impl IntoResponse for ApiError {
                 .map(|f| ProblemField { field: f.field, message: f.message })
                 .collect(),
             request_id: None,
+            extensions: self.extensions,
         };
         let mut res = (self.status, Json(body)).into_response();
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));

@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 };
 
 pub mod bulk;
+pub mod checkin;
 mod durability;
 pub mod events;
 pub mod limits;
@@ -33,6 +34,7 @@ pub mod tokens;
 pub mod users;
 pub mod wallet;
 
+pub use checkin::{CheckinSummary, PresenceRow, ScanRow, StaffRow};
 pub use events::{EventFilter, EventRow, SortValue};
 pub use payments::{PaidRows, PayInput, PayOutcome, PaymentRow, RefundOutcome, TicketRow};
 pub use purchases::{NewPurchase, PurchaseRow};

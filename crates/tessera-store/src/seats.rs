@@ -42,6 +42,8 @@ pub struct TicketTypeRow {
     pub sale_starts_at: Option<OffsetDateTime>,
     pub sale_ends_at: Option<OffsetDateTime>,
     pub requires_approval: bool,
+    /// Re-entry after an exit is allowed at the door.
+    pub allow_reentry: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -55,7 +57,7 @@ pub struct TicketTypeView {
 }
 
 const TT_COLUMNS: &str = "ticket_type_id, event_id, name, price, quota, per_person_limit, sale_starts_at, \
-     sale_ends_at, requires_approval, created_at, updated_at";
+     sale_ends_at, requires_approval, allow_reentry, created_at, updated_at";
 
 /// The effective status of a seat row at `$now` (the placeholder given).
 pub(crate) fn effective_status(now: &str) -> String {
@@ -234,7 +236,8 @@ impl Store {
                 let mut tx = p.begin_write().await?;
                 let n = sqlx::query(
                     "UPDATE ticket_types SET name = $1, price = $2, quota = $3, per_person_limit = $4,
-                     sale_starts_at = $5, sale_ends_at = $6, requires_approval = $7, updated_at = $8
+                     sale_starts_at = $5, sale_ends_at = $6, requires_approval = $7, updated_at = $8,
+                     allow_reentry = $11
                  WHERE ticket_type_id = $9 AND quota = $10",
                 )
                 .bind(t.name.clone())
@@ -247,6 +250,7 @@ impl Store {
                 .bind(now)
                 .bind(t.ticket_type_id)
                 .bind(old_quota)
+                .bind(t.allow_reentry)
                 .execute(&mut *tx)
                 .await
                 .map(affected)?;
@@ -311,8 +315,8 @@ where
 {
     sqlx::query(
         "INSERT INTO ticket_types (ticket_type_id, event_id, name, price, quota, per_person_limit,
-             sale_starts_at, sale_ends_at, requires_approval, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             sale_starts_at, sale_ends_at, requires_approval, created_at, updated_at, allow_reentry)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(t.ticket_type_id)
     .bind(t.event_id)
@@ -325,4 +329,5 @@ where
     .bind(t.requires_approval)
     .bind(t.created_at)
     .bind(t.updated_at)
+    .bind(t.allow_reentry)
 }

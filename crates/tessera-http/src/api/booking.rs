@@ -44,6 +44,8 @@ pub struct TicketTypeRequest {
     pub sale_ends_at: Option<String>,
     /// Sold through applications with approval instead of reservations.
     pub requires_approval: Option<bool>,
+    /// Let holders back in after an exit (default true).
+    pub allow_reentry: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -59,6 +61,7 @@ pub struct TicketTypePatchRequest {
     #[schema(value_type = Option<String>)]
     pub sale_ends_at: Option<Option<String>>,
     pub requires_approval: Option<bool>,
+    pub allow_reentry: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,6 +77,7 @@ pub struct TicketTypeBody {
     #[serde(with = "time::serde::rfc3339::option")]
     pub sale_ends_at: Option<OffsetDateTime>,
     pub requires_approval: bool,
+    pub allow_reentry: bool,
     pub sold: i64,
     pub held: i64,
     pub available: i64,
@@ -92,6 +96,7 @@ impl From<TicketTypeView> for TicketTypeBody {
             sale_starts_at: r.sale_starts_at,
             sale_ends_at: r.sale_ends_at,
             requires_approval: r.requires_approval,
+            allow_reentry: r.allow_reentry,
             sold: v.sold,
             held: v.held,
             available: (i64::from(r.quota) - v.sold - v.held).max(0),
@@ -189,23 +194,18 @@ impl From<ReservationView> for ReservationBody {
     }
 }
 
-fn tt_input(
-    name: Option<String>,
-    price: Option<DecimalInput>,
-    quota: Option<i64>,
-    per_person_limit: Option<i64>,
-    sale_starts_at: Option<String>,
-    sale_ends_at: Option<String>,
-    requires_approval: Option<bool>,
-) -> TicketTypeInput {
-    TicketTypeInput {
-        name,
-        price: price.map(DecimalInput::into_string),
-        quota,
-        per_person_limit,
-        sale_starts_at,
-        sale_ends_at,
-        requires_approval,
+impl From<TicketTypeRequest> for TicketTypeInput {
+    fn from(b: TicketTypeRequest) -> Self {
+        TicketTypeInput {
+            name: b.name,
+            price: b.price.map(DecimalInput::into_string),
+            quota: b.quota,
+            per_person_limit: b.per_person_limit,
+            sale_starts_at: b.sale_starts_at,
+            sale_ends_at: b.sale_ends_at,
+            requires_approval: b.requires_approval,
+            allow_reentry: b.allow_reentry,
+        }
     }
 }
 
@@ -227,15 +227,7 @@ pub async fn create_ticket_type(
     ApiJson(b): ApiJson<TicketTypeRequest>,
 ) -> ApiResult<(StatusCode, Json<TicketTypeBody>)> {
     let id = path_id(&event_id, "event")?;
-    let input = tt_input(
-        b.name,
-        b.price,
-        b.quota,
-        b.per_person_limit,
-        b.sale_starts_at,
-        b.sale_ends_at,
-        b.requires_approval,
-    );
+    let input = TicketTypeInput::from(b);
     let t = s.app.create_ticket_type(&who, id, &input).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
@@ -286,6 +278,7 @@ pub async fn patch_ticket_type(
         sale_starts_at: b.sale_starts_at,
         sale_ends_at: b.sale_ends_at,
         requires_approval: b.requires_approval,
+        allow_reentry: b.allow_reentry,
     };
     Ok(Json(s.app.patch_ticket_type(&who, event_id, tt, patch).await?.into()))
 }

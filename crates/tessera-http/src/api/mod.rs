@@ -11,6 +11,7 @@ use tessera_app::store::{EventRow, PurchaseRow, UserRow};
 pub mod api_keys;
 pub mod auth;
 pub mod booking;
+pub mod checkin;
 pub mod concerts;
 pub mod events;
 pub mod ops;

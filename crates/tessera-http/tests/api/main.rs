@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod api_keys;
 mod booking;
+mod checkin;
 mod events;
 mod ops;
 mod purchases;

@@ -1,0 +1,404 @@
+//! Door check-in: who may scan for an event, online scans, scans synced from offline scanners,
+//! the offline bundle they verify with, and the door's counts.
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use tessera_domain::checkin::{Direction, Outcome, event_day};
+use tessera_domain::ticket_code::CodeError;
+use tessera_store::{CheckinSummary, EventKeyRow, PresenceRow, ScanRow, StaffRow, TicketDetailRow};
+
+use crate::auth::Principal;
+use crate::ticket_codes::{CodeRefusal, EventKeyView};
+use crate::{App, AppError, Result};
+
+/// A scan as the door sends it.
+#[derive(Debug, Clone, Default)]
+pub struct ScanInput {
+    pub code: Option<String>,
+    pub direction: Option<String>,
+    pub gate: Option<String>,
+    pub device_id: Option<String>,
+    /// The event the door is scanning for (optional: a code names its own event).
+    pub event_id: Option<Uuid>,
+}
+
+/// An accepted scan.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    pub scan_id: Uuid,
+    pub ticket: TicketDetailRow,
+    pub direction: Direction,
+    pub day: i32,
+    pub presence: Option<PresenceRow>,
+}
+
+/// Why a scan was refused; each has its own status.
+#[derive(Debug)]
+pub enum Refusal {
+    /// 422: not a code of ours, altered, forged, or signed with a retired key.
+    InvalidCode(CodeError),
+    /// 403: a genuine code for another event.
+    WrongEvent { event_id: Uuid, event_name: String },
+    /// 410: a voided ticket.
+    Void,
+    /// 404: a genuine code whose ticket does not exist here.
+    UnknownTicket,
+    /// 403: outside the code's validity window.
+    NotValidNow(CodeError),
+    /// 409: entered already (when and where first).
+    AlreadyInside { first_entry_at: Option<OffsetDateTime>, first_gate: Option<String>, day: i32 },
+    /// 409: an exit without an entry.
+    NotInside { day: i32 },
+    /// Anything else (bad input, not allowed, the database).
+    App(AppError),
+}
+
+impl From<AppError> for Refusal {
+    fn from(e: AppError) -> Self {
+        Refusal::App(e)
+    }
+}
+
+/// What an offline scanner needs to verify codes with no network.
+#[derive(Debug, Clone)]
+pub struct OfflineBundle {
+    pub event_id: Uuid,
+    pub event_name: String,
+    pub start_time: OffsetDateTime,
+    pub end_time: Option<OffsetDateTime>,
+    /// Changes whenever the keys, the revocation list or the ticket types change.
+    pub version: String,
+    pub keys: Vec<EventKeyView>,
+    pub revoked: Vec<Uuid>,
+    /// (ticket type, name, re-entry allowed)
+    pub ticket_types: Vec<(Uuid, String, bool)>,
+    pub generated_at: OffsetDateTime,
+}
+
+/// One scan made offline.
+#[derive(Debug, Clone, Default)]
+pub struct OfflineScan {
+    pub scan_id: Option<Uuid>,
+    pub code: Option<String>,
+    pub direction: Option<String>,
+    pub gate: Option<String>,
+    pub scanned_at: Option<OffsetDateTime>,
+}
+
+/// What became of one synced scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncResult {
+    pub scan_id: Uuid,
+    pub ticket_id: Option<Uuid>,
+    /// accepted, already_inside, not_inside, or why the code was refused.
+    pub result: String,
+}
+
+fn refusal_code(e: CodeError) -> &'static str {
+    match e {
+        CodeError::Revoked => "ticket_void",
+        CodeError::NotYetValid | CodeError::Expired => "not_valid_now",
+        _ => "invalid_code",
+    }
+}
+
+impl App {
+    /// May `who` scan for this event: its staff, its organizer, an admin.
+    async fn may_scan(&self, who: &Principal, event_id: Uuid, organizer_id: Option<Uuid>) -> Result<bool> {
+        Ok(who.owns_or_admin(organizer_id) || self.store.is_staff(event_id, who.user_id).await?)
+    }
+
+    /// Door staff may scan at all (attendees may not, whatever they hold up).
+    fn door_role(who: &Principal) -> Result<()> {
+        use tessera_domain::Role;
+        match who.role {
+            Role::Staff | Role::Organizer | Role::Admin => Ok(()),
+            Role::Attendee => {
+                Err(AppError::Forbidden("only door staff, organizers and admins may scan tickets"))
+            }
+        }
+    }
+
+    /// Verifies a scanned code and records the scan (accepted or not) with ONE conditional change
+    /// of the ticket's state for the day.
+    pub async fn check_in(&self, who: &Principal, i: &ScanInput) -> std::result::Result<Admitted, Refusal> {
+        Self::door_role(who)?;
+        let code = i.code.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        let code = code.ok_or_else(|| AppError::invalid("code", "is required"))?;
+        let direction = match i.direction.as_deref() {
+            None => Direction::Entry,
+            Some(d) => {
+                Direction::parse(d).ok_or_else(|| AppError::invalid("direction", "must be entry or exit"))?
+            }
+        };
+        let gate = clean(i.gate.as_deref(), "gate")?;
+        let device_id = clean(i.device_id.as_deref(), "device_id")?;
+        if code.len() > 1024 {
+            return Err(AppError::invalid("code", "is too long to be a ticket code").into());
+        }
+        let now = self.now();
+        let mut scan = ScanRow {
+            scan_id: Uuid::now_v7(),
+            event_id: None,
+            ticket_id: None,
+            direction: direction.as_str().into(),
+            day: None,
+            gate,
+            device_id,
+            scanned_by: who.user_id,
+            scanned_at: now,
+            recorded_at: now,
+            source: "online".into(),
+            result: String::new(),
+            detail: None,
+        };
+        // Which event the code claims, to check the scanner may see it before saying more.
+        let claimed = tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.event_id);
+        if let Some(ev) = claimed
+            && let Ok(event) = self.get_event(ev).await
+        {
+            let scanning_other = i.event_id.is_some_and(|x| x != ev);
+            if scanning_other || !self.may_scan(who, ev, event.organizer_id).await? {
+                scan.result = "wrong_event".into();
+                scan.event_id = i.event_id;
+                self.store.record_scan(&scan).await.map_err(AppError::from)?;
+                return Err(Refusal::WrongEvent { event_id: ev, event_name: event.name });
+            }
+        }
+        let ticket = match self.verify_ticket_code(code).await {
+            Ok(t) => t,
+            Err(r) => {
+                let refusal = match r {
+                    CodeRefusal::Code(CodeError::Revoked) => Refusal::Void,
+                    CodeRefusal::Code(e @ (CodeError::NotYetValid | CodeError::Expired)) => {
+                        Refusal::NotValidNow(e)
+                    }
+                    CodeRefusal::Code(e) => Refusal::InvalidCode(e),
+                    CodeRefusal::UnknownTicket => Refusal::UnknownTicket,
+                    CodeRefusal::Store(e) => return Err(Refusal::App(e)),
+                };
+                scan.result = match &refusal {
+                    Refusal::Void => "ticket_void",
+                    Refusal::NotValidNow(_) => "not_valid_now",
+                    Refusal::UnknownTicket => "unknown_ticket",
+                    _ => "invalid_code",
+                }
+                .into();
+                scan.event_id =
+                    claimed.filter(|_| !matches!(refusal, Refusal::InvalidCode(_))).or(i.event_id);
+                if let Refusal::Void | Refusal::NotValidNow(_) = refusal {
+                    scan.ticket_id =
+                        tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.ticket_id);
+                }
+                // A scan naming an event this scanner may not see is not worth keeping against it.
+                if scan.event_id.is_some() {
+                    self.store.record_scan(&scan).await.map_err(AppError::from)?;
+                }
+                return Err(refusal);
+            }
+        };
+        let day = event_day(ticket.event_start, now);
+        scan.event_id = Some(ticket.event_id);
+        scan.ticket_id = Some(ticket.ticket_id);
+        scan.day = Some(day);
+        let reentry = self.store.ticket_allows_reentry(ticket.ticket_id).await.map_err(AppError::from)?;
+        let (outcome, presence) = self.store.scan_ticket(&scan, reentry).await.map_err(AppError::from)?;
+        match outcome {
+            Outcome::Accepted => Ok(Admitted { scan_id: scan.scan_id, ticket, direction, day, presence }),
+            Outcome::AlreadyInside => Err(Refusal::AlreadyInside {
+                first_entry_at: presence.as_ref().and_then(|p| p.first_entry_at),
+                first_gate: presence.and_then(|p| p.first_gate),
+                day,
+            }),
+            Outcome::NotInside => Err(Refusal::NotInside { day }),
+        }
+    }
+
+    async fn door_event(&self, who: &Principal, event_id: Uuid) -> Result<tessera_store::EventRow> {
+        let event = self.get_event(event_id).await?;
+        if !self.may_scan(who, event_id, event.organizer_id).await? {
+            return Err(AppError::Forbidden(
+                "only this event's staff, its organizer or an admin may do this",
+            ));
+        }
+        Ok(event)
+    }
+
+    /// The public keys, revocation list and ticket types a scanner needs offline.
+    pub async fn offline_bundle(&self, who: &Principal, event_id: Uuid) -> Result<OfflineBundle> {
+        let event = self.door_event(who, event_id).await?;
+        let keys: Vec<EventKeyRow> =
+            self.keys_of(event_id).await?.into_iter().filter(|k| k.status != "retired").collect();
+        let revoked = self.store.revoked_tickets(event_id).await?;
+        let types = self.store.ticket_types(event_id, self.now()).await?;
+        let ticket_types: Vec<(Uuid, String, bool)> =
+            types.into_iter().map(|t| (t.row.ticket_type_id, t.row.name, t.row.allow_reentry)).collect();
+        let mut h = Sha256::new();
+        for k in &keys {
+            h.update(k.key_id.to_be_bytes());
+            h.update(&k.public_key);
+            h.update(k.status.as_bytes());
+        }
+        for r in &revoked {
+            h.update(r.as_bytes());
+        }
+        for (id, name, reentry) in &ticket_types {
+            h.update(id.as_bytes());
+            h.update(name.as_bytes());
+            h.update([u8::from(*reentry)]);
+        }
+        let version: String = h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Ok(OfflineBundle {
+            event_id,
+            event_name: event.name,
+            start_time: event.start_time,
+            end_time: event.end_time,
+            version,
+            keys: keys.iter().map(EventKeyView::from).collect(),
+            revoked,
+            ticket_types,
+            generated_at: self.now(),
+        })
+    }
+
+    /// Merges a batch of scans made offline (by one device): the first entry by scan time wins,
+    /// later ones are conflicts; sending the same batch again changes nothing.
+    pub async fn sync_scans(
+        &self,
+        who: &Principal,
+        device_id: Option<&str>,
+        scans: &[OfflineScan],
+    ) -> Result<Vec<SyncResult>> {
+        Self::door_role(who)?;
+        let device_id = clean(device_id, "device_id")?;
+        if scans.is_empty() || scans.len() > 1000 {
+            return Err(AppError::invalid("scans", "send between 1 and 1000 scans"));
+        }
+        let now = self.now();
+        // Validate the whole batch first: nothing is written for a batch with a bad scan.
+        let mut parsed = Vec::with_capacity(scans.len());
+        for (n, s) in scans.iter().enumerate() {
+            let field = |f: &str| format!("scans[{n}].{f}");
+            let scan_id = s.scan_id.ok_or_else(|| AppError::invalid(&field("scan_id"), "is required"))?;
+            let code = s.code.as_deref().map(str::trim).filter(|c| !c.is_empty() && c.len() <= 1024);
+            let code = code.ok_or_else(|| AppError::invalid(&field("code"), "is required"))?;
+            let direction = Direction::parse(s.direction.as_deref().unwrap_or("entry"))
+                .ok_or_else(|| AppError::invalid(&field("direction"), "must be entry or exit"))?;
+            let at = s.scanned_at.ok_or_else(|| AppError::invalid(&field("scanned_at"), "is required"))?;
+            if at > now + time::Duration::minutes(5) {
+                return Err(AppError::invalid(&field("scanned_at"), "is in the future"));
+            }
+            parsed.push((scan_id, code, direction, clean(s.gate.as_deref(), &field("gate"))?, at));
+        }
+        let mut out = Vec::with_capacity(parsed.len());
+        for (scan_id, code, direction, gate, at) in parsed {
+            let mut row = ScanRow {
+                scan_id,
+                event_id: None,
+                ticket_id: None,
+                direction: direction.as_str().into(),
+                day: None,
+                gate,
+                device_id: device_id.clone(),
+                scanned_by: who.user_id,
+                scanned_at: at,
+                recorded_at: now,
+                source: "offline".into(),
+                result: "pending".into(),
+                detail: None,
+            };
+            let claimed = tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.event_id);
+            let allowed = match claimed {
+                Some(ev) => match self.get_event(ev).await {
+                    Ok(e) => self.may_scan(who, ev, e.organizer_id).await?,
+                    Err(_) => false,
+                },
+                None => false,
+            };
+            let verified = if allowed { Some(self.verify_ticket_code(code).await) } else { None };
+            match verified {
+                Some(Ok(t)) => {
+                    let day = event_day(t.event_start, at);
+                    row.event_id = Some(t.event_id);
+                    row.ticket_id = Some(t.ticket_id);
+                    row.day = Some(day);
+                    let reentry = self.store.ticket_allows_reentry(t.ticket_id).await?;
+                    let outcomes =
+                        self.store.merge_scans(t.ticket_id, t.event_id, day, &[row], reentry).await?;
+                    let result = outcomes.iter().find(|(id, _)| *id == scan_id).map(|(_, o)| o.as_str());
+                    out.push(SyncResult {
+                        scan_id,
+                        ticket_id: Some(t.ticket_id),
+                        result: result.unwrap_or("accepted").into(),
+                    });
+                }
+                other => {
+                    let result = match other {
+                        None if claimed.is_some() => "wrong_event",
+                        Some(Err(CodeRefusal::Code(e))) => refusal_code(e),
+                        Some(Err(CodeRefusal::UnknownTicket)) => "unknown_ticket",
+                        Some(Err(CodeRefusal::Store(e))) => return Err(e),
+                        _ => "invalid_code",
+                    };
+                    row.result = result.into();
+                    row.event_id = claimed.filter(|_| allowed);
+                    if row.event_id.is_some() {
+                        self.store.record_scan_once(&row).await?;
+                    }
+                    out.push(SyncResult { scan_id, ticket_id: None, result: result.into() });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The door's counts now (staff, organizer, admin).
+    pub async fn checkin_summary(&self, who: &Principal, event_id: Uuid) -> Result<(i32, CheckinSummary)> {
+        let event = self.door_event(who, event_id).await?;
+        let today = event_day(event.start_time, self.now());
+        Ok((today, self.store.checkin_summary(event_id, today).await?))
+    }
+
+    /// Makes a staff account door staff for the event (its organizer or an admin).
+    pub async fn add_event_staff(&self, who: &Principal, event_id: Uuid, user_id: Uuid) -> Result<bool> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden("only the event's organizer or an admin may assign its staff"));
+        }
+        let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("user"))?;
+        if user.role != "staff" {
+            return Err(AppError::invalid("user_id", "only staff accounts can be assigned to the door"));
+        }
+        Ok(self.store.add_staff(event_id, user_id, self.now()).await?)
+    }
+
+    pub async fn remove_event_staff(&self, who: &Principal, event_id: Uuid, user_id: Uuid) -> Result<()> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden("only the event's organizer or an admin may change its staff"));
+        }
+        if self.store.remove_staff(event_id, user_id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("staff member"))
+        }
+    }
+
+    pub async fn event_staff(&self, who: &Principal, event_id: Uuid) -> Result<Vec<StaffRow>> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden("only the event's organizer or an admin may see its staff"));
+        }
+        Ok(self.store.staff_of(event_id).await?)
+    }
+}
+
+/// An optional short label (gate, device): trimmed, at most 100 characters.
+fn clean(v: Option<&str>, field: &str) -> Result<Option<String>> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if s.chars().count() > 100 => Err(AppError::invalid(field, "must be at most 100 characters")),
+        other => Ok(other.map(str::to_string)),
+    }
+}

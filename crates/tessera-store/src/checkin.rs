@@ -1,0 +1,422 @@
+//! Door check-in: event staff, every scan, and each ticket's state at the door per event day.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use tessera_domain::checkin::{self, Direction, Outcome, Scan};
+
+use crate::{Backend, Result, Store, WritePool, affected, on_db};
+
+/// One scan as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ScanRow {
+    pub scan_id: Uuid,
+    pub event_id: Option<Uuid>,
+    pub ticket_id: Option<Uuid>,
+    pub direction: String,
+    pub day: Option<i32>,
+    pub gate: Option<String>,
+    pub device_id: Option<String>,
+    pub scanned_by: Uuid,
+    pub scanned_at: OffsetDateTime,
+    pub recorded_at: OffsetDateTime,
+    /// online or offline.
+    pub source: String,
+    pub result: String,
+    pub detail: Option<String>,
+}
+
+/// A ticket's state at the door on one day.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PresenceRow {
+    pub ticket_id: Uuid,
+    pub day: i32,
+    pub event_id: Uuid,
+    pub inside: bool,
+    pub entries: i32,
+    pub first_entry_at: Option<OffsetDateTime>,
+    pub first_gate: Option<String>,
+    pub last_scan_at: Option<OffsetDateTime>,
+    pub version: i32,
+}
+
+/// A staff member of an event.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StaffRow {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// Counts for an event's door.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckinSummary {
+    pub inside_now: i64,
+    pub entered_today: i64,
+    /// (day, tickets that entered that day)
+    pub per_day: Vec<(i32, i64)>,
+    /// (gate, accepted entries)
+    pub per_gate: Vec<(Option<String>, i64)>,
+    /// (ticket type, tickets that entered today)
+    pub per_ticket_type: Vec<(Option<Uuid>, i64)>,
+}
+
+const SCAN_COLUMNS: &str = "scan_id, event_id, ticket_id, direction, day, gate, device_id, scanned_by, \
+     scanned_at, recorded_at, source, result, detail";
+const PRESENCE_COLUMNS: &str =
+    "ticket_id, day, event_id, inside, entries, first_entry_at, first_gate, last_scan_at, version";
+
+/// An entry: a new day's first, or a re-entry after an exit (when `$6` allows it). One statement
+/// whose rows-affected decides: 0 means already inside (or re-entry forbidden).
+const ENTER: &str = "INSERT INTO ticket_presence
+         (ticket_id, day, event_id, inside, entries, first_entry_at, first_gate, last_scan_at, version)
+     VALUES ($1, $2, $3, TRUE, 1, $4, $5, $4, 1)
+     ON CONFLICT (ticket_id, day) DO UPDATE SET inside = TRUE, entries = ticket_presence.entries + 1,
+         first_entry_at = COALESCE(ticket_presence.first_entry_at, excluded.first_entry_at),
+         first_gate = CASE WHEN ticket_presence.first_entry_at IS NULL THEN excluded.first_gate
+                           ELSE ticket_presence.first_gate END,
+         last_scan_at = excluded.last_scan_at, version = ticket_presence.version + 1
+     WHERE ticket_presence.inside = FALSE AND ($6 OR ticket_presence.entries = 0)";
+
+/// An exit: only from inside.
+const LEAVE: &str = "UPDATE ticket_presence SET inside = FALSE, last_scan_at = $3, version = version + 1
+     WHERE ticket_id = $1 AND day = $2 AND inside = TRUE";
+
+impl Store {
+    pub async fn add_staff(&self, event_id: Uuid, user_id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO event_staff (event_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(event_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    pub async fn remove_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query("DELETE FROM event_staff WHERE event_id = $1 AND user_id = $2")
+                .bind(event_id)
+                .bind(user_id)
+                .execute(p)
+                .await
+                .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    pub async fn is_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool> {
+        let n: i64 = on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM event_staff WHERE event_id = $1 AND user_id = $2",
+            )
+            .bind(event_id)
+            .bind(user_id)
+            .fetch_one(p)
+            .await
+        })?;
+        Ok(n > 0)
+    }
+
+    pub async fn staff_of(&self, event_id: Uuid) -> Result<Vec<StaffRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT u.user_id, u.name, u.email, s.created_at FROM event_staff s
+                 JOIN users u ON u.user_id = s.user_id WHERE s.event_id = $1 ORDER BY s.created_at, u.user_id",
+            )
+            .bind(event_id)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    /// Whether a ticket's type allows re-entry after an exit (tickets without a type do).
+    pub async fn ticket_allows_reentry(&self, ticket_id: Uuid) -> Result<bool> {
+        let v: Option<Option<bool>> = on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT tt.allow_reentry FROM tickets t
+                 LEFT JOIN ticket_types tt ON tt.ticket_type_id = t.ticket_type_id WHERE t.ticket_id = $1",
+            )
+            .bind(ticket_id)
+            .fetch_optional(p)
+            .await
+        })?;
+        Ok(v.flatten().unwrap_or(true))
+    }
+
+    /// Records a scan that was refused before reaching a ticket's state (a forged code, a void
+    /// ticket, another event's ticket ...).
+    pub async fn record_scan(&self, s: &ScanRow) -> Result<()> {
+        on_db!(self, write, |p| bind_scan!(sqlx::query(INSERT_SCAN), s).execute(p).await.map(affected))?;
+        Ok(())
+    }
+
+    /// Records a refused scan from an offline batch, once (a batch sent again adds nothing).
+    pub async fn record_scan_once(&self, s: &ScanRow) -> Result<()> {
+        on_db!(self, write, |p| bind_scan!(sqlx::query(INSERT_SCAN_ONCE), s).execute(p).await.map(affected))?;
+        Ok(())
+    }
+
+    /// An online scan of a genuine ticket: ONE conditional change of its state for the day and
+    /// the scan's record, in one transaction. `s.result` is ignored: the change decides it.
+    /// Answers the outcome and the state afterwards.
+    pub async fn scan_ticket(&self, s: &ScanRow, reentry: bool) -> Result<(Outcome, Option<PresenceRow>)> {
+        let (Some(ticket_id), Some(event_id), Some(day)) = (s.ticket_id, s.event_id, s.day) else {
+            return Err(crate::StoreError::Other("a ticket scan needs its ticket, event and day".into()));
+        };
+        let direction = Direction::parse(&s.direction)
+            .ok_or_else(|| crate::StoreError::Other(format!("bad direction {}", s.direction)))?;
+        let presence_sql =
+            format!("SELECT {PRESENCE_COLUMNS} FROM ticket_presence WHERE ticket_id = $1 AND day = $2");
+        Ok(on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                let n = match direction {
+                    Direction::Entry => sqlx::query(ENTER)
+                        .bind(ticket_id)
+                        .bind(day)
+                        .bind(event_id)
+                        .bind(s.scanned_at)
+                        .bind(&s.gate)
+                        .bind(reentry)
+                        .execute(&mut *tx)
+                        .await
+                        .map(affected)?,
+                    Direction::Exit => sqlx::query(LEAVE)
+                        .bind(ticket_id)
+                        .bind(day)
+                        .bind(s.scanned_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map(affected)?,
+                };
+                let outcome = match (n, direction) {
+                    (1, _) => Outcome::Accepted,
+                    (_, Direction::Entry) => Outcome::AlreadyInside,
+                    (_, Direction::Exit) => Outcome::NotInside,
+                };
+                let row = ScanRow { result: outcome.as_str().into(), ..s.clone() };
+                bind_scan!(sqlx::query(INSERT_SCAN), row).execute(&mut *tx).await?;
+                let presence: Option<PresenceRow> = sqlx::query_as(sqlx::AssertSqlSafe(presence_sql))
+                    .bind(ticket_id)
+                    .bind(day)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>((outcome, presence))
+            }
+            .await
+        })?)
+    }
+
+    /// Merges scans made offline for one ticket on one day: adds those not seen before (by
+    /// scan id, so a batch sent twice adds nothing), then replays all of the day's scans in
+    /// scan-time order (`checkin::resolve`), so the first entry by scan time wins whichever
+    /// device syncs first. Answers every scan's outcome. The state is written only when it
+    /// changed, and only if no other write changed it since it was read (its version).
+    pub async fn merge_scans(
+        &self,
+        ticket_id: Uuid,
+        event_id: Uuid,
+        day: i32,
+        new: &[ScanRow],
+        reentry: bool,
+    ) -> Result<Vec<(Uuid, Outcome)>> {
+        let lock = if self.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let presence_sql =
+            format!("SELECT {PRESENCE_COLUMNS} FROM ticket_presence WHERE ticket_id = $1 AND day = $2{lock}");
+        let scans_sql = format!(
+            "SELECT {SCAN_COLUMNS} FROM checkins WHERE ticket_id = $1 AND day = $2
+             AND result IN ('pending', 'accepted', 'already_inside', 'not_inside')"
+        );
+        Ok(on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                // The row to lock (and to compare versions on), made empty if the day has none.
+                sqlx::query(
+                    "INSERT INTO ticket_presence (ticket_id, day, event_id, inside, entries, version)
+                     VALUES ($1, $2, $3, FALSE, 0, 0) ON CONFLICT DO NOTHING",
+                )
+                .bind(ticket_id)
+                .bind(day)
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await?;
+                let before: PresenceRow = sqlx::query_as(sqlx::AssertSqlSafe(presence_sql))
+                    .bind(ticket_id)
+                    .bind(day)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                for s in new {
+                    bind_scan!(sqlx::query(INSERT_SCAN_ONCE), s).execute(&mut *tx).await?;
+                }
+                let all: Vec<ScanRow> = sqlx::query_as(sqlx::AssertSqlSafe(scans_sql))
+                    .bind(ticket_id)
+                    .bind(day)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let scans: Vec<Scan> = all
+                    .iter()
+                    .filter_map(|r| {
+                        Some(Scan {
+                            scan_id: r.scan_id,
+                            direction: Direction::parse(&r.direction)?,
+                            scanned_at: r.scanned_at,
+                            gate: r.gate.clone(),
+                        })
+                    })
+                    .collect();
+                let (outcomes, state) = checkin::resolve(&scans, reentry);
+                for (id, o) in &outcomes {
+                    let stored = all.iter().find(|r| r.scan_id == *id).map(|r| r.result.as_str());
+                    if stored != Some(o.as_str()) {
+                        sqlx::query("UPDATE checkins SET result = $1 WHERE scan_id = $2")
+                            .bind(o.as_str())
+                            .bind(*id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                let changed = (before.inside, before.entries, before.first_entry_at, &before.first_gate, before.last_scan_at)
+                    != (state.inside, state.entries, state.first_entry_at, &state.first_gate, state.last_scan_at);
+                if changed {
+                    let n = sqlx::query(
+                        "UPDATE ticket_presence SET inside = $1, entries = $2, first_entry_at = $3, first_gate = $4,
+                             last_scan_at = $5, version = version + 1
+                         WHERE ticket_id = $6 AND day = $7 AND version = $8",
+                    )
+                    .bind(state.inside)
+                    .bind(state.entries)
+                    .bind(state.first_entry_at)
+                    .bind(&state.first_gate)
+                    .bind(state.last_scan_at)
+                    .bind(ticket_id)
+                    .bind(day)
+                    .bind(before.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map(affected)?;
+                    if n != 1 {
+                        // Cannot happen under the row lock (PostgreSQL) or the single writer
+                        // (SQLite); refuse rather than write over a change we did not see.
+                        return Err(sqlx::Error::Protocol("ticket state changed during a merge".into()));
+                    }
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(outcomes)
+            }
+            .await
+        })?)
+    }
+
+    pub async fn scan(&self, scan_id: Uuid) -> Result<Option<ScanRow>> {
+        let sql = format!("SELECT {SCAN_COLUMNS} FROM checkins WHERE scan_id = $1");
+        Ok(on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(scan_id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    pub async fn presence(&self, ticket_id: Uuid, day: i32) -> Result<Option<PresenceRow>> {
+        let sql = format!("SELECT {PRESENCE_COLUMNS} FROM ticket_presence WHERE ticket_id = $1 AND day = $2");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id).bind(day).fetch_optional(p).await
+        })?)
+    }
+
+    /// Every scan of a ticket, in scan-time order.
+    pub async fn scans_of_ticket(&self, ticket_id: Uuid) -> Result<Vec<ScanRow>> {
+        let sql =
+            format!("SELECT {SCAN_COLUMNS} FROM checkins WHERE ticket_id = $1 ORDER BY scanned_at, scan_id");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_all(p).await
+        })?)
+    }
+
+    /// The door's counts for `today` (an event day).
+    pub async fn checkin_summary(&self, event_id: Uuid, today: i32) -> Result<CheckinSummary> {
+        Ok(on_db!(self, read, |p| {
+            async {
+                let (inside_now, entered_today): (i64, i64) = sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(CASE WHEN inside THEN 1 ELSE 0 END), 0) AS BIGINT),
+                            CAST(COALESCE(SUM(CASE WHEN entries > 0 THEN 1 ELSE 0 END), 0) AS BIGINT)
+                     FROM ticket_presence WHERE event_id = $1 AND day = $2",
+                )
+                .bind(event_id)
+                .bind(today)
+                .fetch_one(p)
+                .await?;
+                let per_day: Vec<(i32, i64)> = sqlx::query_as(
+                    "SELECT day, CAST(COUNT(*) AS BIGINT) FROM ticket_presence
+                     WHERE event_id = $1 AND entries > 0 GROUP BY day ORDER BY day",
+                )
+                .bind(event_id)
+                .fetch_all(p)
+                .await?;
+                let per_gate: Vec<(Option<String>, i64)> = sqlx::query_as(
+                    "SELECT gate, CAST(COUNT(*) AS BIGINT) FROM checkins
+                     WHERE event_id = $1 AND direction = 'entry' AND result = 'accepted'
+                     GROUP BY gate ORDER BY gate",
+                )
+                .bind(event_id)
+                .fetch_all(p)
+                .await?;
+                let per_ticket_type: Vec<(Option<Uuid>, i64)> = sqlx::query_as(
+                    "SELECT t.ticket_type_id, CAST(COUNT(*) AS BIGINT) FROM ticket_presence tp
+                     JOIN tickets t ON t.ticket_id = tp.ticket_id
+                     WHERE tp.event_id = $1 AND tp.day = $2 AND tp.entries > 0
+                     GROUP BY t.ticket_type_id ORDER BY t.ticket_type_id",
+                )
+                .bind(event_id)
+                .bind(today)
+                .fetch_all(p)
+                .await?;
+                Ok::<_, sqlx::Error>(CheckinSummary {
+                    inside_now,
+                    entered_today,
+                    per_day,
+                    per_gate,
+                    per_ticket_type,
+                })
+            }
+            .await
+        })?)
+    }
+}
+
+const INSERT_SCAN: &str =
+    "INSERT INTO checkins (scan_id, event_id, ticket_id, direction, day, gate, device_id,
+         scanned_by, scanned_at, recorded_at, source, result, detail)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// The same for a synced scan, which may have been sent before.
+const INSERT_SCAN_ONCE: &str =
+    "INSERT INTO checkins (scan_id, event_id, ticket_id, direction, day, gate, device_id,
+         scanned_by, scanned_at, recorded_at, source, result, detail)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (scan_id) DO NOTHING";
+
+/// Binds a scan's columns in `INSERT_SCAN` order (a macro: the query type differs per driver).
+macro_rules! bind_scan {
+    ($q:expr, $s:expr) => {
+        $q.bind($s.scan_id)
+            .bind($s.event_id)
+            .bind($s.ticket_id)
+            .bind(&$s.direction)
+            .bind($s.day)
+            .bind(&$s.gate)
+            .bind(&$s.device_id)
+            .bind($s.scanned_by)
+            .bind($s.scanned_at)
+            .bind($s.recorded_at)
+            .bind(&$s.source)
+            .bind(&$s.result)
+            .bind(&$s.detail)
+    };
+}
+use bind_scan;
