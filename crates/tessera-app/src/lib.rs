@@ -15,6 +15,9 @@ pub mod checkin;
 pub mod checkout;
 pub mod cursor;
 pub mod error;
+pub mod jobs;
+pub mod mail;
+pub mod printable;
 pub mod purchases;
 pub mod qr;
 pub mod queue;
@@ -72,6 +75,7 @@ pub struct AppConfig {
     pub tokens: TokenConfig,
     pub rate_limits: RateLimits,
     pub tickets: ticket_codes::TicketConfig,
+    pub mail: mail::MailConfig,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -82,6 +86,7 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     keys: Arc<auth::Keys>,
     master: Arc<ticket_codes::MasterKey>,
+    mailer: Arc<mail::Mailer>,
 }
 
 impl App {
@@ -90,7 +95,15 @@ impl App {
     pub async fn new(store: tessera_store::Store, config: AppConfig, clock: Arc<dyn Clock>) -> Result<App> {
         let keys = auth::Keys::load(&store, &config.tokens).await?;
         let master = ticket_codes::MasterKey::load(&store, &config.tickets).await?;
-        Ok(App { store, config: Arc::new(config), clock, keys: Arc::new(keys), master: Arc::new(master) })
+        let mailer = mail::Mailer::new(&config.mail)?;
+        Ok(App {
+            store,
+            config: Arc::new(config),
+            clock,
+            keys: Arc::new(keys),
+            master: Arc::new(master),
+            mailer: Arc::new(mailer),
+        })
     }
 
     pub fn now(&self) -> OffsetDateTime {

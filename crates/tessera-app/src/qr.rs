@@ -25,8 +25,9 @@ pub fn svg(code: &str) -> Result<String> {
         .build())
 }
 
-/// A greyscale PNG of the code's QR symbol, `scale` pixels per module.
-pub fn png(code: &str, scale: usize) -> Result<Vec<u8>> {
+/// The symbol as greyscale pixels (0 dark, 255 light), `scale` pixels per module, with its quiet
+/// zone: (side, pixels).
+pub fn pixels(code: &str, scale: usize) -> Result<(usize, Vec<u8>)> {
     let q = symbol(code)?;
     let n = q.width();
     let colors = q.to_colors();
@@ -42,6 +43,12 @@ pub fn png(code: &str, scale: usize) -> Result<Vec<u8>> {
             }
         }
     }
+    Ok((side, pixels))
+}
+
+/// A greyscale PNG of the code's QR symbol, `scale` pixels per module.
+pub fn png(code: &str, scale: usize) -> Result<Vec<u8>> {
+    let (side, pixels) = pixels(code, scale)?;
     let side32 = u32::try_from(side).map_err(|_| AppError::Internal("QR image too large".into()))?;
     let mut out = Vec::new();
     {

@@ -7,6 +7,7 @@ pub mod booking;
 pub mod checkin;
 pub mod clock;
 pub mod event;
+pub mod jobs;
 pub mod key_seal;
 pub mod money;
 pub mod page;

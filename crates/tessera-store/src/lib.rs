@@ -19,6 +19,7 @@ pub mod bulk;
 pub mod checkin;
 mod durability;
 pub mod events;
+pub mod jobs;
 pub mod limits;
 pub mod payments;
 pub mod purchases;
@@ -36,6 +37,7 @@ pub mod wallet;
 
 pub use checkin::{CheckinSummary, PresenceRow, ScanRow, StaffRow};
 pub use events::{EventFilter, EventRow, SortValue};
+pub use jobs::{JobRow, MailTicket};
 pub use payments::{PaidRows, PayInput, PayOutcome, PaymentRow, RefundOutcome, TicketRow};
 pub use purchases::{NewPurchase, PurchaseRow};
 pub use queue::{Joined, QueueConfig, QueueEntryRow, QueueStateRow};

@@ -120,6 +120,16 @@ const INSERT_PURCHASE: &str =
 
 /// A purchase uses up the buyer's waiting-room admission, so the next in line gets the slot; in
 /// the payment's transaction, so it cannot be forgotten.
+/// The holder's ticket e-mail, enqueued with the payment that issues the tickets (so no mail goes
+/// out for a rolled-back payment and none is lost to a crash): `$1` job, `$2` purchase, `$3` now.
+const ENQUEUE_TICKET_MAIL: &str =
+    "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
+     VALUES ($1, 'ticket_mail', $2, 'queued', $3, $3, $3)";
+
+fn ticket_mail_payload(purchase_id: Uuid) -> String {
+    format!(r#"{{"purchase_id":"{purchase_id}"}}"#)
+}
+
 const FINISH_ADMISSION: &str = "UPDATE queue_entries SET status = 'done', updated_at = $1
      WHERE event_id = $2 AND user_id = $3 AND status = 'admitted'";
 
@@ -303,6 +313,12 @@ impl Store {
                         .bind(i.user_id)
                         .execute(&mut *tx)
                         .await?;
+                    sqlx::query(ENQUEUE_TICKET_MAIL)
+                        .bind(Uuid::now_v7())
+                        .bind(ticket_mail_payload(i.purchase_id))
+                        .bind(i.now)
+                        .execute(&mut *tx)
+                        .await?;
                     Ok(Ok(rows))
                 }
                 .await?;
@@ -401,6 +417,15 @@ impl Store {
                             w::exec(tx, &ins.text, &w::values(&ins.args))?;
                         }
                         w::exec(tx, FINISH_ADMISSION, &[w::ts(i.now), w::id(event_id), w::id(i.user_id)])?;
+                        w::exec(
+                            tx,
+                            ENQUEUE_TICKET_MAIL,
+                            &[
+                                w::id(Uuid::now_v7()),
+                                Value::Text(ticket_mail_payload(i.purchase_id)),
+                                w::ts(i.now),
+                            ],
+                        )?;
                         Ok(Ok(rows))
                     })
                     .await?

@@ -60,6 +60,14 @@ impl Store {
         })?)
     }
 
+    /// A purchase's tickets, in issue order.
+    pub async fn purchase_tickets(&self, purchase_id: Uuid) -> Result<Vec<TicketDetailRow>> {
+        let sql = format!("{DETAIL} WHERE t.purchase_id = $1 ORDER BY t.ticket_id");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(purchase_id).fetch_all(p).await
+        })?)
+    }
+
     /// A page of a holder's tickets, newest first, before the cursor ticket (ids are time-ordered).
     pub async fn tickets_of_user(
         &self,

@@ -45,6 +45,16 @@ pub struct Config {
     pub rate_limit_window_secs: i64,
     pub queue_join_limit_per_user: i64,
     pub queue_join_limit_per_ip: i64,
+    /// The sender of ticket e-mail.
+    pub mail_from: String,
+    /// `smtp://host:port` (add `?tls=required` for STARTTLS) or `smtps://user:pass@host:port`.
+    /// Unset: e-mail is written as .eml files to `mail_outbox`.
+    pub smtp_url: Option<Secret>,
+    pub smtp_url_file: Option<PathBuf>,
+    pub mail_outbox: PathBuf,
+    /// Run due background jobs (e-mail, bulk sends) inside `serve`. Off when a scheduler runs
+    /// `tessera jobs run` instead.
+    pub jobs_worker: bool,
     /// `json` or `text`; default: text on a terminal, JSON otherwise.
     pub log_format: Option<String>,
     /// Trust `X-Forwarded-For` for the client address (behind a proxy or API Gateway).
@@ -71,6 +81,11 @@ impl Default for Config {
             rate_limit_window_secs: 60,
             queue_join_limit_per_user: 20,
             queue_join_limit_per_ip: 120,
+            mail_from: "Tessera <tickets@tessera.localhost>".into(),
+            smtp_url: None,
+            smtp_url_file: None,
+            mail_outbox: PathBuf::from("outbox"),
+            jobs_worker: true,
             log_format: None,
             trust_forwarded_for: false,
         }
@@ -94,6 +109,9 @@ impl Config {
         if let Some(p) = &c.jwt_secret_file {
             c.jwt_secret = Some(Secret(read_secret(p)?));
         }
+        if let Some(p) = &c.smtp_url_file {
+            c.smtp_url = Some(Secret(read_secret(p)?));
+        }
         if let Some(p) = &c.ticket_master_key_file {
             c.ticket_master_key = Some(Secret(read_secret(p)?));
         }
@@ -110,6 +128,9 @@ impl Config {
         if let Some(k) = &self.ticket_master_key {
             tessera_app::ticket_codes::parse_master_key(&k.0)
                 .map_err(|m| anyhow::anyhow!("TESSERA_TICKET_MASTER_KEY: {m}"))?;
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!("TESSERA_MAIL_FROM must be an e-mail address, e.g. 'Tessera <tickets@example.com>'");
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             bail!("set both TESSERA_TLS_CERT and TESSERA_TLS_KEY, or neither");

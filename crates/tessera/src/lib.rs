@@ -6,9 +6,11 @@ pub mod import;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod serve;
+pub mod tickets;
 
 use std::sync::Arc;
 
+use tessera_app::mail::MailConfig;
 use tessera_app::ticket_codes::TicketConfig;
 use tessera_app::{App, AppConfig, RateLimits, SystemClock, TokenConfig};
 use tessera_store::{Store, StoreOptions};
@@ -35,6 +37,11 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             queue_join_per_ip: cfg.queue_join_limit_per_ip,
         },
         tickets: TicketConfig { master_key: cfg.ticket_master_key.as_ref().map(|s| s.0.clone()) },
+        mail: MailConfig {
+            from: cfg.mail_from.clone(),
+            smtp_url: cfg.smtp_url.as_ref().map(|s| s.0.clone()),
+            outbox_dir: cfg.mail_outbox.clone(),
+        },
     };
     Ok(App::new(store, app_cfg, Arc::new(SystemClock)).await?)
 }

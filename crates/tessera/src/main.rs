@@ -56,6 +56,16 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Background jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+    /// Tickets.
+    Tickets {
+        #[command(subcommand)]
+        command: TicketsCommand,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Run as an AWS Lambda function behind API Gateway.
@@ -73,6 +83,29 @@ enum AdminCommand {
         password: String,
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Run the jobs that are due (e-mail, bulk sends) and exit: for schedulers such as EventBridge.
+    Run {
+        /// Stop after this many jobs.
+        #[arg(long, default_value_t = 1000)]
+        max: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum TicketsCommand {
+    /// E-mail an event's holders their tickets, with a progress bar.
+    Send {
+        /// The event (UUID).
+        #[arg(long)]
+        event: uuid::Uuid,
+        /// Also holders who were sent their tickets before.
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -129,6 +162,19 @@ async fn main() -> anyhow::Result<()> {
             println!("created admin {} ({})", user.email, user.user_id);
             app.store.close().await;
             Ok(())
+        }
+        Command::Jobs { command: JobsCommand::Run { max } } => {
+            let app = tessera::build_app(&cfg).await?;
+            let n = app.run_due_jobs(max).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("ran {n} job(s)");
+            app.store.close().await;
+            Ok(())
+        }
+        Command::Tickets { command: TicketsCommand::Send { event, all } } => {
+            let app = tessera::build_app(&cfg).await?;
+            let r = tessera::tickets::send(&app, event, all).await;
+            app.store.close().await;
+            r
         }
         Command::Openapi => {
             print!("{}", tessera_http::openapi_json());

@@ -35,6 +35,7 @@ pub async fn run(
     let addr = listener.local_addr()?;
     let store = app.store.clone();
     let sweeper = tokio::spawn(background(app.clone()));
+    let worker = cfg.jobs_worker.then(|| tokio::spawn(jobs_worker(app.clone())));
     let router = tessera_http::router(state(app, cfg));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match (&cfg.tls_cert, &cfg.tls_key) {
@@ -59,6 +60,9 @@ pub async fn run(
         }
     }
     sweeper.abort();
+    if let Some(w) = worker {
+        w.abort();
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -84,6 +88,20 @@ async fn background(app: App) {
                 Ok(k) => tracing::info!(expired = k, "swept expired holds"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
             }
+        }
+    }
+}
+
+/// Runs due jobs (ticket e-mail, bulk sends) every second, apart from the admission ticks so a
+/// slow SMTP server never delays the waiting rooms. A job cut short by shutdown is taken up
+/// again when its lease lapses.
+async fn jobs_worker(app: App) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = app.run_due_jobs(100).await {
+            tracing::warn!(error = %e, "running jobs failed");
         }
     }
 }

@@ -29,6 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_event_keys))
         .routes(routes!(rotate_event_key))
         .routes(routes!(retire_event_key))
+        .routes(routes!(resend_ticket))
+        .routes(routes!(send_event_tickets))
+        .routes(routes!(get_job))
 }
 
 /// A ticket with its door code.
@@ -269,4 +272,120 @@ pub async fn retire_event_key(
     let key_id = key_id.parse::<i64>().map_err(|_| ApiError::not_found("event key"))?;
     s.app.retire_event_key(&who, id, key_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A background job, answered at once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobAccepted {
+    pub job_id: Uuid,
+    /// Where to follow it.
+    pub href: String,
+}
+
+fn accepted(job_id: Uuid) -> (StatusCode, [(header::HeaderName, String); 1], Json<JobAccepted>) {
+    let href = format!("/jobs/{job_id}");
+    (StatusCode::ACCEPTED, [(header::LOCATION, href.clone())], Json(JobAccepted { job_id, href }))
+}
+
+/// E-mail a ticket to its holder again (its holder, the event's organizer, an admin)
+#[utoipa::path(post, path = "/tickets/{ticket_id}/resend", tag = "tickets", security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "Ticket id (UUID)")),
+    responses(
+        (status = 202, description = "Queued", body = JobAccepted),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "A void ticket", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn resend_ticket(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(ticket_id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&ticket_id, "ticket")?;
+    Ok(accepted(s.app.resend_ticket(&who, id).await?).into_response())
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SendTicketsRequest {
+    /// Also holders who were sent their tickets before (default: only those not yet sent).
+    pub all: Option<bool>,
+}
+
+/// E-mail an event's holders their tickets (its organizer or an admin)
+///
+/// One job for the whole event; follow its progress at `/jobs/{job_id}`.
+#[utoipa::path(post, path = "/events/{event_id}/tickets/send", tag = "tickets", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Event id (UUID)")),
+    request_body = SendTicketsRequest,
+    responses(
+        (status = 202, description = "Queued", body = JobAccepted),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn send_event_tickets(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(event_id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let id = path_id(&event_id, "event")?;
+    // The body is optional: none means "only holders not yet sent".
+    let b: SendTicketsRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SendTicketsRequest::default()
+    } else {
+        crate::extract::parse_json(&body)?
+    };
+    let all = b.all.unwrap_or(false);
+    Ok(accepted(s.app.send_event_tickets(&who, id, all).await?).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobBody {
+    pub job_id: Uuid,
+    /// ticket_mail or bulk_ticket_send.
+    pub kind: String,
+    /// queued, running, done or failed (after its last retry).
+    pub status: String,
+    pub attempts: i32,
+    pub progress_done: i32,
+    pub progress_total: Option<i32>,
+    pub last_error: Option<String>,
+    /// The next attempt, while queued.
+    #[serde(with = "time::serde::rfc3339")]
+    pub run_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// A background job's state and progress (whoever started it, or an admin)
+#[utoipa::path(get, path = "/jobs/{job_id}", tag = "tickets", security(("bearer" = [])),
+    params(("job_id" = String, Path, description = "Job id (UUID)")),
+    responses(
+        (status = 200, body = JobBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_job(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(job_id): Path<String>,
+) -> ApiResult<Json<JobBody>> {
+    let id = path_id(&job_id, "job")?;
+    let j = s.app.job(&who, id).await?;
+    Ok(Json(JobBody {
+        job_id: j.job_id,
+        kind: j.kind,
+        status: j.status,
+        attempts: j.attempts,
+        progress_done: j.progress_done,
+        progress_total: j.progress_total,
+        last_error: j.last_error,
+        run_at: j.run_at,
+        created_at: j.created_at,
+        updated_at: j.updated_at,
+    }))
 }

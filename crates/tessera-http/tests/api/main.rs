@@ -10,6 +10,7 @@ mod api_keys;
 mod booking;
 mod checkin;
 mod events;
+mod mail;
 mod ops;
 mod purchases;
 mod queue;

@@ -100,9 +100,12 @@ impl TestApp {
     }
 
     pub async fn with_limits(backend: Backend, rate_limits: RateLimits) -> TestApp {
+        Self::with_config(backend, AppConfig { rate_limits, ..Default::default() }).await
+    }
+
+    pub async fn with_config(backend: Backend, config: AppConfig) -> TestApp {
         let db = test_db(backend).await;
         let clock = Arc::new(TestClock(Mutex::new(tessera_app::domain::clock::now())));
-        let config = AppConfig { rate_limits, ..Default::default() };
         let app = App::new(db.store.clone(), config, clock.clone()).await.unwrap();
         let state = AppState { app: app.clone(), metrics: Some(metrics_handle()), trust_forwarded_for: true };
         let router = tessera_http::router(state);
@@ -224,5 +227,72 @@ impl TestApp {
             }
         }
         (self.event(&org_t, body).await, org_t)
+    }
+}
+
+/// A real SMTP server on loopback (Python's aiosmtpd, installed into .venv-smtp on first use)
+/// that keeps every message it receives in a maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    pub async fn start() -> SmtpServer {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = std::process::Command::new("bash").arg(root.join("scripts/smtp-venv.sh")).output().unwrap();
+        assert!(out.status.success(), "installing aiosmtpd: {}", String::from_utf8_lossy(&out.stderr));
+        let python = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let child = std::process::Command::new(python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            // A path that does not exist yet: Python's Maildir makes its new/cur/tmp only then.
+            .arg(dir.path().join("maildir"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Owned by the guard at once, so it is killed and reaped however the wait ends.
+        let server = SmtpServer { port, child, dir };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the SMTP server did not start on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The raw messages received so far.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            if let Ok(rd) = std::fs::read_dir(self.dir.path().join("maildir").join(sub)) {
+                for e in rd.flatten() {
+                    out.push(std::fs::read(e.path()).unwrap());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

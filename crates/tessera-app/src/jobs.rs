@@ -1,0 +1,165 @@
+//! Background jobs: the worker that runs due jobs from the jobs table, and the jobs themselves —
+//! a holder's ticket e-mail, and an organizer's bulk send to an event's holders.
+
+use uuid::Uuid;
+
+use tessera_domain::jobs::retry_delay_secs;
+use tessera_store::JobRow;
+
+use crate::auth::Principal;
+use crate::mail::{MailedTicket, ticket_message};
+use crate::ticket_codes::may_see;
+use crate::{App, AppError, Result};
+
+/// How long a claimed job is a worker's before another may take it over (a worker that died).
+const LEASE_SECS: i64 = 300;
+
+/// Purchases a bulk send handles per page (progress is saved after each).
+const BULK_PAGE: i64 = 50;
+
+#[derive(serde::Deserialize)]
+struct TicketMail {
+    purchase_id: Uuid,
+    /// Only this ticket (a resend); otherwise all of the purchase's valid tickets.
+    ticket_id: Option<Uuid>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct BulkSend {
+    event_id: Uuid,
+    /// Also holders who were sent their tickets before.
+    all: bool,
+    /// The last purchase handled (a restarted job carries on after it).
+    after: Option<Uuid>,
+}
+
+impl App {
+    /// Runs due jobs until none is due or `max` have run; answers how many ran.
+    pub async fn run_due_jobs(&self, max: usize) -> Result<usize> {
+        let mut n = 0;
+        while n < max {
+            let now = self.now();
+            let Some(job) = self.store.claim_job(now, now + time::Duration::seconds(LEASE_SECS)).await?
+            else {
+                break;
+            };
+            n += 1;
+            let outcome = self.run_job(&job).await;
+            let now = self.now();
+            match outcome {
+                Ok(()) => {
+                    self.store.finish_job(job.job_id, job.attempts, now).await?;
+                }
+                Err(e) => {
+                    let retry = (job.attempts < job.max_attempts)
+                        .then(|| now + time::Duration::seconds(retry_delay_secs(job.attempts)));
+                    tracing::warn!(job_id = %job.job_id, kind = %job.kind, attempt = job.attempts, error = %e,
+                        "job failed{}", if retry.is_some() { "; will retry" } else { " for good" });
+                    self.store.fail_job(job.job_id, job.attempts, &e, retry, now).await?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    async fn run_job(&self, job: &JobRow) -> std::result::Result<(), String> {
+        match job.kind.as_str() {
+            "ticket_mail" => {
+                let p: TicketMail =
+                    serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
+                self.send_ticket_mail(p.purchase_id, p.ticket_id).await
+            }
+            "bulk_ticket_send" => self.run_bulk_send(job).await,
+            other => Err(format!("unknown job kind {other}")),
+        }
+    }
+
+    /// E-mails the holder a purchase's valid tickets in one message (nothing for a purchase
+    /// whose tickets were all voided).
+    async fn send_ticket_mail(
+        &self,
+        purchase_id: Uuid,
+        only: Option<Uuid>,
+    ) -> std::result::Result<(), String> {
+        let tickets = self.store.mail_tickets(purchase_id, only).await.map_err(|e| e.to_string())?;
+        let Some(email) = tickets.first().map(|t| t.email.clone()) else { return Ok(()) };
+        let mut parts = Vec::with_capacity(tickets.len());
+        for t in &tickets {
+            let code = self.ticket_code(&t.ticket).await.map_err(|e| e.to_string())?;
+            let qr_png = crate::qr::png(&code, 6).map_err(|e| e.to_string())?;
+            let pdf = crate::printable::ticket_pdf(&t.ticket, &code).map_err(|e| e.to_string())?;
+            parts.push(MailedTicket { ticket: &t.ticket, qr_png, pdf });
+        }
+        let msg = ticket_message(&self.config.mail.from, &email, &parts).map_err(|e| e.to_string())?;
+        self.mailer.send(msg).await?;
+        let ids: Vec<Uuid> = tickets.iter().map(|t| t.ticket.ticket_id).collect();
+        self.store.mark_mailed(&ids, self.now()).await.map_err(|e| e.to_string())
+    }
+
+    async fn run_bulk_send(&self, job: &JobRow) -> std::result::Result<(), String> {
+        let mut p: BulkSend = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
+        let err = |e: tessera_store::StoreError| e.to_string();
+        let total = self.store.count_purchases_to_mail(p.event_id, p.all).await.map_err(err)?;
+        let mut done = job.progress_done;
+        let total = i32::try_from(total).unwrap_or(i32::MAX).saturating_add(if p.all { 0 } else { done });
+        self.store.job_progress(job.job_id, done, Some(total), self.now()).await.map_err(err)?;
+        loop {
+            let page = self
+                .store
+                .purchases_to_mail(p.event_id, p.all, p.after.unwrap_or(Uuid::nil()), BULK_PAGE)
+                .await
+                .map_err(err)?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            for purchase in page {
+                self.send_ticket_mail(purchase, None).await?;
+                done += 1;
+                p.after = Some(purchase);
+            }
+            // Progress (and where to carry on) after each page.
+            self.store
+                .job_progress(job.job_id, done, Some(total.max(done)), self.now())
+                .await
+                .map_err(err)?;
+            let payload = serde_json::to_string(&p).map_err(|e| e.to_string())?;
+            self.store.set_job_payload(job.job_id, &payload).await.map_err(err)?;
+        }
+    }
+
+    /// Sends a ticket again (its holder, the event's organizer, an admin): a job, answered at once.
+    pub async fn resend_ticket(&self, who: &Principal, ticket_id: Uuid) -> Result<Uuid> {
+        let t = self.store.ticket_detail(ticket_id).await?.filter(|t| may_see(who, t));
+        let t = t.ok_or(AppError::NotFound("ticket"))?;
+        if t.status != "valid" {
+            return Err(AppError::Gone("this ticket is void: there is nothing to send"));
+        }
+        let payload = format!(r#"{{"purchase_id":"{}","ticket_id":"{ticket_id}"}}"#, t.purchase_id);
+        let id = Uuid::now_v7();
+        self.store.enqueue_job(id, "ticket_mail", &payload, Some(who.user_id), self.now()).await?;
+        Ok(id)
+    }
+
+    /// Sends an event's tickets to its holders (those not yet sent, or all): one job whose
+    /// progress `job` shows.
+    pub async fn send_event_tickets(&self, who: &Principal, event_id: Uuid, all: bool) -> Result<Uuid> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden("only the event's organizer or an admin may send its tickets"));
+        }
+        let payload = serde_json::to_string(&BulkSend { event_id, all, after: None })
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let id = Uuid::now_v7();
+        self.store.enqueue_job(id, "bulk_ticket_send", &payload, Some(who.user_id), self.now()).await?;
+        Ok(id)
+    }
+
+    /// A job: whoever started it, or an admin.
+    pub async fn job(&self, who: &Principal, job_id: Uuid) -> Result<JobRow> {
+        self.store
+            .job(job_id)
+            .await?
+            .filter(|j| who.is_admin() || j.created_by == Some(who.user_id))
+            .ok_or(AppError::NotFound("job"))
+    }
+}

@@ -1,0 +1,162 @@
+//! Outgoing e-mail: one transport chosen by configuration — SMTP (lettre, TLS when the URL asks
+//! for it) or, by default, a local outbox directory of .eml files — and the ticket e-mail.
+
+use std::path::PathBuf;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use tessera_store::TicketDetailRow;
+
+use crate::{AppError, Result};
+
+/// Mail settings.
+#[derive(Clone)]
+pub struct MailConfig {
+    /// The sender, e.g. `Tessera <tickets@example.com>`.
+    pub from: String,
+    /// `smtp://host:port` (STARTTLS with `?tls=required`) or `smtps://host:port`, with optional
+    /// `user:password@`. `None`: write .eml files to `outbox_dir`.
+    pub smtp_url: Option<String>,
+    pub outbox_dir: PathBuf,
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("from", &self.from)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
+            .field("outbox_dir", &self.outbox_dir)
+            .finish()
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: "Tessera <tickets@tessera.localhost>".into(),
+            smtp_url: None,
+            outbox_dir: "outbox".into(),
+        }
+    }
+}
+
+/// Where mail goes.
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Outbox(AsyncFileTransport<Tokio1Executor>, PathBuf),
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailer::Smtp(_) => f.write_str("Mailer::Smtp"),
+            Mailer::Outbox(_, dir) => write!(f, "Mailer::Outbox({})", dir.display()),
+        }
+    }
+}
+
+impl Mailer {
+    pub fn new(cfg: &MailConfig) -> Result<Mailer> {
+        match &cfg.smtp_url {
+            Some(url) => {
+                let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .map_err(|e| AppError::Internal(format!("SMTP URL: {e}")))?
+                    .timeout(Some(std::time::Duration::from_secs(30)))
+                    .build();
+                Ok(Mailer::Smtp(t))
+            }
+            None => Ok(Mailer::Outbox(AsyncFileTransport::new(&cfg.outbox_dir), cfg.outbox_dir.clone())),
+        }
+    }
+
+    /// Sends one message; an error is worth retrying later.
+    pub async fn send(&self, m: Message) -> std::result::Result<(), String> {
+        match self {
+            Mailer::Smtp(t) => t.send(m).await.map(|_| ()).map_err(|e| format!("SMTP: {e}")),
+            Mailer::Outbox(t, dir) => {
+                tokio::fs::create_dir_all(dir).await.map_err(|e| format!("outbox {}: {e}", dir.display()))?;
+                t.send(m).await.map(|_| ()).map_err(|e| format!("outbox: {e}"))
+            }
+        }
+    }
+}
+
+/// One ticket of an order, ready to mail: its code as a QR image.
+pub struct MailedTicket<'a> {
+    pub ticket: &'a TicketDetailRow,
+    pub qr_png: Vec<u8>,
+    /// The printable ticket (PDF).
+    pub pdf: Vec<u8>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn seat_line(t: &TicketDetailRow) -> String {
+    match (t.seat_number, &t.ticket_type_name) {
+        (Some(n), _) => format!("Seat {n}"),
+        (None, Some(name)) => name.clone(),
+        (None, None) => "Admission".into(),
+    }
+}
+
+/// The e-mail for one order: all of its tickets together (as seed 003 sends them), each QR
+/// inline in the HTML and each printable ticket attached.
+pub fn ticket_message(from: &str, to: &str, tickets: &[MailedTicket<'_>]) -> Result<Message> {
+    let first =
+        tickets.first().ok_or_else(|| AppError::Internal("a ticket e-mail needs a ticket".into()))?.ticket;
+    let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("mail sender {from}: {e}")))?;
+    let to_box: Mailbox = to.parse().map_err(|e| AppError::Internal(format!("holder address {to}: {e}")))?;
+    let when = first.event_start.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let place = first.location.clone().unwrap_or_default();
+    let mut text = format!(
+        "Your tickets for {} ({when}{}{}):\n\n",
+        first.event_name,
+        if place.is_empty() { "" } else { ", " },
+        place
+    );
+    let mut html = format!(
+        "<html><body><h1>{}</h1><p>{}{}{}</p>",
+        esc(&first.event_name),
+        esc(&when),
+        if place.is_empty() { "" } else { " · " },
+        esc(&place)
+    );
+    for (n, t) in tickets.iter().enumerate() {
+        let line = seat_line(t.ticket);
+        text.push_str(&format!("- {line} — {} (ticket {})\n", t.ticket.holder_name, t.ticket.ticket_id));
+        html.push_str(&format!(
+            "<div><h2>{}</h2><p>{}</p><img src=\"cid:qr{n}\" alt=\"QR code for ticket {}\" width=\"240\" height=\"240\"></div>",
+            esc(&line),
+            esc(&t.ticket.holder_name),
+            t.ticket.ticket_id
+        ));
+    }
+    text.push_str("\nShow the QR code at the door (the attached PDF has it too).\n");
+    html.push_str("<p>Show the QR code at the door; the attached PDF has it too.</p></body></html>");
+    let mut related = MultiPart::related().singlepart(SinglePart::html(html));
+    for (n, t) in tickets.iter().enumerate() {
+        related = related.singlepart(Attachment::new_inline(format!("qr{n}")).body(
+            t.qr_png.clone(),
+            ContentType::parse("image/png").map_err(|e| AppError::Internal(e.to_string()))?,
+        ));
+    }
+    let mut mixed = MultiPart::mixed()
+        .multipart(MultiPart::alternative().singlepart(SinglePart::plain(text)).multipart(related));
+    for t in tickets {
+        let name = format!("ticket-{}.pdf", t.ticket.ticket_id);
+        mixed = mixed.singlepart(Attachment::new(name).body(
+            t.pdf.clone(),
+            ContentType::parse("application/pdf").map_err(|e| AppError::Internal(e.to_string()))?,
+        ));
+    }
+    Message::builder()
+        .from(from)
+        .to(to_box)
+        .subject(format!("Your tickets: {}", first.event_name))
+        .multipart(mixed)
+        .map_err(|e| AppError::Internal(format!("building the ticket e-mail: {e}")))
+}

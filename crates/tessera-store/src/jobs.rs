@@ -1,0 +1,243 @@
+//! The jobs table: enqueue, claim with a lease (one conditional update; `SKIP LOCKED` on
+//! PostgreSQL so many workers never wait on each other), finish, retry later, report progress —
+//! and the ticket rows a mail job reads.
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{Backend, Result, Store, TicketDetailRow, affected, on_db};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct JobRow {
+    pub job_id: Uuid,
+    pub kind: String,
+    pub payload: String,
+    /// queued, running, done or failed.
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: OffsetDateTime,
+    pub locked_until: Option<OffsetDateTime>,
+    pub last_error: Option<String>,
+    pub progress_done: i32,
+    pub progress_total: Option<i32>,
+    pub created_by: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+const JOB_COLUMNS: &str = "job_id, kind, payload, status, attempts, max_attempts, run_at, locked_until, \
+     last_error, progress_done, progress_total, created_by, created_at, updated_at";
+
+/// A ticket as its e-mail needs it, with the holder's address.
+#[derive(Debug, Clone)]
+pub struct MailTicket {
+    pub ticket: TicketDetailRow,
+    pub email: String,
+}
+
+impl Store {
+    pub async fn enqueue_job(
+        &self,
+        job_id: Uuid,
+        kind: &str,
+        payload: &str,
+        created_by: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_by, created_at, updated_at)
+                 VALUES ($1, $2, $3, 'queued', $4, $5, $4, $4)",
+            )
+            .bind(job_id)
+            .bind(kind)
+            .bind(payload)
+            .bind(now)
+            .bind(created_by)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(())
+    }
+
+    pub async fn job(&self, job_id: Uuid) -> Result<Option<JobRow>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1");
+        Ok(on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(job_id)
+            .fetch_optional(p)
+            .await)?)
+    }
+
+    /// Claims the most overdue job that is queued (or whose worker's lease lapsed) until
+    /// `lease_until`. One statement; a job two workers race for goes to one of them.
+    pub async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<JobRow>> {
+        let skip = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, updated_at = $1
+             WHERE job_id = (SELECT job_id FROM jobs
+                             WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1)
+                             ORDER BY run_at, job_id LIMIT 1{skip})
+               AND ((status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until < $1))
+             RETURNING {JOB_COLUMNS}"
+        );
+        Ok(on_db!(self, write, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(lease_until).fetch_optional(p).await
+        })?)
+    }
+
+    /// Marks a claimed job done (only while this worker's lease holds the job running).
+    pub async fn finish_job(&self, job_id: Uuid, attempts: i32, now: OffsetDateTime) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query(
+                "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $1
+                 WHERE job_id = $2 AND status = 'running' AND attempts = $3",
+            )
+            .bind(now)
+            .bind(job_id)
+            .bind(attempts)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    /// A failed attempt: queued again for `retry_at`, or failed for good when `retry_at` is none.
+    pub async fn fail_job(
+        &self,
+        job_id: Uuid,
+        attempts: i32,
+        error: &str,
+        retry_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            sqlx::query(
+                "UPDATE jobs SET status = CASE WHEN $1 THEN 'queued' ELSE 'failed' END, run_at = COALESCE($2, run_at),
+                     locked_until = NULL, last_error = $3, updated_at = $4
+                 WHERE job_id = $5 AND status = 'running' AND attempts = $6",
+            )
+            .bind(retry_at.is_some())
+            .bind(retry_at)
+            .bind(error)
+            .bind(now)
+            .bind(job_id)
+            .bind(attempts)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    pub async fn job_progress(
+        &self,
+        job_id: Uuid,
+        done: i32,
+        total: Option<i32>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "UPDATE jobs SET progress_done = $1, progress_total = $2, updated_at = $3 WHERE job_id = $4",
+            )
+            .bind(done)
+            .bind(total)
+            .bind(now)
+            .bind(job_id)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(())
+    }
+
+    /// Saves where a running job has got to (its arguments, for a restart).
+    pub async fn set_job_payload(&self, job_id: Uuid, payload: &str) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query("UPDATE jobs SET payload = $1 WHERE job_id = $2 AND status = 'running'")
+                .bind(payload)
+                .bind(job_id)
+                .execute(p)
+                .await
+                .map(affected)
+        })?;
+        Ok(())
+    }
+
+    /// The valid tickets of a purchase (or just `only`), with the holder's address.
+    pub async fn mail_tickets(&self, purchase_id: Uuid, only: Option<Uuid>) -> Result<Vec<MailTicket>> {
+        let mut out = Vec::new();
+        for t in self.purchase_tickets(purchase_id).await? {
+            if t.status != "valid" || only.is_some_and(|o| o != t.ticket_id) {
+                continue;
+            }
+            let email: String = on_db!(self, read, |p| {
+                sqlx::query_scalar("SELECT email FROM users WHERE user_id = $1")
+                    .bind(t.user_id)
+                    .fetch_one(p)
+                    .await
+            })?;
+            out.push(MailTicket { ticket: t, email });
+        }
+        Ok(out)
+    }
+
+    pub async fn mark_mailed(&self, ticket_ids: &[Uuid], now: OffsetDateTime) -> Result<()> {
+        for id in ticket_ids {
+            on_db!(self, write, |p| {
+                sqlx::query("UPDATE tickets SET mailed_at = $1 WHERE ticket_id = $2")
+                    .bind(now)
+                    .bind(*id)
+                    .execute(p)
+                    .await
+                    .map(affected)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// An event's purchases with valid tickets to send (all of them, or only those with a ticket
+    /// never sent), after `after` in id order: a bulk send walks them page by page.
+    pub async fn purchases_to_mail(
+        &self,
+        event_id: Uuid,
+        all: bool,
+        after: Uuid,
+        limit: i64,
+    ) -> Result<Vec<Uuid>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT DISTINCT purchase_id FROM tickets
+                 WHERE event_id = $1 AND status = 'valid' AND ($2 OR mailed_at IS NULL) AND purchase_id > $3
+                 ORDER BY purchase_id LIMIT $4",
+            )
+            .bind(event_id)
+            .bind(all)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    /// How many purchases a bulk send will cover.
+    pub async fn count_purchases_to_mail(&self, event_id: Uuid, all: bool) -> Result<i64> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT CAST(COUNT(DISTINCT purchase_id) AS BIGINT) FROM tickets
+                 WHERE event_id = $1 AND status = 'valid' AND ($2 OR mailed_at IS NULL)",
+            )
+            .bind(event_id)
+            .bind(all)
+            .fetch_one(p)
+            .await
+        })?)
+    }
+}
