@@ -49,6 +49,17 @@ impl App {
         Ok((event, stats))
     }
 
+    /// Every ticket of an event with holder, purchase and door state (its organizer or an admin).
+    pub async fn event_export(
+        &self,
+        who: &Principal,
+        event_id: Uuid,
+    ) -> Result<(EventRow, Vec<tessera_store::ExportRow>)> {
+        let event = self.event_for_owner(who, event_id).await?;
+        let rows = self.store.export_rows(event_id).await?;
+        Ok((event, rows))
+    }
+
     /// Events, tickets and revenue per category for events starting in the range (organizers, admins).
     pub async fn category_stats(
         &self,

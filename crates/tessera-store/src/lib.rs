@@ -43,7 +43,7 @@ pub use purchases::{NewPurchase, PurchaseRow};
 pub use queue::{Joined, QueueConfig, QueueEntryRow, QueueStateRow};
 pub use reservations::{HoldLimits, HoldOutcome, HoldRequest, ReservationRow};
 pub use seats::{SeatBlock, SeatRow, TicketTypeRow, TicketTypeView};
-pub use stats::{CategoryStats, DaySales, EventStats, Overview, SaleAudit};
+pub use stats::{CategoryStats, DaySales, EventStats, ExportRow, Overview, SaleAudit};
 pub use tickets::{EventKeyRow, TicketDetailRow};
 pub use tokens::{ApiKeyRow, Rotation};
 pub use users::{UserFilter, UserRow};

@@ -12,6 +12,29 @@ pub struct EventStats {
     pub unique_attendees: i64,
     pub revenue: i64,
     pub sales_per_day: Vec<DaySales>,
+    /// (event day, tickets that entered that day)
+    pub checked_in_per_day: Vec<(i32, i64)>,
+}
+
+/// One ticket of an event as the organizer's export lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ExportRow {
+    pub ticket_id: Uuid,
+    pub status: String,
+    pub ticket_type: Option<String>,
+    pub seat_number: Option<i32>,
+    pub holder_id: Uuid,
+    pub holder_name: String,
+    pub holder_email: String,
+    pub purchase_id: Uuid,
+    pub purchase_time: OffsetDateTime,
+    pub ticket_quantity: i32,
+    pub total_price: i64,
+    pub mailed_at: Option<OffsetDateTime>,
+    /// Days with an entry, and whether the ticket is inside on its latest day.
+    pub days_entered: i64,
+    pub inside: bool,
+    pub first_entry_at: Option<OffsetDateTime>,
 }
 
 /// Sales on one UTC day (`YYYY-MM-DD`).
@@ -68,7 +91,47 @@ impl Store {
         let sales_per_day = on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(event_id).fetch_all(p).await
         })?;
-        Ok(EventStats { purchases, tickets_sold, unique_attendees, revenue, sales_per_day })
+        let checked_in_per_day = on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT day, CAST(COUNT(*) AS BIGINT) FROM ticket_presence
+                 WHERE event_id = $1 AND entries > 0 GROUP BY day ORDER BY day",
+            )
+            .bind(event_id)
+            .fetch_all(p)
+            .await
+        })?;
+        Ok(EventStats {
+            purchases,
+            tickets_sold,
+            unique_attendees,
+            revenue,
+            sales_per_day,
+            checked_in_per_day,
+        })
+    }
+
+    /// Every ticket of an event with its holder, purchase and door state, in issue order.
+    pub async fn export_rows(&self, event_id: Uuid) -> Result<Vec<ExportRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT t.ticket_id, t.status, tt.name AS ticket_type, t.seat_number, u.user_id AS holder_id,
+                        u.name AS holder_name, u.email AS holder_email, pu.purchase_id, pu.purchase_time,
+                        pu.ticket_quantity, pu.total_price, t.mailed_at,
+                        CAST(COALESCE((SELECT COUNT(*) FROM ticket_presence tp
+                                       WHERE tp.ticket_id = t.ticket_id AND tp.entries > 0), 0) AS BIGINT) AS days_entered,
+                        COALESCE((SELECT tp.inside FROM ticket_presence tp WHERE tp.ticket_id = t.ticket_id
+                                  ORDER BY tp.day DESC LIMIT 1), FALSE) AS inside,
+                        (SELECT MIN(tp.first_entry_at) FROM ticket_presence tp WHERE tp.ticket_id = t.ticket_id) AS first_entry_at
+                 FROM tickets t
+                 JOIN users u ON u.user_id = t.user_id
+                 JOIN purchases pu ON pu.purchase_id = t.purchase_id
+                 LEFT JOIN ticket_types tt ON tt.ticket_type_id = t.ticket_type_id
+                 WHERE t.event_id = $1 ORDER BY t.ticket_id",
+            )
+            .bind(event_id)
+            .fetch_all(p)
+            .await
+        })?)
     }
 
     /// Per category: events (starting in the range, if given), their tickets sold and revenue.

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 use super::money;
 use crate::AppState;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiQuery, Auth, path_id};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -18,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_event_stats))
         .routes(routes!(get_category_stats))
         .routes(routes!(get_overview))
+        .routes(routes!(export_event))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +45,14 @@ pub struct EventStatsBody {
     /// tickets_sold / capacity (0..1), null when unlimited.
     pub fill_rate: Option<f64>,
     pub sales_per_day: Vec<DaySalesBody>,
+    /// Tickets checked in on each event day (day 1 is the first 24 hours from the start).
+    pub checked_in_per_day: Vec<CheckedInDay>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckedInDay {
+    pub day: i32,
+    pub checked_in: i64,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -119,6 +129,11 @@ pub async fn get_event_stats(
             .into_iter()
             .map(|d| DaySalesBody { day: d.day, tickets_sold: d.tickets_sold, revenue: money(d.revenue) })
             .collect(),
+        checked_in_per_day: st
+            .checked_in_per_day
+            .into_iter()
+            .map(|(day, checked_in)| CheckedInDay { day, checked_in })
+            .collect(),
     }))
 }
 
@@ -167,4 +182,147 @@ pub async fn get_overview(State(s): State<AppState>, Auth(who): Auth) -> ApiResu
         tickets_sold: o.tickets_sold,
         revenue: money(o.revenue),
     }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// csv (default) or json.
+    pub format: Option<String>,
+}
+
+/// One ticket in an event's export.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportItem {
+    pub ticket_id: Uuid,
+    /// valid or void.
+    pub status: String,
+    pub ticket_type: Option<String>,
+    pub seat_number: Option<i32>,
+    pub holder_id: Uuid,
+    pub holder_name: String,
+    pub holder_email: String,
+    pub purchase_id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub purchase_time: OffsetDateTime,
+    pub ticket_quantity: i32,
+    pub total_price: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub mailed_at: Option<OffsetDateTime>,
+    /// Event days with an entry.
+    pub days_entered: i64,
+    /// Inside now (on the latest day it was scanned).
+    pub inside: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_entry_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportBody {
+    pub event_id: Uuid,
+    pub name: String,
+    pub items: Vec<ExportItem>,
+}
+
+fn rfc3339(t: Option<OffsetDateTime>) -> String {
+    t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_default()
+}
+
+/// An event's tickets, holders, purchases and check-in state as CSV or JSON (its organizer or an admin)
+#[utoipa::path(get, path = "/events/{event_id}/export", tag = "stats", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "Event id (UUID)"), ExportQuery),
+    responses(
+        (status = 200, description = "CSV (text/csv) or JSON", body = ExportBody),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn export_event(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(event_id): Path<String>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let id = path_id(&event_id, "event")?;
+    let format = q.format.as_deref().unwrap_or("csv");
+    if format != "csv" && format != "json" {
+        return Err(ApiError::field("format", "must be csv or json"));
+    }
+    let (event, rows) = s.app.event_export(&who, id).await?;
+    let items: Vec<ExportItem> = rows
+        .into_iter()
+        .map(|r| ExportItem {
+            ticket_id: r.ticket_id,
+            status: r.status,
+            ticket_type: r.ticket_type,
+            seat_number: r.seat_number,
+            holder_id: r.holder_id,
+            holder_name: r.holder_name,
+            holder_email: r.holder_email,
+            purchase_id: r.purchase_id,
+            purchase_time: r.purchase_time,
+            ticket_quantity: r.ticket_quantity,
+            total_price: money(r.total_price),
+            mailed_at: r.mailed_at,
+            days_entered: r.days_entered,
+            inside: r.inside,
+            first_entry_at: r.first_entry_at,
+        })
+        .collect();
+    if format == "json" {
+        return Ok(Json(ExportBody { event_id: event.event_id, name: event.name, items }).into_response());
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ApiError::from(tessera_app::AppError::Internal(format!("CSV: {e}")));
+    w.write_record([
+        "ticket_id",
+        "status",
+        "ticket_type",
+        "seat_number",
+        "holder_id",
+        "holder_name",
+        "holder_email",
+        "purchase_id",
+        "purchase_time",
+        "ticket_quantity",
+        "total_price",
+        "mailed_at",
+        "days_entered",
+        "inside",
+        "first_entry_at",
+    ])
+    .map_err(csv_err)?;
+    for i in &items {
+        w.write_record([
+            i.ticket_id.to_string(),
+            i.status.clone(),
+            i.ticket_type.clone().unwrap_or_default(),
+            i.seat_number.map(|n| n.to_string()).unwrap_or_default(),
+            i.holder_id.to_string(),
+            i.holder_name.clone(),
+            i.holder_email.clone(),
+            i.purchase_id.to_string(),
+            rfc3339(Some(i.purchase_time)),
+            i.ticket_quantity.to_string(),
+            i.total_price.clone(),
+            rfc3339(i.mailed_at),
+            i.days_entered.to_string(),
+            i.inside.to_string(),
+            rfc3339(i.first_entry_at),
+        ])
+        .map_err(csv_err)?;
+    }
+    let bytes =
+        w.into_inner().map_err(|e| ApiError::from(tessera_app::AppError::Internal(format!("CSV: {e}"))))?;
+    let disposition = format!("attachment; filename=\"event-{id}.csv\"");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }

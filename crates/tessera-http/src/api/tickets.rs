@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_ticket))
         .routes(routes!(get_ticket_qr_svg))
         .routes(routes!(get_ticket_qr_png))
+        .routes(routes!(get_ticket_pdf))
         .routes(routes!(list_event_keys))
         .routes(routes!(rotate_event_key))
         .routes(routes!(retire_event_key))
@@ -205,6 +206,38 @@ pub async fn get_ticket_qr_png(
     let code = ticket_code(&s, &who, &ticket_id).await?;
     let png = tessera_app::qr::png(&code, 6)?;
     Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "private, no-store")], png)
+        .into_response())
+}
+
+/// The printable ticket (PDF: event, date, venue, holder, seat and QR)
+#[utoipa::path(get, path = "/tickets/{ticket_id}/ticket.pdf", tag = "tickets", security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "Ticket id (UUID)")),
+    responses(
+        (status = 200, description = "One A4 page", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "A void ticket", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_ticket_pdf(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(ticket_id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&ticket_id, "ticket")?;
+    let v = s.app.ticket(&who, id).await?;
+    let code = v.code.ok_or_else(|| {
+        ApiError::new(StatusCode::GONE, "ticket_void", "this ticket is void: it has no code")
+    })?;
+    let pdf = tessera_app::printable::ticket_pdf(&v.ticket, &code)?;
+    let disposition = format!("inline; filename=\"ticket-{id}.pdf\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+        ],
+        pdf,
+    )
         .into_response())
 }
 

@@ -19,7 +19,8 @@ both!(
     refusals_each_have_their_status,
     racing_entries_admit_once,
     offline_scans_merge_in_any_order,
-    staff_and_bundle_authorization
+    staff_and_bundle_authorization,
+    export_and_stats
 );
 
 /// A seated event with a staff member assigned: (event, organizer token, staff id, staff token).
@@ -367,4 +368,40 @@ async fn staff_and_bundle_authorization(b: Backend) {
     t.call("DELETE", &format!("{staff_path}/{staff_id}"), Some(&org_t), None).await.assert_problem(404, None);
     // No longer staff: no longer allowed at this door.
     t.get(&path, Some(&staff)).await.assert_problem(403, None);
+}
+
+async fn export_and_stats(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t, _, staff) = door(&t).await;
+    let (_, _, first, code) = ticket(&t, ev, 1).await;
+    let (_, _, second, _) = ticket(&t, ev, 2).await;
+    assert_eq!(t.post("/checkin", Some(&staff), scan(&code, "entry", "Main")).await.status, StatusCode::OK);
+    let stats = t.get(&format!("/stats/events/{ev}"), Some(&org_t)).await;
+    assert_eq!(stats.body["checked_in_per_day"], json!([{"day": 1, "checked_in": 1}]), "{}", stats.body);
+    let path = format!("/events/{ev}/export");
+    let j = t.get(&format!("{path}?format=json"), Some(&org_t)).await;
+    assert_eq!(j.status, StatusCode::OK, "{}", j.body);
+    let items = j.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["ticket_id"], json!(first));
+    assert_eq!((items[0]["days_entered"].as_i64(), items[0]["inside"].as_bool()), (Some(1), Some(true)));
+    assert!(items[0]["first_entry_at"].is_string());
+    assert_eq!(items[1]["ticket_id"], json!(second));
+    assert_eq!((items[1]["days_entered"].as_i64(), items[1]["inside"].as_bool()), (Some(0), Some(false)));
+    assert_eq!(items[1]["total_price"], "50.00");
+    let csv = t.get(&path, Some(&org_t)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.content_type().starts_with("text/csv"));
+    let text = csv.body.as_str().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("ticket_id,status,ticket_type,seat_number"));
+    assert!(lines[1].starts_with(&first.to_string()) && lines[1].contains(",true,"));
+    t.get(&format!("{path}?format=xml"), Some(&org_t)).await.assert_problem(400, Some("format"));
+    let (_, other_org) = t.user("organizer").await;
+    for who in [&other_org, &staff] {
+        t.get(&path, Some(who)).await.assert_problem(403, None);
+    }
+    t.get(&path, None).await.assert_problem(401, None);
+    t.get(&format!("/events/{}/export", Uuid::now_v7()), Some(&org_t)).await.assert_problem(404, None);
 }

@@ -80,6 +80,9 @@ async fn tickets_and_their_codes(b: Backend) {
     let (status, ct, png) = raw(&t, &format!("/tickets/{ticket_id}/qr.png"), &token).await;
     assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/png"));
     assert_eq!(decode_qr(&png), code);
+    let (status, ct, pdf) = raw(&t, &format!("/tickets/{ticket_id}/ticket.pdf"), &token).await;
+    assert_eq!((status, ct.as_str()), (StatusCode::OK, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF") && pdf.windows(7).any(|w| w == b"Concert"), "names the event");
     // Paging: a second ticket, one per page.
     let (id2, _) = (ticket_id, ());
     let p = Principal { user_id: item["user_id"].as_str().unwrap().parse().unwrap(), role: Role::Attendee };
@@ -120,7 +123,14 @@ async fn ticket_authorization(b: Backend) {
         t.get(&format!("{path}/qr.png"), Some(who)).await.assert_problem(404, None);
     }
     assert!(t.get("/users/me/tickets", Some(&other)).await.body["items"].as_array().unwrap().is_empty());
-    for p in [path.clone(), format!("{path}/qr.svg"), format!("{path}/qr.png"), "/users/me/tickets".into()] {
+    t.get(&format!("{path}/ticket.pdf"), Some(&other)).await.assert_problem(404, None);
+    for p in [
+        path.clone(),
+        format!("{path}/qr.svg"),
+        format!("{path}/qr.png"),
+        format!("{path}/ticket.pdf"),
+        "/users/me/tickets".into(),
+    ] {
         t.get(&p, None).await.assert_problem(401, None);
     }
     // Keys: the organizer and admins only.
@@ -224,6 +234,7 @@ async fn refund_revokes_the_code(b: Backend) {
     assert_eq!(shown.body["status"].as_str(), Some("void"));
     assert!(shown.body["code"].is_null() && shown.body["voided_at"].is_string());
     t.get(&format!("/tickets/{ticket_id}/qr.png"), Some(&token)).await.assert_problem(410, None);
+    t.get(&format!("/tickets/{ticket_id}/ticket.pdf"), Some(&token)).await.assert_problem(410, None);
     // Forged and altered codes are refused as such.
     assert!(matches!(t.app.verify_ticket_code("HELLO").await, Err(CodeRefusal::Code(CodeError::Malformed))));
     let mut altered = code.into_bytes();
