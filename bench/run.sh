@@ -4,13 +4,15 @@
 #       hyper baseline (SQLite with demo data; PostgreSQL too when TESSERA_BENCH_DATABASE_URL is set)
 #   bash bench/run.sh flash [--buyers N] [--seats N] ...    the flash sale through the waiting room
 #       (SQLite; PostgreSQL too when TESSERA_BENCH_DATABASE_URL is set)
+#   bash bench/run.sh checkin [--tickets N] [--connections N]   door scans of N valid tickets, then
+#       every code again (refused), as ratios to the hyper baseline
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
 cargo build --release -p tessera -p tessera-bench
 scenario=run
-if [ "${1:-}" = flash ]; then
-  scenario=flash
+if [ "${1:-}" = flash ] || [ "${1:-}" = checkin ]; then
+  scenario=$1
   shift
 fi
 exec "$CARGO_TARGET_DIR/release/tessera-bench" "$scenario" --tessera "$CARGO_TARGET_DIR/release/tessera" "$@"

@@ -1,13 +1,15 @@
 //! Tessera's benchmark (not a test). Two scenarios:
 //! - `run` (catalogue): throughput and latency of catalogue reads, reported as ratios to a bare
 //!   hyper "hello world" measured in the same run on the same machine;
-//! - `flash`: a flash sale of a seated event through the waiting room (see flash.rs).
+//! - `flash`: a flash sale of a seated event through the waiting room (see flash.rs);
+//! - `checkin`: door scans of 10,000 valid tickets (see checkin.rs).
 //!
 //! `bash bench/run.sh` builds release binaries and runs the catalogue scenario;
 //! `bash bench/run.sh flash` runs the flash sale. The load generator is a
 //! small keep-alive HTTP/1.1 client in this binary; it shares the cores with the server under test,
 //! which is why only same-run ratios mean anything.
 
+mod checkin;
 mod flash;
 mod hello;
 mod load;
@@ -40,6 +42,8 @@ enum Cmd {
     Run(RunArgs),
     /// Run the flash-sale scenario.
     Flash(flash::FlashArgs),
+    /// Run the door check-in scenario.
+    Checkin(checkin::CheckinArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -80,6 +84,7 @@ fn main() -> anyhow::Result<()> {
         }
         Cmd::Run(args) => rt.block_on(run(args)),
         Cmd::Flash(args) => rt.block_on(run_flash(args)),
+        Cmd::Checkin(args) => rt.block_on(run_checkin(args)),
     }
 }
 
@@ -210,5 +215,39 @@ async fn run_flash(args: flash::FlashArgs) -> anyhow::Result<()> {
     std::fs::write(args.out.join("flash-latest.md"), format!("# Flash-sale benchmark\n\n{table}"))?;
     println!("results written to {}", args.out.display());
     anyhow::ensure!(reports.iter().all(|r| r.oversold == 0), "a seat was sold twice");
+    Ok(())
+}
+
+async fn run_checkin(args: checkin::CheckinArgs) -> anyhow::Result<()> {
+    let baseline = checkin::baseline(args.connections).await?;
+    let mut reports = vec![baseline.clone()];
+    let tmp = std::env::temp_dir().join(format!("tessera-checkin-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    if !args.no_sqlite {
+        let url = format!("sqlite://{}/checkin.db", tmp.display());
+        reports.extend(checkin::run_backend(&args, "sqlite", &url, None, "127.0.0.1:18097").await?);
+    }
+    if let Some(pg) = &args.postgres {
+        let schema = format!("checkin_{}", std::process::id());
+        reports.extend(checkin::run_backend(&args, "postgres", pg, Some(schema), "127.0.0.1:18098").await?);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let table = load::table(&reports, &baseline);
+    println!("\n{table}");
+    std::fs::create_dir_all(&args.out)?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let json = serde_json::json!({
+        "scenario": "checkin",
+        "unix_time": stamp,
+        "tickets": args.tickets,
+        "connections": args.connections,
+        "results": reports.iter().map(|r| r.to_json(&baseline)).collect::<Vec<_>>(),
+    });
+    std::fs::write(args.out.join(format!("checkin-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
+    std::fs::write(
+        args.out.join("checkin-latest.md"),
+        format!("# Door check-in benchmark ({} valid tickets)\n\n{table}", args.tickets),
+    )?;
+    println!("results written to {}", args.out.display());
     Ok(())
 }
