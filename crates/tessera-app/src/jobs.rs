@@ -24,6 +24,11 @@ struct TicketMail {
     ticket_id: Option<Uuid>,
 }
 
+#[derive(serde::Deserialize)]
+struct Rejected {
+    application_id: Uuid,
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct BulkSend {
     event_id: Uuid,
@@ -70,6 +75,11 @@ impl App {
                 self.send_ticket_mail(p.purchase_id, p.ticket_id).await
             }
             "bulk_ticket_send" => self.run_bulk_send(job).await,
+            "application_rejected" => {
+                let p: Rejected =
+                    serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
+                self.send_rejection(p.application_id).await
+            }
             other => Err(format!("unknown job kind {other}")),
         }
     }
@@ -94,6 +104,21 @@ impl App {
         self.mailer.send(msg).await?;
         let ids: Vec<Uuid> = tickets.iter().map(|t| t.ticket.ticket_id).collect();
         self.store.mark_mailed(&ids, self.now()).await.map_err(|e| e.to_string())
+    }
+
+    async fn send_rejection(&self, application_id: Uuid) -> std::result::Result<(), String> {
+        let err = |e: tessera_store::StoreError| e.to_string();
+        let Some(a) = self.store.application(application_id).await.map_err(err)? else { return Ok(()) };
+        let user = self.store.user_by_id(a.user_id).await.map_err(err)?.ok_or("applicant gone")?;
+        let event = self.store.event_by_id(a.event_id).await.map_err(err)?.ok_or("event gone")?;
+        let msg = crate::mail::rejection_message(
+            &self.config.mail.from,
+            &user.email,
+            &event.name,
+            a.reason.as_deref().unwrap_or("(no reason given)"),
+        )
+        .map_err(|e| e.to_string())?;
+        self.mailer.send(msg).await
     }
 
     async fn run_bulk_send(&self, job: &JobRow) -> std::result::Result<(), String> {

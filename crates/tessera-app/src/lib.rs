@@ -8,6 +8,7 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub mod accounts;
+pub mod applications;
 pub mod auth;
 pub mod booking;
 pub mod catalogue;

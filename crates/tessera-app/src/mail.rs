@@ -160,3 +160,18 @@ pub fn ticket_message(from: &str, to: &str, tickets: &[MailedTicket<'_>]) -> Res
         .multipart(mixed)
         .map_err(|e| AppError::Internal(format!("building the ticket e-mail: {e}")))
 }
+
+/// The e-mail telling an applicant their application was not approved, and why.
+pub fn rejection_message(from: &str, to: &str, event_name: &str, reason: &str) -> Result<Message> {
+    let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("mail sender {from}: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|e| AppError::Internal(format!("applicant address {to}: {e}")))?;
+    let body = format!(
+        "Your application for {event_name} was not approved.\n\nReason: {reason}\n\nNo tickets were issued and nothing was charged.\n"
+    );
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(format!("Your application for {event_name}"))
+        .singlepart(SinglePart::plain(body))
+        .map_err(|e| AppError::Internal(format!("building the rejection e-mail: {e}")))
+}

@@ -3,6 +3,7 @@
 //! Nothing here does I/O: request bodies become these types through fallible constructors at the
 //! edge ("parse, don't validate"), so past the edge a value that exists is valid.
 
+pub mod application;
 pub mod booking;
 pub mod checkin;
 pub mod clock;

@@ -55,6 +55,7 @@ pub struct AppState {
         (name = "wallet", description = "Balance, ledger and payments"),
         (name = "queue", description = "The virtual waiting room"),
         (name = "tickets", description = "E-tickets, their signed codes and the event keys behind them"),
+        (name = "applications", description = "Application forms, applications for named guests, approval and rejection"),
         (name = "check-in", description = "Door scanning online and offline, door staff and counts"),
         (name = "seed 002", description = "The concert-reservation seed's own paths, sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
@@ -94,6 +95,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::queue::router())
         .merge(api::tickets::router())
         .merge(api::checkin::router())
+        .merge(api::applications::router())
 }
 
 /// The OpenAPI document generated from the routes (committed as `openapi.json`).

@@ -15,6 +15,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub mod applications;
 pub mod bulk;
 pub mod checkin;
 mod durability;
@@ -35,6 +36,7 @@ pub mod tokens;
 pub mod users;
 pub mod wallet;
 
+pub use applications::{ApplicationRow, Approval};
 pub use checkin::{CheckinSummary, PresenceRow, ScanRow, StaffRow};
 pub use events::{EventFilter, EventRow, SortValue};
 pub use jobs::{JobRow, MailTicket};

@@ -349,7 +349,7 @@ pub(crate) const FREE_HELD: &str =
      WHERE reservation_id = $2 AND status = 'held'";
 
 /// The one conditional UPDATE that takes the places, how many it must take, and the ticket type.
-fn take_statement(
+pub(crate) fn take_statement(
     backend: Backend,
     event_id: Uuid,
     req: &HoldRequest,

@@ -26,6 +26,7 @@ pub struct ExportRow {
     pub holder_id: Uuid,
     pub holder_name: String,
     pub holder_email: String,
+    pub guest_name: Option<String>,
     pub purchase_id: Uuid,
     pub purchase_time: OffsetDateTime,
     pub ticket_quantity: i32,
@@ -115,7 +116,7 @@ impl Store {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT t.ticket_id, t.status, tt.name AS ticket_type, t.seat_number, u.user_id AS holder_id,
-                        u.name AS holder_name, u.email AS holder_email, pu.purchase_id, pu.purchase_time,
+                        u.name AS holder_name, u.email AS holder_email, t.guest_name, pu.purchase_id, pu.purchase_time,
                         pu.ticket_quantity, pu.total_price, t.mailed_at,
                         CAST(COALESCE((SELECT COUNT(*) FROM ticket_presence tp
                                        WHERE tp.ticket_id = t.ticket_id AND tp.entries > 0), 0) AS BIGINT) AS days_entered,

@@ -27,13 +27,15 @@ pub struct TicketDetailRow {
     pub organizer_id: Option<Uuid>,
     pub ticket_type_name: Option<String>,
     pub holder_name: String,
+    /// The guest the ticket was issued for (applications name each guest).
+    pub guest_name: Option<String>,
 }
 
 const DETAIL: &str =
     "SELECT t.ticket_id, t.purchase_id, t.event_id, t.user_id, t.ticket_type_id, t.seat_number,
         t.status, t.created_at, t.key_id, t.voided_at, e.name AS event_name, e.start_time AS event_start,
         e.end_time AS event_end, e.location, e.organizer_id, tt.name AS ticket_type_name,
-        u.name AS holder_name
+        u.name AS holder_name, t.guest_name
      FROM tickets t
      JOIN events e ON e.event_id = t.event_id
      JOIN users u ON u.user_id = t.user_id

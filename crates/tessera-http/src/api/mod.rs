@@ -9,6 +9,7 @@ use tessera_app::domain::Money;
 use tessera_app::store::{EventRow, PurchaseRow, UserRow};
 
 pub mod api_keys;
+pub mod applications;
 pub mod auth;
 pub mod booking;
 pub mod checkin;

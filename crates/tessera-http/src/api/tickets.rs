@@ -50,6 +50,8 @@ pub struct TicketBody {
     /// The holder.
     pub user_id: Uuid,
     pub holder_name: String,
+    /// The guest it was issued for (tickets from applications).
+    pub guest_name: Option<String>,
     pub ticket_type_id: Option<Uuid>,
     pub ticket_type_name: Option<String>,
     pub seat_number: Option<i32>,
@@ -76,6 +78,7 @@ impl From<TicketView> for TicketBody {
             location: t.location,
             user_id: t.user_id,
             holder_name: t.holder_name,
+            guest_name: t.guest_name,
             ticket_type_id: t.ticket_type_id,
             ticket_type_name: t.ticket_type_name,
             seat_number: t.seat_number,

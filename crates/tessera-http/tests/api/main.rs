@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod api_keys;
+mod applications;
 mod booking;
 mod checkin;
 mod events;

@@ -1,0 +1,261 @@
+//! Applications (seed 003): forms for ticket types sold by approval, applying for named guests,
+//! and the organizer's approval (tickets issued and e-mailed) or rejection (the reason e-mailed).
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use tessera_domain::application::{Answer, FormField, check_answers, parse_form, parse_guest_names};
+use tessera_domain::booking::on_sale;
+use tessera_domain::page::parse_limit;
+use tessera_store::{ApplicationRow, Approval, StoreError, TicketTypeRow};
+
+use crate::accounts::{Page, page_cursor};
+use crate::auth::Principal;
+use crate::{App, AppError, Result, cursor};
+
+/// An application as sent.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyInput {
+    pub ticket_type_id: Option<Uuid>,
+    pub answers: BTreeMap<String, Answer>,
+    pub guest_names: Option<Vec<String>>,
+}
+
+/// What became of one application in a batch approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchResult {
+    pub application_id: Uuid,
+    /// approved, or why not (not_found, not_pending, sold_out, forbidden).
+    pub result: &'static str,
+}
+
+impl App {
+    /// A ticket type of this event that is sold by approval.
+    async fn approval_type(&self, event_id: Uuid, ticket_type_id: Uuid) -> Result<TicketTypeRow> {
+        let t = self.store.ticket_type(ticket_type_id).await?.filter(|t| t.event_id == event_id);
+        let t = t.ok_or(AppError::NotFound("ticket type"))?;
+        if !t.requires_approval {
+            return Err(AppError::invalid(
+                "ticket_type_id",
+                "this ticket type is sold by reservation, not application",
+            ));
+        }
+        Ok(t)
+    }
+
+    /// Defines the form of a ticket type sold by approval (the event's organizer or an admin).
+    pub async fn set_application_form(
+        &self,
+        who: &Principal,
+        event_id: Uuid,
+        ticket_type_id: Uuid,
+        fields: Vec<FormField>,
+    ) -> Result<Vec<FormField>> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden("only the event's organizer or an admin may change its forms"));
+        }
+        self.approval_type(event_id, ticket_type_id).await?;
+        let fields = parse_form(fields)?;
+        let json = serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?;
+        self.store.set_application_form(ticket_type_id, &json, self.now()).await?;
+        Ok(fields)
+    }
+
+    /// A ticket type's form (anyone: applicants need to see it). No form: no questions.
+    pub async fn application_form(&self, event_id: Uuid, ticket_type_id: Uuid) -> Result<Vec<FormField>> {
+        self.get_event(event_id).await?;
+        self.approval_type(event_id, ticket_type_id).await?;
+        match self.store.application_form(ticket_type_id).await? {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored form: {e}")))
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Applies for tickets of a type sold by approval: one ticket per guest name, up to the
+    /// type's per-person limit; one live application per person and type.
+    pub async fn apply(&self, who: &Principal, event_id: Uuid, i: ApplyInput) -> Result<ApplicationRow> {
+        let event = self.get_event(event_id).await?;
+        let now = self.now();
+        if event.status != "published" || event.start_time <= now {
+            return Err(AppError::Forbidden("this event is not taking applications"));
+        }
+        let tt_id = i.ticket_type_id.ok_or_else(|| AppError::invalid("ticket_type_id", "is required"))?;
+        let tt = self.approval_type(event_id, tt_id).await.map_err(|e| match e {
+            AppError::NotFound(_) => {
+                AppError::invalid("ticket_type_id", "is not a ticket type of this event")
+            }
+            other => other,
+        })?;
+        if !on_sale(tt.sale_starts_at, tt.sale_ends_at, now) {
+            return Err(AppError::Forbidden("applications for this ticket type are not open now"));
+        }
+        let form = self.application_form(event_id, tt_id).await?;
+        let answers = check_answers(&form, &i.answers)?;
+        let names = i.guest_names.unwrap_or_default();
+        let names = parse_guest_names(&names, i64::from(tt.per_person_limit))
+            .map_err(|m| AppError::invalid("guest_names", m))?;
+        let row = ApplicationRow {
+            application_id: Uuid::now_v7(),
+            event_id,
+            ticket_type_id: tt_id,
+            user_id: who.user_id,
+            answers: serde_json::to_string(&answers).map_err(|e| AppError::Internal(e.to_string()))?,
+            guest_names: serde_json::to_string(&names).map_err(|e| AppError::Internal(e.to_string()))?,
+            quantity: i32::try_from(names.len()).unwrap_or(i32::MAX),
+            status: "pending".into(),
+            reason: None,
+            decided_by: None,
+            decided_at: None,
+            purchase_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        match self.store.insert_application(&row).await {
+            Ok(()) => Ok(row),
+            Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
+                code: "already_applied",
+                detail: "you already have an application for this ticket type that is pending or approved"
+                    .into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// An application: its applicant's, the event organizer's or an admin's to see.
+    pub async fn application(&self, who: &Principal, application_id: Uuid) -> Result<ApplicationRow> {
+        let a = self.store.application(application_id).await?.ok_or(AppError::NotFound("application"))?;
+        if a.user_id == who.user_id {
+            return Ok(a);
+        }
+        let event = self.get_event(a.event_id).await?;
+        if who.owns_or_admin(event.organizer_id) { Ok(a) } else { Err(AppError::NotFound("application")) }
+    }
+
+    /// An event's applications, oldest first (its organizer or an admin).
+    pub async fn event_applications(
+        &self,
+        who: &Principal,
+        event_id: Uuid,
+        status: Option<&str>,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Page<ApplicationRow>> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden(
+                "only the event's organizer or an admin may see its applications",
+            ));
+        }
+        if let Some(s) = status
+            && !["pending", "approved", "rejected"].contains(&s)
+        {
+            return Err(AppError::invalid("status", "must be pending, approved or rejected"));
+        }
+        let limit = parse_limit(limit).map_err(|m| AppError::invalid("limit", m))?;
+        let after = match cursor {
+            Some(c) => Some(cursor::decode(c, "applications")?.1),
+            None => None,
+        };
+        let mut items = self.store.applications_of_event(event_id, status, after, limit + 1).await?;
+        let next_cursor =
+            page_cursor(&mut items, limit, |a| cursor::encode("applications", "", a.application_id));
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn decidable(&self, who: &Principal, application_id: Uuid) -> Result<ApplicationRow> {
+        let a = self.store.application(application_id).await?.ok_or(AppError::NotFound("application"))?;
+        let event = self.get_event(a.event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden(
+                "only the event's organizer or an admin may decide its applications",
+            ));
+        }
+        Ok(a)
+    }
+
+    /// Approves: issues one ticket per guest (places of the ticket type taken, all or none) and
+    /// queues the ticket e-mail.
+    pub async fn approve_application(&self, who: &Principal, application_id: Uuid) -> Result<ApplicationRow> {
+        let a = self.decidable(who, application_id).await?;
+        let ticket_ids: Vec<Uuid> = (0..a.quantity).map(|_| Uuid::now_v7()).collect();
+        let ids = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        match self
+            .store
+            .approve_application(application_id, who.user_id, ids, &ticket_ids, self.now())
+            .await?
+        {
+            Approval::Approved { .. } => {
+                self.store.application(application_id).await?.ok_or(AppError::NotFound("application"))
+            }
+            Approval::NotPending => Err(AppError::Conflict {
+                code: "not_pending",
+                detail: format!("this application is already {}", a.status),
+            }),
+            Approval::SoldOut => Err(AppError::Conflict {
+                code: "sold_out",
+                detail: "not enough places of this ticket type are left for the application's guests".into(),
+            }),
+        }
+    }
+
+    /// Rejects with a reason, which is e-mailed to the applicant.
+    pub async fn reject_application(
+        &self,
+        who: &Principal,
+        application_id: Uuid,
+        reason: Option<&str>,
+    ) -> Result<ApplicationRow> {
+        let reason = tessera_domain::validation::required_text(reason, 500)
+            .map_err(|m| AppError::invalid("reason", m))?;
+        let a = self.decidable(who, application_id).await?;
+        if !self
+            .store
+            .reject_application(application_id, who.user_id, &reason, Uuid::now_v7(), self.now())
+            .await?
+        {
+            return Err(AppError::Conflict {
+                code: "not_pending",
+                detail: format!("this application is already {}", a.status),
+            });
+        }
+        self.store.application(application_id).await?.ok_or(AppError::NotFound("application"))
+    }
+
+    /// Approves many applications of one event; each answers on its own.
+    pub async fn approve_applications(
+        &self,
+        who: &Principal,
+        event_id: Uuid,
+        ids: &[Uuid],
+    ) -> Result<Vec<BatchResult>> {
+        let event = self.get_event(event_id).await?;
+        if !who.owns_or_admin(event.organizer_id) {
+            return Err(AppError::Forbidden(
+                "only the event's organizer or an admin may decide its applications",
+            ));
+        }
+        if ids.is_empty() || ids.len() > 500 {
+            return Err(AppError::invalid("application_ids", "give between 1 and 500 ids"));
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let belongs = self.store.application(*id).await?.is_some_and(|a| a.event_id == event_id);
+            let result = if !belongs {
+                "not_found"
+            } else {
+                match self.approve_application(who, *id).await {
+                    Ok(_) => "approved",
+                    Err(AppError::Conflict { code, .. }) => code,
+                    Err(AppError::Forbidden(_)) => "forbidden",
+                    Err(e) => return Err(e),
+                }
+            };
+            out.push(BatchResult { application_id: *id, result });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,286 @@
+//! Applications for ticket types sold by approval: their forms, the applications, and the
+//! approval that issues tickets (places taken, purchase, tickets, e-mail job: one transaction).
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::reservations::{HoldRequest, take_statement};
+use crate::{Result, Store, WritePool, affected, bind_args, on_db};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ApplicationRow {
+    pub application_id: Uuid,
+    pub event_id: Uuid,
+    pub ticket_type_id: Uuid,
+    pub user_id: Uuid,
+    /// JSON object.
+    pub answers: String,
+    /// JSON array of names.
+    pub guest_names: String,
+    pub quantity: i32,
+    /// pending, approved or rejected.
+    pub status: String,
+    pub reason: Option<String>,
+    pub decided_by: Option<Uuid>,
+    pub decided_at: Option<OffsetDateTime>,
+    pub purchase_id: Option<Uuid>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "application_id, event_id, ticket_type_id, user_id, answers, guest_names, quantity, status, \
+     reason, decided_by, decided_at, purchase_id, created_at, updated_at";
+
+/// How an approval ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Tickets issued under this purchase.
+    Approved { purchase_id: Uuid, ticket_ids: Vec<Uuid> },
+    /// Not pending (already decided, or no such application).
+    NotPending,
+    /// Fewer places left than guests.
+    SoldOut,
+}
+
+impl Store {
+    pub async fn set_application_form(
+        &self,
+        ticket_type_id: Uuid,
+        fields: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO application_forms (ticket_type_id, fields, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (ticket_type_id) DO UPDATE SET fields = excluded.fields, updated_at = excluded.updated_at",
+            )
+            .bind(ticket_type_id)
+            .bind(fields)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(())
+    }
+
+    /// A ticket type's form (JSON fields), if it has one.
+    pub async fn application_form(&self, ticket_type_id: Uuid) -> Result<Option<String>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar("SELECT fields FROM application_forms WHERE ticket_type_id = $1")
+                .bind(ticket_type_id)
+                .fetch_optional(p)
+                .await
+        })?)
+    }
+
+    /// Files an application; `StoreError::Conflict` when the person already has a live one for
+    /// this ticket type (the unique index decides, so two racing submissions cannot both land).
+    pub async fn insert_application(&self, a: &ApplicationRow) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "INSERT INTO applications (application_id, event_id, ticket_type_id, user_id, answers, guest_names,
+                     quantity, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8)",
+            )
+            .bind(a.application_id)
+            .bind(a.event_id)
+            .bind(a.ticket_type_id)
+            .bind(a.user_id)
+            .bind(&a.answers)
+            .bind(&a.guest_names)
+            .bind(a.quantity)
+            .bind(a.created_at)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(())
+    }
+
+    pub async fn application(&self, application_id: Uuid) -> Result<Option<ApplicationRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM applications WHERE application_id = $1");
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(application_id).fetch_optional(p).await
+        })?)
+    }
+
+    /// A page of an event's applications in the order they came, optionally of one status.
+    pub async fn applications_of_event(
+        &self,
+        event_id: Uuid,
+        status: Option<&str>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<ApplicationRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM applications WHERE event_id = $1 AND ($2 IS NULL OR status = $2)
+             AND application_id > $3 ORDER BY application_id LIMIT $4"
+        );
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(event_id)
+                .bind(status)
+                .bind(after.unwrap_or(Uuid::nil()))
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        })?)
+    }
+
+    /// Approves a pending application in one transaction: decides it (a conditional update, so
+    /// two organizers approving at once issue tickets once), takes its places of the ticket type
+    /// (one conditional update: all of them or none), and writes the completed reservation, the
+    /// purchase (no charge: the approval is the sale), one ticket per guest and the ticket
+    /// e-mail job.
+    pub async fn approve_application(
+        &self,
+        application_id: Uuid,
+        decided_by: Uuid,
+        ids: (Uuid, Uuid, Uuid),
+        ticket_ids: &[Uuid],
+        now: OffsetDateTime,
+    ) -> Result<Approval> {
+        let (reservation_id, purchase_id, job_id) = ids;
+        let backend = self.backend();
+        let r = on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                let decided: Option<(Uuid, Uuid, Uuid, i32, String)> = sqlx::query_as(
+                    "UPDATE applications SET status = 'approved', decided_by = $1, decided_at = $2, updated_at = $2,
+                         purchase_id = $3
+                     WHERE application_id = $4 AND status = 'pending'
+                     RETURNING event_id, ticket_type_id, user_id, quantity, guest_names",
+                )
+                .bind(decided_by)
+                .bind(now)
+                .bind(purchase_id)
+                .bind(application_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((event_id, ticket_type_id, user_id, quantity, guests)) = decided else {
+                    return Ok::<_, sqlx::Error>(Approval::NotPending);
+                };
+                let names: Vec<String> = serde_json::from_str(&guests).unwrap_or_default();
+                let req = HoldRequest::Places { ticket_type_id, quantity: i64::from(quantity) };
+                let (take, wanted, _) = take_statement(backend, event_id, &req, reservation_id, now, now);
+                let taken: Vec<(i32, i64)> =
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(take.text.clone())), take.args)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                if i64::try_from(taken.len()).unwrap_or(0) < wanted || ticket_ids.len() < names.len() {
+                    tx.rollback().await?;
+                    return Ok(Approval::SoldOut);
+                }
+                sqlx::query(
+                    "UPDATE seats SET status = 'sold', held_until = NULL, updated_at = $1
+                     WHERE reservation_id = $2 AND status = 'held'",
+                )
+                .bind(now)
+                .bind(reservation_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO reservations (reservation_id, user_id, event_id, ticket_type_id, quantity, amount,
+                         status, reserved_at, payment_deadline, completed_at, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, 0, 'completed', $6, $6, $6, $6, $6)",
+                )
+                .bind(reservation_id)
+                .bind(user_id)
+                .bind(event_id)
+                .bind(ticket_type_id)
+                .bind(quantity)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO purchases (purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price,
+                         status, reservation_id)
+                     VALUES ($1, $2, $3, $4, $5, 0, 'completed', $6)",
+                )
+                .bind(purchase_id)
+                .bind(user_id)
+                .bind(event_id)
+                .bind(now)
+                .bind(quantity)
+                .bind(reservation_id)
+                .execute(&mut *tx)
+                .await?;
+                for (ticket_id, name) in ticket_ids.iter().zip(&names) {
+                    sqlx::query(
+                        "INSERT INTO tickets (ticket_id, purchase_id, event_id, user_id, ticket_type_id, status,
+                             created_at, guest_name)
+                         VALUES ($1, $2, $3, $4, $5, 'valid', $6, $7)",
+                    )
+                    .bind(*ticket_id)
+                    .bind(purchase_id)
+                    .bind(event_id)
+                    .bind(user_id)
+                    .bind(ticket_type_id)
+                    .bind(now)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
+                     VALUES ($1, 'ticket_mail', $2, 'queued', $3, $3, $3)",
+                )
+                .bind(job_id)
+                .bind(format!(r#"{{"purchase_id":"{purchase_id}"}}"#))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let issued = ticket_ids.iter().take(names.len()).copied().collect();
+                Ok(Approval::Approved { purchase_id, ticket_ids: issued })
+            }
+            .await
+        })?;
+        Ok(r)
+    }
+
+    /// Rejects a pending application with a reason and queues the e-mail telling the applicant,
+    /// in one transaction. False when it was not pending.
+    pub async fn reject_application(
+        &self,
+        application_id: Uuid,
+        decided_by: Uuid,
+        reason: &str,
+        job_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                let n = sqlx::query(
+                    "UPDATE applications SET status = 'rejected', reason = $1, decided_by = $2, decided_at = $3,
+                         updated_at = $3
+                     WHERE application_id = $4 AND status = 'pending'",
+                )
+                .bind(reason)
+                .bind(decided_by)
+                .bind(now)
+                .bind(application_id)
+                .execute(&mut *tx)
+                .await
+                .map(affected)?;
+                if n == 1 {
+                    sqlx::query(
+                        "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
+                         VALUES ($1, 'application_rejected', $2, 'queued', $3, $3, $3)",
+                    )
+                    .bind(job_id)
+                    .bind(format!(r#"{{"application_id":"{application_id}"}}"#))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                }
+                Ok::<_, sqlx::Error>(n)
+            }
+            .await
+        })?;
+        Ok(n == 1)
+    }
+}
