@@ -224,3 +224,63 @@ fn admin_create_command() {
     let migrate = run(&["migrate"]);
     assert!(migrate.status.success());
 }
+
+both!(tickets_send_mails_every_holder);
+
+/// `tessera tickets send`: the bulk send runs in the foreground and e-mails each order once (or
+/// again with --all); an unknown event is an error.
+async fn tickets_send_mails_every_holder(b: Backend) {
+    use tessera_app::Principal;
+    use tessera_app::booking::ReserveInput;
+    use tessera_app::domain::Role;
+    use tessera_app::domain::booking::SeatMapInput;
+    use tessera_app::domain::event::EventInput;
+    let db = test_db(b).await;
+    let outbox = tempfile::tempdir().unwrap();
+    let config = AppConfig {
+        mail: tessera_app::mail::MailConfig {
+            outbox_dir: outbox.path().to_path_buf(),
+            ..tessera_app::mail::MailConfig::default()
+        },
+        ..AppConfig::default()
+    };
+    let app = App::new(db.store.clone(), config, Arc::new(SystemClock)).await.unwrap();
+    let now = app.now();
+    let user = |n: usize, role: &str| tessera_store::UserRow {
+        user_id: uuid::Uuid::now_v7(),
+        name: format!("User {n}"),
+        email: format!("user{n}-{}@example.com", uuid::Uuid::new_v4().simple()),
+        password_hash: "!".into(),
+        role: role.into(),
+        phone_number: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let org = user(0, "organizer");
+    let buyers = [user(1, "attendee"), user(2, "attendee")];
+    app.store.provision_users(std::slice::from_ref(&org), 0, now).await.unwrap();
+    app.store.provision_users(&buyers, 10_000, now).await.unwrap();
+    let who = Principal { user_id: org.user_id, role: Role::Organizer };
+    let input = EventInput {
+        name: Some("CLI Concert".into()),
+        start_time: Some("2030-01-01T18:00:00Z".into()),
+        price: Some("10".into()),
+        seating: Some("seated".into()),
+        ..EventInput::default()
+    };
+    let seats = SeatMapInput { seat_count: Some(10), sections: None };
+    let ev = app.create_event(&who, &input, &seats).await.unwrap().event_id;
+    for (i, b) in buyers.iter().enumerate() {
+        let p = Principal { user_id: b.user_id, role: Role::Attendee };
+        let hold =
+            ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![i as i64 + 1]), ..Default::default() };
+        let h = app.reserve(&p, &hold).await.unwrap();
+        app.pay(&p, Some(h.reservation.reservation_id), None, None).await.unwrap();
+    }
+    let emails = || std::fs::read_dir(outbox.path()).map(|d| d.count()).unwrap_or(0);
+    tessera::tickets::send(&app, ev, false).await.unwrap();
+    assert_eq!(emails(), 2, "each order once (the payments' own e-mail and the bulk send agree)");
+    tessera::tickets::send(&app, ev, true).await.unwrap();
+    assert_eq!(emails(), 4);
+    assert!(tessera::tickets::send(&app, uuid::Uuid::now_v7(), false).await.is_err());
+}

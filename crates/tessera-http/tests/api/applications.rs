@@ -216,6 +216,24 @@ async fn applications_from_form_to_tickets(b: Backend) {
     t.get(&path, Some(&a)).await.assert_problem(404, None);
     t.get(&path, None).await.assert_problem(401, None);
     t.get(&format!("/applications/{}", Uuid::now_v7()), Some(&org)).await.assert_problem(404, None);
+    let unknown = Uuid::now_v7();
+    t.post(&format!("/applications/{unknown}/approve"), Some(&org), json!({}))
+        .await
+        .assert_problem(404, None);
+    t.post(&format!("/applications/{unknown}/reject"), Some(&org), json!({"reason": "x"}))
+        .await
+        .assert_problem(404, None);
+    t.get(&format!("/events/{unknown}/applications"), Some(&org)).await.assert_problem(404, None);
+    t.post(
+        &format!("/events/{unknown}/applications/approve"),
+        Some(&org),
+        json!({"application_ids": [unknown]}),
+    )
+    .await
+    .assert_problem(404, None);
+    t.post(&format!("/applications/{last}/reject"), None, json!({"reason": "x"}))
+        .await
+        .assert_problem(401, None);
     // The export names the guests.
     let export = t.get(&format!("/events/{ev}/export?format=json"), Some(&org)).await;
     let guests: Vec<&str> =

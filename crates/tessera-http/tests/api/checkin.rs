@@ -339,6 +339,11 @@ async fn staff_and_bundle_authorization(b: Backend) {
     t.get(&format!("/events/{}/checkin/offline-bundle", Uuid::now_v7()), Some(&staff))
         .await
         .assert_problem(404, None);
+    t.get(&format!("/events/{}/checkin/summary", Uuid::now_v7()), Some(&staff))
+        .await
+        .assert_problem(404, None);
+    t.get(&format!("/events/{}/staff", Uuid::now_v7()), Some(&org_t)).await.assert_problem(404, None);
+    t.get("/events/nope/staff", Some(&org_t)).await.assert_problem(404, None);
     // Staff management: the organizer (and admins) only; staff accounts only.
     let staff_path = format!("/events/{ev}/staff");
     let list = t.get(&staff_path, Some(&org_t)).await;
