@@ -181,6 +181,12 @@ impl App {
     /// queues the ticket e-mail.
     pub async fn approve_application(&self, who: &Principal, application_id: Uuid) -> Result<ApplicationRow> {
         let a = self.decidable(who, application_id).await?;
+        if self.get_event(a.event_id).await?.status != "published" {
+            return Err(AppError::Conflict {
+                code: "event_cancelled",
+                detail: "the event is cancelled: its applications can only be rejected".into(),
+            });
+        }
         let ticket_ids: Vec<Uuid> = (0..a.quantity).map(|_| Uuid::now_v7()).collect();
         let ids = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         match self

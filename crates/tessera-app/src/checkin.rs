@@ -154,17 +154,37 @@ impl App {
             result: String::new(),
             detail: None,
         };
-        // Which event the code claims, to check the scanner may see it before saying more.
-        let claimed = tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.event_id);
-        if let Some(ev) = claimed
-            && let Ok(event) = self.get_event(ev).await
-        {
-            let scanning_other = i.event_id.is_some_and(|x| x != ev);
-            if scanning_other || !self.may_scan(who, ev, event.organizer_id).await? {
-                scan.result = "wrong_event".into();
-                scan.event_id = i.event_id;
-                self.store.record_scan(&scan).await.map_err(AppError::from)?;
-                return Err(Refusal::WrongEvent { event_id: ev, event_name: event.name });
+        // The door's own event, when named: it must exist and be this scanner's to scan for.
+        let door = match i.event_id {
+            Some(ev) => {
+                let event = self.get_event(ev).await?;
+                if !self.may_scan(who, ev, event.organizer_id).await? {
+                    return Err(AppError::Forbidden("you may not scan tickets for this event").into());
+                }
+                Some(ev)
+            }
+            None => None,
+        };
+        // Which event the code claims, to check the scanner may see it before saying more. A
+        // code naming no event we have is refused below (its key cannot be found).
+        let parsed_event = tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.event_id);
+        let mut claimed = None;
+        if let Some(ev) = parsed_event {
+            match self.get_event(ev).await {
+                Ok(event) => {
+                    if door.is_some_and(|d| d != ev) || !self.may_scan(who, ev, event.organizer_id).await? {
+                        scan.result = "wrong_event".into();
+                        // Kept in the log of the door it was scanned at, if that is known.
+                        if let Some(d) = door {
+                            scan.event_id = Some(d);
+                            self.store.record_scan(&scan).await.map_err(AppError::from)?;
+                        }
+                        return Err(Refusal::WrongEvent { event_id: ev, event_name: event.name });
+                    }
+                    claimed = Some(ev);
+                }
+                Err(AppError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         let ticket = match self.verify_ticket_code(code).await {
@@ -186,8 +206,7 @@ impl App {
                     _ => "invalid_code",
                 }
                 .into();
-                scan.event_id =
-                    claimed.filter(|_| !matches!(refusal, Refusal::InvalidCode(_))).or(i.event_id);
+                scan.event_id = claimed.filter(|_| !matches!(refusal, Refusal::InvalidCode(_))).or(door);
                 if let Refusal::Void | Refusal::NotValidNow(_) = refusal {
                     scan.ticket_id =
                         tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.ticket_id);
@@ -213,6 +232,7 @@ impl App {
                 day,
             }),
             Outcome::NotInside => Err(Refusal::NotInside { day }),
+            Outcome::Void => Err(Refusal::Void),
         }
     }
 
@@ -287,6 +307,8 @@ impl App {
             let direction = Direction::parse(s.direction.as_deref().unwrap_or("entry"))
                 .ok_or_else(|| AppError::invalid(&field("direction"), "must be entry or exit"))?;
             let at = s.scanned_at.ok_or_else(|| AppError::invalid(&field("scanned_at"), "is required"))?;
+            // Stored in UTC, so scans order the same whatever offset the device used.
+            let at = at.to_offset(time::UtcOffset::UTC);
             if at > now + time::Duration::minutes(5) {
                 return Err(AppError::invalid(&field("scanned_at"), "is in the future"));
             }
@@ -317,7 +339,8 @@ impl App {
                 },
                 None => false,
             };
-            let verified = if allowed { Some(self.verify_ticket_code(code).await) } else { None };
+            // Valid when it was scanned: a late sync must not lose an evening's entries.
+            let verified = if allowed { Some(self.verify_ticket_code_at(code, at).await) } else { None };
             match verified {
                 Some(Ok(t)) => {
                     let day = event_day(t.event_start, at);
@@ -331,7 +354,8 @@ impl App {
                     out.push(SyncResult {
                         scan_id,
                         ticket_id: Some(t.ticket_id),
-                        result: result.unwrap_or("accepted").into(),
+                        // Absent: the scan id was already used for another ticket's scan.
+                        result: result.unwrap_or("duplicate_scan_id").into(),
                     });
                 }
                 other => {

@@ -26,6 +26,9 @@ pub enum AppError {
     /// 410: the thing existed but is no longer usable (an expired or released hold).
     #[error("gone: {0}")]
     Gone(&'static str),
+    /// 410: the ticket was voided (refunded, cancelled or reissued).
+    #[error("void: {0}")]
+    TicketVoid(&'static str),
     /// 429: try again after this many seconds.
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },

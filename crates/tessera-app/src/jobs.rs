@@ -127,7 +127,16 @@ impl App {
         let total = self.store.count_purchases_to_mail(p.event_id, p.all).await.map_err(err)?;
         let mut done = job.progress_done;
         let total = i32::try_from(total).unwrap_or(i32::MAX).saturating_add(if p.all { 0 } else { done });
-        self.store.job_progress(job.job_id, done, Some(total), self.now()).await.map_err(err)?;
+        let lease = |app: &App| app.now() + time::Duration::seconds(LEASE_SECS);
+        let lost = || "another worker took this job over".to_string();
+        if !self
+            .store
+            .job_progress(job.job_id, job.attempts, done, Some(total), lease(self), self.now())
+            .await
+            .map_err(err)?
+        {
+            return Err(lost());
+        }
         loop {
             let page = self
                 .store
@@ -141,14 +150,20 @@ impl App {
                 self.send_ticket_mail(purchase, None).await?;
                 done += 1;
                 p.after = Some(purchase);
+                // Where to carry on, and the lease extended, after every order: a worker that
+                // lost the job (its lease lapsed) stops instead of mailing alongside the new one.
+                let payload = serde_json::to_string(&p).map_err(|e| e.to_string())?;
+                self.store.set_job_payload(job.job_id, job.attempts, &payload).await.map_err(err)?;
+                let total = Some(total.max(done));
+                if !self
+                    .store
+                    .job_progress(job.job_id, job.attempts, done, total, lease(self), self.now())
+                    .await
+                    .map_err(err)?
+                {
+                    return Err(lost());
+                }
             }
-            // Progress (and where to carry on) after each page.
-            self.store
-                .job_progress(job.job_id, done, Some(total.max(done)), self.now())
-                .await
-                .map_err(err)?;
-            let payload = serde_json::to_string(&p).map_err(|e| e.to_string())?;
-            self.store.set_job_payload(job.job_id, &payload).await.map_err(err)?;
         }
     }
 
@@ -157,7 +172,7 @@ impl App {
         let t = self.store.ticket_detail(ticket_id).await?.filter(|t| may_see(who, t));
         let t = t.ok_or(AppError::NotFound("ticket"))?;
         if t.status != "valid" {
-            return Err(AppError::Gone("this ticket is void: there is nothing to send"));
+            return Err(AppError::TicketVoid("this ticket is void: there is nothing to send"));
         }
         let payload = format!(r#"{{"purchase_id":"{}","ticket_id":"{ticket_id}"}}"#, t.purchase_id);
         let id = Uuid::now_v7();

@@ -127,11 +127,12 @@ pub fn ticket_message(from: &str, to: &str, tickets: &[MailedTicket<'_>]) -> Res
     );
     for (n, t) in tickets.iter().enumerate() {
         let line = seat_line(t.ticket);
-        text.push_str(&format!("- {line} — {} (ticket {})\n", t.ticket.holder_name, t.ticket.ticket_id));
+        let name = t.ticket.guest_name.as_deref().unwrap_or(&t.ticket.holder_name);
+        text.push_str(&format!("- {line} — {name} (ticket {})\n", t.ticket.ticket_id));
         html.push_str(&format!(
             "<div><h2>{}</h2><p>{}</p><img src=\"cid:qr{n}\" alt=\"QR code for ticket {}\" width=\"240\" height=\"240\"></div>",
             esc(&line),
-            esc(&t.ticket.holder_name),
+            esc(name),
             t.ticket.ticket_id
         ));
     }

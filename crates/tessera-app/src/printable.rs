@@ -49,7 +49,7 @@ pub fn ticket_pdf(t: &TicketDetailRow, code: &str) -> Result<Vec<u8>> {
         (26.0, t.event_name.clone()),
         (14.0, when),
         (14.0, t.location.clone().unwrap_or_default()),
-        (18.0, format!("{seat} - {}", t.holder_name)),
+        (18.0, format!("{seat} - {}", t.guest_name.as_deref().unwrap_or(&t.holder_name))),
         (9.0, format!("Ticket {}", t.ticket_id)),
     ];
     let mut c = Content::new();

@@ -83,7 +83,9 @@ fn random<const N: usize>() -> [u8; N] {
 /// the door's business, not the code's.
 pub fn validity(t: &TicketDetailRow) -> (i64, i64) {
     let end = t.event_end.unwrap_or(t.event_start);
-    (t.created_at.unix_timestamp(), end.unix_timestamp() + 24 * 3600)
+    // The code holds 32-bit times: an event beyond 2106 is valid until then.
+    let cap = i64::from(u32::MAX);
+    (t.created_at.unix_timestamp().clamp(0, cap), (end.unix_timestamp() + 24 * 3600).clamp(0, cap))
 }
 
 /// Who may see a ticket: its holder, the event's organizer, an admin.
@@ -133,42 +135,61 @@ impl App {
     /// A ticket's code. The first issue fixes the key that signs it (the event's signing key
     /// then), so the code stays the same until that key is retired.
     pub async fn ticket_code(&self, t: &TicketDetailRow) -> Result<String> {
-        let keys = self.keys_of(t.event_id).await?;
-        let key_id = match t.key_id {
-            Some(k) => k,
-            None => {
-                let signing = keys
-                    .iter()
-                    .find(|k| k.status == "signing")
-                    .ok_or_else(|| AppError::Internal(format!("event {} has no signing key", t.event_id)))?;
-                if !self.store.assign_ticket_key(t.ticket_id, signing.key_id).await? {
-                    // Another request issued it first: use the key it fixed.
-                    let again =
-                        self.store.ticket_detail(t.ticket_id).await?.ok_or(AppError::NotFound("ticket"))?;
-                    return Box::pin(self.ticket_code(&again)).await;
+        let mut t = t.clone();
+        // A rotation can race the first issue; a few tries settle on the new signing key.
+        for _ in 0..3 {
+            let keys = self.keys_of(t.event_id).await?;
+            // A key retired since (its tickets were released from it) counts as none.
+            let usable = t.key_id.filter(|k| keys.iter().any(|r| r.key_id == *k && r.status != "retired"));
+            let key_id = match usable {
+                Some(k) => k,
+                None => {
+                    let signing = keys.iter().find(|k| k.status == "signing").ok_or_else(|| {
+                        AppError::Internal(format!("event {} has no signing key", t.event_id))
+                    })?;
+                    if !self.store.assign_ticket_key(t.ticket_id, signing.key_id).await? {
+                        // Another request issued it first, or the keys changed: look again.
+                        t = self
+                            .store
+                            .ticket_detail(t.ticket_id)
+                            .await?
+                            .ok_or(AppError::NotFound("ticket"))?;
+                        continue;
+                    }
+                    signing.key_id
                 }
-                signing.key_id
-            }
-        };
-        let row = keys
-            .iter()
-            .find(|k| k.key_id == key_id && k.status != "retired")
-            .ok_or_else(|| AppError::Internal(format!("ticket {} has a retired key", t.ticket_id)))?;
-        let (valid_from, valid_until) = validity(t);
-        let claims = TicketClaims {
-            event_id: t.event_id,
-            ticket_id: t.ticket_id,
-            ticket_type_id: t.ticket_type_id,
-            valid_from,
-            valid_until,
-        };
-        ticket_code::encode(&claims, key_id_u8(key_id)?, &self.open_key(row)?)
-            .map_err(|e| AppError::Internal(e.to_string()))
+            };
+            let Some(row) = keys.iter().find(|k| k.key_id == key_id) else { continue };
+            let (valid_from, valid_until) = validity(&t);
+            let claims = TicketClaims {
+                event_id: t.event_id,
+                ticket_id: t.ticket_id,
+                ticket_type_id: t.ticket_type_id,
+                valid_from,
+                valid_until,
+            };
+            return ticket_code::encode(&claims, key_id_u8(key_id)?, &self.open_key(row)?)
+                .map_err(|e| AppError::Internal(e.to_string()));
+        }
+        Err(AppError::Conflict {
+            code: "keys_changing",
+            detail: "the event's keys are being changed; try again".into(),
+        })
     }
 
     /// Verifies a scanned code online: layout, the event's key, signature, revocation and the
     /// validity window. Answers the ticket it names.
     pub async fn verify_ticket_code(&self, code: &str) -> std::result::Result<TicketDetailRow, CodeRefusal> {
+        self.verify_ticket_code_at(code, self.now()).await
+    }
+
+    /// [`verify_ticket_code`](Self::verify_ticket_code) with the validity window checked at `at`
+    /// (when an offline scanner saw the code).
+    pub async fn verify_ticket_code_at(
+        &self,
+        code: &str,
+        at: time::OffsetDateTime,
+    ) -> std::result::Result<TicketDetailRow, CodeRefusal> {
         let parsed = ticket_code::parse(code).map_err(CodeRefusal::Code)?;
         let keys = self.store.event_keys(parsed.claims.event_id).await.map_err(store_refusal)?;
         let ticket = self.store.ticket_detail(parsed.claims.ticket_id).await.map_err(store_refusal)?;
@@ -178,8 +199,7 @@ impl App {
                 .and_then(|k| ticket_code::verifying_key(&k.public_key))
         };
         let void = ticket.as_ref().is_some_and(|t| t.status == "void");
-        ticket_code::verify(code, public, |_| void, self.now().unix_timestamp())
-            .map_err(CodeRefusal::Code)?;
+        ticket_code::verify(code, public, |_| void, at.unix_timestamp()).map_err(CodeRefusal::Code)?;
         // A genuine signature over a ticket we do not have: deleted data, or another server's.
         ticket.filter(|t| t.event_id == parsed.claims.event_id).ok_or(CodeRefusal::UnknownTicket)
     }

@@ -30,6 +30,19 @@ impl App {
         self.view(t.ok_or(AppError::NotFound("ticket"))?).await
     }
 
+    /// Reissues a ticket (its holder, the event's organizer, an admin): the old code stops
+    /// opening the door at once, and the new ticket is e-mailed.
+    pub async fn reissue_ticket(&self, who: &Principal, ticket_id: Uuid) -> Result<TicketView> {
+        let t = self.store.ticket_detail(ticket_id).await?.filter(|t| may_see(who, t));
+        let t = t.ok_or(AppError::NotFound("ticket"))?;
+        let new_id = Uuid::now_v7();
+        if !self.store.reissue_ticket(t.ticket_id, new_id, Uuid::now_v7(), self.now()).await? {
+            return Err(AppError::TicketVoid("this ticket is void: it cannot be reissued"));
+        }
+        let fresh = self.store.ticket_detail(new_id).await?.ok_or(AppError::NotFound("ticket"))?;
+        self.view(fresh).await
+    }
+
     /// The caller's tickets, newest first.
     pub async fn my_tickets(
         &self,

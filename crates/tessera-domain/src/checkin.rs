@@ -54,6 +54,8 @@ pub enum Outcome {
     AlreadyInside,
     /// An exit while not inside.
     NotInside,
+    /// The ticket was voided by the time the scan reached its state (a refund racing the door).
+    Void,
 }
 
 impl Outcome {
@@ -62,6 +64,7 @@ impl Outcome {
             Outcome::Accepted => "accepted",
             Outcome::AlreadyInside => "already_inside",
             Outcome::NotInside => "not_inside",
+            Outcome::Void => "ticket_void",
         }
     }
 }

@@ -102,6 +102,7 @@ impl From<AppError> for ApiError {
                 ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", m)
             }
             AppError::Gone(m) => ApiError::new(StatusCode::GONE, "hold_expired", m),
+            AppError::TicketVoid(m) => ApiError::new(StatusCode::GONE, "ticket_void", m),
             AppError::RateLimited { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(

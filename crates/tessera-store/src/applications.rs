@@ -150,6 +150,7 @@ impl Store {
                     "UPDATE applications SET status = 'approved', decided_by = $1, decided_at = $2, updated_at = $2,
                          purchase_id = $3
                      WHERE application_id = $4 AND status = 'pending'
+                       AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = applications.event_id AND e.status = 'published')
                      RETURNING event_id, ticket_type_id, user_id, quantity, guest_names",
                 )
                 .bind(decided_by)
@@ -162,6 +163,10 @@ impl Store {
                     return Ok::<_, sqlx::Error>(Approval::NotPending);
                 };
                 let names: Vec<String> = serde_json::from_str(&guests).unwrap_or_default();
+                if i32::try_from(names.len()).ok() != Some(quantity) {
+                    tx.rollback().await?;
+                    return Err(sqlx::Error::Protocol(format!("application {application_id}: guest names do not match its quantity")));
+                }
                 let req = HoldRequest::Places { ticket_type_id, quantity: i64::from(quantity) };
                 let (take, wanted, _) = take_statement(backend, event_id, &req, reservation_id, now, now);
                 let taken: Vec<(i32, i64)> =

@@ -67,17 +67,19 @@ const SCAN_COLUMNS: &str = "scan_id, event_id, ticket_id, direction, day, gate, 
 const PRESENCE_COLUMNS: &str =
     "ticket_id, day, event_id, inside, entries, first_entry_at, first_gate, last_scan_at, version";
 
-/// An entry: a new day's first, or a re-entry after an exit (when `$6` allows it). One statement
-/// whose rows-affected decides: 0 means already inside (or re-entry forbidden).
+/// An entry: a new day's first, or a re-entry after an exit (when `$6` allows it), of a ticket
+/// that is still valid. One statement whose rows-affected decides: 0 means already inside (or
+/// re-entry forbidden), or the ticket was voided meanwhile.
 const ENTER: &str = "INSERT INTO ticket_presence
          (ticket_id, day, event_id, inside, entries, first_entry_at, first_gate, last_scan_at, version)
-     VALUES ($1, $2, $3, TRUE, 1, $4, $5, $4, 1)
+     SELECT $1, $2, $3, TRUE, 1, $4, $5, $4, 1 FROM tickets WHERE ticket_id = $1 AND status = 'valid'
      ON CONFLICT (ticket_id, day) DO UPDATE SET inside = TRUE, entries = ticket_presence.entries + 1,
          first_entry_at = COALESCE(ticket_presence.first_entry_at, excluded.first_entry_at),
          first_gate = CASE WHEN ticket_presence.first_entry_at IS NULL THEN excluded.first_gate
                            ELSE ticket_presence.first_gate END,
          last_scan_at = excluded.last_scan_at, version = ticket_presence.version + 1
-     WHERE ticket_presence.inside = FALSE AND ($6 OR ticket_presence.entries = 0)";
+     WHERE ticket_presence.inside = FALSE AND ($6 OR ticket_presence.entries = 0)
+       AND EXISTS (SELECT 1 FROM tickets t WHERE t.ticket_id = $1 AND t.status = 'valid')";
 
 /// An exit: only from inside.
 const LEAVE: &str = "UPDATE ticket_presence SET inside = FALSE, last_scan_at = $3, version = version + 1
@@ -198,7 +200,18 @@ impl Store {
                 };
                 let outcome = match (n, direction) {
                     (1, _) => Outcome::Accepted,
-                    (_, Direction::Entry) => Outcome::AlreadyInside,
+                    (_, Direction::Entry) => {
+                        let status: Option<String> =
+                            sqlx::query_scalar("SELECT status FROM tickets WHERE ticket_id = $1")
+                                .bind(ticket_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        if status.as_deref() == Some("valid") {
+                            Outcome::AlreadyInside
+                        } else {
+                            Outcome::Void
+                        }
+                    }
                     (_, Direction::Exit) => Outcome::NotInside,
                 };
                 let row = ScanRow { result: outcome.as_str().into(), ..s.clone() };

@@ -213,17 +213,33 @@ impl Store {
         })?)
     }
 
-    /// Cancels an event; true when it was published until now (cancelling twice changes nothing).
+    /// Cancels an event and voids its tickets (their codes go on the revocation list), in one
+    /// transaction; true when it was published until now (cancelling twice changes nothing).
     pub async fn cancel_event(&self, event_id: Uuid, now: OffsetDateTime) -> Result<bool> {
         let n = on_db!(self, write, |p| {
-            sqlx::query(
-                "UPDATE events SET status = 'cancelled', updated_at = $1 WHERE event_id = $2 AND status <> 'cancelled'",
-            )
-            .bind(now)
-            .bind(event_id)
-            .execute(p)
+            async {
+                let mut tx = crate::WritePool::begin_write(p).await?;
+                let n = sqlx::query(
+                    "UPDATE events SET status = 'cancelled', updated_at = $1 WHERE event_id = $2 AND status <> 'cancelled'",
+                )
+                .bind(now)
+                .bind(event_id)
+                .execute(&mut *tx)
+                .await
+                .map(affected)?;
+                if n == 1 {
+                    sqlx::query(
+                        "UPDATE tickets SET status = 'void', voided_at = $1 WHERE event_id = $2 AND status = 'valid'",
+                    )
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                }
+                Ok::<_, sqlx::Error>(n)
+            }
             .await
-            .map(affected)
         })?;
         Ok(n == 1)
     }

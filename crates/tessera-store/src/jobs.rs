@@ -136,37 +136,48 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Records progress and extends this worker's lease (`attempts` identifies the claim); false
+    /// when the job is no longer this worker's (its lease lapsed and another took it over).
     pub async fn job_progress(
         &self,
         job_id: Uuid,
+        attempts: i32,
         done: i32,
         total: Option<i32>,
+        lease_until: OffsetDateTime,
         now: OffsetDateTime,
-    ) -> Result<()> {
-        on_db!(self, write, |p| {
+    ) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
             sqlx::query(
-                "UPDATE jobs SET progress_done = $1, progress_total = $2, updated_at = $3 WHERE job_id = $4",
+                "UPDATE jobs SET progress_done = $1, progress_total = $2, updated_at = $3, locked_until = $4
+                 WHERE job_id = $5 AND status = 'running' AND attempts = $6",
             )
             .bind(done)
             .bind(total)
             .bind(now)
+            .bind(lease_until)
             .bind(job_id)
+            .bind(attempts)
             .execute(p)
             .await
             .map(affected)
         })?;
-        Ok(())
+        Ok(n == 1)
     }
 
-    /// Saves where a running job has got to (its arguments, for a restart).
-    pub async fn set_job_payload(&self, job_id: Uuid, payload: &str) -> Result<()> {
+    /// Saves where a running job has got to (its arguments, for a restart), while it is still
+    /// this worker's claim.
+    pub async fn set_job_payload(&self, job_id: Uuid, attempts: i32, payload: &str) -> Result<()> {
         on_db!(self, write, |p| {
-            sqlx::query("UPDATE jobs SET payload = $1 WHERE job_id = $2 AND status = 'running'")
-                .bind(payload)
-                .bind(job_id)
-                .execute(p)
-                .await
-                .map(affected)
+            sqlx::query(
+                "UPDATE jobs SET payload = $1 WHERE job_id = $2 AND status = 'running' AND attempts = $3",
+            )
+            .bind(payload)
+            .bind(job_id)
+            .bind(attempts)
+            .execute(p)
+            .await
+            .map(affected)
         })?;
         Ok(())
     }

@@ -54,6 +54,9 @@ pub struct EventKeyRow {
     pub retired_at: Option<OffsetDateTime>,
 }
 
+/// What a reissued ticket keeps: purchase, event, holder, type, seat, guest.
+type Reissued = (Uuid, Uuid, Uuid, Option<Uuid>, Option<i32>, Option<String>);
+
 impl Store {
     pub async fn ticket_detail(&self, ticket_id: Uuid) -> Result<Option<TicketDetailRow>> {
         let sql = format!("{DETAIL} WHERE t.ticket_id = $1");
@@ -92,13 +95,77 @@ impl Store {
     /// Fixes which key signs a ticket's code, once: a ticket keeps its first key (so its printed
     /// code stays valid) until that key is retired. False when it already had one.
     pub async fn assign_ticket_key(&self, ticket_id: Uuid, key_id: i32) -> Result<bool> {
+        // Only while that key still signs: a rotation and retirement racing this must not leave
+        // the ticket on a retired key.
         let n = on_db!(self, write, |p| {
-            sqlx::query("UPDATE tickets SET key_id = $1 WHERE ticket_id = $2 AND key_id IS NULL")
-                .bind(key_id)
-                .bind(ticket_id)
-                .execute(p)
-                .await
-                .map(affected)
+            sqlx::query(
+                "UPDATE tickets SET key_id = $1 WHERE ticket_id = $2
+                 AND (key_id IS NULL OR EXISTS (SELECT 1 FROM event_keys r WHERE r.event_id = tickets.event_id
+                                                AND r.key_id = tickets.key_id AND r.status = 'retired'))
+                 AND EXISTS (SELECT 1 FROM event_keys k WHERE k.event_id = tickets.event_id AND k.key_id = $1
+                             AND k.status = 'signing')",
+            )
+            .bind(key_id)
+            .bind(ticket_id)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
+        Ok(n == 1)
+    }
+
+    /// Reissues a ticket: voids it (its code goes on the revocation list) and issues `new_id` for
+    /// the same purchase, seat and guest, with the holder's e-mail queued — one transaction, the
+    /// void a conditional update (a ticket is reissued once). False when it was not valid.
+    pub async fn reissue_ticket(
+        &self,
+        old_id: Uuid,
+        new_id: Uuid,
+        job_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                let old: Option<Reissued> = sqlx::query_as(
+                    "UPDATE tickets SET status = 'void', voided_at = $1 WHERE ticket_id = $2 AND status = 'valid'
+                     RETURNING purchase_id, event_id, user_id, ticket_type_id, seat_number, guest_name",
+                )
+                .bind(now)
+                .bind(old_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((purchase_id, event_id, user_id, ticket_type_id, seat_number, guest_name)) = old else {
+                    return Ok::<_, sqlx::Error>(0);
+                };
+                sqlx::query(
+                    "INSERT INTO tickets (ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number, status,
+                         created_at, guest_name)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7, $8)",
+                )
+                .bind(new_id)
+                .bind(purchase_id)
+                .bind(event_id)
+                .bind(user_id)
+                .bind(ticket_type_id)
+                .bind(seat_number)
+                .bind(now)
+                .bind(guest_name)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
+                     VALUES ($1, 'ticket_mail', $2, 'queued', $3, $3, $3)",
+                )
+                .bind(job_id)
+                .bind(format!(r#"{{"purchase_id":"{purchase_id}","ticket_id":"{new_id}"}}"#))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(1)
+            }
+            .await
         })?;
         Ok(n == 1)
     }

@@ -225,6 +225,11 @@ pub struct ExportBody {
     pub items: Vec<ExportItem>,
 }
 
+/// A cell a spreadsheet will not run as a formula (names are user input).
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() }
+}
+
 fn rfc3339(t: Option<OffsetDateTime>) -> String {
     t.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_default()
 }
@@ -301,12 +306,12 @@ pub async fn export_event(
         w.write_record([
             i.ticket_id.to_string(),
             i.status.clone(),
-            i.ticket_type.clone().unwrap_or_default(),
+            cell(i.ticket_type.as_deref().unwrap_or_default()),
             i.seat_number.map(|n| n.to_string()).unwrap_or_default(),
             i.holder_id.to_string(),
-            i.holder_name.clone(),
-            i.holder_email.clone(),
-            i.guest_name.clone().unwrap_or_default(),
+            cell(&i.holder_name),
+            cell(&i.holder_email),
+            cell(i.guest_name.as_deref().unwrap_or_default()),
             i.purchase_id.to_string(),
             rfc3339(Some(i.purchase_time)),
             i.ticket_quantity.to_string(),
@@ -329,4 +334,15 @@ pub async fn export_event(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn export_cells_never_start_a_formula() {
+        assert_eq!(super::cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(super::cell("+1"), "'+1");
+        assert_eq!(super::cell("@me"), "'@me");
+        assert_eq!(super::cell("Aiko"), "Aiko");
+    }
 }

@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_event_key))
         .routes(routes!(retire_event_key))
         .routes(routes!(resend_ticket))
+        .routes(routes!(reissue_ticket))
         .routes(routes!(send_event_tickets))
         .routes(routes!(get_job))
 }
@@ -424,4 +425,25 @@ pub async fn get_job(
         created_at: j.created_at,
         updated_at: j.updated_at,
     }))
+}
+
+/// Reissue a ticket: the old code stops opening the door, a new ticket (same seat, guest and
+/// purchase) is issued and e-mailed (its holder, the event's organizer, an admin)
+#[utoipa::path(post, path = "/tickets/{ticket_id}/reissue", tag = "tickets", security(("bearer" = [])),
+    params(("ticket_id" = String, Path, description = "Ticket id (UUID)")),
+    responses(
+        (status = 201, description = "The new ticket", body = TicketBody),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "A void ticket", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reissue_ticket(
+    State(s): State<AppState>,
+    Auth(who): Auth,
+    Path(ticket_id): Path<String>,
+) -> ApiResult<Response> {
+    let id = path_id(&ticket_id, "ticket")?;
+    let v = s.app.reissue_ticket(&who, id).await?;
+    let location = format!("/tickets/{}", v.ticket.ticket_id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TicketBody::from(v))).into_response())
 }

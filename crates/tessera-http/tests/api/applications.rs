@@ -264,4 +264,14 @@ async fn racing_approvals_issue_once(b: Backend) {
     assert_eq!(ok, 1);
     let tickets = t.get("/users/me/tickets", Some(&a)).await;
     assert_eq!(tickets.body["items"].as_array().unwrap().len(), 2, "two tickets, not twenty");
+    // Once the event is cancelled, pending applications can no longer be approved.
+    let (_, b2) = t.user("attendee").await;
+    let body = json!({"ticket_type_id": student, "guest_names": ["Chika"]});
+    let r = t.post(&format!("/events/{ev}/applications"), Some(&b2), body).await;
+    let pending: Uuid = r.body["application_id"].as_str().unwrap().parse().unwrap();
+    t.app.cancel_event(&who, ev).await.unwrap();
+    match t.app.approve_application(&who, pending).await {
+        Err(tessera_app::AppError::Conflict { code, .. }) => assert_eq!(code, "event_cancelled"),
+        other => panic!("approved for a cancelled event: {other:?}"),
+    }
 }

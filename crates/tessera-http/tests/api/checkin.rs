@@ -180,6 +180,32 @@ async fn refusals_each_have_their_status(b: Backend) {
     late.assert_problem(403, None);
     assert_eq!(late.body["code"], "not_valid_now");
     t.clock.advance(-10 * 365 * 24 * 3600);
+    // A ticket voided between the check of its code and the door's update (a refund racing the
+    // scan) is refused by the update itself.
+    let raced = ticket(&t, ev, 7).await;
+    let purchase = t.app.ticket(&raced.1, raced.2).await.unwrap().ticket.purchase_id;
+    assert_eq!(
+        t.post(&format!("/purchases/{purchase}/refund"), Some(&raced.0), json!({})).await.status,
+        StatusCode::OK
+    );
+    let now = t.app.now();
+    let row = tessera_store::ScanRow {
+        scan_id: Uuid::now_v7(),
+        event_id: Some(ev),
+        ticket_id: Some(raced.2),
+        direction: "entry".into(),
+        day: Some(1),
+        gate: None,
+        device_id: None,
+        scanned_by: staff_id,
+        scanned_at: now,
+        recorded_at: now,
+        source: "online".into(),
+        result: String::new(),
+        detail: None,
+    };
+    let (outcome, _) = t.app.store.scan_ticket(&row, true).await.unwrap();
+    assert_eq!(outcome, tessera_app::domain::checkin::Outcome::Void);
     // Revoked by a refund: 410.
     let purchase = t.app.ticket(&p, tid).await.unwrap().ticket.purchase_id;
     assert_eq!(
@@ -249,7 +275,8 @@ async fn offline_scans_merge_in_any_order(b: Backend) {
         };
         // The scans happened at the event, which the test clock reaches first.
         let now = t.app.now();
-        t.clock.advance((start - now).whole_seconds() + 3600);
+        // Synced ten days later, past the codes' validity: they were valid when scanned.
+        t.clock.advance((start - now).whole_seconds() + 10 * 86_400);
         let staff = t.app.access_token(staff_id, Role::Staff).unwrap();
         let device_a = json!({"device_id": "A", "scans": [
             offline(1, &code, "entry", "Gate A", &at(1)),

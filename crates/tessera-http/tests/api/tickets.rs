@@ -18,7 +18,13 @@ use tessera_store::Backend;
 use crate::both;
 use crate::support::TestApp;
 
-both!(tickets_and_their_codes, ticket_authorization, keys_rotate_and_retire, refund_revokes_the_code);
+both!(
+    tickets_and_their_codes,
+    ticket_authorization,
+    keys_rotate_and_retire,
+    refund_revokes_the_code,
+    reissue_and_cancellation_revoke
+);
 
 /// Buys `seat` of `ev` for a fresh attendee; answers (attendee token, principal, ticket id).
 async fn buy_seat(t: &TestApp, ev: Uuid, seat: i64) -> (String, Principal, Uuid) {
@@ -241,4 +247,42 @@ async fn refund_revokes_the_code(b: Backend) {
     altered[100] = if altered[100] == b'A' { b'B' } else { b'A' };
     let altered = String::from_utf8(altered).unwrap();
     assert!(t.app.verify_ticket_code(&altered).await.is_err());
+}
+
+async fn reissue_and_cancellation_revoke(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let (token, _, old) = buy_seat(&t, ev, 6).await;
+    let code = |id: Uuid| {
+        let (t, token) = (&t, token.clone());
+        async move {
+            t.get(&format!("/tickets/{id}"), Some(&token)).await.body["code"].as_str().map(str::to_string)
+        }
+    };
+    let old_code = code(old).await.unwrap();
+    let (_, other) = t.user("attendee").await;
+    t.post(&format!("/tickets/{old}/reissue"), Some(&other), json!({})).await.assert_problem(404, None);
+    t.post(&format!("/tickets/{old}/reissue"), None, json!({})).await.assert_problem(401, None);
+    t.post(&format!("/tickets/{}/reissue", Uuid::now_v7()), Some(&token), json!({}))
+        .await
+        .assert_problem(404, None);
+    let r = t.post(&format!("/tickets/{old}/reissue"), Some(&token), json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let new: Uuid = r.body["ticket_id"].as_str().unwrap().parse().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(r.body["seat_number"].as_i64(), Some(6));
+    let new_code = r.body["code"].as_str().unwrap().to_string();
+    assert_ne!(new_code, old_code);
+    assert!(matches!(t.app.verify_ticket_code(&old_code).await, Err(CodeRefusal::Code(CodeError::Revoked))));
+    assert!(t.app.verify_ticket_code(&new_code).await.is_ok());
+    t.post(&format!("/tickets/{old}/reissue"), Some(&token), json!({})).await.assert_problem(410, None);
+    // Cancelling the event voids every ticket it still had.
+    assert_eq!(t.call("DELETE", &format!("/events/{ev}"), Some(&org_t), None).await.status, StatusCode::OK);
+    assert!(matches!(t.app.verify_ticket_code(&new_code).await, Err(CodeRefusal::Code(CodeError::Revoked))));
+    let mut revoked = t.app.store.revoked_tickets(ev).await.unwrap();
+    revoked.sort();
+    let mut both = vec![old, new];
+    both.sort();
+    assert_eq!(revoked, both);
+    assert!(code(new).await.is_none(), "a void ticket shows no code");
 }
