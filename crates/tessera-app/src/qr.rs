@@ -85,6 +85,14 @@ mod tests {
     }
 
     #[test]
+    fn a_ticket_code_fits_a_low_qr_version() {
+        // 196 base32 characters: alphanumeric mode.
+        let code = "A".repeat(196);
+        let v = symbol(&code).unwrap().version();
+        assert!(matches!(v, qrcode::Version::Normal(n) if n <= 8), "{v:?}");
+    }
+
+    #[test]
     fn svg_is_an_svg() {
         let s = svg("HELLO").unwrap();
         assert!(s.contains("<svg") && s.contains("</svg>"));
