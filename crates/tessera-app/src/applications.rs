@@ -52,10 +52,8 @@ impl App {
         ticket_type_id: Uuid,
         fields: Vec<FormField>,
     ) -> Result<Vec<FormField>> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden("only the event's organizer or an admin may change its forms"));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may change its forms")
+            .await?;
         self.approval_type(event_id, ticket_type_id).await?;
         let fields = parse_form(fields)?;
         let json = serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -144,12 +142,8 @@ impl App {
         limit: Option<i64>,
         cursor: Option<&str>,
     ) -> Result<Page<ApplicationRow>> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden(
-                "only the event's organizer or an admin may see its applications",
-            ));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may see its applications")
+            .await?;
         if let Some(s) = status
             && !["pending", "approved", "rejected"].contains(&s)
         {
@@ -168,12 +162,12 @@ impl App {
 
     async fn decidable(&self, who: &Principal, application_id: Uuid) -> Result<ApplicationRow> {
         let a = self.store.application(application_id).await?.ok_or(AppError::NotFound("application"))?;
-        let event = self.get_event(a.event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden(
-                "only the event's organizer or an admin may decide its applications",
-            ));
-        }
+        self.owned_event(
+            who,
+            a.event_id,
+            "only the event's organizer or an admin may decide its applications",
+        )
+        .await?;
         Ok(a)
     }
 
@@ -238,12 +232,8 @@ impl App {
         event_id: Uuid,
         ids: &[Uuid],
     ) -> Result<Vec<BatchResult>> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden(
-                "only the event's organizer or an admin may decide its applications",
-            ));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may decide its applications")
+            .await?;
         if ids.is_empty() || ids.len() > 500 {
             return Err(AppError::invalid("application_ids", "give between 1 and 500 ids"));
         }

@@ -188,12 +188,18 @@ impl App {
 
     /// The event, if `who` may see its sales (purchases and statistics): its organizer or an admin.
     pub(crate) async fn event_for_owner(&self, who: &Principal, event_id: Uuid) -> Result<EventRow> {
+        self.owned_event(who, event_id, "only the event's organizer or an admin may see its sales").await
+    }
+
+    /// The event, when `who` is its organizer or an admin; otherwise 403 saying `forbidden`.
+    pub(crate) async fn owned_event(
+        &self,
+        who: &Principal,
+        event_id: Uuid,
+        forbidden: &'static str,
+    ) -> Result<EventRow> {
         let event = self.get_event(event_id).await?;
-        if who.owns_or_admin(event.organizer_id) {
-            Ok(event)
-        } else {
-            Err(AppError::Forbidden("only the event's organizer or an admin may see its sales"))
-        }
+        if who.owns_or_admin(event.organizer_id) { Ok(event) } else { Err(AppError::Forbidden(forbidden)) }
     }
 }
 

@@ -167,7 +167,8 @@ impl App {
         };
         // Which event the code claims, to check the scanner may see it before saying more. A
         // code naming no event we have is refused below (its key cannot be found).
-        let parsed_event = tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.event_id);
+        let parsed = tessera_domain::ticket_code::parse(code).ok();
+        let parsed_event = parsed.as_ref().map(|p| p.claims.event_id);
         let mut claimed = None;
         if let Some(ev) = parsed_event {
             match self.get_event(ev).await {
@@ -208,8 +209,7 @@ impl App {
                 .into();
                 scan.event_id = claimed.filter(|_| !matches!(refusal, Refusal::InvalidCode(_))).or(door);
                 if let Refusal::Void | Refusal::NotValidNow(_) = refusal {
-                    scan.ticket_id =
-                        tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.ticket_id);
+                    scan.ticket_id = parsed.as_ref().map(|p| p.claims.ticket_id);
                 }
                 // A scan naming an event this scanner may not see is not worth keeping against it.
                 if scan.event_id.is_some() {
@@ -222,8 +222,8 @@ impl App {
         scan.event_id = Some(ticket.event_id);
         scan.ticket_id = Some(ticket.ticket_id);
         scan.day = Some(day);
-        let reentry = self.store.ticket_allows_reentry(ticket.ticket_id).await.map_err(AppError::from)?;
-        let (outcome, presence) = self.store.scan_ticket(&scan, reentry).await.map_err(AppError::from)?;
+        let (outcome, presence) =
+            self.store.scan_ticket(&scan, ticket.allow_reentry).await.map_err(AppError::from)?;
         match outcome {
             Outcome::Accepted => Ok(Admitted { scan_id: scan.scan_id, ticket, direction, day, presence }),
             Outcome::AlreadyInside => Err(Refusal::AlreadyInside {
@@ -315,6 +315,7 @@ impl App {
             parsed.push((scan_id, code, direction, clean(s.gate.as_deref(), &field("gate"))?, at));
         }
         let mut out = Vec::with_capacity(parsed.len());
+        let mut allowed_events: std::collections::HashMap<Uuid, bool> = std::collections::HashMap::new();
         for (scan_id, code, direction, gate, at) in parsed {
             let mut row = ScanRow {
                 scan_id,
@@ -332,10 +333,20 @@ impl App {
                 detail: None,
             };
             let claimed = tessera_domain::ticket_code::parse(code).ok().map(|p| p.claims.event_id);
+            // Whether this scanner may scan for the code's event: looked up once per event in a
+            // batch (a door's batch is one event's, scanned hundreds of times).
             let allowed = match claimed {
-                Some(ev) => match self.get_event(ev).await {
-                    Ok(e) => self.may_scan(who, ev, e.organizer_id).await?,
-                    Err(_) => false,
+                Some(ev) => match allowed_events.get(&ev) {
+                    Some(a) => *a,
+                    None => {
+                        let a = match self.get_event(ev).await {
+                            Ok(e) => self.may_scan(who, ev, e.organizer_id).await?,
+                            Err(AppError::NotFound(_)) => false,
+                            Err(e) => return Err(e),
+                        };
+                        allowed_events.insert(ev, a);
+                        a
+                    }
                 },
                 None => false,
             };
@@ -347,9 +358,8 @@ impl App {
                     row.event_id = Some(t.event_id);
                     row.ticket_id = Some(t.ticket_id);
                     row.day = Some(day);
-                    let reentry = self.store.ticket_allows_reentry(t.ticket_id).await?;
                     let outcomes =
-                        self.store.merge_scans(t.ticket_id, t.event_id, day, &[row], reentry).await?;
+                        self.store.merge_scans(t.ticket_id, t.event_id, day, &[row], t.allow_reentry).await?;
                     let result = outcomes.iter().find(|(id, _)| *id == scan_id).map(|(_, o)| o.as_str());
                     out.push(SyncResult {
                         scan_id,
@@ -387,10 +397,8 @@ impl App {
 
     /// Makes a staff account door staff for the event (its organizer or an admin).
     pub async fn add_event_staff(&self, who: &Principal, event_id: Uuid, user_id: Uuid) -> Result<bool> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden("only the event's organizer or an admin may assign its staff"));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may assign its staff")
+            .await?;
         let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("user"))?;
         if user.role != "staff" {
             return Err(AppError::invalid("user_id", "only staff accounts can be assigned to the door"));
@@ -399,10 +407,8 @@ impl App {
     }
 
     pub async fn remove_event_staff(&self, who: &Principal, event_id: Uuid, user_id: Uuid) -> Result<()> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden("only the event's organizer or an admin may change its staff"));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may change its staff")
+            .await?;
         if self.store.remove_staff(event_id, user_id).await? {
             Ok(())
         } else {
@@ -411,10 +417,7 @@ impl App {
     }
 
     pub async fn event_staff(&self, who: &Principal, event_id: Uuid) -> Result<Vec<StaffRow>> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden("only the event's organizer or an admin may see its staff"));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may see its staff").await?;
         Ok(self.store.staff_of(event_id).await?)
     }
 }

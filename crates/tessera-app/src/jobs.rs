@@ -102,8 +102,7 @@ impl App {
         }
         let msg = ticket_message(&self.config.mail.from, &email, &parts).map_err(|e| e.to_string())?;
         self.mailer.send(msg).await?;
-        let ids: Vec<Uuid> = tickets.iter().map(|t| t.ticket.ticket_id).collect();
-        self.store.mark_mailed(&ids, self.now()).await.map_err(|e| e.to_string())
+        self.store.mark_mailed(purchase_id, only, self.now()).await.map_err(|e| e.to_string())
     }
 
     async fn send_rejection(&self, application_id: Uuid) -> std::result::Result<(), String> {
@@ -174,7 +173,7 @@ impl App {
         if t.status != "valid" {
             return Err(AppError::TicketVoid("this ticket is void: there is nothing to send"));
         }
-        let payload = format!(r#"{{"purchase_id":"{}","ticket_id":"{ticket_id}"}}"#, t.purchase_id);
+        let payload = tessera_store::jobs::ticket_mail_payload(t.purchase_id, Some(ticket_id));
         let id = Uuid::now_v7();
         self.store.enqueue_job(id, "ticket_mail", &payload, Some(who.user_id), self.now()).await?;
         Ok(id)
@@ -183,10 +182,8 @@ impl App {
     /// Sends an event's tickets to its holders (those not yet sent, or all): one job whose
     /// progress `job` shows.
     pub async fn send_event_tickets(&self, who: &Principal, event_id: Uuid, all: bool) -> Result<Uuid> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden("only the event's organizer or an admin may send its tickets"));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may send its tickets")
+            .await?;
         let payload = serde_json::to_string(&BulkSend { event_id, all, after: None })
             .map_err(|e| AppError::Internal(e.to_string()))?;
         let id = Uuid::now_v7();

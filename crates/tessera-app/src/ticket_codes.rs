@@ -206,19 +206,13 @@ impl App {
 
     /// An event's keys (its organizer or an admin): public halves and states.
     pub async fn event_keys(&self, who: &Principal, event_id: Uuid) -> Result<Vec<EventKeyView>> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden("only the event's organizer or an admin may see its keys"));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may see its keys").await?;
         Ok(self.keys_of(event_id).await?.iter().map(EventKeyView::from).collect())
     }
 
     /// Makes a new signing key; the old one keeps verifying the codes it signed until retired.
     pub async fn rotate_event_key(&self, who: &Principal, event_id: Uuid) -> Result<EventKeyView> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden("only the event's organizer or an admin may rotate its keys"));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may rotate its keys").await?;
         let keys = self.keys_of(event_id).await?;
         let next = keys.iter().map(|k| k.key_id).max().unwrap_or(0) + 1;
         let next = u8::try_from(next).map_err(|_| AppError::Conflict {
@@ -239,10 +233,7 @@ impl App {
     /// Retires a key that no longer signs: codes it signed stop working and their tickets get
     /// new codes from the current key.
     pub async fn retire_event_key(&self, who: &Principal, event_id: Uuid, key_id: i64) -> Result<()> {
-        let event = self.get_event(event_id).await?;
-        if !who.owns_or_admin(event.organizer_id) {
-            return Err(AppError::Forbidden("only the event's organizer or an admin may retire its keys"));
-        }
+        self.owned_event(who, event_id, "only the event's organizer or an admin may retire its keys").await?;
         let keys = self.store.event_keys(event_id).await?;
         let Some(k) = keys.iter().find(|k| i64::from(k.key_id) == key_id) else {
             return Err(AppError::NotFound("event key"));

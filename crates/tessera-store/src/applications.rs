@@ -227,12 +227,9 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query(
-                    "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
-                     VALUES ($1, 'ticket_mail', $2, 'queued', $3, $3, $3)",
-                )
+                sqlx::query(crate::jobs::ENQUEUE_TICKET_MAIL)
                 .bind(job_id)
-                .bind(format!(r#"{{"purchase_id":"{purchase_id}"}}"#))
+                .bind(crate::jobs::ticket_mail_payload(purchase_id, None))
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;

@@ -138,20 +138,6 @@ impl Store {
         })?)
     }
 
-    /// Whether a ticket's type allows re-entry after an exit (tickets without a type do).
-    pub async fn ticket_allows_reentry(&self, ticket_id: Uuid) -> Result<bool> {
-        let v: Option<Option<bool>> = on_db!(self, read, |p| {
-            sqlx::query_scalar(
-                "SELECT tt.allow_reentry FROM tickets t
-                 LEFT JOIN ticket_types tt ON tt.ticket_type_id = t.ticket_type_id WHERE t.ticket_id = $1",
-            )
-            .bind(ticket_id)
-            .fetch_optional(p)
-            .await
-        })?;
-        Ok(v.flatten().unwrap_or(true))
-    }
-
     /// Records a scan that was refused before reaching a ticket's state (a forged code, a void
     /// ticket, another event's ticket ...).
     pub async fn record_scan(&self, s: &ScanRow) -> Result<()> {
@@ -352,8 +338,22 @@ impl Store {
         })?)
     }
 
+    /// (event day, tickets that entered that day) for an event.
+    pub async fn checked_in_per_day(&self, event_id: Uuid) -> Result<Vec<(i32, i64)>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT day, CAST(COUNT(*) AS BIGINT) FROM ticket_presence
+                 WHERE event_id = $1 AND entries > 0 GROUP BY day ORDER BY day",
+            )
+            .bind(event_id)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
     /// The door's counts for `today` (an event day).
     pub async fn checkin_summary(&self, event_id: Uuid, today: i32) -> Result<CheckinSummary> {
+        let per_day = self.checked_in_per_day(event_id).await?;
         Ok(on_db!(self, read, |p| {
             async {
                 let (inside_now, entered_today): (i64, i64) = sqlx::query_as(
@@ -364,13 +364,6 @@ impl Store {
                 .bind(event_id)
                 .bind(today)
                 .fetch_one(p)
-                .await?;
-                let per_day: Vec<(i32, i64)> = sqlx::query_as(
-                    "SELECT day, CAST(COUNT(*) AS BIGINT) FROM ticket_presence
-                     WHERE event_id = $1 AND entries > 0 GROUP BY day ORDER BY day",
-                )
-                .bind(event_id)
-                .fetch_all(p)
                 .await?;
                 let per_gate: Vec<(Option<String>, i64)> = sqlx::query_as(
                     "SELECT gate, CAST(COUNT(*) AS BIGINT) FROM checkins

@@ -36,6 +36,21 @@ pub struct MailTicket {
     pub email: String,
 }
 
+/// A holder's ticket e-mail, enqueued in the transaction that issues the tickets (a payment, an
+/// approval, a reissue), so none goes out for a rolled-back write and none is lost to a crash:
+/// `$1` job, `$2` payload ([`ticket_mail_payload`]), `$3` now.
+pub(crate) const ENQUEUE_TICKET_MAIL: &str =
+    "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
+     VALUES ($1, 'ticket_mail', $2, 'queued', $3, $3, $3)";
+
+/// The arguments of a `ticket_mail` job: a purchase's valid tickets, or only one of them.
+pub fn ticket_mail_payload(purchase_id: Uuid, only: Option<Uuid>) -> String {
+    match only {
+        Some(t) => format!(r#"{{"purchase_id":"{purchase_id}","ticket_id":"{t}"}}"#),
+        None => format!(r#"{{"purchase_id":"{purchase_id}"}}"#),
+    }
+}
+
 impl Store {
     pub async fn enqueue_job(
         &self,
@@ -184,33 +199,39 @@ impl Store {
 
     /// The valid tickets of a purchase (or just `only`), with the holder's address.
     pub async fn mail_tickets(&self, purchase_id: Uuid, only: Option<Uuid>) -> Result<Vec<MailTicket>> {
-        let mut out = Vec::new();
-        for t in self.purchase_tickets(purchase_id).await? {
-            if t.status != "valid" || only.is_some_and(|o| o != t.ticket_id) {
-                continue;
-            }
-            let email: String = on_db!(self, read, |p| {
-                sqlx::query_scalar("SELECT email FROM users WHERE user_id = $1")
-                    .bind(t.user_id)
-                    .fetch_one(p)
-                    .await
-            })?;
-            out.push(MailTicket { ticket: t, email });
-        }
-        Ok(out)
+        let tickets: Vec<TicketDetailRow> = self
+            .purchase_tickets(purchase_id)
+            .await?
+            .into_iter()
+            .filter(|t| t.status == "valid" && only.is_none_or(|o| o == t.ticket_id))
+            .collect();
+        // A purchase has one holder: one address to look up.
+        let Some(user_id) = tickets.first().map(|t| t.user_id) else { return Ok(Vec::new()) };
+        let email: String = on_db!(self, read, |p| {
+            sqlx::query_scalar("SELECT email FROM users WHERE user_id = $1").bind(user_id).fetch_one(p).await
+        })?;
+        Ok(tickets.into_iter().map(|ticket| MailTicket { ticket, email: email.clone() }).collect())
     }
 
-    pub async fn mark_mailed(&self, ticket_ids: &[Uuid], now: OffsetDateTime) -> Result<()> {
-        for id in ticket_ids {
-            on_db!(self, write, |p| {
-                sqlx::query("UPDATE tickets SET mailed_at = $1 WHERE ticket_id = $2")
-                    .bind(now)
-                    .bind(*id)
-                    .execute(p)
-                    .await
-                    .map(affected)
-            })?;
-        }
+    /// Notes that a purchase's valid tickets (or just `only`) were e-mailed: one statement.
+    pub async fn mark_mailed(
+        &self,
+        purchase_id: Uuid,
+        only: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        on_db!(self, write, |p| {
+            sqlx::query(
+                "UPDATE tickets SET mailed_at = $1
+                 WHERE purchase_id = $2 AND status = 'valid' AND ($3 IS NULL OR ticket_id = $3)",
+            )
+            .bind(now)
+            .bind(purchase_id)
+            .bind(only)
+            .execute(p)
+            .await
+            .map(affected)
+        })?;
         Ok(())
     }
 

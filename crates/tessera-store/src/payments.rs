@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::jobs::{ENQUEUE_TICKET_MAIL, ticket_mail_payload};
 use crate::query::{Arg, Sql};
 use crate::reservations::FREE_HELD;
 use crate::wallet::INSERT_LEDGER;
@@ -120,16 +121,6 @@ const INSERT_PURCHASE: &str =
 
 /// A purchase uses up the buyer's waiting-room admission, so the next in line gets the slot; in
 /// the payment's transaction, so it cannot be forgotten.
-/// The holder's ticket e-mail, enqueued with the payment that issues the tickets (so no mail goes
-/// out for a rolled-back payment and none is lost to a crash): `$1` job, `$2` purchase, `$3` now.
-const ENQUEUE_TICKET_MAIL: &str =
-    "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
-     VALUES ($1, 'ticket_mail', $2, 'queued', $3, $3, $3)";
-
-fn ticket_mail_payload(purchase_id: Uuid) -> String {
-    format!(r#"{{"purchase_id":"{purchase_id}"}}"#)
-}
-
 const FINISH_ADMISSION: &str = "UPDATE queue_entries SET status = 'done', updated_at = $1
      WHERE event_id = $2 AND user_id = $3 AND status = 'admitted'";
 
@@ -315,7 +306,7 @@ impl Store {
                         .await?;
                     sqlx::query(ENQUEUE_TICKET_MAIL)
                         .bind(Uuid::now_v7())
-                        .bind(ticket_mail_payload(i.purchase_id))
+                        .bind(ticket_mail_payload(i.purchase_id, None))
                         .bind(i.now)
                         .execute(&mut *tx)
                         .await?;
@@ -422,7 +413,7 @@ impl Store {
                             ENQUEUE_TICKET_MAIL,
                             &[
                                 w::id(Uuid::now_v7()),
-                                Value::Text(ticket_mail_payload(i.purchase_id)),
+                                Value::Text(ticket_mail_payload(i.purchase_id, None)),
                                 w::ts(i.now),
                             ],
                         )?;

@@ -92,15 +92,7 @@ impl Store {
         let sales_per_day = on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(event_id).fetch_all(p).await
         })?;
-        let checked_in_per_day = on_db!(self, read, |p| {
-            sqlx::query_as(
-                "SELECT day, CAST(COUNT(*) AS BIGINT) FROM ticket_presence
-                 WHERE event_id = $1 AND entries > 0 GROUP BY day ORDER BY day",
-            )
-            .bind(event_id)
-            .fetch_all(p)
-            .await
-        })?;
+        let checked_in_per_day = self.checked_in_per_day(event_id).await?;
         Ok(EventStats {
             purchases,
             tickets_sold,

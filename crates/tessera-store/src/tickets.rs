@@ -29,13 +29,15 @@ pub struct TicketDetailRow {
     pub holder_name: String,
     /// The guest the ticket was issued for (applications name each guest).
     pub guest_name: Option<String>,
+    /// Whether its type lets it back in after an exit (tickets without a type: yes).
+    pub allow_reentry: bool,
 }
 
 const DETAIL: &str =
     "SELECT t.ticket_id, t.purchase_id, t.event_id, t.user_id, t.ticket_type_id, t.seat_number,
         t.status, t.created_at, t.key_id, t.voided_at, e.name AS event_name, e.start_time AS event_start,
         e.end_time AS event_end, e.location, e.organizer_id, tt.name AS ticket_type_name,
-        u.name AS holder_name, t.guest_name
+        u.name AS holder_name, t.guest_name, COALESCE(tt.allow_reentry, TRUE) AS allow_reentry
      FROM tickets t
      JOIN events e ON e.event_id = t.event_id
      JOIN users u ON u.user_id = t.user_id
@@ -153,12 +155,9 @@ impl Store {
                 .bind(guest_name)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
-                     VALUES ($1, 'ticket_mail', $2, 'queued', $3, $3, $3)",
-                )
+                sqlx::query(crate::jobs::ENQUEUE_TICKET_MAIL)
                 .bind(job_id)
-                .bind(format!(r#"{{"purchase_id":"{purchase_id}","ticket_id":"{new_id}"}}"#))
+                .bind(crate::jobs::ticket_mail_payload(purchase_id, Some(new_id)))
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;

@@ -11,7 +11,7 @@ use tessera_app::mail::MailConfig;
 use tessera_app::{AppConfig, Principal};
 use tessera_store::Backend;
 
-use crate::support::{SmtpServer, TestApp};
+use crate::support::{SmtpServer, TestApp, decode_qr};
 
 /// Like `both!`, and ignored without python3 (the SMTP server is Python's aiosmtpd).
 macro_rules! both_smtp {
@@ -71,15 +71,6 @@ fn parts(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     walk(&mailparse::parse_mail(raw).unwrap(), &mut out);
     out
-}
-
-fn decode_qr(png_bytes: &[u8]) -> String {
-    let mut r = png::Decoder::new(std::io::Cursor::new(png_bytes)).read_info().unwrap();
-    let mut buf = vec![0; r.output_buffer_size().unwrap()];
-    let info = r.next_frame(&mut buf).unwrap();
-    let (w, h) = (info.width as usize, info.height as usize);
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
-    img.detect_grids()[0].decode().unwrap().1
 }
 
 async fn ticket_email_opens_the_door(b: Backend) {

@@ -296,3 +296,15 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// Reads the one QR symbol in a PNG (as the server renders them) with an independent decoder.
+pub fn decode_qr(png_bytes: &[u8]) -> String {
+    let mut r = png::Decoder::new(std::io::Cursor::new(png_bytes)).read_info().unwrap();
+    let mut buf = vec![0; r.output_buffer_size().unwrap()];
+    let info = r.next_frame(&mut buf).unwrap();
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR symbol");
+    grids[0].decode().unwrap().1
+}

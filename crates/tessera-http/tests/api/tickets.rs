@@ -16,7 +16,7 @@ use tessera_app::{App, AppConfig, Principal};
 use tessera_store::Backend;
 
 use crate::both;
-use crate::support::TestApp;
+use crate::support::{TestApp, decode_qr};
 
 both!(
     tickets_and_their_codes,
@@ -45,17 +45,6 @@ async fn raw(t: &TestApp, path: &str, token: &str) -> (StatusCode, String, Vec<u
     let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let status = res.status();
     (status, ct, res.into_body().collect().await.unwrap().to_bytes().to_vec())
-}
-
-fn decode_qr(png_bytes: &[u8]) -> String {
-    let mut r = png::Decoder::new(std::io::Cursor::new(png_bytes)).read_info().unwrap();
-    let mut buf = vec![0; r.output_buffer_size().unwrap()];
-    let info = r.next_frame(&mut buf).unwrap();
-    let (w, h) = (info.width as usize, info.height as usize);
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
-    let grids = img.detect_grids();
-    assert_eq!(grids.len(), 1, "one QR symbol");
-    grids[0].decode().unwrap().1
 }
 
 async fn tickets_and_their_codes(b: Backend) {
