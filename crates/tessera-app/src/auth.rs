@@ -75,6 +75,9 @@ pub struct QueueTicket {
     pub user_id: Uuid,
     pub event_id: Uuid,
     pub entry_id: Uuid,
+    /// The place in line when the token was issued.
+    pub position: i32,
+    pub issued_at: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -211,7 +214,13 @@ impl App {
         if data.claims.typ != "queue" || data.claims.exp < self.now().unix_timestamp() {
             return Err(bad());
         }
-        Ok(QueueTicket { user_id: data.claims.sub, event_id: data.claims.evt, entry_id: data.claims.ent })
+        Ok(QueueTicket {
+            user_id: data.claims.sub,
+            event_id: data.claims.evt,
+            entry_id: data.claims.ent,
+            position: data.claims.pos,
+            issued_at: data.claims.iat,
+        })
     }
 
     /// Resolves `Authorization: Bearer …` (an access JWT or an API key) to a principal.

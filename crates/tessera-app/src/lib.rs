@@ -22,6 +22,7 @@ pub mod printable;
 pub mod purchases;
 pub mod qr;
 pub mod queue;
+pub mod queue_cache;
 pub mod ticket_codes;
 pub mod tickets;
 
@@ -88,6 +89,7 @@ pub struct App {
     keys: Arc<auth::Keys>,
     master: Arc<ticket_codes::MasterKey>,
     mailer: Arc<mail::Mailer>,
+    queue_states: Arc<queue_cache::QueueStateCache>,
 }
 
 impl App {
@@ -104,6 +106,7 @@ impl App {
             keys: Arc::new(keys),
             master: Arc::new(master),
             mailer: Arc::new(mailer),
+            queue_states: Arc::default(),
         })
     }
 

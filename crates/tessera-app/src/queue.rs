@@ -100,6 +100,7 @@ impl App {
         let enabled = i.enabled.unwrap_or(current.as_ref().is_none_or(|c| c.enabled));
         let cfg = QueueConfig { enabled, rate_per_min: rate, max_active: max, window_secs: window };
         self.store.set_queue_config(event_id, cfg, self.now()).await?;
+        self.queue_states.forget(event_id);
         self.queue_info(event_id).await
     }
 
@@ -138,14 +139,50 @@ impl App {
         self.queue_view(joined.entry, joined.state, joined.created).await
     }
 
-    /// Where the token's holder stands. Reads only: polling costs no write.
+    /// Where the token's holder stands. Reads only: polling costs no write, and while the
+    /// holder's place is still behind the serving counter (a recently read one), no read either.
+    /// The token is answered back as it came while it still names the holder's place.
     pub async fn queue_status(&self, token: Option<&str>) -> Result<QueueView> {
         let token =
             token.filter(|t| !t.trim().is_empty()).ok_or(AppError::Unauthorized("send the queue token"))?;
         let t = self.verify_queue_token(token)?;
+        let state = self.queue_state_cached(t.event_id).await?;
+        if let Some(state) = state.as_ref().filter(|s| s.enabled && t.position > s.serving_position) {
+            // Admission goes in position order up to the serving counter, and the counter only
+            // moves forward: a place past it is still waiting.
+            let entry = QueueEntryRow {
+                entry_id: t.entry_id,
+                event_id: t.event_id,
+                user_id: t.user_id,
+                queue_position: t.position,
+                status: "waiting".into(),
+                admitted_at: None,
+                expires_at: None,
+                created_at: time::OffsetDateTime::from_unix_timestamp(t.issued_at)
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+            };
+            return self.queue_view_with(entry, state, false, Some(token.trim()));
+        }
         let entry =
             self.store.queue_entry(t.entry_id, self.now()).await?.ok_or(AppError::NotFound("queue entry"))?;
-        self.queue_view(entry, None, false).await
+        let state = match state {
+            Some(s) if s.event_id == entry.event_id => s,
+            _ => self.store.queue_state(entry.event_id).await?.ok_or(AppError::NotFound("queue"))?,
+        };
+        let same_place = entry.queue_position == t.position;
+        self.queue_view_with(entry, &state, false, same_place.then_some(token.trim()))
+    }
+
+    /// The event's queue state, read at most once per `queue_cache::TTL` on this instance.
+    async fn queue_state_cached(&self, event_id: Uuid) -> Result<Option<QueueStateRow>> {
+        if let Some(s) = self.queue_states.get(event_id) {
+            return Ok(Some(s));
+        }
+        let state = self.store.queue_state(event_id).await?;
+        if let Some(s) = &state {
+            self.queue_states.put(s.clone());
+        }
+        Ok(state)
     }
 
     async fn queue_view(
@@ -158,14 +195,27 @@ impl App {
             Some(s) => s,
             None => self.store.queue_state(entry.event_id).await?.ok_or(AppError::NotFound("queue"))?,
         };
+        self.queue_view_with(entry, &state, created, None)
+    }
+
+    /// The answer for `entry`: its estimates from `state`, and `token` (or a new one).
+    fn queue_view_with(
+        &self,
+        entry: QueueEntryRow,
+        state: &QueueStateRow,
+        created: bool,
+        token: Option<&str>,
+    ) -> Result<QueueView> {
         let waiting = entry.status == "waiting";
         let ahead =
             if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };
         let pace = queue_pace::estimate_pace(state.admitted_per_min, state.rate_per_min);
         let wait_secs = if waiting { queue_pace::wait_secs(ahead, pace) } else { 0 };
         let poll_after_secs = waiting.then(|| queue_pace::poll_after_secs(wait_secs));
-        let queue_token =
-            self.queue_token(entry.user_id, entry.event_id, entry.entry_id, entry.queue_position)?;
+        let queue_token = match token {
+            Some(t) => t.to_string(),
+            None => self.queue_token(entry.user_id, entry.event_id, entry.entry_id, entry.queue_position)?,
+        };
         Ok(QueueView { entry, queue_token, ahead, wait_secs, poll_after_secs, created })
     }
 
@@ -174,6 +224,7 @@ impl App {
         let mut n = 0;
         for event_id in self.store.enabled_queues().await? {
             n += self.store.advance_queue(event_id, self.now()).await?;
+            self.queue_states.forget(event_id);
         }
         Ok(n)
     }

@@ -7,19 +7,25 @@
 //! to poll again: often near the front, rarely far back, so a crowd of waiting buyers does not
 //! cost more than the sale itself.
 
-/// Weight of the newest tick in the smoothed pace (a half-life of about one tick).
+/// Weight of the newest second in the smoothed pace (a half-life of about one second, however
+/// often the admission job ticks).
 const NEWEST_WEIGHT: f64 = 0.5;
+
+/// Ticks closer than this count as this long (a tick right after a settings change must not
+/// report an absurd burst).
+const MIN_TICK_SECS: f64 = 0.2;
 
 /// Shortest and longest poll interval suggested to a waiting buyer, in seconds.
 pub const MIN_POLL_SECS: i64 = 1;
 pub const MAX_POLL_SECS: i64 = 60;
 
 /// The smoothed pace (admissions per minute) after a tick that admitted `admitted` buyers
-/// `elapsed_secs` after the previous one. Ticks closer than a second count as a second, so a tick
-/// right after a settings change cannot report an absurd burst.
+/// `elapsed_secs` after the previous one. A tick weighs as much as the time it covers.
 pub fn observed_pace(previous_per_min: i32, admitted: i64, elapsed_secs: f64) -> i32 {
-    let sample = admitted as f64 * 60.0 / elapsed_secs.max(1.0);
-    let pace = NEWEST_WEIGHT * sample + (1.0 - NEWEST_WEIGHT) * f64::from(previous_per_min.max(0));
+    let elapsed = elapsed_secs.max(MIN_TICK_SECS);
+    let sample = admitted as f64 * 60.0 / elapsed;
+    let weight = 1.0 - (1.0 - NEWEST_WEIGHT).powf(elapsed);
+    let pace = weight * sample + (1.0 - weight) * f64::from(previous_per_min.max(0));
     // Rounded up so a trickle of admissions never reads as a stopped line.
     pace.ceil().clamp(0.0, f64::from(i32::MAX)) as i32
 }
@@ -59,9 +65,17 @@ mod tests {
     }
 
     #[test]
-    fn ticks_closer_than_a_second_count_as_one() {
-        assert_eq!(observed_pace(0, 10, 0.001), 300);
-        assert_eq!(observed_pace(0, 10, 2.0), 150);
+    fn ticks_weigh_as_much_as_the_time_they_cover() {
+        // A burst right after a settings change counts as a fifth of a second, weighted lightly.
+        assert_eq!(observed_pace(0, 10, 0.001), 389);
+        // Four quarter-second ticks of 25 move the pace as one one-second tick of 100 does.
+        let mut p = 0;
+        for _ in 0..4 {
+            p = observed_pace(p, 25, 0.25);
+        }
+        assert!((2_990..=3_010).contains(&p), "{p}");
+        // Two seconds count three quarters.
+        assert_eq!(observed_pace(0, 10, 2.0), 225);
     }
 
     #[test]

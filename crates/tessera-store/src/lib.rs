@@ -52,7 +52,7 @@ pub use users::{UserFilter, UserRow};
 pub use wallet::LedgerRow;
 
 /// Store failures, as callers need to tell them apart.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
     NotFound,
@@ -188,7 +188,9 @@ impl Store {
                 // FULL with far fewer flushes.
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(Duration::from_secs(30))
+                // As the hot-path writer does (sqlite_inline.rs): fewer, larger checkpoints.
+                .pragma("wal_autocheckpoint", "8000");
             // Open the writer first so the file exists (and is in WAL mode) before readers attach.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)

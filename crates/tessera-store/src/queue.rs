@@ -321,9 +321,10 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
-                let elapsed = (now - st.last_advanced_at).whole_seconds().max(0);
+                // In milliseconds, so ticks shorter than a second earn their share.
+                let elapsed = i64::try_from((now - st.last_advanced_at).whole_milliseconds().max(0)).unwrap_or(i64::MAX);
                 let rate = i64::from(st.rate_per_min);
-                let tokens = elapsed * rate / 60;
+                let tokens = elapsed.saturating_mul(rate) / 60_000;
                 let capacity = i64::from(st.max_active) - active;
                 let n = tokens.min(capacity).max(0);
                 let mut admitted: Vec<i32> = Vec::new();
@@ -349,7 +350,7 @@ impl Store {
                 let last = if tokens == 0 {
                     st.last_advanced_at
                 } else if count == tokens {
-                    (st.last_advanced_at + time::Duration::seconds((count * 60 + rate - 1) / rate)).min(now)
+                    (st.last_advanced_at + time::Duration::milliseconds((count * 60_000 + rate - 1) / rate)).min(now)
                 } else {
                     now
                 };

@@ -11,6 +11,12 @@
 //! commit the caller awaits the grouped WAL flush (durability.rs) before it answers, so an
 //! answered write survives a power cut as every other write does.
 //!
+//! Group commit: requests that arrive while a transaction is being written queue up, and the
+//! next caller to get the turn writes all of them in one transaction, each under a savepoint
+//! (`SqliteWriter::run`). In a flash sale each payment touches pages that the next one touches
+//! too (the same index leaves, the same seat pages); written once per batch instead of once per
+//! request, the WAL grows several times slower and the kernel copies far less.
+//!
 //! Values are bound exactly as sqlx binds them (UUIDs as 16-byte blobs, timestamps as RFC 3339
 //! text, booleans as integers), so both connections read each other's rows.
 
@@ -28,7 +34,78 @@ use crate::durability::WalSync;
 use crate::query::Arg;
 use crate::{Result, StoreError};
 
-#[derive(Debug)]
+/// A transaction's work, queued for whichever caller writes next. It runs inside the batch's
+/// transaction under its own savepoint, then is told how the batch ended.
+trait Job: Send {
+    /// Runs the work (under a savepoint of its own when `alone` is false); says whether to keep
+    /// its changes.
+    fn run(&mut self, tx: &Transaction<'_>, alone: bool) -> Keep;
+    /// Answers the caller once the batch is committed and flushed (or failed).
+    fn deliver(self: Box<Self>, batch: Result<()>);
+}
+
+struct Pending<F, R, S> {
+    work: Option<F>,
+    /// The work's own answer, once it ran.
+    out: Option<Result<std::result::Result<R, S>>>,
+    keep: Keep,
+    answer: tokio::sync::oneshot::Sender<Result<std::result::Result<R, S>>>,
+}
+
+impl<F, R, S> Job for Pending<F, R, S>
+where
+    F: FnOnce(&Transaction<'_>) -> rusqlite::Result<std::result::Result<R, S>> + Send,
+    R: Send,
+    S: Send,
+{
+    fn run(&mut self, tx: &Transaction<'_>, alone: bool) -> Keep {
+        let Some(work) = self.work.take() else { return Keep::RollBack };
+        // A caller that has gone (its request dropped while it waited for the turn) is not
+        // written for: nobody would hear of it.
+        if self.answer.is_closed() {
+            return Keep::RollBack;
+        }
+        let begun = if alone { Ok(()) } else { savepoint(tx, "SAVEPOINT job") };
+        let (keep, out) = match begun {
+            Err(e) => (Keep::RollBack, Err(map_err(e))),
+            Ok(()) => match work(tx) {
+                Ok(Ok(r)) => (Keep::Release, Ok(Ok(r))),
+                Ok(Err(s)) => (Keep::RollBack, Ok(Err(s))),
+                Err(e) => (Keep::RollBack, Err(map_err(e))),
+            },
+        };
+        self.keep = keep;
+        self.out = Some(out);
+        keep
+    }
+
+    fn deliver(self: Box<Self>, batch: Result<()>) {
+        let answer = match (self.out, batch) {
+            // Never ran: the batch failed before it.
+            (None, b) => Err(b.err().unwrap_or_else(|| StoreError::Other("write not run".into()))),
+            // A kept change stands or falls with the batch.
+            (Some(_), Err(e)) if self.keep == Keep::Release => Err(e),
+            // A rolled-back one is final either way.
+            (Some(out), _) => out,
+        };
+        // The caller may have gone (a dropped request): nobody to tell.
+        let _ = self.answer.send(answer);
+    }
+}
+
+/// What a job's savepoint becomes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Release,
+    RollBack,
+}
+
+/// Most jobs one transaction takes: bounds how long the write lock is held at a time.
+const MAX_BATCH: usize = 256;
+
+/// How often a batch's writer yields to the runtime before cutting the batch.
+const GATHER_YIELDS: usize = 2;
+
 pub(crate) struct SqliteWriter {
     /// The turn to write, shared with the sqlx write pool. Taken (asynchronously) before the
     /// connection, so this connection never meets SQLite's write lock held by an sqlx
@@ -36,7 +113,17 @@ pub(crate) struct SqliteWriter {
     /// finish on (a deadlock until the busy timeout).
     turn: tokio::sync::Mutex<()>,
     conn: Mutex<Connection>,
+    /// Jobs waiting for the next batch.
+    queue: Mutex<Vec<Box<dyn Job>>>,
+    /// Transactions written so far (each a batch of one or more jobs).
+    batches: std::sync::atomic::AtomicU64,
     wal: Arc<WalSync>,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteWriter").finish_non_exhaustive()
+    }
 }
 
 impl SqliteWriter {
@@ -48,27 +135,87 @@ impl SqliteWriter {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
         )
         .map_err(other)?;
+        conn.execute_batch(WRITER_PRAGMAS).map_err(other)?;
         conn.set_prepared_statement_cache_capacity(128);
-        Ok(SqliteWriter { turn: tokio::sync::Mutex::new(()), conn: Mutex::new(conn), wal })
+        Ok(SqliteWriter {
+            turn: tokio::sync::Mutex::new(()),
+            conn: Mutex::new(conn),
+            queue: Mutex::new(Vec::new()),
+            batches: std::sync::atomic::AtomicU64::new(0),
+            wal,
+        })
     }
 
-    /// Runs `work` as one IMMEDIATE transaction and answers once it is durable (or rolled back).
-    /// `Ok(Ok(r))` from `work` commits; `Ok(Err(s))` rolls back and answers `s`.
+    /// Runs `work` in an IMMEDIATE transaction and answers once it is durable (or rolled back).
+    /// `Ok(Ok(r))` from `work` keeps its changes; `Ok(Err(s))` rolls them back and answers `s`.
+    ///
+    /// Group commit: work queued while another batch holds the write lock runs together in the
+    /// next transaction, each under its own savepoint, so a batch's pages are written to the WAL
+    /// once instead of once per request and one fsync covers it. Jobs run one after another, so
+    /// each sees every earlier job's changes exactly as if it had its own transaction; a job that
+    /// rolls back or fails undoes only its own.
     pub(crate) async fn run<R, S>(
         &self,
-        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<std::result::Result<R, S>>,
-    ) -> Result<std::result::Result<R, S>> {
-        let out = {
+        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<std::result::Result<R, S>> + Send + 'static,
+    ) -> Result<std::result::Result<R, S>>
+    where
+        R: Send + 'static,
+        S: Send + 'static,
+    {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Box<dyn Job> =
+            Box::new(Pending { work: Some(work), out: None, keep: Keep::RollBack, answer });
+        self.queue.lock().map_err(|_| poisoned())?.push(job);
+        self.write_batch().await?;
+        answered.await.map_err(|_| StoreError::Other("the SQLite writer dropped a write".into()))?
+    }
+
+    /// Takes the turn and writes whatever is queued (maybe nothing: an earlier turn may have
+    /// taken this caller's job along).
+    async fn write_batch(&self) -> Result<()> {
+        let delivered = {
             let _turn = self.turn().await;
+            // Let the requests already being handled on this runtime queue their work too before
+            // the batch is cut: a moment's wait here saves each of them a transaction of its own.
+            for _ in 0..GATHER_YIELDS {
+                if self.queue.lock().map_err(|_| poisoned())?.len() >= MAX_BATCH {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            let jobs: Vec<Box<dyn Job>> = {
+                let mut q = self.queue.lock().map_err(|_| poisoned())?;
+                let n = q.len().min(MAX_BATCH);
+                q.drain(..n).collect()
+            };
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            self.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Jobs per transaction tell how much the group commit saves (in /metrics).
+            metrics::counter!("sqlite_write_transactions_total").increment(1);
+            metrics::counter!("sqlite_write_jobs_total").increment(jobs.len() as u64);
             // Never held across an await: the transaction runs start to finish right here.
-            let mut conn =
-                self.conn.lock().map_err(|_| StoreError::Other("the SQLite writer panicked".into()))?;
-            transact(&mut conn, work)?
+            let mut conn = self.conn.lock().map_err(|_| poisoned())?;
+            transact_batch(&mut conn, jobs)
         };
-        if out.is_ok() {
-            self.wal.after_commit().await.map_err(|e| StoreError::Other(format!("flushing the WAL: {e}")))?;
-        }
-        Ok(out)
+        let (jobs, committed) = delivered;
+        // The flush and the answers run on their own task: every job of the batch waits for
+        // them, so they must not be lost if this caller's request is dropped.
+        let wal = self.wal.clone();
+        tokio::spawn(async move {
+            let outcome = match committed {
+                Ok(true) => {
+                    wal.after_commit().await.map_err(|e| StoreError::Other(format!("flushing the WAL: {e}")))
+                }
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            for j in jobs {
+                j.deliver(outcome.clone());
+            }
+        });
+        Ok(())
     }
 
     /// The turn to write (see `turn`).
@@ -77,15 +224,68 @@ impl SqliteWriter {
     }
 
     /// [`run`](Self::run) for work that always commits when it succeeds.
-    pub(crate) async fn run_ok<R>(
+    pub(crate) async fn run_ok<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R>,
+        work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R> {
         match self.run(move |tx| work(tx).map(Ok::<R, std::convert::Infallible>)).await? {
             Ok(r) => Ok(r),
             Err(never) => match never {},
         }
     }
+}
+
+/// The writer connection's settings: a page cache that holds a sale's working set (this
+/// connection is the only writer, so its cache stays valid between its transactions), and WAL
+/// checkpoints every 8,000 pages instead of 1,000: a checkpoint runs inside a commit, with every
+/// writer waiting, and copies each page once however often it changed, so fewer and larger ones
+/// cost less (the WAL stays near 32 MiB).
+/// Savepoints' sub-journals are kept in memory (by default they go to a temporary file).
+const WRITER_PRAGMAS: &str =
+    "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8000; PRAGMA temp_store = MEMORY;";
+
+fn poisoned() -> StoreError {
+    StoreError::Other("the SQLite writer panicked".into())
+}
+
+fn savepoint(tx: &Connection, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.raw_execute().map(|_| ())
+}
+
+/// Runs a batch of jobs in one IMMEDIATE transaction. Returns the jobs (to be told the outcome)
+/// and whether the transaction committed something (`Ok(false)`: every job rolled back).
+fn transact_batch(conn: &mut Connection, mut jobs: Vec<Box<dyn Job>>) -> (Vec<Box<dyn Job>>, Result<bool>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => return (jobs, Err(map_err(e))),
+    };
+    // A job alone needs no savepoint: the transaction is its own. (A savepoint makes SQLite copy
+    // every page the job changes into a sub-journal first.)
+    if let [job] = jobs.as_mut_slice() {
+        let committed = match job.run(&tx, true) {
+            Keep::Release => tx.commit().map(|()| true).map_err(map_err),
+            // Dropping the transaction rolls it back.
+            Keep::RollBack => Ok(false),
+        };
+        return (jobs, committed);
+    }
+    let mut kept = false;
+    for job in &mut jobs {
+        let ended = match job.run(&tx, false) {
+            Keep::Release => {
+                kept = true;
+                savepoint(&tx, "RELEASE job")
+            }
+            Keep::RollBack => savepoint(&tx, "ROLLBACK TO job").and_then(|()| savepoint(&tx, "RELEASE job")),
+        };
+        if let Err(e) = ended {
+            // The transaction is in an unknown state: give all of it up (dropping rolls back).
+            drop(tx);
+            return (jobs, Err(map_err(e)));
+        }
+    }
+    let committed = if kept { tx.commit().map(|()| true).map_err(map_err) } else { Ok(false) };
+    (jobs, committed)
 }
 
 /// Read connections used inline, for the reads on a sale's hot path (a buyer polling the queue,
@@ -136,21 +336,6 @@ pub(crate) fn first<T>(
     let mut stmt = prepare(conn, sql, values)?;
     let mut rows = stmt.raw_query();
     rows.next()?.map(f).transpose()
-}
-
-fn transact<R, S>(
-    conn: &mut Connection,
-    work: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<std::result::Result<R, S>>,
-) -> Result<std::result::Result<R, S>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-    match work(&tx).map_err(map_err)? {
-        Ok(r) => {
-            tx.commit().map_err(map_err)?;
-            Ok(Ok(r))
-        }
-        // Dropping the transaction rolls it back.
-        Err(s) => Ok(Err(s)),
-    }
 }
 
 fn other(e: rusqlite::Error) -> StoreError {
@@ -259,4 +444,93 @@ pub(crate) fn rows<T>(
         out.push(f(row)?);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer() -> (Arc<SqliteWriter>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("writer-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("t.db");
+        let w = SqliteWriter::open(&file, Arc::new(WalSync::new(file.clone()))).unwrap();
+        w.conn
+            .lock()
+            .unwrap()
+            .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+            .unwrap();
+        (Arc::new(w), dir)
+    }
+
+    /// Concurrent writers share transactions, yet each keeps, rolls back or fails on its own:
+    /// every third asks to roll back after writing, every fifth breaks a constraint.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_jobs_succeed_and_fail_alone() {
+        let (w, dir) = writer();
+        let tasks: Vec<_> = (0..300i64)
+            .map(|i| {
+                let w = w.clone();
+                tokio::spawn(async move {
+                    w.run(move |tx| {
+                        tx.execute("INSERT INTO t (k, v) VALUES (?1, 1)", [i])?;
+                        if i % 5 == 0 {
+                            // Same key again: a constraint error for this job only.
+                            tx.execute("INSERT INTO t (k, v) VALUES (?1, 2)", [i])?;
+                        }
+                        Ok(if i % 3 == 0 { Err("rolled back") } else { Ok(i) })
+                    })
+                    .await
+                })
+            })
+            .collect();
+        let (mut kept, mut rolled, mut failed) = (0, 0, 0);
+        for (i, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok(Ok(k)) => {
+                    assert_eq!(k, i as i64);
+                    kept += 1;
+                }
+                Ok(Err(_)) => rolled += 1,
+                Err(StoreError::Conflict(_)) => failed += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let expect_failed = (0..300).filter(|i| i % 5 == 0).count();
+        let expect_rolled = (0..300).filter(|i| i % 5 != 0 && i % 3 == 0).count();
+        assert_eq!((failed, rolled), (expect_failed, expect_rolled));
+        let conn = w.conn.lock().unwrap();
+        let (rows, bad): (i64, i64) = conn
+            .query_row("SELECT COUNT(*), COALESCE(SUM(CASE WHEN k % 5 = 0 OR k % 3 = 0 THEN 1 ELSE 0 END), 0) FROM t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((rows, bad), (kept as i64, 0), "exactly the kept jobs' rows are there");
+        let batches = w.batches.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(batches < 300, "writers waiting together share a transaction ({batches} for 300)");
+        drop(conn);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A later job in the same batch sees an earlier one's write, as it would after its commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn conditional_updates_race_through_batches() {
+        let (w, dir) = writer();
+        w.run_ok(|tx| tx.execute("INSERT INTO t (k, v) VALUES (1, 0)", [])).await.unwrap();
+        // 200 takers of one place: exactly one conditional update may succeed.
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let w = w.clone();
+                tokio::spawn(async move {
+                    w.run_ok(|tx| tx.execute("UPDATE t SET v = 1 WHERE k = 1 AND v = 0", [])).await.unwrap()
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for t in tasks {
+            won += t.await.unwrap();
+        }
+        assert_eq!(won, 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -68,12 +68,13 @@ pub async fn run(
     Ok(())
 }
 
-/// In-process background work: admits the next buyers of every waiting room each second, and
+/// In-process background work: admits the next buyers of every waiting room four times a
+/// second (places freed by finished purchases are given out again within a quarter second), and
 /// tidies expired holds every 30 seconds. Correctness never depends on the tidying (an expired
 /// hold is available in every query). Safe with many instances: admission is serialized per
 /// event in the database and each sweep is one conditional update.
 async fn background(app: App) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n: u64 = 0;
     loop {
@@ -82,7 +83,7 @@ async fn background(app: App) {
         if let Err(e) = app.advance_queues().await {
             tracing::warn!(error = %e, "advancing waiting rooms failed");
         }
-        if n.is_multiple_of(30) {
+        if n.is_multiple_of(120) {
             match app.sweep_expired_holds().await {
                 Ok(0) => {}
                 Ok(k) => tracing::info!(expired = k, "swept expired holds"),

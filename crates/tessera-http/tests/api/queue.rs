@@ -16,7 +16,8 @@ both!(
     reservations_need_admission,
     queue_routes,
     joining_is_rate_limited,
-    estimates_follow_the_observed_pace
+    estimates_follow_the_observed_pace,
+    polls_follow_the_serving_counter
 );
 
 async fn statuses(t: &TestApp, ev: Uuid, who: &[Principal]) -> Vec<String> {
@@ -299,4 +300,51 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
     assert_eq!(t.call("PUT", &qpath, Some(&org_t), Some(settings)).await.status, StatusCode::OK);
     let last = poll(9).await;
     assert_eq!(last.body["wait_time"].as_i64(), Some(1));
+}
+
+/// A poll answers from the serving counter (read at most every `queue_cache::TTL` per instance)
+/// and hands the token back while it still names the buyer's place. This instance's own
+/// admissions show at once; another instance's within the TTL.
+async fn polls_follow_the_serving_counter(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let settings = json!({"admission_rate_per_minute": 120, "max_admitted": 10});
+    let r = t.call("PUT", &format!("/events/{ev}/queue"), Some(&org_t), Some(settings)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let buyers = t.principals(4).await;
+    let mut tokens = Vec::new();
+    for p in &buyers {
+        tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
+    }
+    let v = t.app.queue_status(Some(&tokens[0])).await.unwrap();
+    assert_eq!(
+        (v.entry.status.as_str(), v.ahead, v.queue_token.as_str()),
+        ("waiting", 0, tokens[0].as_str())
+    );
+    // Admitted by this instance: the next poll sees it.
+    t.clock.advance(1);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 2);
+    let v = t.app.queue_status(Some(&tokens[0])).await.unwrap();
+    assert_eq!((v.entry.status.as_str(), v.queue_token.as_str()), ("admitted", tokens[0].as_str()));
+    assert!(v.entry.expires_at.is_some());
+    let v = t.app.queue_status(Some(&tokens[2])).await.unwrap();
+    assert_eq!((v.entry.status.as_str(), v.ahead), ("waiting", 0));
+    // Admitted by another instance on the same database: seen once this one's state is stale.
+    let other =
+        tessera_app::App::new(t.app.store.clone(), Default::default(), t.clock.clone()).await.unwrap();
+    t.clock.advance(1);
+    assert_eq!(other.advance_queues().await.unwrap(), 2);
+    tokio::time::sleep(tessera_app::queue_cache::TTL + std::time::Duration::from_millis(50)).await;
+    for token in &tokens[2..] {
+        let v = t.app.queue_status(Some(token)).await.unwrap();
+        assert_eq!(v.entry.status, "admitted");
+    }
+    // A token that no longer names the holder's place is replaced: buyer 1's admission lapses
+    // and they join again at the back; a poll with the old token answers the new place.
+    t.clock.advance(301);
+    let again = t.app.join_queue(&buyers[0], Some(ev), "10.0.0.1").await.unwrap();
+    assert_eq!((again.entry.status.as_str(), again.entry.queue_position), ("waiting", 5));
+    let v = t.app.queue_status(Some(&tokens[0])).await.unwrap();
+    assert_eq!((v.entry.status.as_str(), v.entry.queue_position), ("waiting", 5));
+    assert_ne!(v.queue_token, tokens[0], "a new token for the new place");
 }
