@@ -6,7 +6,7 @@
 //!    crowd), timed on its own.
 //! 2. **Sale**: the organizer opens admission; buyers poll their position (when the server's
 //!    `poll_after_seconds` says), and once admitted reserve a random seat (retrying on 409 with
-//!    one of the free seats the refusal suggests, then asking for the best available seat) and pay from their wallet with an
+//!    another, then asking for the best available seat) and pay from their wallet with an
 //!    Idempotency-Key. The sale's wall time runs from opening to the last seat paid.
 //!
 //! Afterwards the database's own books are audited: seats sold, tickets, distinct ticketed seats
@@ -244,16 +244,15 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
             }
         }
     }
-    // Reserve: a random seat; on 409 one of the free seats the refusal suggests (or another
-    // random one), then the best available.
+    // Reserve: a random seat, another random one on 409, then the best available.
     let mut attempt = 0;
-    let mut next_seat = rand::rng().random_range(1..=crowd.seats);
     let reservation_id = loop {
         if crowd.stop.load(Ordering::Relaxed) {
             return trace;
         }
         let body = if attempt < 2 {
-            format!(r#"{{"event_id":"{}","seat_numbers":[{next_seat}]}}"#, crowd.event_id)
+            let seat = rand::rng().random_range(1..=crowd.seats);
+            format!(r#"{{"event_id":"{}","seat_numbers":[{seat}]}}"#, crowd.event_id)
         } else {
             format!(r#"{{"event_id":"{}","quantity":1}}"#, crowd.event_id)
         };
@@ -271,12 +270,6 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
             (409, Some("seats_taken")) => {
                 crowd.conflicts.fetch_add(1, Ordering::Relaxed);
                 attempt += 1;
-                let free = v["available_seats"].as_array().map(Vec::as_slice).unwrap_or_default();
-                next_seat = if free.is_empty() {
-                    rand::rng().random_range(1..=crowd.seats)
-                } else {
-                    free[rand::rng().random_range(0..free.len())].as_i64().unwrap_or(1)
-                };
             }
             (409, Some("sold_out")) => return trace,
             _ => {

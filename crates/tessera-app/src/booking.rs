@@ -310,13 +310,10 @@ impl App {
         let id = Uuid::now_v7();
         match self.store.hold(id, who.user_id, event_id, &req, limits, now, deadline).await? {
             HoldOutcome::Held(reservation, seat_numbers) => Ok(ReservationView { reservation, seat_numbers }),
-            HoldOutcome::Unavailable { taken, unknown, nearby } if unknown.is_empty() => {
-                Err(AppError::SeatsTaken {
-                    detail: format!("seats {} are not available", join(&taken)),
-                    taken,
-                    nearby,
-                })
-            }
+            HoldOutcome::Unavailable { taken, unknown } if unknown.is_empty() => Err(AppError::Conflict {
+                code: "seats_taken",
+                detail: format!("seats {} are not available", join(&taken)),
+            }),
             HoldOutcome::Unavailable { unknown, .. } => {
                 Err(AppError::invalid("seat_numbers", format!("seats {} do not exist", join(&unknown))))
             }

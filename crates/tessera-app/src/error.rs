@@ -20,9 +20,6 @@ pub enum AppError {
     /// 409 with a stable code.
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String },
-    /// 409: requested seats are held or sold; `nearby` were free a moment ago.
-    #[error("seats taken: {detail}")]
-    SeatsTaken { detail: String, taken: Vec<i64>, nearby: Vec<i64> },
     /// 402: the wallet does not cover the amount.
     #[error("payment required: {0}")]
     PaymentRequired(String),

@@ -98,11 +98,6 @@ impl From<AppError> for ApiError {
             AppError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             AppError::NotFound(what) => ApiError::not_found(what),
             AppError::Conflict { code, detail } => ApiError::new(StatusCode::CONFLICT, code, detail),
-            AppError::SeatsTaken { detail, taken, nearby } => {
-                ApiError::new(StatusCode::CONFLICT, "seats_taken", detail)
-                    .with("taken_seats", taken)
-                    .with("available_seats", nearby)
-            }
             AppError::PaymentRequired(m) => {
                 ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", m)
             }

@@ -50,9 +50,8 @@ pub struct HoldLimits {
 pub enum HoldOutcome {
     /// Held: the reservation and its numbered seats (none for general admission).
     Held(ReservationRow, Vec<i64>),
-    /// Some requested seats are held or sold by others (listed), or do not exist (listed);
-    /// `nearby` lists seats that were free just now, from the first taken one onwards.
-    Unavailable { taken: Vec<i64>, unknown: Vec<i64>, nearby: Vec<i64> },
+    /// Some requested seats are held or sold by others (listed), or do not exist (listed).
+    Unavailable { taken: Vec<i64>, unknown: Vec<i64> },
     /// Not enough places (of the ticket type, or numbered seats) are available.
     SoldOut { available: i64 },
     /// The person would exceed the limit; `already` counts what they hold or bought.
@@ -208,42 +207,10 @@ impl Store {
         let rows: Vec<(i32, String)> = on_db!(self, read, |p| {
             bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
         })?;
-        let taken: Vec<i64> = rows.iter().filter(|r| r.1 != "available").map(|r| i64::from(r.0)).collect();
-        let unknown: Vec<i64> =
+        let taken = rows.iter().filter(|r| r.1 != "available").map(|r| i64::from(r.0)).collect();
+        let unknown =
             numbers.iter().copied().filter(|n| !rows.iter().any(|r| i64::from(r.0) == *n)).collect();
-        let nearby = match taken.iter().min() {
-            Some(&from) if unknown.is_empty() => self.free_seats_from(event_id, from, NEARBY_SEATS).await?,
-            _ => Vec::new(),
-        };
-        Ok(HoldOutcome::Unavailable { taken, unknown, nearby })
-    }
-
-    /// Up to `limit` free numbered seats from seat `from` on, wrapping round to the first seat
-    /// (a hint for a buyer whose pick was taken: one range read of the status index). Lapsed
-    /// holds are free too but are left out here: they are found by the next hold anyway.
-    pub async fn free_seats_from(&self, event_id: Uuid, from: i64, limit: i64) -> Result<Vec<i64>> {
-        let sql = "SELECT seat_number FROM seats
-             WHERE event_id = $1 AND status = 'available' AND ticket_type_id IS NULL
-               AND seat_number >= $2 AND seat_number < $3
-             ORDER BY seat_number LIMIT $4";
-        let mut seats = Vec::new();
-        for (lo, hi) in [(from, i64::from(i32::MAX)), (1, from)] {
-            let want = limit - seats.len() as i64;
-            if want <= 0 {
-                break;
-            }
-            let found: Vec<i32> = on_db!(self, read, |p| {
-                sqlx::query_scalar(sql)
-                    .bind(event_id)
-                    .bind(i32::try_from(lo).unwrap_or(i32::MAX))
-                    .bind(i32::try_from(hi).unwrap_or(i32::MAX))
-                    .bind(want)
-                    .fetch_all(p)
-                    .await
-            })?;
-            seats.extend(found.into_iter().map(i64::from));
-        }
-        Ok(seats)
+        Ok(HoldOutcome::Unavailable { taken, unknown })
     }
 
     /// A reservation, with a pending hold past its deadline shown as expired.
@@ -330,9 +297,6 @@ const COUNT_HELD: &str = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT),
      FROM reservations
      WHERE user_id = $1 AND event_id = $2
        AND (status = 'completed' OR (status = 'pending' AND payment_deadline >= $3))";
-
-/// How many free seats a refusal suggests.
-const NEARBY_SEATS: i64 = 8;
 
 const INSERT_RESERVATION: &str =
     "INSERT INTO reservations (reservation_id, user_id, event_id, ticket_type_id, quantity, amount,

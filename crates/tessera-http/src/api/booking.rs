@@ -342,7 +342,7 @@ pub(crate) async fn reserve(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not on sale", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Seats taken (`taken_seats` names them; `available_seats` suggests up to 8 free seats from the first taken one on) or sold out", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Seats taken or sold out", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_reservation(
     State(s): State<AppState>,

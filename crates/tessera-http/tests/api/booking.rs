@@ -170,21 +170,10 @@ async fn seat_holds_are_all_or_none(b: Backend) {
     r.assert_problem(409, None);
     assert_eq!(r.body["code"], "seats_taken");
     assert!(r.body["detail"].as_str().unwrap().contains("seats 2 "), "{}", r.body);
-    // The refusal names what was taken and suggests free seats from there on.
-    assert_eq!(r.body["taken_seats"], json!([2]));
-    assert_eq!(r.body["available_seats"], json!([3, 4, 5, 6, 7, 8, 9, 10]));
     let seat3 = t.get(&format!("/events/{ev}/seats?status=available&limit=1"), None).await;
     assert_eq!(seat3.body["items"][0]["seat_number"], 3, "nothing of the refused request was held");
     let held = t.get(&format!("/events/{ev}/seats?status=held"), None).await;
     assert_eq!(held.body["items"].as_array().unwrap().len(), 2);
-    // Past the last free seat the suggestions wrap round to the first.
-    let (_, carol) = t.user("attendee").await;
-    let r =
-        t.post("/reservations", Some(&carol), json!({"event_id": ev, "seat_numbers": [48, 49, 50]})).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let r = t.post("/reservations", Some(&bob), json!({"event_id": ev, "seat_numbers": [49]})).await;
-    r.assert_problem(409, None);
-    assert_eq!(r.body["available_seats"], json!([3, 4, 5, 6, 7, 8, 9, 10]));
     // Bad input.
     let cases = [
         (json!({"event_id": ev, "seat_numbers": [51]}), "seat_numbers"),
