@@ -104,7 +104,7 @@ enum Keep {
 const MAX_BATCH: usize = 256;
 
 /// How often a batch's writer yields to the runtime before cutting the batch.
-const GATHER_YIELDS: usize = 4;
+const GATHER_YIELDS: usize = 2;
 
 pub(crate) struct SqliteWriter {
     /// The turn to write, shared with the sqlx write pool. Taken (asynchronously) before the
