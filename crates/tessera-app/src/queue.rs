@@ -165,10 +165,8 @@ impl App {
         }
         let entry =
             self.store.queue_entry(t.entry_id, self.now()).await?.ok_or(AppError::NotFound("queue entry"))?;
-        let state = match state {
-            Some(s) if s.event_id == entry.event_id => s,
-            _ => self.store.queue_state(entry.event_id).await?.ok_or(AppError::NotFound("queue"))?,
-        };
+        // The entry is the token's, so of the same event: the state read above is its queue's.
+        let state = state.ok_or(AppError::NotFound("queue"))?;
         let same_place = entry.queue_position == t.position;
         self.queue_view_with(entry, &state, false, same_place.then_some(token.trim()))
     }

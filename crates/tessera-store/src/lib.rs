@@ -189,8 +189,8 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
-                // As the hot-path writer does (sqlite_inline.rs): fewer, larger checkpoints.
-                .pragma("wal_autocheckpoint", "8000");
+                // As the hot-path writer does: fewer, larger checkpoints.
+                .pragma("wal_autocheckpoint", sqlite_inline::WAL_AUTOCHECKPOINT_PAGES);
             // Open the writer first so the file exists (and is in WAL mode) before readers attach.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)

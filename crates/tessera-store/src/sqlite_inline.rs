@@ -136,6 +136,7 @@ impl SqliteWriter {
         )
         .map_err(other)?;
         conn.execute_batch(WRITER_PRAGMAS).map_err(other)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(other)?;
         conn.set_prepared_statement_cache_capacity(128);
         Ok(SqliteWriter {
             turn: tokio::sync::Mutex::new(()),
@@ -235,21 +236,23 @@ impl SqliteWriter {
     }
 }
 
+/// WAL pages between checkpoints on every SQLite connection (SQLite's default is 1,000): a
+/// checkpoint runs inside a commit, with every writer waiting, and copies each page once however
+/// often it changed, so fewer and larger ones cost less (the WAL stays near 32 MiB).
+pub(crate) const WAL_AUTOCHECKPOINT_PAGES: &str = "8000";
+
 /// The writer connection's settings: a page cache that holds a sale's working set (this
-/// connection is the only writer, so its cache stays valid between its transactions), and WAL
-/// checkpoints every 8,000 pages instead of 1,000: a checkpoint runs inside a commit, with every
-/// writer waiting, and copies each page once however often it changed, so fewer and larger ones
-/// cost less (the WAL stays near 32 MiB).
-/// Savepoints' sub-journals are kept in memory (by default they go to a temporary file).
-const WRITER_PRAGMAS: &str =
-    "PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8000; PRAGMA temp_store = MEMORY;";
+/// connection is the only writer, so its cache stays valid between its transactions), and
+/// savepoints' sub-journals kept in memory (by default they go to a temporary file).
+const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;";
 
 fn poisoned() -> StoreError {
     StoreError::Other("the SQLite writer panicked".into())
 }
 
+/// Runs a savepoint statement (`SAVEPOINT job`, `RELEASE job`, `ROLLBACK TO job`).
 fn savepoint(tx: &Connection, sql: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached(sql)?.raw_execute().map(|_| ())
+    exec(tx, sql, &[]).map(|_| ())
 }
 
 /// Runs a batch of jobs in one IMMEDIATE transaction. Returns the jobs (to be told the outcome)
