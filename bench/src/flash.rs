@@ -60,6 +60,9 @@ pub struct FlashArgs {
     /// Where to write results.
     #[arg(long, default_value = "bench/results")]
     pub out: std::path::PathBuf,
+    /// Print the sale's progress every second (sold, holds, conflicts, polls so far).
+    #[arg(long)]
+    pub progress: bool,
 }
 
 /// What one backend's run measured.
@@ -348,9 +351,20 @@ async fn sale(
     open_tx.send_replace(true);
     // Until every seat is paid for, or a minute passes with nothing sold.
     let mut last = (0, Instant::now());
+    let mut tick = 0u32;
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let sold = crowd.sold.load(Ordering::Relaxed);
+        tick += 1;
+        if args.progress && tick % 10 == 0 {
+            eprintln!(
+                "t={:.1}s sold={sold} reservations={} conflicts={} polls={}",
+                opened.elapsed().as_secs_f64(),
+                crowd.reservations.load(Ordering::Relaxed),
+                crowd.conflicts.load(Ordering::Relaxed),
+                crowd.polls.load(Ordering::Relaxed)
+            );
+        }
         if i64::try_from(sold).unwrap_or(i64::MAX) >= args.seats {
             break;
         }

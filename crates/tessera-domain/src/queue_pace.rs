@@ -7,9 +7,17 @@
 //! to poll again: often near the front, rarely far back, so a crowd of waiting buyers does not
 //! cost more than the sale itself.
 
-/// Weight of the newest second in the smoothed pace (a half-life of about one second, however
-/// often the admission job ticks).
-const NEWEST_WEIGHT: f64 = 0.5;
+/// How fast the smoothed pace follows a faster line: the newest second weighs half (a half-life
+/// of one second, however often the admission job ticks).
+const RISE_HALF_LIFE_SECS: f64 = 1.0;
+
+/// How fast it follows a slower one: a half-life of ten seconds. The estimate errs on the fast
+/// side on purpose. A buyer told to come back too late stalls the line: their admitted place sits
+/// unused while they wait, which slows the observed pace, which lengthens the next buyers' hints.
+/// The flash-sale benchmark fell into exactly that loop with a symmetric one-second half-life: a
+/// few seconds of slow sales while the sale opened sent admitted buyers away for a minute and the
+/// line crawled at a tenth of its speed for 35 seconds. Coming back too early costs one cheap poll.
+const FALL_HALF_LIFE_SECS: f64 = 10.0;
 
 /// Ticks closer than this count as this long (a tick right after a settings change must not
 /// report an absurd burst).
@@ -24,8 +32,10 @@ pub const MAX_POLL_SECS: i64 = 60;
 pub fn observed_pace(previous_per_min: i32, admitted: i64, elapsed_secs: f64) -> i32 {
     let elapsed = elapsed_secs.max(MIN_TICK_SECS);
     let sample = admitted as f64 * 60.0 / elapsed;
-    let weight = 1.0 - (1.0 - NEWEST_WEIGHT).powf(elapsed);
-    let pace = weight * sample + (1.0 - weight) * f64::from(previous_per_min.max(0));
+    let previous = f64::from(previous_per_min.max(0));
+    let half_life = if sample >= previous { RISE_HALF_LIFE_SECS } else { FALL_HALF_LIFE_SECS };
+    let weight = 1.0 - 0.5f64.powf(elapsed / half_life);
+    let pace = weight * sample + (1.0 - weight) * previous;
     // Rounded up so a trickle of admissions never reads as a stopped line.
     pace.ceil().clamp(0.0, f64::from(i32::MAX)) as i32
 }
@@ -58,8 +68,14 @@ mod tests {
         assert_eq!(observed_pace(0, 100, 1.0), 3_000);
         // The same again: converging on 6,000.
         assert_eq!(observed_pace(3_000, 100, 1.0), 4_500);
-        // A tick with nobody admitted halves it; it decays towards zero, never below.
-        assert_eq!(observed_pace(4_500, 0, 1.0), 2_250);
+        // A slower line pulls it down slowly: ten seconds of nobody admitted halve it. It decays
+        // towards zero, never below.
+        assert_eq!(observed_pace(4_500, 0, 1.0), 4_199);
+        let mut p = 4_500;
+        for _ in 0..10 {
+            p = observed_pace(p, 0, 1.0);
+        }
+        assert!((2_240..=2_260).contains(&p), "{p}");
         assert_eq!(observed_pace(1, 0, 1.0), 1);
         assert_eq!(observed_pace(0, 0, 1.0), 0);
     }
