@@ -86,7 +86,6 @@ pub(crate) fn percentile(sorted: &[u32], p: f64) -> u32 {
 /// Reads one response into `buf`; returns its status code and where the body starts.
 pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<(u16, usize)> {
     buf.clear();
-    let mut chunk = [0u8; 16 * 1024];
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = std::str::from_utf8(&buf[..end]).context("non-UTF-8 headers")?;
@@ -100,19 +99,18 @@ pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> 
                 .context("no content-length")?;
             let total = end + 4 + len;
             while buf.len() < total {
-                let n = stream.read(&mut chunk).await?;
-                if n == 0 {
+                buf.reserve(total - buf.len());
+                if stream.read_buf(buf).await? == 0 {
                     bail!("connection closed mid-body");
                 }
-                buf.extend_from_slice(&chunk[..n]);
             }
             return Ok((status, end + 4));
         }
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
+        // Straight into the buffer's spare room: a zeroed 16 KiB chunk per read was measurable.
+        buf.reserve(4096);
+        if stream.read_buf(buf).await? == 0 {
             bail!("connection closed");
         }
-        buf.extend_from_slice(&chunk[..n]);
     }
 }
 

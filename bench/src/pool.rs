@@ -2,6 +2,7 @@
 //! waits for a free connection (as a browser waits for a socket), and the latency reported is the
 //! server's answer time, measured once the request is on the wire.
 
+use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -26,8 +27,9 @@ pub struct Answer {
 }
 
 impl Answer {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    /// The body as `T`, or `T::default()` when it is not (an error body, say).
+    pub fn parse<'a, T: serde::Deserialize<'a> + Default>(&'a self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_default()
     }
 }
 
@@ -54,16 +56,15 @@ impl Pool {
                 s
             }
         };
-        let mut req =
-            format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n", self.addr);
+        let mut req = String::with_capacity(1024);
+        let _ = write!(req, "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n", self.addr);
         for (k, v) in headers {
-            req.push_str(&format!("{k}: {v}\r\n"));
+            let _ = write!(req, "{k}: {v}\r\n");
         }
         match body {
-            Some(b) => req.push_str(&format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}",
-                b.len()
-            )),
+            Some(b) => {
+                let _ = write!(req, "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len());
+            }
             None => req.push_str("\r\n"),
         }
         let t = Instant::now();
