@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -81,6 +81,10 @@ pub struct FlashReport {
     pub conflicts: u64,
     pub polls: u64,
     pub errors: u64,
+    /// CPU seconds the server (all its threads) and the load generator used during the sale;
+    /// `None` where /proc is not readable. A PostgreSQL server's own CPU is not included.
+    pub server_cpu_secs: Option<f64>,
+    pub bench_cpu_secs: Option<f64>,
     pub latencies: Vec<(&'static str, Latency)>,
 }
 
@@ -166,7 +170,8 @@ struct Crowd {
     event_id: String,
     seats: i64,
     open: watch::Receiver<bool>,
-    stop: AtomicBool,
+    /// Set once the sale is over; buyers still waiting go home at once.
+    stop: watch::Sender<bool>,
     joined: AtomicU64,
     sold: AtomicU64,
     reservations: AtomicU64,
@@ -246,7 +251,7 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
     tokio::time::sleep(Duration::from_millis(first)).await;
     let headers = [("Authorization", auth.as_str()), ("X-Queue-Token", queue_token.as_str())];
     loop {
-        if crowd.stop.load(Ordering::Relaxed) {
+        if *crowd.stop.borrow() {
             return trace;
         }
         let a = match crowd.pool.call("GET", "/queue/status", &headers, None).await {
@@ -263,7 +268,12 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
                 // buyers who polled together do not come back together.
                 let after = v.poll_after_seconds.unwrap_or(1.0);
                 let secs = after * rand::rng().random_range(0.8..1.2);
-                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                let mut stop = crowd.stop.subscribe();
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs_f64(secs)) => {}
+                    // Not timed, but waiting out everyone's last hint made each run a minute longer.
+                    _ = stop.wait_for(|s| *s) => return trace,
+                }
             }
             _ => {
                 crowd.error("poll", a.status, &a.body);
@@ -274,7 +284,7 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
     // Reserve: a random seat, another random one on 409, then the best available.
     let mut attempt = 0;
     let reservation_id = loop {
-        if crowd.stop.load(Ordering::Relaxed) {
+        if *crowd.stop.borrow() {
             return trace;
         }
         let body = if attempt < 2 {
@@ -336,6 +346,7 @@ async fn sale(
     p: Provisioned,
     backend: &str,
     store: &Store,
+    server_pid: u32,
 ) -> anyhow::Result<FlashReport> {
     let (open_tx, open_rx) = watch::channel(false);
     let crowd = Arc::new(Crowd {
@@ -343,7 +354,7 @@ async fn sale(
         event_id: p.event_id.to_string(),
         seats: args.seats,
         open: open_rx,
-        stop: AtomicBool::new(false),
+        stop: watch::channel(false).0,
         joined: AtomicU64::new(0),
         sold: AtomicU64::new(0),
         reservations: AtomicU64::new(0),
@@ -372,6 +383,7 @@ async fn sale(
         bail!("opening the sale answered {}: {}", a.status, String::from_utf8_lossy(&a.body));
     }
     let opened = Instant::now();
+    let cpu_at_open = (crate::cpu_secs(&server_pid.to_string()), crate::cpu_secs("self"));
     open_tx.send_replace(true);
     // Until every seat is paid for, or a minute passes with nothing sold.
     let mut last = (0, Instant::now());
@@ -380,7 +392,7 @@ async fn sale(
         tokio::time::sleep(Duration::from_millis(100)).await;
         let sold = crowd.sold.load(Ordering::Relaxed);
         tick += 1;
-        if args.progress && tick % 10 == 0 {
+        if args.progress && tick.is_multiple_of(10) {
             eprintln!(
                 "t={:.1}s sold={sold} reservations={} conflicts={} polls={}",
                 opened.elapsed().as_secs_f64(),
@@ -402,9 +414,10 @@ async fn sale(
             break;
         }
     }
+    let cpu_at_end = (crate::cpu_secs(&server_pid.to_string()), crate::cpu_secs("self"));
     let end = crowd.sold_out_at.lock().ok().and_then(|a| *a).unwrap_or_else(Instant::now);
     let sale_secs = end.duration_since(opened).as_secs_f64();
-    crowd.stop.store(true, Ordering::Relaxed);
+    crowd.stop.send_replace(true);
     let (mut join, mut poll, mut reserve, mut pay) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for t in tasks {
         let tr = t.await?;
@@ -428,6 +441,8 @@ async fn sale(
         conflicts: crowd.conflicts.load(Ordering::Relaxed),
         polls: crowd.polls.load(Ordering::Relaxed),
         errors: crowd.errors.load(Ordering::Relaxed),
+        server_cpu_secs: cpu_at_end.0.zip(cpu_at_open.0).map(|(b, a)| b - a),
+        bench_cpu_secs: cpu_at_end.1.zip(cpu_at_open.1).map(|(b, a)| b - a),
         latencies: vec![
             ("join", latency(join)),
             ("poll", latency(poll)),
@@ -467,7 +482,7 @@ pub async fn run_backend(
     // SQLite: one writer whatever the setting, and on two cores two readers beat eight (fewer
     // threads to hand each statement between). PostgreSQL: enough connections to keep it busy.
     let connections = if pg_schema.is_some() { "32" } else { "2" };
-    let _server = crate::start_server(
+    let server = crate::start_server(
         &args.tessera,
         &server_url,
         addr,
@@ -479,7 +494,7 @@ pub async fn run_backend(
         ],
     )?;
     crate::wait_ready(addr).await?;
-    let report = sale(addr, args, p, backend, &store).await;
+    let report = sale(addr, args, p, backend, &store, server.pid()).await;
     if let Some(s) = &pg_schema {
         store.drop_schema(s).await?;
     }
@@ -490,11 +505,11 @@ pub async fn run_backend(
 /// A Markdown table of the runs.
 pub fn table(reports: &[FlashReport]) -> String {
     let mut s = String::from(
-        "| backend | buyers | seats | sold | oversold | join phase s | sale s (open → sold out) | reservations/s | payments/s | seat conflicts | polls | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| backend | buyers | seats | sold | oversold | join phase s | sale s (open → sold out) | reservations/s | payments/s | seat conflicts | polls | errors | server CPU s | server CPU ms/sale | bench CPU s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in reports {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
             r.backend,
             r.buyers,
             r.seats,
@@ -506,7 +521,12 @@ pub fn table(reports: &[FlashReport]) -> String {
             r.sold as f64 / r.sale_secs,
             r.conflicts,
             r.polls,
-            r.errors
+            r.errors,
+            r.server_cpu_secs.map_or("—".into(), |c| format!("{c:.1}")),
+            r.server_cpu_secs
+                .filter(|_| r.sold > 0)
+                .map_or("—".into(), |c| format!("{:.2}", c * 1000.0 / r.sold as f64)),
+            r.bench_cpu_secs.map_or("—".into(), |c| format!("{c:.1}")),
         ));
     }
     s.push_str("\n| backend | request | count | p50 ms | p99 ms |\n|---|---|---:|---:|---:|\n");
@@ -542,6 +562,8 @@ impl FlashReport {
             "seat_conflicts": self.conflicts,
             "polls": self.polls,
             "errors": self.errors,
+            "server_cpu_secs": self.server_cpu_secs,
+            "bench_cpu_secs": self.bench_cpu_secs,
             "latency_ms": self.latencies.iter().map(|(n, l)| serde_json::json!({
                 "request": n, "count": l.count, "p50": l.p50_ms, "p99": l.p99_ms
             })).collect::<Vec<_>>(),

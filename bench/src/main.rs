@@ -73,6 +73,25 @@ struct RunArgs {
 
 struct Server(Child);
 
+impl Server {
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+/// CPU seconds (user + system, all threads) a process has used so far, from /proc: the same
+/// sale can take quite different wall times from run to run on a shared two-core machine, while
+/// the CPU it costs moves far less, so the flash bench reports both.
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields are counted after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut f = rest.split_whitespace().skip(11);
+    let (utime, stime): (f64, f64) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
+    // /proc counts in USER_HZ, which Linux fixes at 100 for user space.
+    Some((utime + stime) / 100.0)
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();

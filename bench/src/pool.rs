@@ -57,13 +57,15 @@ impl Pool {
             }
         };
         let mut req = String::with_capacity(1024);
-        let _ = write!(req, "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n", self.addr);
+        let _ =
+            write!(req, "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n", self.addr);
         for (k, v) in headers {
             let _ = write!(req, "{k}: {v}\r\n");
         }
         match body {
             Some(b) => {
-                let _ = write!(req, "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len());
+                let _ =
+                    write!(req, "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{b}", b.len());
             }
             None => req.push_str("\r\n"),
         }

@@ -6,14 +6,14 @@ use std::time::Duration;
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tessera_app::App;
-use tessera_http::AppState;
+use tessera_http::{AppState, Shared};
 
 use crate::config::Config;
 
 /// The router state for a real server: metrics recorder installed once per process.
-pub fn state(app: App, cfg: &Config) -> AppState {
+pub fn shared(app: App, cfg: &Config) -> Shared {
     let metrics = PrometheusBuilder::new().install_recorder().ok();
-    AppState { app, metrics, trust_forwarded_for: cfg.trust_forwarded_for }
+    Shared { app, metrics, trust_forwarded_for: cfg.trust_forwarded_for }
 }
 
 /// Serves on `listen` until Ctrl-C or SIGTERM, then drains in-flight requests.
@@ -36,7 +36,7 @@ pub async fn run(
     let store = app.store.clone();
     let sweeper = tokio::spawn(background(app.clone()));
     let worker = cfg.jobs_worker.then(|| tokio::spawn(jobs_worker(app.clone())));
-    let router = tessera_http::router(state(app, cfg));
+    let router = tessera_http::router(AppState::new(shared(app, cfg)));
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(cert), Some(key)) => {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tessera_app::{App, AppConfig, Clock, RateLimits};
-use tessera_http::AppState;
+use tessera_http::{AppState, Shared};
 use tessera_store::Backend;
 use tessera_store::testing::{TestDb, test_db};
 
@@ -107,7 +107,11 @@ impl TestApp {
         let db = test_db(backend).await;
         let clock = Arc::new(TestClock(Mutex::new(tessera_app::domain::clock::now())));
         let app = App::new(db.store.clone(), config, clock.clone()).await.unwrap();
-        let state = AppState { app: app.clone(), metrics: Some(metrics_handle()), trust_forwarded_for: true };
+        let state = AppState::new(Shared {
+            app: app.clone(),
+            metrics: Some(metrics_handle()),
+            trust_forwarded_for: true,
+        });
         let router = tessera_http::router(state);
         TestApp { app, clock, router, _db: db }
     }
