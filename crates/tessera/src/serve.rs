@@ -10,9 +10,26 @@ use tessera_http::{AppState, Shared};
 
 use crate::config::Config;
 
-/// The router state for a real server: metrics recorder installed once per process.
+/// How often the metrics recorder folds recorded latencies into its summaries.
+const METRICS_UPKEEP: Duration = Duration::from_secs(5);
+
+/// The router state for a real server: metrics recorder installed once per process. Must run
+/// inside the Tokio runtime (it starts the recorder's upkeep).
 pub fn shared(app: App, cfg: &Config) -> Shared {
     let metrics = PrometheusBuilder::new().install_recorder().ok();
+    if let Some(handle) = metrics.clone() {
+        // The recorder keeps every latency sample until it is folded into the histograms, which
+        // only a scrape of /metrics or this upkeep does: a server nobody scrapes grew by every
+        // request it answered (8 bytes a sample, ~600,000 samples in one flash-sale benchmark).
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(METRICS_UPKEEP);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
     Shared { app, metrics, trust_forwarded_for: cfg.trust_forwarded_for }
 }
 
