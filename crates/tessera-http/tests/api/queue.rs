@@ -276,7 +276,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
             last.body["wait_time"].as_i64(),
             last.body["poll_after_seconds"].as_i64()
         ),
-        (Some(7), Some(8), Some(6))
+        (Some(7), Some(8), Some(8))
     );
     let first = poll(0).await;
     assert_eq!(
@@ -292,7 +292,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
     let last = poll(9).await;
     assert_eq!(
         (last.body["wait_time"].as_i64(), last.body["poll_after_seconds"].as_i64()),
-        (Some(8), Some(6)),
+        (Some(8), Some(8)),
         "{}",
         last.body
     );
