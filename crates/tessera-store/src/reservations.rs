@@ -77,6 +77,19 @@ impl Store {
         now: OffsetDateTime,
         deadline: OffsetDateTime,
     ) -> Result<HoldOutcome> {
+        if let HoldRequest::Seats(numbers) = req {
+            // Seats already taken are refused from a read, without a write transaction: in a
+            // flash sale most requests for a random seat late in the sale are for a taken one,
+            // and on SQLite each of them queued behind the single writer only to fail there.
+            // The read may be a moment old, but only in the refusing direction can that matter
+            // (a seat freed a moment ago is refused once); whatever looks free is decided below
+            // by the one conditional UPDATE, as before.
+            let refused = self.unavailable_seats(event_id, numbers, now).await?;
+            if matches!(&refused, HoldOutcome::Unavailable { taken, unknown } if !taken.is_empty() || !unknown.is_empty())
+            {
+                return Ok(refused);
+            }
+        }
         let backend = self.backend();
         let (take, wanted, ticket_type_id) =
             take_statement(backend, event_id, req, reservation_id, now, deadline);
@@ -204,9 +217,14 @@ impl Store {
             effective_status(&pn),
             list.join(", ")
         ));
-        let rows: Vec<(i32, String)> = on_db!(self, read, |p| {
-            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
-        })?;
+        let rows: Vec<(i32, String)> = if let Some(r) = self.sqlite_readers() {
+            let values = w::values(&sql.args);
+            r.read(|c| w::rows(c, &sql.text, &values, |row| Ok((row.get(0)?, row.get(1)?))))?
+        } else {
+            on_db!(self, read, |p| {
+                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
+            })?
+        };
         let taken = rows.iter().filter(|r| r.1 != "available").map(|r| i64::from(r.0)).collect();
         let unknown =
             numbers.iter().copied().filter(|n| !rows.iter().any(|r| i64::from(r.0) == *n)).collect();
