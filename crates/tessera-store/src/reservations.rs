@@ -85,7 +85,8 @@ impl Store {
             // (a seat freed a moment ago is refused once); whatever looks free is decided below
             // by the one conditional UPDATE, as before.
             let refused = self.unavailable_seats(event_id, numbers, now).await?;
-            if matches!(&refused, HoldOutcome::Unavailable { taken, unknown } if !taken.is_empty() || !unknown.is_empty())
+            if let HoldOutcome::Unavailable { taken, unknown } = &refused
+                && (!taken.is_empty() || !unknown.is_empty())
             {
                 return Ok(refused);
             }
