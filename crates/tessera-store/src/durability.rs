@@ -43,16 +43,27 @@ impl WalSync {
         // Every commit numbered up to `upto` finished before this fsync starts, so it covers them.
         let upto = self.committed.load(Ordering::SeqCst);
         let wal = self.wal.clone();
-        tokio::task::spawn_blocking(move || match std::fs::File::open(&wal) {
-            Ok(f) => f.sync_data(),
-            // No WAL file: everything was checkpointed (and synced) into the database file.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        })
-        .await
-        .map_err(std::io::Error::other)??;
+        tokio::task::spawn_blocking(move || sync_wal(&wal)).await.map_err(std::io::Error::other)??;
         self.synced.fetch_max(upto, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Makes every commit finished so far durable; for a plain thread (the inline writer's
+    /// flusher), whose batches all committed before it calls this.
+    pub(crate) fn flush_blocking(&self) -> std::io::Result<()> {
+        let upto = self.committed.load(Ordering::SeqCst);
+        sync_wal(&self.wal)?;
+        self.synced.fetch_max(upto, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+fn sync_wal(wal: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::File::open(wal) {
+        Ok(f) => f.sync_data(),
+        // No WAL file: everything was checkpointed (and synced) into the database file.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

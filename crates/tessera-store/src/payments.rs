@@ -105,7 +105,7 @@ const DEBIT: &str =
     "UPDATE users SET balance = balance - $1 WHERE user_id = $2 AND balance >= $1 RETURNING balance";
 
 /// The places held → sold, returned so the tickets need no second look at the seats.
-const SELL_PLACES: &str = "UPDATE seats SET status = 'sold', held_until = NULL, updated_at = $1
+pub(crate) const SELL_PLACES: &str = "UPDATE seats SET status = 'sold', held_until = NULL, updated_at = $1
      WHERE reservation_id = $2 AND status = 'held'
      RETURNING seat_number, ticket_type_id";
 

@@ -308,77 +308,77 @@ impl Store {
         let backend = self.backend();
         let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let state_sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1{lock}");
-        Ok(on_db!(self, write, |p| {
-            async {
-                let mut tx = p.begin_write().await?;
-                let st: Option<QueueStateRow> =
-                    sqlx::query_as(sqlx::AssertSqlSafe(state_sql.clone())).bind(event_id).fetch_optional(&mut *tx).await?;
-                let Some(st) = st.filter(|s| s.enabled) else { return Ok::<_, sqlx::Error>(0) };
-                let active: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND status = 'admitted' AND expires_at > $2",
-                )
-                .bind(event_id)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-                // In milliseconds, so ticks shorter than a second earn their share.
-                let elapsed = i64::try_from((now - st.last_advanced_at).whole_milliseconds().max(0)).unwrap_or(i64::MAX);
-                let rate = i64::from(st.rate_per_min);
-                let tokens = elapsed.saturating_mul(rate) / 60_000;
-                let capacity = i64::from(st.max_active) - active;
-                let n = tokens.min(capacity).max(0);
-                let mut admitted: Vec<i32> = Vec::new();
-                if n > 0 {
-                    admitted = sqlx::query_scalar(
-                        "WITH picked AS MATERIALIZED (
-                             SELECT entry_id FROM queue_entries WHERE event_id = $1 AND status = 'waiting'
-                             ORDER BY queue_position LIMIT $2)
-                         UPDATE queue_entries SET status = 'admitted', admitted_at = $3, expires_at = $4, updated_at = $3
-                         WHERE entry_id IN (SELECT entry_id FROM picked) AND status = 'waiting'
-                         RETURNING queue_position",
-                    )
-                    .bind(event_id)
-                    .bind(n)
-                    .bind(now)
-                    .bind(now + time::Duration::seconds(i64::from(st.window_secs)))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                }
-                let count = admitted.len() as i64;
-                // Earned admissions are spent, not banked: time moves on by what was used, and to
-                // now when the line was empty or full (so no burst follows a quiet spell).
-                let last = if tokens == 0 {
-                    st.last_advanced_at
-                } else if count == tokens {
-                    (st.last_advanced_at + time::Duration::milliseconds((count * 60_000 + rate - 1) / rate)).min(now)
-                } else {
-                    now
-                };
-                let serving = admitted.iter().copied().max().unwrap_or(0).max(st.serving_position);
-                let since_tick = (now - st.updated_at).as_seconds_f64();
-                // A full line (everyone admitted still shopping) says nothing about its pace:
-                // keep the last one, or the estimates would stretch while the line is merely busy.
-                let pace = if capacity <= 0 {
-                    st.admitted_per_min
-                } else {
-                    tessera_domain::queue_pace::observed_pace(st.admitted_per_min, count, since_tick)
-                };
-                sqlx::query(
-                    "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3,
-                         admitted_per_min = $4 WHERE event_id = $5",
-                )
-                .bind(serving)
-                .bind(last)
-                .bind(now)
-                .bind(pace)
-                .bind(event_id)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(u64::try_from(count).unwrap_or(0))
+        let pool = match &self.db {
+            Db::Postgres(p) => p,
+            // On the hot-path writer: an admission tick written by another connection would make
+            // that writer drop its whole page cache (SQLite does when another connection changed
+            // the file), four times a second in a sale.
+            Db::Sqlite { .. } => {
+                return self
+                    .sqlite_writer()?
+                    .run_ok(move |tx| {
+                        let st = w::rows(tx, &state_sql, &[w::id(event_id)], state_row)?.pop();
+                        let Some(st) = st.filter(|s| s.enabled) else { return Ok(0) };
+                        let active: i64 =
+                            w::first(tx, ACTIVE_ADMISSIONS, &[w::id(event_id), w::ts(now)], |r| r.get(0))?
+                                .unwrap_or(0);
+                        let tick = AdmissionTick::plan(&st, active, now);
+                        let admitted: Vec<i32> = if tick.n > 0 {
+                            let window = now + time::Duration::seconds(i64::from(st.window_secs));
+                            w::rows(
+                                tx,
+                                ADMIT_NEXT,
+                                &[w::id(event_id), Value::Integer(tick.n), w::ts(now), w::ts(window)],
+                                |r| r.get(0),
+                            )?
+                        } else {
+                            Vec::new()
+                        };
+                        let (serving, last, pace) = tick.outcome(&st, &admitted, now);
+                        w::exec(
+                            tx,
+                            SAVE_TICK,
+                            &[
+                                Value::Integer(serving.into()),
+                                w::ts(last),
+                                w::ts(now),
+                                Value::Integer(pace.into()),
+                                w::id(event_id),
+                            ],
+                        )?;
+                        Ok(admitted.len() as u64)
+                    })
+                    .await;
             }
-            .await
-        })?)
+        };
+        let mut tx = pool.begin().await?;
+        let st: Option<QueueStateRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(state_sql)).bind(event_id).fetch_optional(&mut *tx).await?;
+        let Some(st) = st.filter(|s| s.enabled) else { return Ok(0) };
+        let active: i64 =
+            sqlx::query_scalar(ACTIVE_ADMISSIONS).bind(event_id).bind(now).fetch_one(&mut *tx).await?;
+        let tick = AdmissionTick::plan(&st, active, now);
+        let mut admitted: Vec<i32> = Vec::new();
+        if tick.n > 0 {
+            admitted = sqlx::query_scalar(ADMIT_NEXT)
+                .bind(event_id)
+                .bind(tick.n)
+                .bind(now)
+                .bind(now + time::Duration::seconds(i64::from(st.window_secs)))
+                .fetch_all(&mut *tx)
+                .await?;
+        }
+        let (serving, last, pace) = tick.outcome(&st, &admitted, now);
+        sqlx::query(SAVE_TICK)
+            .bind(serving)
+            .bind(last)
+            .bind(now)
+            .bind(pace)
+            .bind(event_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(u64::try_from(admitted.len()).unwrap_or(0))
     }
 
     /// (waiting, admitted and live) for an event.
@@ -394,5 +394,73 @@ impl Store {
             .fetch_one(p)
             .await
         })?)
+    }
+}
+
+/// Admissions live now: `$1` event, `$2` now.
+const ACTIVE_ADMISSIONS: &str =
+    "SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND status = 'admitted' AND expires_at > $2";
+
+/// Admits the next `$2` waiting entries of event `$1` in position order (`$3` now, `$4` until).
+const ADMIT_NEXT: &str = "WITH picked AS MATERIALIZED (
+         SELECT entry_id FROM queue_entries WHERE event_id = $1 AND status = 'waiting'
+         ORDER BY queue_position LIMIT $2)
+     UPDATE queue_entries SET status = 'admitted', admitted_at = $3, expires_at = $4, updated_at = $3
+     WHERE entry_id IN (SELECT entry_id FROM picked) AND status = 'waiting'
+     RETURNING queue_position";
+
+/// Saves a tick: serving counter, rate clock, tick time and observed pace of event `$5`.
+const SAVE_TICK: &str =
+    "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3,
+         admitted_per_min = $4 WHERE event_id = $5";
+
+/// One admission tick's arithmetic, the same on both databases.
+struct AdmissionTick {
+    /// Admissions the rate has earned since the last advance.
+    tokens: i64,
+    /// Free admission slots.
+    capacity: i64,
+    /// How many to admit now.
+    n: i64,
+}
+
+impl AdmissionTick {
+    fn plan(st: &QueueStateRow, active: i64, now: OffsetDateTime) -> AdmissionTick {
+        // In milliseconds, so ticks shorter than a second earn their share.
+        let elapsed =
+            i64::try_from((now - st.last_advanced_at).whole_milliseconds().max(0)).unwrap_or(i64::MAX);
+        let tokens = elapsed.saturating_mul(i64::from(st.rate_per_min)) / 60_000;
+        let capacity = i64::from(st.max_active) - active;
+        AdmissionTick { tokens, capacity, n: tokens.min(capacity).max(0) }
+    }
+
+    /// (serving position, rate clock, observed pace) after admitting the entries at `admitted`.
+    fn outcome(
+        &self,
+        st: &QueueStateRow,
+        admitted: &[i32],
+        now: OffsetDateTime,
+    ) -> (i32, OffsetDateTime, i32) {
+        let count = admitted.len() as i64;
+        let rate = i64::from(st.rate_per_min);
+        // Earned admissions are spent, not banked: time moves on by what was used, and to now
+        // when the line was empty or full (so no burst follows a quiet spell).
+        let last = if self.tokens == 0 {
+            st.last_advanced_at
+        } else if count == self.tokens {
+            (st.last_advanced_at + time::Duration::milliseconds((count * 60_000 + rate - 1) / rate)).min(now)
+        } else {
+            now
+        };
+        let serving = admitted.iter().copied().max().unwrap_or(0).max(st.serving_position);
+        let since_tick = (now - st.updated_at).as_seconds_f64();
+        // A full line (everyone admitted still shopping) says nothing about its pace: keep the
+        // last one, or the estimates would stretch while the line is merely busy.
+        let pace = if self.capacity <= 0 {
+            st.admitted_per_min
+        } else {
+            tessera_domain::queue_pace::observed_pace(st.admitted_per_min, count, since_tick)
+        };
+        (serving, last, pace)
     }
 }
