@@ -107,7 +107,8 @@ const MAX_BATCH: usize = 256;
 type Written = (Vec<Box<dyn Job>>, Result<bool>);
 
 /// The hot-path writer: a thread of its own that owns the write connection and writes queued
-/// jobs in batches, and a second thread that flushes the WAL and answers.
+/// jobs in batches, a second thread that flushes the WAL and answers, and a third that
+/// checkpoints the WAL.
 ///
 /// Why threads of their own: the write lock is the one serial resource of a sale. When the
 /// writing was done by whichever request task took the turn, each turn also waited for that
@@ -135,7 +136,8 @@ impl std::fmt::Debug for SqliteWriter {
 }
 
 impl SqliteWriter {
-    /// Opens a write connection to the database file and starts the writer and flusher threads.
+    /// Opens a write connection to the database file and starts the writer, checkpointer and
+    /// flusher threads (all three end once the writer is dropped).
     pub(crate) fn open(file: &Path, wal: Arc<WalSync>) -> Result<SqliteWriter> {
         let conn = Connection::open(file).map_err(other)?;
         conn.busy_timeout(Duration::from_secs(30)).map_err(other)?;
