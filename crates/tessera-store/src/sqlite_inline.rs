@@ -246,7 +246,7 @@ fn write_loop(
         let batch = transact_batch(&mut conn, jobs);
         drop(turn);
         if matches!(batch.1, Ok(true)) {
-            // Full: a nudge is already waiting, which is all the checkpointer needs.
+            // A full channel means a nudge is already waiting: that is all the checkpointer needs.
             let _ = out.nudge.try_send(());
         }
         if out.written.send(batch).is_err() {
@@ -264,7 +264,9 @@ const CHECKPOINT_REST: Duration = Duration::from_millis(100);
 /// its own: SQLite's automatic checkpoint runs inside the commit that crosses its threshold,
 /// so the only writer stopped for every copy (~12 % of its time in a flash sale) while the other
 /// core had time to spare. The automatic one stays as a backstop (WAL_AUTOCHECKPOINT_PAGES) and
-/// now finds little left to copy.
+/// finds little left to copy; but under constant reads the WAL seldom starts over, so once it is
+/// past that threshold the writer still runs a small checkpoint in each commit (~6 % of its time
+/// in a flash sale; a RESTART from here removed that but made writers wait for long readers).
 fn checkpoint_loop(conn: &Connection, nudged: &std::sync::mpsc::Receiver<()>) {
     while nudged.recv().is_ok() {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -314,7 +316,7 @@ const WRITER_PRAGMAS: &str = "PRAGMA cache_size = -65536; PRAGMA temp_store = ME
 /// it, a statement on a table with partial indexes is prepared again at every new binding (the
 /// planner compares bound values with the indexes' conditions): ~9 % of the writer's time in a
 /// flash sale. Our partial indexes are `… IS NOT NULL`, which an equality on the column implies
-/// whatever its value, so the plans stay the same (tested by `hot_statements_use_partial_indexes`).
+/// whatever its value, so the plans stay the same (tested by `seat_statements_use_the_partial_index`).
 fn stable_plans(conn: &Connection) -> Result<()> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(other)?;
     Ok(())
