@@ -146,7 +146,7 @@ impl SqliteWriter {
         )
         .map_err(other)?;
         conn.execute_batch(WRITER_PRAGMAS).map_err(other)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).map_err(other)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES).map_err(other)?;
         conn.set_prepared_statement_cache_capacity(128);
         stable_plans(&conn)?;
         let turn = Arc::new(tokio::sync::Mutex::new(()));
@@ -263,10 +263,9 @@ const CHECKPOINT_REST: Duration = Duration::from_millis(100);
 /// (PASSIVE: it never waits for the writer or a reader, and none waits for it). Why a thread of
 /// its own: SQLite's automatic checkpoint runs inside the commit that crosses its threshold,
 /// so the only writer stopped for every copy (~12 % of its time in a flash sale) while the other
-/// core had time to spare. The automatic one stays as a backstop (WAL_AUTOCHECKPOINT_PAGES) and
-/// finds little left to copy; but under constant reads the WAL seldom starts over, so once it is
-/// past that threshold the writer still runs a small checkpoint in each commit (~6 % of its time
-/// in a flash sale; a RESTART from here removed that but made writers wait for long readers).
+/// core had time to spare. The writer's own automatic checkpoint is only a backstop, at a far
+/// higher threshold (`WRITER_AUTOCHECKPOINT_PAGES`); a RESTART from here, to make the WAL start
+/// over, was measured and did not pay (it also makes the writer wait for readers).
 fn checkpoint_loop(conn: &Connection, nudged: &std::sync::mpsc::Receiver<()>) {
     while nudged.recv().is_ok() {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -302,10 +301,18 @@ fn flush_loop(to_flush: &std::sync::mpsc::Receiver<Written>, wal: &WalSync) {
     }
 }
 
-/// WAL pages between checkpoints on every SQLite connection (SQLite's default is 1,000): a
+/// WAL pages between checkpoints on the sqlx connections (SQLite's default is 1,000): a
 /// checkpoint runs inside a commit, with every writer waiting, and copies each page once however
-/// often it changed, so fewer and larger ones cost less (the WAL stays near 32 MiB).
+/// often it changed, so fewer and larger ones cost less.
 pub(crate) const WAL_AUTOCHECKPOINT_PAGES: &str = "8000";
+
+/// The hot-path writer's own threshold, far higher: the checkpointer thread does its copying. The
+/// WAL only starts over when a write begins with every frame copied back, which never happens
+/// while a sale commits without pause, so past SQLite's usual threshold the writer ran a
+/// checkpoint inside every commit (a small copy and an fsync of the database file): ~12 % of its
+/// time late in a flash sale, for nothing the checkpointer had not done already. This stays as a
+/// backstop should the checkpointer fall far behind.
+const WRITER_AUTOCHECKPOINT_PAGES: &str = "100000";
 
 /// The writer connection's settings: a page cache that holds a sale's working set (this
 /// connection is the only writer, so its cache stays valid between its transactions), and
@@ -615,6 +622,20 @@ mod tests {
             let p = plan(sql);
             assert!(p.contains("seats_reservation_idx (reservation_id=?)"), "{sql}: {p}");
         }
+    }
+
+    /// The writer leaves checkpoints to the checkpointer thread: its own automatic checkpoint
+    /// waits for a far longer WAL than other connections' (see `WRITER_AUTOCHECKPOINT_PAGES`).
+    #[tokio::test]
+    async fn the_writer_leaves_checkpoints_to_the_checkpointer() {
+        let (w, dir) = writer();
+        let pages = w
+            .run_ok(|tx| tx.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get::<_, i64>(0)))
+            .await
+            .unwrap();
+        assert_eq!(pages.to_string(), WRITER_AUTOCHECKPOINT_PAGES);
+        assert!(pages > WAL_AUTOCHECKPOINT_PAGES.parse::<i64>().unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// A later job in the same batch sees an earlier one's write, as it would after its commit.
