@@ -351,7 +351,7 @@ impl Store {
                     .await;
             }
         };
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let st: Option<QueueStateRow> =
             sqlx::query_as(sqlx::AssertSqlSafe(state_sql)).bind(event_id).fetch_optional(&mut *tx).await?;
         let Some(st) = st.filter(|s| s.enabled) else { return Ok(0) };
@@ -378,7 +378,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(u64::try_from(admitted.len()).unwrap_or(0))
+        Ok(admitted.len() as u64)
     }
 
     /// (waiting, admitted and live) for an event.
@@ -462,5 +462,66 @@ impl AdmissionTick {
             tessera_domain::queue_pace::observed_pace(st.admitted_per_min, count, since_tick)
         };
         (serving, last, pace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(rate_per_min: i32, max_active: i32, last: OffsetDateTime) -> QueueStateRow {
+        QueueStateRow {
+            event_id: Uuid::nil(),
+            enabled: true,
+            rate_per_min,
+            max_active,
+            window_secs: 300,
+            next_position: 1_000,
+            serving_position: 10,
+            last_advanced_at: last,
+            admitted_per_min: 600,
+            updated_at: last,
+        }
+    }
+
+    #[test]
+    fn a_tick_admits_what_the_rate_earned_within_the_free_slots() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        // 60 a minute for 250 ms earns 0; for 2.5 s earns 2.
+        assert_eq!(AdmissionTick::plan(&state(60, 100, t0), 0, t0 + time::Duration::milliseconds(250)).n, 0);
+        assert_eq!(
+            AdmissionTick::plan(&state(60, 100, t0), 0, t0 + time::Duration::milliseconds(2_500)).n,
+            2
+        );
+        // 600 a minute for 10 s earns 100, but only 5 of 100 slots are free.
+        let full = AdmissionTick::plan(&state(600, 100, t0), 95, t0 + time::Duration::seconds(10));
+        assert_eq!((full.tokens, full.capacity, full.n), (100, 5, 5));
+    }
+
+    #[test]
+    fn earned_admissions_are_spent_not_banked() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let now = t0 + time::Duration::milliseconds(2_500);
+        let st = state(60, 100, t0);
+        let tick = AdmissionTick::plan(&st, 0, now);
+        // Both earned admissions used: the clock moves on by the two seconds they took.
+        let (serving, last, _) = tick.outcome(&st, &[11, 12], now);
+        assert_eq!((serving, last), (12, t0 + time::Duration::seconds(2)));
+        // Nobody waiting: the clock moves to now, so no burst follows the quiet spell.
+        let (serving, last, _) = tick.outcome(&st, &[], now);
+        assert_eq!((serving, last), (10, now));
+    }
+
+    #[test]
+    fn a_full_line_keeps_its_observed_pace() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let now = t0 + time::Duration::seconds(1);
+        let st = state(600, 100, t0);
+        let tick = AdmissionTick::plan(&st, 100, now);
+        assert_eq!(tick.n, 0);
+        assert_eq!(tick.outcome(&st, &[], now).2, 600);
+        // With free slots and nobody admitted, the pace decays instead.
+        let open = AdmissionTick::plan(&st, 0, now);
+        assert!(open.outcome(&st, &[], now).2 < 600);
     }
 }
