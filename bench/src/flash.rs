@@ -2,12 +2,15 @@
 //!
 //! Accounts, wallets and access tokens are provisioned directly in the database before the clock
 //! starts (not timed). Then, over real HTTP:
-//! 1. **Join**: every buyer joins the waiting room while admission is paused (the pre-sale
-//!    crowd), timed on its own.
-//! 2. **Sale**: the organizer opens admission; buyers poll their position (when the server's
-//!    `poll_after_seconds` says), and once admitted reserve a random seat (retrying on 409 with
-//!    another, then asking for the best available seat) and pay from their wallet with an
-//!    Idempotency-Key. The sale's wall time runs from opening to the last seat paid.
+//! 1. **Join**: every buyer joins the waiting room before the sale opens (the pre-sale crowd; the
+//!    opening is announced for the next day), timed on its own.
+//! 2. **Opening**: the organizer moves the opening to `--opens-in` seconds from now. Each buyer
+//!    polls once within that notice (standing for the periodic poll a waiting client makes) and
+//!    learns when its turn is likely to come.
+//! 3. **Sale**: from the opening, buyers poll when the server's `poll_after_seconds` says, and once
+//!    admitted reserve a random seat (retrying on 409 with another, then asking for the best
+//!    available seat) and pay from their wallet with an Idempotency-Key. The sale's wall time runs
+//!    from the opening to the last seat paid.
 //!
 //! Afterwards the database's own books are audited: seats sold, tickets, distinct ticketed seats
 //! and payments must agree, and nothing may be sold twice.
@@ -64,6 +67,10 @@ pub struct FlashArgs {
     /// Print the sale's progress every second (sold, holds, conflicts, polls so far).
     #[arg(long)]
     pub progress: bool,
+    /// Notice the organizer gives of the opening once everyone has joined, in seconds; every
+    /// buyer polls once within it.
+    #[arg(long, default_value_t = 10)]
+    pub opens_in: u64,
 }
 
 /// What one backend's run measured.
@@ -79,7 +86,10 @@ pub struct FlashReport {
     pub audit: tessera_store::SaleAudit,
     pub reservations: u64,
     pub conflicts: u64,
+    /// Polls from the opening on.
     pub polls: u64,
+    /// Polls during the notice before the opening (one per buyer, and early comers').
+    pub polls_before_open: u64,
     pub errors: u64,
     /// CPU seconds the server (all its threads) and the load generator used during the sale;
     /// `None` where /proc is not readable. A PostgreSQL server's own CPU is not included.
@@ -143,13 +153,16 @@ async fn provision(store: &Store, args: &FlashArgs) -> anyhow::Result<Provisione
     };
     let seats = SeatMapInput { seat_count: Some(args.seats), sections: None };
     let event = app.create_event(&who, &input, &seats).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let paused = QueueSettingsInput {
+    // Announced for tomorrow; moved to `--opens-in` seconds ahead once everyone has joined.
+    let tomorrow = tessera_domain::clock::format_ts(now + time::Duration::days(1));
+    let announced = QueueSettingsInput {
         enabled: Some(true),
-        admission_rate_per_minute: Some(1),
-        max_admitted: Some(1),
+        admission_rate_per_minute: Some(args.admit_per_minute),
+        max_admitted: Some(args.max_admitted),
         admission_window_seconds: Some(600),
+        opens_at: Some(Some(tomorrow)),
     };
-    app.set_queue(&who, event.event_id, paused).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    app.set_queue(&who, event.event_id, announced).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let buyers: Vec<UserRow> = (0..args.buyers)
         .map(|i| user(format!("Buyer {i}"), format!("buyer{i}@flash.tessera.test"), "attendee"))
         .collect();
@@ -169,7 +182,10 @@ struct Crowd {
     pool: Pool,
     event_id: String,
     seats: i64,
+    /// Set once the opening is moved near: each buyer then makes its one poll within
+    /// `notice` (the periodic poll of a waiting client, compressed).
     open: watch::Receiver<bool>,
+    notice: Duration,
     /// Set once the sale is over; buyers still waiting go home at once.
     stop: watch::Sender<bool>,
     joined: AtomicU64,
@@ -246,9 +262,8 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
     if open.wait_for(|o| *o).await.is_err() {
         return trace;
     }
-    // Clients spread their first poll over a second, as real ones do.
-    let first = rand::rng().random_range(0..1000);
-    tokio::time::sleep(Duration::from_millis(first)).await;
+    let first = rand::rng().random_range(Duration::ZERO..crowd.notice);
+    tokio::time::sleep(first).await;
     let headers = [("Authorization", auth.as_str()), ("X-Queue-Token", queue_token.as_str())];
     loop {
         if *crowd.stop.borrow() {
@@ -264,10 +279,11 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
         match (a.status, v.status.as_deref()) {
             (200, Some("admitted")) => break,
             (200, Some("waiting")) => {
-                // As the server suggests (from the pace the line has been moving), jittered so
-                // buyers who polled together do not come back together.
+                // As the server suggests (the opening, and the pace the line has been moving),
+                // never earlier, and spread over up to a second so buyers told the same second
+                // do not all come back at its start.
                 let after = v.poll_after_seconds.unwrap_or(1.0);
-                let secs = after * rand::rng().random_range(0.8..1.2);
+                let secs = after + rand::rng().random_range(0.0..(after * 0.2).clamp(0.05, 1.0));
                 let mut stop = crowd.stop.subscribe();
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs_f64(secs)) => {}
@@ -354,6 +370,7 @@ async fn sale(
         event_id: p.event_id.to_string(),
         seats: args.seats,
         open: open_rx,
+        notice: Duration::from_secs(args.opens_in.max(1)),
         stop: watch::channel(false).0,
         joined: AtomicU64::new(0),
         sold: AtomicU64::new(0),
@@ -371,20 +388,23 @@ async fn sale(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let join_secs = t0.elapsed().as_secs_f64();
-    println!("[{backend}] joined in {join_secs:.1}s; opening the sale");
-    let settings = format!(
-        r#"{{"enabled":true,"admission_rate_per_minute":{},"max_admitted":{},"admission_window_seconds":600}}"#,
-        args.admit_per_minute, args.max_admitted
+    let notice = crowd.notice;
+    println!("[{backend}] joined in {join_secs:.1}s; the sale opens in {}s", notice.as_secs());
+    let opens_at = tessera_domain::clock::format_ts(
+        tessera_domain::clock::now() + time::Duration::try_from(notice).unwrap_or(time::Duration::ZERO),
     );
+    let settings = format!(r#"{{"opens_at":"{opens_at}"}}"#);
     let auth = format!("Bearer {}", p.organizer_token);
     let path = format!("/events/{}/queue", p.event_id);
     let a = crowd.pool.call("PUT", &path, &[("Authorization", &auth)], Some(&settings)).await?;
     if a.status != 200 {
         bail!("opening the sale answered {}: {}", a.status, String::from_utf8_lossy(&a.body));
     }
-    let opened = Instant::now();
-    let cpu_at_open = (crate::cpu_secs(&server_pid.to_string()), crate::cpu_secs("self"));
     open_tx.send_replace(true);
+    let opened = Instant::now() + notice;
+    tokio::time::sleep_until(opened.into()).await;
+    let cpu_at_open = (crate::cpu_secs(&server_pid.to_string()), crate::cpu_secs("self"));
+    let polls_before_open = crowd.polls.load(Ordering::Relaxed);
     // Until every seat is paid for, or a minute passes with nothing sold.
     let mut last = (0, Instant::now());
     let mut tick = 0u32;
@@ -439,7 +459,8 @@ async fn sale(
         audit,
         reservations: crowd.reservations.load(Ordering::Relaxed),
         conflicts: crowd.conflicts.load(Ordering::Relaxed),
-        polls: crowd.polls.load(Ordering::Relaxed),
+        polls: crowd.polls.load(Ordering::Relaxed) - polls_before_open,
+        polls_before_open,
         errors: crowd.errors.load(Ordering::Relaxed),
         server_cpu_secs: cpu_at_end.0.zip(cpu_at_open.0).map(|(b, a)| b - a),
         bench_cpu_secs: cpu_at_end.1.zip(cpu_at_open.1).map(|(b, a)| b - a),
@@ -505,11 +526,11 @@ pub async fn run_backend(
 /// A Markdown table of the runs.
 pub fn table(reports: &[FlashReport]) -> String {
     let mut s = String::from(
-        "| backend | buyers | seats | sold | oversold | join phase s | sale s (open → sold out) | reservations/s | payments/s | seat conflicts | polls | errors | server CPU s | server CPU ms/sale | bench CPU s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| backend | buyers | seats | sold | oversold | join phase s | sale s (open → sold out) | reservations/s | payments/s | seat conflicts | polls before opening | polls from opening | errors | server CPU s | server CPU ms/sale | bench CPU s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in reports {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.backend,
             r.buyers,
             r.seats,
@@ -520,6 +541,7 @@ pub fn table(reports: &[FlashReport]) -> String {
             r.reservations as f64 / r.sale_secs,
             r.sold as f64 / r.sale_secs,
             r.conflicts,
+            r.polls_before_open,
             r.polls,
             r.errors,
             r.server_cpu_secs.map_or("—".into(), |c| format!("{c:.1}")),
@@ -561,6 +583,7 @@ impl FlashReport {
             "payments_per_sec": self.sold as f64 / self.sale_secs,
             "seat_conflicts": self.conflicts,
             "polls": self.polls,
+            "polls_before_open": self.polls_before_open,
             "errors": self.errors,
             "server_cpu_secs": self.server_cpu_secs,
             "bench_cpu_secs": self.bench_cpu_secs,

@@ -17,6 +17,9 @@ pub struct QueueSettingsInput {
     pub admission_rate_per_minute: Option<i64>,
     pub max_admitted: Option<i64>,
     pub admission_window_seconds: Option<i64>,
+    /// A scheduled opening (RFC 3339): `None` keeps the current one, `Some(None)` removes it
+    /// (admission runs at once).
+    pub opens_at: Option<Option<String>>,
 }
 
 /// Where a buyer stands.
@@ -30,6 +33,12 @@ pub struct QueueView {
     pub wait_secs: i64,
     /// While waiting: when to ask again.
     pub poll_after_secs: Option<i64>,
+    /// While waiting: more are waiting ahead than places are left.
+    pub beyond_places: bool,
+    /// The queue's scheduled opening, if any.
+    pub opens_at: Option<time::OffsetDateTime>,
+    /// Places still on sale at the last admission tick.
+    pub places_left: Option<i32>,
     /// True when this call made the entry.
     pub created: bool,
 }
@@ -94,11 +103,26 @@ impl App {
             30,
             86_400,
         );
+        let opens_at = match &i.opens_at {
+            None => current.as_ref().and_then(|c| c.opens_at),
+            Some(None) => None,
+            Some(Some(s)) => match tessera_domain::clock::parse_ts(s) {
+                Ok(t) if t >= event.start_time => {
+                    e.add("opens_at", "must be before the event starts");
+                    None
+                }
+                Ok(t) => Some(t),
+                Err(m) => {
+                    e.add("opens_at", m);
+                    None
+                }
+            },
+        };
         if !e.is_empty() {
             return Err(e.into());
         }
         let enabled = i.enabled.unwrap_or(current.as_ref().is_none_or(|c| c.enabled));
-        let cfg = QueueConfig { enabled, rate_per_min: rate, max_active: max, window_secs: window };
+        let cfg = QueueConfig { enabled, rate_per_min: rate, max_active: max, window_secs: window, opens_at };
         self.store.set_queue_config(event_id, cfg, self.now()).await?;
         self.queue_states.forget(event_id);
         self.queue_info(event_id).await
@@ -208,13 +232,27 @@ impl App {
         let ahead =
             if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };
         let pace = queue_pace::estimate_pace(state.admitted_per_min, state.rate_per_min);
-        let wait_secs = if waiting { queue_pace::wait_secs(ahead, pace) } else { 0 };
-        let poll_after_secs = waiting.then(|| queue_pace::poll_after_secs(wait_secs));
+        // Whole seconds, rounded up: a buyer told to come back at the opening must not arrive early.
+        let to_open = state.opens_at.map_or(0, |o| {
+            let ms = (o - self.now()).whole_milliseconds();
+            i64::try_from((ms + 999).div_euclid(1000)).unwrap_or(i64::MAX)
+        });
+        let hint = queue_pace::waiting_hint(ahead, pace, to_open, state.places_left.map(i64::from));
         let queue_token = match token {
             Some(t) => t.to_string(),
             None => self.queue_token(entry.user_id, entry.event_id, entry.entry_id, entry.queue_position)?,
         };
-        Ok(QueueView { entry, queue_token, ahead, wait_secs, poll_after_secs, created })
+        Ok(QueueView {
+            entry,
+            queue_token,
+            ahead,
+            wait_secs: if waiting { hint.wait_secs } else { 0 },
+            poll_after_secs: waiting.then_some(hint.poll_after_secs),
+            beyond_places: waiting && hint.beyond_places,
+            opens_at: state.opens_at,
+            places_left: state.places_left,
+            created,
+        })
     }
 
     /// Admits the next buyers of every event with a queue (the admission job).

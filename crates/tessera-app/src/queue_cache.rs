@@ -66,6 +66,8 @@ mod tests {
             last_advanced_at: now,
             admitted_per_min: 0,
             updated_at: now,
+            opens_at: None,
+            places_left: None,
         }
     }
 

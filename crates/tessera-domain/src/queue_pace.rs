@@ -59,6 +59,41 @@ pub fn poll_after_secs(wait_secs: i64) -> i64 {
     wait_secs.clamp(MIN_POLL_SECS, MAX_POLL_SECS)
 }
 
+/// What a waiting buyer is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitingHint {
+    /// Estimated seconds until admission: until the opening, then the line ahead at `pace`.
+    pub wait_secs: i64,
+    /// When to ask again.
+    pub poll_after_secs: i64,
+    /// More buyers are waiting ahead than there are places left: the sale will likely sell out
+    /// before this buyer's turn (unless those ahead leave or holds lapse).
+    pub beyond_places: bool,
+}
+
+/// The answer for a buyer with `ahead` waiting in front, `secs_to_open` seconds before a
+/// scheduled opening (0 or less once open), with `places_left` on sale at the last count.
+///
+/// Close to the opening (within `MAX_POLL_SECS`) a buyer is told to come back when their turn is
+/// estimated to come, so the crowd arrives spread over the line's pace instead of all at the
+/// opening second; further off, every `MAX_POLL_SECS` (the opening may be moved). A buyer beyond
+/// the places left is sent back rarely: they would otherwise poll through the whole sale only to
+/// find it sold out, and the admission order does not depend on when anyone polls.
+pub fn waiting_hint(
+    ahead: i64,
+    pace_per_min: i64,
+    secs_to_open: i64,
+    places_left: Option<i64>,
+) -> WaitingHint {
+    let turn = wait_secs(ahead, pace_per_min);
+    let to_open = secs_to_open.max(0);
+    let beyond_places = places_left.is_some_and(|left| ahead >= left);
+    let after_open = if beyond_places { MAX_POLL_SECS } else { poll_after_secs(turn) };
+    let poll_after_secs =
+        if to_open > MAX_POLL_SECS { MAX_POLL_SECS } else { to_open.saturating_add(after_open) };
+    WaitingHint { wait_secs: to_open.saturating_add(turn), poll_after_secs, beyond_places }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +149,36 @@ mod tests {
         assert_eq!(poll_after_secs(3_600), 60);
         // Huge lines do not overflow.
         assert!(wait_secs(i64::MAX, 1) > 0);
+    }
+
+    #[test]
+    fn hints_count_the_time_to_the_opening() {
+        // Open, 599 ahead at 600/min, plenty left: a minute, come back then.
+        let h = waiting_hint(599, 600, 0, Some(10_000));
+        assert_eq!(h, WaitingHint { wait_secs: 60, poll_after_secs: 60, beyond_places: false });
+        // Ten seconds before the opening, 9,999 ahead at 600,000/min: turn one second after it.
+        let h = waiting_hint(9_999, 600_000, 10, Some(50_000));
+        assert_eq!((h.wait_secs, h.poll_after_secs), (11, 11));
+        // Hours before the opening: ask again in a minute (the opening may move).
+        let h = waiting_hint(0, 600, 7_200, None);
+        assert_eq!((h.wait_secs, h.poll_after_secs), (7_201, MAX_POLL_SECS));
+        // Already open: the time to the opening counts nothing.
+        assert_eq!(waiting_hint(0, 60, -30, None).wait_secs, 1);
+    }
+
+    #[test]
+    fn buyers_beyond_the_places_left_are_sent_back_rarely() {
+        // 50,000 places, 60,000 ahead: likely sold out first. The estimate stays honest; only
+        // the poll interval grows.
+        let h = waiting_hint(60_000, 600_000, 5, Some(50_000));
+        assert!(h.beyond_places);
+        assert_eq!((h.wait_secs, h.poll_after_secs), (12, 5 + MAX_POLL_SECS));
+        // Exactly as many ahead as places left: beyond. One fewer: not.
+        assert!(waiting_hint(100, 600, 0, Some(100)).beyond_places);
+        assert!(!waiting_hint(99, 600, 0, Some(100)).beyond_places);
+        // Nothing counted yet: no claim.
+        assert!(!waiting_hint(1_000_000, 600, 0, None).beyond_places);
+        // Sold out: everyone waiting is beyond.
+        assert!(waiting_hint(0, 600, 0, Some(0)).beyond_places);
     }
 }

@@ -25,6 +25,10 @@ pub struct QueueStateRow {
     pub admitted_per_min: i32,
     /// The last admission tick (or settings change).
     pub updated_at: OffsetDateTime,
+    /// Nobody is admitted before this (joining is open); `None`: admission runs now.
+    pub opens_at: Option<OffsetDateTime>,
+    /// Places still on sale at the last admission tick (`None` before the first).
+    pub places_left: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -72,6 +76,8 @@ fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueStateRow> {
         last_advanced_at: w::get_ts(r, 7)?,
         admitted_per_min: r.get(8)?,
         updated_at: w::get_ts(r, 9)?,
+        opens_at: w::get_opt_ts(r, 10)?,
+        places_left: r.get(11)?,
     })
 }
 
@@ -96,10 +102,12 @@ pub struct QueueConfig {
     pub rate_per_min: i32,
     pub max_active: i32,
     pub window_secs: i32,
+    /// A scheduled opening (`None`: admit from now on).
+    pub opens_at: Option<OffsetDateTime>,
 }
 
 const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window_secs, next_position, \
-     serving_position, last_advanced_at, admitted_per_min, updated_at";
+     serving_position, last_advanced_at, admitted_per_min, updated_at, opens_at, places_left";
 
 /// Entry columns with the effective status at `$1`.
 const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_position, \
@@ -112,11 +120,12 @@ impl Store {
     pub async fn set_queue_config(&self, event_id: Uuid, c: QueueConfig, now: OffsetDateTime) -> Result<()> {
         on_db!(self, write, |p| {
             sqlx::query(
-                "INSERT INTO queue_state (event_id, enabled, rate_per_min, max_active, window_secs, last_advanced_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)
+                "INSERT INTO queue_state (event_id, enabled, rate_per_min, max_active, window_secs, last_advanced_at,
+                     updated_at, opens_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
                  ON CONFLICT (event_id) DO UPDATE SET enabled = excluded.enabled, rate_per_min = excluded.rate_per_min,
                      max_active = excluded.max_active, window_secs = excluded.window_secs, updated_at = excluded.updated_at,
-                     admitted_per_min = 0",
+                     opens_at = excluded.opens_at, admitted_per_min = 0",
             )
             .bind(event_id)
             .bind(c.enabled)
@@ -124,6 +133,7 @@ impl Store {
             .bind(c.max_active)
             .bind(c.window_secs)
             .bind(now)
+            .bind(c.opens_at)
             .execute(p)
             .await
             .map(affected)
@@ -322,6 +332,9 @@ impl Store {
                         let active: i64 =
                             w::first(tx, ACTIVE_ADMISSIONS, &[w::id(event_id), w::ts(now)], |r| r.get(0))?
                                 .unwrap_or(0);
+                        let left: i64 =
+                            w::first(tx, PLACES_LEFT, &[w::id(event_id), w::ts(now)], |r| r.get(0))?
+                                .unwrap_or(0);
                         let tick = AdmissionTick::plan(&st, active, now);
                         let admitted: Vec<i32> = if tick.n > 0 {
                             let window = now + time::Duration::seconds(i64::from(st.window_secs));
@@ -344,6 +357,7 @@ impl Store {
                                 w::ts(now),
                                 Value::Integer(pace.into()),
                                 w::id(event_id),
+                                Value::Integer(left),
                             ],
                         )?;
                         Ok(admitted.len() as u64)
@@ -357,6 +371,7 @@ impl Store {
         let Some(st) = st.filter(|s| s.enabled) else { return Ok(0) };
         let active: i64 =
             sqlx::query_scalar(ACTIVE_ADMISSIONS).bind(event_id).bind(now).fetch_one(&mut *tx).await?;
+        let left: i64 = sqlx::query_scalar(PLACES_LEFT).bind(event_id).bind(now).fetch_one(&mut *tx).await?;
         let tick = AdmissionTick::plan(&st, active, now);
         let mut admitted: Vec<i32> = Vec::new();
         if tick.n > 0 {
@@ -375,6 +390,7 @@ impl Store {
             .bind(now)
             .bind(pace)
             .bind(event_id)
+            .bind(i32::try_from(left).unwrap_or(i32::MAX))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -409,14 +425,22 @@ const ADMIT_NEXT: &str = "WITH picked AS MATERIALIZED (
      WHERE entry_id IN (SELECT entry_id FROM picked) AND status = 'waiting'
      RETURNING queue_position";
 
-/// Saves a tick: serving counter, rate clock, tick time and observed pace of event `$5`.
+/// Saves a tick: serving counter, rate clock, tick time, observed pace and places left (`$6`) of
+/// event `$5`.
 const SAVE_TICK: &str =
     "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3,
-         admitted_per_min = $4 WHERE event_id = $5";
+         admitted_per_min = $4, places_left = $6 WHERE event_id = $5";
+
+/// Places of event `$1` still on sale at `$2`: available, or held past the hold's deadline (as
+/// `seats::effective_status` reads them).
+const PLACES_LEFT: &str = "SELECT COUNT(*) FROM seats WHERE event_id = $1
+     AND (status = 'available' OR (status = 'held' AND held_until < $2))";
 
 /// One admission tick's arithmetic, the same on both databases.
 struct AdmissionTick {
-    /// Admissions the rate has earned since the last advance.
+    /// Where the rate clock runs from: the last advance, or the opening if that is later.
+    from: OffsetDateTime,
+    /// Admissions the rate has earned since `from`.
     tokens: i64,
     /// Free admission slots.
     capacity: i64,
@@ -426,12 +450,14 @@ struct AdmissionTick {
 
 impl AdmissionTick {
     fn plan(st: &QueueStateRow, active: i64, now: OffsetDateTime) -> AdmissionTick {
+        // Nothing is earned before a scheduled opening, so the line does not start with a burst of
+        // what the waiting time before it would have earned.
+        let from = st.opens_at.map_or(st.last_advanced_at, |o| o.max(st.last_advanced_at));
         // In milliseconds, so ticks shorter than a second earn their share.
-        let elapsed =
-            i64::try_from((now - st.last_advanced_at).whole_milliseconds().max(0)).unwrap_or(i64::MAX);
+        let elapsed = i64::try_from((now - from).whole_milliseconds().max(0)).unwrap_or(i64::MAX);
         let tokens = elapsed.saturating_mul(i64::from(st.rate_per_min)) / 60_000;
         let capacity = i64::from(st.max_active) - active;
-        AdmissionTick { tokens, capacity, n: tokens.min(capacity).max(0) }
+        AdmissionTick { from, tokens, capacity, n: tokens.min(capacity).max(0) }
     }
 
     /// (serving position, rate clock, observed pace) after admitting the entries at `admitted`.
@@ -446,14 +472,15 @@ impl AdmissionTick {
         // Earned admissions are spent, not banked: time moves on by what was used, and to now
         // when the line was empty or full (so no burst follows a quiet spell).
         let last = if self.tokens == 0 {
-            st.last_advanced_at
+            self.from.min(now)
         } else if count == self.tokens {
-            (st.last_advanced_at + time::Duration::milliseconds((count * 60_000 + rate - 1) / rate)).min(now)
+            (self.from + time::Duration::milliseconds((count * 60_000 + rate - 1) / rate)).min(now)
         } else {
             now
         };
         let serving = admitted.iter().copied().max().unwrap_or(0).max(st.serving_position);
-        let since_tick = (now - st.updated_at).as_seconds_f64();
+        // Time before a scheduled opening is not time the line could have moved in.
+        let since_tick = (now - st.updated_at.max(self.from)).as_seconds_f64().max(0.0);
         // A full line (everyone admitted still shopping) says nothing about its pace: keep the
         // last one, or the estimates would stretch while the line is merely busy.
         let pace = if self.capacity <= 0 {
@@ -481,6 +508,8 @@ mod tests {
             last_advanced_at: last,
             admitted_per_min: 600,
             updated_at: last,
+            opens_at: None,
+            places_left: None,
         }
     }
 
@@ -510,6 +539,26 @@ mod tests {
         // Nobody waiting: the clock moves to now, so no burst follows the quiet spell.
         let (serving, last, _) = tick.outcome(&st, &[], now);
         assert_eq!((serving, last), (10, now));
+    }
+
+    #[test]
+    fn nothing_is_earned_before_the_opening() {
+        let t0 = OffsetDateTime::UNIX_EPOCH;
+        let mut st = state(600, 100, t0);
+        st.admitted_per_min = 0;
+        st.opens_at = Some(t0 + time::Duration::seconds(60));
+        // Half a minute before the opening: nothing earned, and the rate clock waits at now.
+        let before = t0 + time::Duration::seconds(30);
+        let tick = AdmissionTick::plan(&st, 0, before);
+        assert_eq!(tick.n, 0);
+        assert_eq!(tick.outcome(&st, &[], before), (10, before, 0));
+        // A second after it: a second's worth (10), not the minute since the last advance; the
+        // pace is measured over that second too.
+        let after = t0 + time::Duration::seconds(61);
+        let tick = AdmissionTick::plan(&st, 0, after);
+        assert_eq!(tick.n, 10);
+        let (serving, last, pace) = tick.outcome(&st, &(11..=20).collect::<Vec<_>>(), after);
+        assert_eq!((serving, last, pace), (20, after, 300));
     }
 
     #[test]

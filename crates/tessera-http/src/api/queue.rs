@@ -33,6 +33,21 @@ pub struct QueueSettingsRequest {
     pub max_admitted: Option<i64>,
     /// How long an admission lasts, in seconds (default 300).
     pub admission_window_seconds: Option<i64>,
+    /// A scheduled opening (RFC 3339, before the event starts): buyers may join before it and are
+    /// told when their turn is likely to come; nobody is admitted until it. `null` removes it
+    /// (admission runs at once); leaving it out keeps the current one.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub opens_at: Option<Option<String>>,
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or set: serde folds the first two.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,6 +62,11 @@ pub struct QueueInfoBody {
     pub waiting: i64,
     /// Admissions live now.
     pub admitted: i64,
+    /// The scheduled opening, if any.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub opens_at: Option<OffsetDateTime>,
+    /// Places still on sale at the last admission tick (null before the first).
+    pub places_left: Option<i32>,
 }
 
 impl From<QueueInfo> for QueueInfoBody {
@@ -60,6 +80,8 @@ impl From<QueueInfo> for QueueInfoBody {
             serving_position: q.state.serving_position,
             waiting: q.waiting,
             admitted: q.admitted,
+            opens_at: q.state.opens_at,
+            places_left: q.state.places_left,
         }
     }
 }
@@ -79,6 +101,14 @@ pub struct QueueStatusBody {
     /// While waiting: seconds until the next poll is worth making (1 near the front, up to 60
     /// far back); null once admitted or ended.
     pub poll_after_seconds: Option<i64>,
+    /// While waiting: more buyers wait ahead than there are places left, so the sale will likely
+    /// sell out first (unless those ahead leave or holds lapse); polls are then asked for rarely.
+    pub beyond_places_left: bool,
+    /// Places still on sale at the last admission tick (null before the first).
+    pub places_left: Option<i32>,
+    /// The scheduled opening, if any: nobody is admitted before it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub opens_at: Option<OffsetDateTime>,
     /// waiting, admitted, done or expired.
     pub status: String,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -98,6 +128,9 @@ impl From<QueueView> for QueueStatusBody {
             ahead: v.ahead,
             wait_time: v.wait_secs,
             poll_after_seconds: v.poll_after_secs,
+            beyond_places_left: v.beyond_places,
+            places_left: v.places_left,
+            opens_at: v.opens_at,
             status: v.entry.status,
             admitted_at: v.entry.admitted_at,
             expires_at: v.entry.expires_at,
@@ -151,6 +184,7 @@ pub async fn set_queue(
         admission_rate_per_minute: b.admission_rate_per_minute,
         max_admitted: b.max_admitted,
         admission_window_seconds: b.admission_window_seconds,
+        opens_at: b.opens_at,
     };
     Ok(Json(s.app.set_queue(&who, id, input).await?.into()))
 }

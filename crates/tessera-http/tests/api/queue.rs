@@ -17,7 +17,9 @@ both!(
     queue_routes,
     joining_is_rate_limited,
     estimates_follow_the_observed_pace,
-    polls_follow_the_serving_counter
+    polls_follow_the_serving_counter,
+    a_scheduled_opening_admits_nobody_before_it,
+    buyers_beyond_the_places_left_are_told_so
 );
 
 async fn statuses(t: &TestApp, ev: Uuid, who: &[Principal]) -> Vec<String> {
@@ -184,7 +186,8 @@ async fn queue_routes(b: Backend) {
     assert_eq!(
         r.body,
         json!({"event_id": ev, "enabled": true, "admission_rate_per_minute": 60, "max_admitted": 100,
-        "admission_window_seconds": 300, "serving_position": 0, "waiting": 0, "admitted": 0})
+        "admission_window_seconds": 300, "serving_position": 0, "waiting": 0, "admitted": 0,
+        "opens_at": null, "places_left": null})
     );
     // Join, join again (same entry), poll by header and by query, seed 002's /queue/token.
     let first = t.post(&qpath, Some(&a), json!({})).await;
@@ -347,4 +350,128 @@ async fn polls_follow_the_serving_counter(b: Backend) {
     let v = t.app.queue_status(Some(&tokens[0])).await.unwrap();
     assert_eq!((v.entry.status.as_str(), v.entry.queue_position), ("waiting", 5));
     assert_ne!(v.queue_token, tokens[0], "a new token for the new place");
+}
+
+/// Buyers join before a scheduled opening and are told when their turn is likely to come; the
+/// rate earns nothing before the opening, so the line starts at its pace, not with a burst.
+async fn a_scheduled_opening_admits_nobody_before_it(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let (_, a) = t.user("attendee").await;
+    let qpath = format!("/events/{ev}/queue");
+    let at = |secs: i64| tessera_domain::clock::format_ts(t.app.now() + time::Duration::seconds(secs));
+    for bad in [json!("tomorrow"), json!(5), json!("2031-01-01T00:00:00Z")] {
+        t.call("PUT", &qpath, Some(&org_t), Some(json!({ "opens_at": bad })))
+            .await
+            .assert_problem(400, Some("opens_at"));
+    }
+    t.call("PUT", &qpath, Some(&a), Some(json!({"opens_at": at(30)}))).await.assert_problem(403, None);
+    let settings = json!({"admission_rate_per_minute": 120, "max_admitted": 10, "opens_at": at(30)});
+    let r = t.call("PUT", &qpath, Some(&org_t), Some(settings)).await;
+    assert_eq!(
+        (r.status, r.body["opens_at"].as_str()),
+        (StatusCode::OK, Some(at(30).as_str())),
+        "{}",
+        r.body
+    );
+    // Other settings changed alone keep the opening.
+    let r = t.call("PUT", &qpath, Some(&org_t), Some(json!({"max_admitted": 10}))).await;
+    assert_eq!(r.body["opens_at"].as_str(), Some(at(30).as_str()));
+    let buyers = t.principals(3).await;
+    let mut joined = Vec::new();
+    for p in &buyers {
+        joined.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap());
+    }
+    // Two ahead at 120 a minute: a second and a half after the opening, rounded up.
+    let third = t.app.queue_status(Some(&joined[2].queue_token)).await.unwrap();
+    assert_eq!((third.ahead, third.wait_secs, third.poll_after_secs), (2, 32, Some(32)));
+    assert_eq!(third.opens_at.map(tessera_domain::clock::format_ts), Some(at(30)));
+    t.clock.advance(20);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 0, "not open yet");
+    assert_eq!(t.app.queue_status(Some(&joined[2].queue_token)).await.unwrap().wait_secs, 12);
+    // A second after the opening: what a second earns (2), not the half minute since joining.
+    t.clock.advance(11);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 2);
+    assert_eq!(statuses(&t, ev, &buyers).await.join(""), "aaw");
+    let third = t.app.queue_status(Some(&joined[2].queue_token)).await.unwrap();
+    assert_eq!((third.ahead, third.wait_secs), (0, 1));
+    // null removes the opening; an opening in the past is simply open.
+    let r = t.call("PUT", &qpath, Some(&org_t), Some(json!({"opens_at": null}))).await;
+    assert!(r.body["opens_at"].is_null(), "{}", r.body);
+    let r = t.call("PUT", &qpath, Some(&org_t), Some(json!({"opens_at": at(-60)}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    t.clock.advance(1);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 1);
+}
+
+/// The admission job counts the places still on sale; a buyer with more waiting ahead than that
+/// is told so and asked to poll rarely, and moves up as the count does.
+async fn buyers_beyond_the_places_left_are_told_so(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({"seat_count": 3})).await;
+    let settings = json!({"admission_rate_per_minute": 60, "max_admitted": 1});
+    assert_eq!(
+        t.call("PUT", &format!("/events/{ev}/queue"), Some(&org_t), Some(settings)).await.status,
+        StatusCode::OK
+    );
+    let buyers = t.principals(5).await;
+    let mut tokens = Vec::new();
+    for p in &buyers {
+        tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
+    }
+    let poll = |i: usize| {
+        let req = http::Request::get("/queue/status")
+            .header("x-queue-token", tokens[i].as_str())
+            .body(axum::body::Body::empty())
+            .unwrap();
+        t.send(req)
+    };
+    // Nothing counted before the first tick: no claim.
+    let last = poll(4).await;
+    assert_eq!(
+        (last.body["beyond_places_left"].as_bool(), last.body["places_left"].as_i64()),
+        (Some(false), None)
+    );
+    t.clock.advance(1);
+    assert_eq!(t.app.advance_queues().await.unwrap(), 1);
+    // 3 places, buyer 1 admitted: buyers 2-4 have 0-2 waiting ahead, buyer 5 has 3.
+    let fourth = poll(3).await;
+    assert_eq!(
+        (fourth.body["places_left"].as_i64(), fourth.body["beyond_places_left"].as_bool()),
+        (Some(3), Some(false)),
+        "{}",
+        fourth.body
+    );
+    let last = poll(4).await;
+    assert_eq!(
+        (
+            last.body["beyond_places_left"].as_bool(),
+            last.body["wait_time"].as_i64(),
+            last.body["poll_after_seconds"].as_i64()
+        ),
+        (Some(true), Some(8), Some(60)),
+        "{}",
+        last.body
+    );
+    // Buyer 1 holds a seat: 2 left at the next tick, and buyer 4 (2 ahead) is beyond too.
+    let input = ReserveInput {
+        event_id: Some(ev),
+        seat_numbers: Some(vec![1]),
+        queue_token: Some(tokens[0].clone()),
+        ..Default::default()
+    };
+    t.app.reserve(&buyers[0], &input).await.unwrap();
+    t.clock.advance(1);
+    t.app.advance_queues().await.unwrap();
+    let fourth = poll(3).await;
+    assert_eq!(
+        (fourth.body["places_left"].as_i64(), fourth.body["beyond_places_left"].as_bool()),
+        (Some(2), Some(true))
+    );
+    // Admitted buyers are not told anything of the kind.
+    let first = poll(0).await;
+    assert_eq!(
+        (first.body["status"].as_str(), first.body["beyond_places_left"].as_bool()),
+        (Some("admitted"), Some(false))
+    );
 }
