@@ -381,7 +381,7 @@ async fn sale(
         sold_out_at: std::sync::Mutex::new(None),
     });
     let buyers = p.buyer_tokens.len() as u64;
-    println!("[{backend}] {buyers} buyers join the waiting room (admission paused)…");
+    println!("[{backend}] {buyers} buyers join the waiting room before the opening…");
     let t0 = Instant::now();
     let tasks: Vec<_> = p.buyer_tokens.into_iter().map(|t| tokio::spawn(buyer(crowd.clone(), t))).collect();
     while crowd.joined.load(Ordering::Relaxed) + crowd.errors.load(Ordering::Relaxed) < buyers {
@@ -516,6 +516,9 @@ pub async fn run_backend(
     )?;
     crate::wait_ready(addr).await?;
     let report = sale(addr, args, p, backend, &store, server.pid()).await;
+    // Stopped before its schema is dropped: the server's admission job still ticks, and its
+    // transaction (queue state, then seats) can deadlock with DROP SCHEMA's locks.
+    drop(server);
     if let Some(s) = &pg_schema {
         store.drop_schema(s).await?;
     }
