@@ -68,6 +68,7 @@ mod tests {
             updated_at: now,
             opens_at: None,
             places_left: None,
+            places_counted_at: None,
         }
     }
 

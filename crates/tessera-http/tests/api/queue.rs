@@ -453,7 +453,7 @@ async fn buyers_beyond_the_places_left_are_told_so(b: Backend) {
         "{}",
         last.body
     );
-    // Buyer 1 holds a seat: 2 left at the next tick, and buyer 4 (2 ahead) is beyond too.
+    // Buyer 1 holds a seat: 2 left at the next count, and buyer 4 (2 ahead) is beyond too.
     let input = ReserveInput {
         event_id: Some(ev),
         seat_numbers: Some(vec![1]),
@@ -461,6 +461,10 @@ async fn buyers_beyond_the_places_left_are_told_so(b: Backend) {
         ..Default::default()
     };
     t.app.reserve(&buyers[0], &input).await.unwrap();
+    // The places are counted every two seconds: a tick a second after the count keeps it.
+    t.clock.advance(1);
+    t.app.advance_queues().await.unwrap();
+    assert_eq!(poll(3).await.body["places_left"].as_i64(), Some(3));
     t.clock.advance(1);
     t.app.advance_queues().await.unwrap();
     let fourth = poll(3).await;
