@@ -37,7 +37,7 @@ pub struct QueueView {
     pub beyond_places: bool,
     /// The queue's scheduled opening, if any.
     pub opens_at: Option<time::OffsetDateTime>,
-    /// Places still on sale at the last admission tick.
+    /// Places still on sale when last counted (every two seconds).
     pub places_left: Option<i32>,
     /// True when this call made the entry.
     pub created: bool,

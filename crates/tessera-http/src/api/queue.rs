@@ -65,7 +65,8 @@ pub struct QueueInfoBody {
     /// The scheduled opening, if any.
     #[serde(with = "time::serde::rfc3339::option")]
     pub opens_at: Option<OffsetDateTime>,
-    /// Places still on sale at the last admission tick (null before the first).
+    /// Places still on sale when last counted (the admission job counts every two seconds; null
+    /// before its first count).
     pub places_left: Option<i32>,
 }
 
@@ -104,7 +105,8 @@ pub struct QueueStatusBody {
     /// While waiting: more buyers wait ahead than there are places left, so the sale will likely
     /// sell out first (unless those ahead leave or holds lapse); polls are then asked for rarely.
     pub beyond_places_left: bool,
-    /// Places still on sale at the last admission tick (null before the first).
+    /// Places still on sale when last counted (the admission job counts every two seconds; null
+    /// before its first count).
     pub places_left: Option<i32>,
     /// The scheduled opening, if any: nobody is admitted before it.
     #[serde(with = "time::serde::rfc3339::option")]

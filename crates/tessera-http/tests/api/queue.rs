@@ -9,7 +9,7 @@ use tessera_store::Backend;
 use uuid::Uuid;
 
 use crate::both;
-use crate::support::TestApp;
+use crate::support::{Res, TestApp};
 
 both!(
     admits_in_order_within_max_and_recovers,
@@ -29,6 +29,15 @@ async fn statuses(t: &TestApp, ev: Uuid, who: &[Principal]) -> Vec<String> {
         out.push(e.status.chars().next().unwrap().to_string());
     }
     out
+}
+
+/// `GET /queue/status` with the token in the `X-Queue-Token` header.
+async fn poll_status(t: &TestApp, token: &str) -> Res {
+    let req = http::Request::get("/queue/status")
+        .header("x-queue-token", token)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    t.send(req).await
 }
 
 async fn admits_in_order_within_max_and_recovers(b: Backend) {
@@ -204,11 +213,7 @@ async fn queue_routes(b: Backend) {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.body["entry_id"], first.body["entry_id"]);
     let token = first.body["queue_token"].as_str().unwrap();
-    let req = http::Request::get("/queue/status")
-        .header("x-queue-token", token)
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let polled = t.send(req).await;
+    let polled = poll_status(&t, token).await;
     assert_eq!((polled.status, polled.body["queue_position"].as_i64()), (StatusCode::OK, Some(1)));
     assert_eq!(t.get(&format!("/queue/status?token={token}"), None).await.status, StatusCode::OK);
     t.get("/queue/status", None).await.assert_problem(401, None);
@@ -251,13 +256,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
     for p in &buyers {
         tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
     }
-    let poll = |i: usize| {
-        let req = http::Request::get("/queue/status")
-            .header("x-queue-token", tokens[i].as_str())
-            .body(axum::body::Body::empty())
-            .unwrap();
-        t.send(req)
-    };
+    let poll = |i: usize| poll_status(&t, &tokens[i]);
     // Nothing observed yet: the configured 10 a second (9 in front of the last: one second).
     let last = poll(9).await;
     assert_eq!(
@@ -419,13 +418,7 @@ async fn buyers_beyond_the_places_left_are_told_so(b: Backend) {
     for p in &buyers {
         tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
     }
-    let poll = |i: usize| {
-        let req = http::Request::get("/queue/status")
-            .header("x-queue-token", tokens[i].as_str())
-            .body(axum::body::Body::empty())
-            .unwrap();
-        t.send(req)
-    };
+    let poll = |i: usize| poll_status(&t, &tokens[i]);
     // Nothing counted before the first tick: no claim.
     let last = poll(4).await;
     assert_eq!(
