@@ -31,8 +31,9 @@ pub struct QueueView {
     pub ahead: i64,
     /// Estimated seconds until admission at the observed pace (0 once admitted).
     pub wait_secs: i64,
-    /// While waiting: when to ask again.
+    /// While waiting: when to ask again, in whole seconds (rounded up) and in milliseconds.
     pub poll_after_secs: Option<i64>,
+    pub poll_after_ms: Option<i64>,
     /// While waiting: more are waiting ahead than places are left.
     pub beyond_places: bool,
     /// The queue's scheduled opening, if any.
@@ -195,14 +196,14 @@ impl App {
         self.queue_view_with(entry, &state, false, same_place.then_some(token.trim()))
     }
 
-    /// The event's queue state, read at most once per `queue_cache::TTL` on this instance.
-    async fn queue_state_cached(&self, event_id: Uuid) -> Result<Option<QueueStateRow>> {
+    /// The event's queue state, read at most once per `recent::TTL` on this instance.
+    pub(crate) async fn queue_state_cached(&self, event_id: Uuid) -> Result<Option<QueueStateRow>> {
         if let Some(s) = self.queue_states.get(event_id) {
             return Ok(Some(s));
         }
         let state = self.store.queue_state(event_id).await?;
         if let Some(s) = &state {
-            self.queue_states.put(s.clone());
+            self.queue_states.put(s.event_id, s.clone());
         }
         Ok(state)
     }
@@ -232,11 +233,9 @@ impl App {
         let ahead =
             if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };
         let pace = queue_pace::estimate_pace(state.admitted_per_min, state.rate_per_min);
-        // Whole seconds, rounded up: a buyer told to come back at the opening must not arrive early.
-        let to_open = state.opens_at.map_or(0, |o| {
-            let ms = (o - self.now()).whole_milliseconds();
-            i64::try_from((ms + 999).div_euclid(1000)).unwrap_or(i64::MAX)
-        });
+        let to_open = state
+            .opens_at
+            .map_or(0, |o| i64::try_from((o - self.now()).whole_milliseconds()).unwrap_or(i64::MAX));
         let hint = queue_pace::waiting_hint(ahead, pace, to_open, state.places_left.map(i64::from));
         let queue_token = match token {
             Some(t) => t.to_string(),
@@ -247,7 +246,8 @@ impl App {
             queue_token,
             ahead,
             wait_secs: if waiting { hint.wait_secs } else { 0 },
-            poll_after_secs: waiting.then_some(hint.poll_after_secs),
+            poll_after_secs: waiting.then_some(hint.poll_after_secs()),
+            poll_after_ms: waiting.then_some(hint.poll_after_ms),
             beyond_places: waiting && hint.beyond_places,
             opens_at: state.opens_at,
             places_left: state.places_left,
@@ -272,7 +272,9 @@ impl App {
         event_id: Uuid,
         token: Option<&str>,
     ) -> Result<()> {
-        let Some(state) = self.store.queue_state(event_id).await? else { return Ok(()) };
+        // As read at most `recent::TTL` ago: a waiting room switched on or off a moment ago
+        // answers as it would have a moment earlier; the entry below is read afresh.
+        let Some(state) = self.queue_state_cached(event_id).await? else { return Ok(()) };
         if !state.enabled {
             return Ok(());
         }

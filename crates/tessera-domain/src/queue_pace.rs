@@ -27,6 +27,16 @@ const MIN_TICK_SECS: f64 = 0.2;
 pub const MIN_POLL_SECS: i64 = 1;
 pub const MAX_POLL_SECS: i64 = 60;
 
+/// The same bounds for the millisecond hint (`WaitingHint::poll_after_ms`). Its floor is lower:
+/// the hint is precise, so a buyer whose turn is due within the second need not wait out a
+/// whole one.
+pub const MIN_POLL_MS: i64 = 500;
+pub const MAX_POLL_MS: i64 = MAX_POLL_SECS * 1000;
+
+/// How often the admission job admits (the server's background tick). A buyer is sent back this
+/// much after the estimated turn: admission happens at the first tick after it.
+pub const ADMISSION_TICK_MS: i64 = 250;
+
 /// The smoothed pace (admissions per minute) after a tick that admitted `admitted` buyers
 /// `elapsed_secs` after the previous one. A tick weighs as much as the time it covers.
 pub fn observed_pace(previous_per_min: i32, admitted: i64, elapsed_secs: f64) -> i32 {
@@ -51,6 +61,12 @@ pub fn wait_secs(ahead: i64, pace_per_min: i64) -> i64 {
     n / pace + i64::from(n % pace != 0)
 }
 
+/// Estimated milliseconds until a buyer with `ahead` waiting in front is admitted.
+pub fn wait_ms(ahead: i64, pace_per_min: i64) -> i64 {
+    let (n, pace) = (ahead.max(0).saturating_add(1).saturating_mul(60_000), pace_per_min.max(1));
+    n / pace + i64::from(n % pace != 0)
+}
+
 /// When a waiting buyer should ask again: when the estimate says their turn comes, 1 to 60
 /// seconds. The pace behind the estimate errs on the fast side (see `FALL_HALF_LIFE_SECS`), so
 /// this is already early rather than late. Asking at three quarters of the estimate, as before
@@ -64,34 +80,49 @@ pub fn poll_after_secs(wait_secs: i64) -> i64 {
 pub struct WaitingHint {
     /// Estimated seconds until admission: until the opening, then the line ahead at `pace`.
     pub wait_secs: i64,
-    /// When to ask again.
-    pub poll_after_secs: i64,
+    /// When to ask again, in milliseconds. Whole seconds lumped the line: at 10,000 admissions a
+    /// second everyone among the first 10,000 was told "one second", so nobody came in the
+    /// opening second and the next 10,000 all came at its end (the flash-sale benchmark sold 144
+    /// seats in the first second of a 4,000-a-second sale).
+    pub poll_after_ms: i64,
     /// More buyers are waiting ahead than there are places left: the sale will likely sell out
     /// before this buyer's turn (unless those ahead leave or holds lapse).
     pub beyond_places: bool,
 }
 
-/// The answer for a buyer with `ahead` waiting in front, `secs_to_open` seconds before a
+/// The answer for a buyer with `ahead` waiting in front, `ms_to_open` milliseconds before a
 /// scheduled opening (0 or less once open), with `places_left` on sale at the last count.
 ///
 /// Close to the opening (within `MAX_POLL_SECS`) a buyer is told to come back when their turn is
-/// estimated to come, so the crowd arrives spread over the line's pace instead of all at the
-/// opening second; further off, every `MAX_POLL_SECS` (the opening may be moved). A buyer beyond
-/// the places left is sent back rarely: they would otherwise poll through the whole sale only to
-/// find it sold out, and the admission order does not depend on when anyone polls.
-pub fn waiting_hint(
-    ahead: i64,
-    pace_per_min: i64,
-    secs_to_open: i64,
-    places_left: Option<i64>,
-) -> WaitingHint {
-    let turn = wait_secs(ahead, pace_per_min);
-    let to_open = secs_to_open.max(0);
+/// estimated to come (plus one admission tick), so the crowd arrives spread over the line's pace
+/// instead of all at the opening second; further off, every `MAX_POLL_SECS` (the opening may be
+/// moved). A buyer beyond the places left is sent back rarely: they would otherwise poll through
+/// the whole sale only to find it sold out, and the admission order does not depend on when
+/// anyone polls.
+pub fn waiting_hint(ahead: i64, pace_per_min: i64, ms_to_open: i64, places_left: Option<i64>) -> WaitingHint {
+    let to_open_ms = ms_to_open.max(0);
     let beyond_places = places_left.is_some_and(|left| ahead >= left);
-    let after_open = if beyond_places { MAX_POLL_SECS } else { poll_after_secs(turn) };
-    let poll_after_secs =
-        if to_open > MAX_POLL_SECS { MAX_POLL_SECS } else { to_open.saturating_add(after_open) };
-    WaitingHint { wait_secs: to_open.saturating_add(turn), poll_after_secs, beyond_places }
+    let after_open = if beyond_places {
+        MAX_POLL_MS
+    } else {
+        wait_ms(ahead, pace_per_min).saturating_add(ADMISSION_TICK_MS).min(MAX_POLL_MS)
+    };
+    let poll_after_ms =
+        if to_open_ms > MAX_POLL_MS { MAX_POLL_MS } else { (to_open_ms + after_open).max(MIN_POLL_MS) };
+    // Whole seconds, rounded up: an estimate that errs early would have buyers arrive early.
+    let to_open_secs = to_open_ms / 1000 + i64::from(to_open_ms % 1000 != 0);
+    WaitingHint {
+        wait_secs: to_open_secs.saturating_add(wait_secs(ahead, pace_per_min)),
+        poll_after_ms,
+        beyond_places,
+    }
+}
+
+impl WaitingHint {
+    /// The poll interval in whole seconds, rounded up (the `poll_after_seconds` field).
+    pub fn poll_after_secs(&self) -> i64 {
+        self.poll_after_ms / 1000 + i64::from(self.poll_after_ms % 1000 != 0)
+    }
 }
 
 #[cfg(test)]
@@ -155,24 +186,42 @@ mod tests {
     fn hints_count_the_time_to_the_opening() {
         // Open, 599 ahead at 600/min, plenty left: a minute, come back then.
         let h = waiting_hint(599, 600, 0, Some(10_000));
-        assert_eq!(h, WaitingHint { wait_secs: 60, poll_after_secs: 60, beyond_places: false });
-        // Ten seconds before the opening, 9,999 ahead at 600,000/min: turn one second after it.
-        let h = waiting_hint(9_999, 600_000, 10, Some(50_000));
-        assert_eq!((h.wait_secs, h.poll_after_secs), (11, 11));
+        assert_eq!(h, WaitingHint { wait_secs: 60, poll_after_ms: 60_000, beyond_places: false });
+        assert_eq!(h.poll_after_secs(), 60);
+        // Ten seconds before the opening, 9,999 ahead at 600,000/min: turn one second after it,
+        // admitted at the tick after that.
+        let h = waiting_hint(9_999, 600_000, 10_000, Some(50_000));
+        assert_eq!((h.wait_secs, h.poll_after_ms, h.poll_after_secs()), (11, 11_250, 12));
+        // First in line, two and a half seconds before: at the opening's first tick, not a whole
+        // second later.
+        let h = waiting_hint(0, 600_000, 2_500, Some(50_000));
+        assert_eq!((h.wait_secs, h.poll_after_ms), (4, 2_751));
         // Hours before the opening: ask again in a minute (the opening may move).
-        let h = waiting_hint(0, 600, 7_200, None);
-        assert_eq!((h.wait_secs, h.poll_after_secs), (7_201, MAX_POLL_SECS));
-        // Already open: the time to the opening counts nothing.
-        assert_eq!(waiting_hint(0, 60, -30, None).wait_secs, 1);
+        let h = waiting_hint(0, 600, 7_200_000, None);
+        assert_eq!((h.wait_secs, h.poll_after_ms), (7_201, MAX_POLL_MS));
+        // Already open: the time to the opening counts nothing; the line's front waits the
+        // shortest interval.
+        let h = waiting_hint(0, 60_000, -30_000, None);
+        assert_eq!((h.wait_secs, h.poll_after_ms), (1, MIN_POLL_MS));
+        assert_eq!(waiting_hint(0, 60, 0, None).poll_after_ms, 1_250);
+    }
+
+    #[test]
+    fn wait_in_milliseconds() {
+        assert_eq!(wait_ms(0, 60), 1_000);
+        assert_eq!(wait_ms(0, 600_000), 1);
+        assert_eq!(wait_ms(9_999, 600_000), 1_000);
+        assert_eq!(wait_ms(-3, 60_000), 1);
+        assert!(wait_ms(i64::MAX, 1) > 0);
     }
 
     #[test]
     fn buyers_beyond_the_places_left_are_sent_back_rarely() {
         // 50,000 places, 60,000 ahead: likely sold out first. The estimate stays honest; only
         // the poll interval grows.
-        let h = waiting_hint(60_000, 600_000, 5, Some(50_000));
+        let h = waiting_hint(60_000, 600_000, 5_000, Some(50_000));
         assert!(h.beyond_places);
-        assert_eq!((h.wait_secs, h.poll_after_secs), (12, 5 + MAX_POLL_SECS));
+        assert_eq!((h.wait_secs, h.poll_after_ms), (12, 5_000 + MAX_POLL_MS));
         // Exactly as many ahead as places left: beyond. One fewer: not.
         assert!(waiting_hint(100, 600, 0, Some(100)).beyond_places);
         assert!(!waiting_hint(99, 600, 0, Some(100)).beyond_places);

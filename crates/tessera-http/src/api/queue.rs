@@ -100,8 +100,12 @@ pub struct QueueStatusBody {
     /// configured admission rate until admissions have been observed).
     pub wait_time: i64,
     /// While waiting: seconds until the next poll is worth making (1 near the front, up to 60
-    /// far back); null once admitted or ended.
+    /// far back; `poll_after_ms` rounded up); null once admitted or ended.
     pub poll_after_seconds: Option<i64>,
+    /// The same in milliseconds, for clients that can wait precisely: near the opening each
+    /// buyer is sent back for the admission tick after their estimated turn (500 ms at least
+    /// once the line is open, up to 60,000 far back); null once admitted or ended.
+    pub poll_after_ms: Option<i64>,
     /// While waiting: more buyers wait ahead than there are places left, so the sale will likely
     /// sell out first (unless those ahead leave or holds lapse); polls are then asked for rarely.
     pub beyond_places_left: bool,
@@ -130,6 +134,7 @@ impl From<QueueView> for QueueStatusBody {
             ahead: v.ahead,
             wait_time: v.wait_secs,
             poll_after_seconds: v.poll_after_secs,
+            poll_after_ms: v.poll_after_ms,
             beyond_places_left: v.beyond_places,
             places_left: v.places_left,
             opens_at: v.opens_at,

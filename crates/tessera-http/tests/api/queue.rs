@@ -257,15 +257,17 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
         tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
     }
     let poll = |i: usize| poll_status(&t, &tokens[i]);
-    // Nothing observed yet: the configured 10 a second (9 in front of the last: one second).
+    // Nothing observed yet: the configured 10 a second (9 in front of the last: one second),
+    // to be asked again at the admission tick after it (a quarter second later).
     let last = poll(9).await;
     assert_eq!(
         (
             last.body["ahead"].as_i64(),
             last.body["wait_time"].as_i64(),
+            last.body["poll_after_ms"].as_i64(),
             last.body["poll_after_seconds"].as_i64()
         ),
-        (Some(9), Some(1), Some(1))
+        (Some(9), Some(1), Some(1_250), Some(2))
     );
     // A tick a second later may admit only 2 (the maximum at once): 120 a minute observed,
     // smoothed to 60 against the line that had not moved.
@@ -276,9 +278,10 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
         (
             last.body["ahead"].as_i64(),
             last.body["wait_time"].as_i64(),
+            last.body["poll_after_ms"].as_i64(),
             last.body["poll_after_seconds"].as_i64()
         ),
-        (Some(7), Some(8), Some(8))
+        (Some(7), Some(8), Some(8_250), Some(9))
     );
     let first = poll(0).await;
     assert_eq!(
@@ -286,6 +289,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
         (Some("admitted"), Some(0))
     );
     assert!(first.body["poll_after_seconds"].is_null(), "{}", first.body);
+    assert!(first.body["poll_after_ms"].is_null(), "{}", first.body);
     // A full line (everyone admitted still shopping) keeps its pace: busy is not slow.
     for _ in 0..3 {
         t.clock.advance(1);
@@ -294,7 +298,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
     let last = poll(9).await;
     assert_eq!(
         (last.body["wait_time"].as_i64(), last.body["poll_after_seconds"].as_i64()),
-        (Some(8), Some(8)),
+        (Some(8), Some(9)),
         "{}",
         last.body
     );
@@ -304,7 +308,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
     assert_eq!(last.body["wait_time"].as_i64(), Some(1));
 }
 
-/// A poll answers from the serving counter (read at most every `queue_cache::TTL` per instance)
+/// A poll answers from the serving counter (read at most every `recent::TTL` per instance)
 /// and hands the token back while it still names the buyer's place. This instance's own
 /// admissions show at once; another instance's within the TTL.
 async fn polls_follow_the_serving_counter(b: Backend) {
@@ -336,7 +340,7 @@ async fn polls_follow_the_serving_counter(b: Backend) {
         tessera_app::App::new(t.app.store.clone(), Default::default(), t.clock.clone()).await.unwrap();
     t.clock.advance(1);
     assert_eq!(other.advance_queues().await.unwrap(), 2);
-    tokio::time::sleep(tessera_app::queue_cache::TTL + std::time::Duration::from_millis(50)).await;
+    tokio::time::sleep(tessera_app::recent::TTL + std::time::Duration::from_millis(50)).await;
     for token in &tokens[2..] {
         let v = t.app.queue_status(Some(token)).await.unwrap();
         assert_eq!(v.entry.status, "admitted");
@@ -381,9 +385,13 @@ async fn a_scheduled_opening_admits_nobody_before_it(b: Backend) {
     for p in &buyers {
         joined.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap());
     }
-    // Two ahead at 120 a minute: a second and a half after the opening, rounded up.
+    // Two ahead at 120 a minute: a second and a half after the opening (rounded up), to be
+    // asked again at the admission tick after it.
     let third = t.app.queue_status(Some(&joined[2].queue_token)).await.unwrap();
-    assert_eq!((third.ahead, third.wait_secs, third.poll_after_secs), (2, 32, Some(32)));
+    assert_eq!(
+        (third.ahead, third.wait_secs, third.poll_after_ms, third.poll_after_secs),
+        (2, 32, Some(31_750), Some(32))
+    );
     assert_eq!(third.opens_at.map(tessera_domain::clock::format_ts), Some(at(30)));
     t.clock.advance(20);
     assert_eq!(t.app.advance_queues().await.unwrap(), 0, "not open yet");
