@@ -205,22 +205,27 @@ impl App {
 
     /// Verifies a queue token's signature and expiry.
     pub fn verify_queue_token(&self, token: &str) -> Result<QueueTicket> {
+        let bad = || AppError::Forbidden("invalid queue token");
+        let token = token.trim();
+        if let Some((ticket, exp)) = self.queue_tokens.get(token) {
+            return if exp < self.now().unix_timestamp() { Err(bad()) } else { Ok(ticket) };
+        }
         let mut v = Validation::new(Algorithm::HS256);
         v.set_issuer(&[ISSUER]);
         v.validate_exp = false;
-        let bad = || AppError::Forbidden("invalid queue token");
-        let data =
-            jsonwebtoken::decode::<QueueClaims>(token.trim(), &self.keys.decoding, &v).map_err(|_| bad())?;
+        let data = jsonwebtoken::decode::<QueueClaims>(token, &self.keys.decoding, &v).map_err(|_| bad())?;
         if data.claims.typ != "queue" || data.claims.exp < self.now().unix_timestamp() {
             return Err(bad());
         }
-        Ok(QueueTicket {
+        let ticket = QueueTicket {
             user_id: data.claims.sub,
             event_id: data.claims.evt,
             entry_id: data.claims.ent,
             position: data.claims.pos,
             issued_at: data.claims.iat,
-        })
+        };
+        self.queue_tokens.put(token, ticket.clone(), data.claims.exp);
+        Ok(ticket)
     }
 
     /// Resolves `Authorization: Bearer …` (an access JWT or an API key) to a principal.
@@ -234,6 +239,13 @@ impl App {
             let role = user.role.parse().map_err(|_| AppError::Internal("bad role in database".into()))?;
             return Ok(Principal { user_id: user.user_id, role });
         }
+        if let Some((who, exp)) = self.access_tokens.get(bearer) {
+            return if exp < self.now().unix_timestamp() {
+                Err(AppError::Unauthorized("access token expired"))
+            } else {
+                Ok(who)
+            };
+        }
         let mut v = Validation::new(Algorithm::HS256);
         v.set_issuer(&[ISSUER]);
         v.leeway = 5;
@@ -245,7 +257,9 @@ impl App {
             return Err(AppError::Unauthorized("access token expired"));
         }
         let role = data.claims.role.parse().map_err(|_| AppError::Unauthorized("invalid access token"))?;
-        Ok(Principal { user_id: data.claims.sub, role })
+        let who = Principal { user_id: data.claims.sub, role };
+        self.access_tokens.put(bearer, who.clone(), data.claims.exp);
+        Ok(who)
     }
 }
 

@@ -245,7 +245,7 @@ impl App {
     /// event's hold time passes: all or none.
     pub async fn reserve(&self, who: &Principal, input: &ReserveInput) -> Result<ReservationView> {
         let event_id = input.event_id.ok_or_else(|| AppError::invalid("event_id", "is required"))?;
-        let event = self.store.event_by_id(event_id).await?.ok_or(AppError::NotFound("event"))?;
+        let event = self.recent_event(event_id).await?;
         let now = self.now();
         if event.status != "published" || event.start_time <= now {
             return Err(AppError::Forbidden("this event is not on sale"));

@@ -62,6 +62,17 @@ impl App {
         self.store.event_by_id(event_id).await?.ok_or(AppError::NotFound("event"))
     }
 
+    /// The event as read at most `recent::TTL` ago on this instance (the checks before a hold:
+    /// a change made a moment ago answers as it would have a moment earlier).
+    pub(crate) async fn recent_event(&self, event_id: Uuid) -> Result<EventRow> {
+        if let Some(e) = self.events.get(event_id) {
+            return Ok(e);
+        }
+        let e = self.get_event(event_id).await?;
+        self.events.put(event_id, e.clone());
+        Ok(e)
+    }
+
     /// Lists events by the filters, in a stable order, one page at a time.
     pub async fn list_events(&self, q: &EventQuery) -> Result<Page<EventRow>> {
         let mut errs = ValidationErrors::new();
@@ -168,7 +179,9 @@ impl App {
             current.created_at,
             self.now(),
         );
-        self.store.update_event(&row).await?.ok_or(AppError::NotFound("event"))
+        let updated = self.store.update_event(&row).await?.ok_or(AppError::NotFound("event"));
+        self.events.forget(event_id);
+        updated
     }
 
     /// Cancels an event (`DELETE`): it stays readable with status `cancelled`.
@@ -178,6 +191,7 @@ impl App {
             return Err(AppError::Forbidden("only the event's organizer or an admin may cancel it"));
         }
         self.store.cancel_event(event_id, self.now()).await?;
+        self.events.forget(event_id);
         self.get_event(event_id).await
     }
 

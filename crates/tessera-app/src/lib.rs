@@ -22,9 +22,10 @@ pub mod printable;
 pub mod purchases;
 pub mod qr;
 pub mod queue;
-pub mod queue_cache;
+pub mod recent;
 pub mod ticket_codes;
 pub mod tickets;
+pub mod verified;
 
 pub use auth::{Principal, TokenConfig};
 pub use error::AppError;
@@ -89,7 +90,10 @@ pub struct App {
     keys: Arc<auth::Keys>,
     master: Arc<ticket_codes::MasterKey>,
     mailer: Arc<mail::Mailer>,
-    queue_states: Arc<queue_cache::QueueStateCache>,
+    queue_states: Arc<recent::Recent<tessera_store::QueueStateRow>>,
+    events: Arc<recent::Recent<tessera_store::events::EventRow>>,
+    access_tokens: Arc<verified::Verified<auth::Principal>>,
+    queue_tokens: Arc<verified::Verified<auth::QueueTicket>>,
 }
 
 impl App {
@@ -107,6 +111,9 @@ impl App {
             master: Arc::new(master),
             mailer: Arc::new(mailer),
             queue_states: Arc::default(),
+            events: Arc::default(),
+            access_tokens: Arc::default(),
+            queue_tokens: Arc::default(),
         })
     }
 

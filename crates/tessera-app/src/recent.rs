@@ -1,11 +1,13 @@
-//! Recently read waiting-room states, so a buyer's poll needs no database read while its place
-//! is still behind the serving counter.
+//! Recently read rows, so the hot requests of a sale need no database read for what was read a
+//! moment ago: waiting-room states (a poll from a buyer still behind the serving counter) and
+//! events (the on-sale checks before a hold).
 //!
-//! Why: in a flash sale nearly every request is a poll, and nearly every poll is from someone
-//! who is still waiting. The serving counter only moves forward, so a state read a moment ago
-//! can only make a buyer wait a moment longer, never admit anyone early. This instance forgets
-//! an event's state whenever it changes it itself (admission, settings); changes made by other
-//! instances are seen within `TTL`.
+//! Why: in a flash sale nearly every request is a poll or a hold, and on SQLite every read after
+//! a write starts from an empty page cache (another connection changed the database), so each
+//! one costs a few `pread`s. A stale waiting-room state can only make a buyer wait a moment
+//! longer (the serving counter only moves forward), and a stale event answers as if the request
+//! had come that moment earlier. This instance forgets a row whenever it changes it itself
+//! (admission, settings, event edits); changes made by other instances are seen within `TTL`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,38 +15,43 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use tessera_store::QueueStateRow;
-
-/// How stale a state may be.
+/// How stale a row may be.
 pub const TTL: Duration = Duration::from_millis(200);
 
-/// Past this many events, expired states are dropped before adding another.
+/// Past this many rows, expired ones are dropped before adding another.
 const TIDY_AT: usize = 1024;
 
-#[derive(Debug, Default)]
-pub struct QueueStateCache {
-    states: Mutex<HashMap<Uuid, (Instant, QueueStateRow)>>,
+/// Rows by id, each kept for `TTL`.
+#[derive(Debug)]
+pub struct Recent<V> {
+    rows: Mutex<HashMap<Uuid, (Instant, V)>>,
 }
 
-impl QueueStateCache {
-    /// The event's state if it was read within `TTL`.
-    pub fn get(&self, event_id: Uuid) -> Option<QueueStateRow> {
-        let states = self.states.lock().ok()?;
-        states.get(&event_id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, s)| s.clone())
+impl<V> Default for Recent<V> {
+    fn default() -> Self {
+        Recent { rows: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<V: Clone> Recent<V> {
+    /// The row if it was read within `TTL`.
+    pub fn get(&self, id: Uuid) -> Option<V> {
+        let rows = self.rows.lock().ok()?;
+        rows.get(&id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, v)| v.clone())
     }
 
-    pub fn put(&self, state: QueueStateRow) {
-        if let Ok(mut states) = self.states.lock() {
-            if states.len() >= TIDY_AT {
-                states.retain(|_, (at, _)| at.elapsed() < TTL);
+    pub fn put(&self, id: Uuid, row: V) {
+        if let Ok(mut rows) = self.rows.lock() {
+            if rows.len() >= TIDY_AT {
+                rows.retain(|_, (at, _)| at.elapsed() < TTL);
             }
-            states.insert(state.event_id, (Instant::now(), state));
+            rows.insert(id, (Instant::now(), row));
         }
     }
 
-    pub fn forget(&self, event_id: Uuid) {
-        if let Ok(mut states) = self.states.lock() {
-            states.remove(&event_id);
+    pub fn forget(&self, id: Uuid) {
+        if let Ok(mut rows) = self.rows.lock() {
+            rows.remove(&id);
         }
     }
 }
@@ -52,6 +59,7 @@ impl QueueStateCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_store::QueueStateRow;
 
     fn state(event_id: Uuid, serving: i32) -> QueueStateRow {
         let now = time::OffsetDateTime::UNIX_EPOCH;
@@ -74,10 +82,10 @@ mod tests {
 
     #[test]
     fn keeps_fresh_states_and_forgets_on_request() {
-        let c = QueueStateCache::default();
+        let c = Recent::<QueueStateRow>::default();
         let e = Uuid::now_v7();
         assert!(c.get(e).is_none());
-        c.put(state(e, 5));
+        c.put(e, state(e, 5));
         assert_eq!(c.get(e).map(|s| s.serving_position), Some(5));
         c.forget(e);
         assert!(c.get(e).is_none());
@@ -85,9 +93,9 @@ mod tests {
 
     #[test]
     fn stale_states_are_not_answered() {
-        let c = QueueStateCache::default();
+        let c = Recent::<QueueStateRow>::default();
         let e = Uuid::now_v7();
-        c.put(state(e, 5));
+        c.put(e, state(e, 5));
         std::thread::sleep(TTL + Duration::from_millis(20));
         assert!(c.get(e).is_none());
     }
