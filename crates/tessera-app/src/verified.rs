@@ -10,34 +10,54 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Most tokens kept: when full the map starts afresh (a simple bound; a sale's buyers come back
-/// within seconds, so recent tokens are soon verified and kept again).
-const CAPACITY: usize = 50_000;
+/// Tokens per generation. When the newer generation is full the older one is dropped and the
+/// newer becomes the older; a token found in the older one is carried into the newer. So at most
+/// twice this many are kept, and the tokens in use stay (an approximation of least-recently-used
+/// at the cost of one map swap).
+const GENERATION: usize = 50_000;
 
 /// What verification of a token concluded, and when the token expires (Unix seconds).
 #[derive(Debug)]
 pub struct Verified<T> {
-    tokens: Mutex<HashMap<Box<str>, (T, i64)>>,
+    generations: Mutex<Generations<T>>,
+}
+
+#[derive(Debug)]
+struct Generations<T> {
+    newer: HashMap<Box<str>, (T, i64)>,
+    older: HashMap<Box<str>, (T, i64)>,
 }
 
 impl<T> Default for Verified<T> {
     fn default() -> Self {
-        Verified { tokens: Mutex::new(HashMap::new()) }
+        Verified { generations: Mutex::new(Generations { newer: HashMap::new(), older: HashMap::new() }) }
+    }
+}
+
+impl<T: Clone> Generations<T> {
+    fn insert(&mut self, token: Box<str>, entry: (T, i64)) {
+        if self.newer.len() >= GENERATION {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(token, entry);
     }
 }
 
 impl<T: Clone> Verified<T> {
     /// What verifying `token` concluded, and its expiry, if it was verified before.
     pub fn get(&self, token: &str) -> Option<(T, i64)> {
-        self.tokens.lock().ok()?.get(token).cloned()
+        let mut g = self.generations.lock().ok()?;
+        if let Some(hit) = g.newer.get(token) {
+            return Some(hit.clone());
+        }
+        let (token, hit) = g.older.remove_entry(token)?;
+        g.insert(token, hit.clone());
+        Some(hit)
     }
 
     pub fn put(&self, token: &str, value: T, expires: i64) {
-        if let Ok(mut tokens) = self.tokens.lock() {
-            if tokens.len() >= CAPACITY {
-                tokens.clear();
-            }
-            tokens.insert(token.into(), (value, expires));
+        if let Ok(mut g) = self.generations.lock() {
+            g.insert(token.into(), (value, expires));
         }
     }
 }
@@ -57,12 +77,20 @@ mod tests {
     }
 
     #[test]
-    fn stays_bounded() {
+    fn stays_bounded_and_keeps_the_tokens_in_use() {
         let v = Verified::<usize>::default();
-        for i in 0..CAPACITY + 10 {
+        v.put("in use", 1, 0);
+        for i in 0..3 * GENERATION {
             v.put(&i.to_string(), i, 0);
+            if i % 1000 == 0 {
+                assert_eq!(v.get("in use"), Some((1, 0)), "after {i}");
+            }
         }
-        assert!(v.tokens.lock().unwrap().len() <= CAPACITY);
-        assert_eq!(v.get(&(CAPACITY + 9).to_string()), Some((CAPACITY + 9, 0)));
+        let g = v.generations.lock().unwrap();
+        assert!(g.newer.len() <= GENERATION && g.older.len() <= GENERATION);
+        drop(g);
+        // Unused for two generations: gone.
+        assert!(v.get("0").is_none());
+        assert_eq!(v.get(&(3 * GENERATION - 1).to_string()), Some((3 * GENERATION - 1, 0)));
     }
 }
