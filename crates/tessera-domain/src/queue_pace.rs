@@ -23,15 +23,11 @@ const FALL_HALF_LIFE_SECS: f64 = 10.0;
 /// report an absurd burst).
 const MIN_TICK_SECS: f64 = 0.2;
 
-/// Shortest and longest poll interval suggested to a waiting buyer, in seconds.
-pub const MIN_POLL_SECS: i64 = 1;
-pub const MAX_POLL_SECS: i64 = 60;
-
-/// The same bounds for the millisecond hint (`WaitingHint::poll_after_ms`). Its floor is lower:
-/// the hint is precise, so a buyer whose turn is due within the second need not wait out a
-/// whole one.
+/// Shortest and longest poll interval suggested to a waiting buyer (`WaitingHint::poll_after_ms`).
+/// The floor is half a second: the hint is precise, so a buyer whose turn is due within the
+/// second need not wait out a whole one.
 pub const MIN_POLL_MS: i64 = 500;
-pub const MAX_POLL_MS: i64 = MAX_POLL_SECS * 1000;
+pub const MAX_POLL_MS: i64 = 60_000;
 
 /// How often the admission job admits (the server's background tick). A buyer is sent back this
 /// much after the estimated turn: admission happens at the first tick after it.
@@ -55,24 +51,21 @@ pub fn estimate_pace(observed_per_min: i32, configured_per_min: i32) -> i64 {
     if observed_per_min > 0 { i64::from(observed_per_min) } else { i64::from(configured_per_min.max(1)) }
 }
 
-/// Estimated seconds until a buyer with `ahead` waiting in front is admitted.
-pub fn wait_secs(ahead: i64, pace_per_min: i64) -> i64 {
-    let (n, pace) = (ahead.max(0).saturating_add(1).saturating_mul(60), pace_per_min.max(1));
-    n / pace + i64::from(n % pace != 0)
-}
-
 /// Estimated milliseconds until a buyer with `ahead` waiting in front is admitted.
 pub fn wait_ms(ahead: i64, pace_per_min: i64) -> i64 {
     let (n, pace) = (ahead.max(0).saturating_add(1).saturating_mul(60_000), pace_per_min.max(1));
     n / pace + i64::from(n % pace != 0)
 }
 
-/// When a waiting buyer should ask again: when the estimate says their turn comes, 1 to 60
-/// seconds. The pace behind the estimate errs on the fast side (see `FALL_HALF_LIFE_SECS`), so
-/// this is already early rather than late. Asking at three quarters of the estimate, as before
-/// the pace erred fast, cost 20 % more polls in the flash benchmark and no faster sale.
-pub fn poll_after_secs(wait_secs: i64) -> i64 {
-    wait_secs.clamp(MIN_POLL_SECS, MAX_POLL_SECS)
+/// The same in whole seconds, rounded up.
+pub fn wait_secs(ahead: i64, pace_per_min: i64) -> i64 {
+    ceil_secs(wait_ms(ahead, pace_per_min))
+}
+
+/// Milliseconds as whole seconds, rounded up (an estimate rounded down would have buyers arrive
+/// early).
+fn ceil_secs(ms: i64) -> i64 {
+    ms / 1000 + i64::from(ms % 1000 != 0)
 }
 
 /// What a waiting buyer is told.
@@ -93,10 +86,12 @@ pub struct WaitingHint {
 /// The answer for a buyer with `ahead` waiting in front, `ms_to_open` milliseconds before a
 /// scheduled opening (0 or less once open), with `places_left` on sale at the last count.
 ///
-/// Close to the opening (within `MAX_POLL_SECS`) a buyer is told to come back when their turn is
+/// Close to the opening (within `MAX_POLL_MS`) a buyer is told to come back when their turn is
 /// estimated to come (plus one admission tick), so the crowd arrives spread over the line's pace
-/// instead of all at the opening second; further off, every `MAX_POLL_SECS` (the opening may be
-/// moved). A buyer beyond the places left is sent back rarely: they would otherwise poll through
+/// instead of all at the opening second; further off, every `MAX_POLL_MS` (the opening may be
+/// moved). The pace behind the estimate errs on the fast side (see `FALL_HALF_LIFE_SECS`), so
+/// this is already early rather than late: asking at three quarters of the estimate, as before
+/// the pace erred fast, cost 20 % more polls in the flash benchmark and no faster sale. A buyer beyond the places left is sent back rarely: they would otherwise poll through
 /// the whole sale only to find it sold out, and the admission order does not depend on when
 /// anyone polls.
 pub fn waiting_hint(ahead: i64, pace_per_min: i64, ms_to_open: i64, places_left: Option<i64>) -> WaitingHint {
@@ -109,10 +104,8 @@ pub fn waiting_hint(ahead: i64, pace_per_min: i64, ms_to_open: i64, places_left:
     };
     let poll_after_ms =
         if to_open_ms > MAX_POLL_MS { MAX_POLL_MS } else { (to_open_ms + after_open).max(MIN_POLL_MS) };
-    // Whole seconds, rounded up: an estimate that errs early would have buyers arrive early.
-    let to_open_secs = to_open_ms / 1000 + i64::from(to_open_ms % 1000 != 0);
     WaitingHint {
-        wait_secs: to_open_secs.saturating_add(wait_secs(ahead, pace_per_min)),
+        wait_secs: ceil_secs(to_open_ms).saturating_add(wait_secs(ahead, pace_per_min)),
         poll_after_ms,
         beyond_places,
     }
@@ -121,7 +114,7 @@ pub fn waiting_hint(ahead: i64, pace_per_min: i64, ms_to_open: i64, places_left:
 impl WaitingHint {
     /// The poll interval in whole seconds, rounded up (the `poll_after_seconds` field).
     pub fn poll_after_secs(&self) -> i64 {
-        self.poll_after_ms / 1000 + i64::from(self.poll_after_ms % 1000 != 0)
+        ceil_secs(self.poll_after_ms)
     }
 }
 
@@ -175,9 +168,9 @@ mod tests {
         // 599 ahead at 600/min: a minute.
         assert_eq!(wait_secs(599, 600), 60);
         assert_eq!(wait_secs(-5, 60), 1);
-        assert_eq!(poll_after_secs(1), 1);
-        assert_eq!(poll_after_secs(60), 60);
-        assert_eq!(poll_after_secs(3_600), 60);
+        // The poll interval stays within its bounds: an hour's wait asks again in a minute.
+        assert_eq!(waiting_hint(3_599, 60, 0, None).poll_after_ms, MAX_POLL_MS);
+        assert_eq!(waiting_hint(3_599, 60, 0, None).poll_after_secs(), 60);
         // Huge lines do not overflow.
         assert!(wait_secs(i64::MAX, 1) > 0);
     }

@@ -13,9 +13,10 @@
 //!
 //! Group commit: requests that arrive while a transaction is being written queue up, and the
 //! writer thread writes all of them in one transaction (`SqliteWriter::run`; a job that must be
-//! undone on its own gets a savepoint, see `transact_batch`). In a flash sale each payment touches pages that the next one touches
-//! too (the same index leaves, the same seat pages); written once per batch instead of once per
-//! request, the WAL grows several times slower and the kernel copies far less.
+//! undone on its own gets a savepoint, see `transact_batch`). In a flash sale each payment
+//! touches pages that the next one touches too (the same index leaves, the same seat pages);
+//! written once per batch instead of once per request, the WAL grows several times slower and
+//! the kernel copies far less.
 //!
 //! Values are bound exactly as sqlx binds them (UUIDs as 16-byte blobs, timestamps as RFC 3339
 //! text, booleans as integers), so both connections read each other's rows.
@@ -393,6 +394,7 @@ enum Plain {
     Spoiled,
 }
 
+/// The batch in one transaction without savepoints, committed unless a job must be undone alone.
 fn run_plain(conn: &mut Connection, jobs: &mut [Box<dyn Job>]) -> Plain {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,

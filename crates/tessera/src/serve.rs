@@ -91,7 +91,9 @@ pub async fn run(
 /// hold is available in every query). Safe with many instances: admission is serialized per
 /// event in the database and each sweep is one conditional update.
 async fn background(app: App) {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    // The waiting-room hints count on this period (`queue_pace::ADMISSION_TICK_MS`).
+    let tick_ms = tessera_domain::queue_pace::ADMISSION_TICK_MS.unsigned_abs();
+    let mut tick = tokio::time::interval(Duration::from_millis(tick_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n: u64 = 0;
     loop {
