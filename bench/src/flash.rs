@@ -8,9 +8,9 @@
 //!    polls once within that notice (standing for the periodic poll a waiting client makes) and
 //!    learns when its turn is likely to come.
 //! 3. **Sale**: from the opening, buyers poll when the server's `poll_after_ms` says, and once
-//!    admitted reserve a random seat (retrying on 409 with another, then asking for the best
-//!    available seat) and pay from their wallet with an Idempotency-Key. The sale's wall time runs
-//!    from the opening to the last seat paid.
+//!    admitted reserve a random seat (retrying on 409 with one of the available seats the answer
+//!    names near it, then asking for the best available seat) and pay from their wallet with an
+//!    Idempotency-Key. The sale's wall time runs from the opening to the last seat paid.
 //!
 //! Afterwards the database's own books are audited: seats sold, tickets, distinct ticketed seats
 //! and payments must agree, and nothing may be sold twice.
@@ -221,6 +221,9 @@ struct ReserveAnswer<'a> {
     code: Option<Cow<'a, str>>,
     #[serde(borrow)]
     reservation_id: Option<Cow<'a, str>>,
+    /// On 409 `seats_taken`: available seats near the one asked for.
+    #[serde(default)]
+    available_nearby: Vec<i64>,
 }
 
 /// One buyer's request latencies (microseconds), by kind.
@@ -300,14 +303,20 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
             }
         }
     }
-    // Reserve: a random seat, another random one on 409, then the best available.
+    // Reserve: a random seat; on 409 one of the available seats the answer names near it (as a
+    // buyer picks another on the seat map), or another random one; then the best available.
     let mut attempt = 0;
+    let mut nearby: Vec<i64> = Vec::new();
     let reservation_id = loop {
         if *crowd.stop.borrow() {
             return trace;
         }
         let body = if attempt < 2 {
-            let seat = rand::rng().random_range(1..=crowd.seats);
+            let seat = if nearby.is_empty() {
+                rand::rng().random_range(1..=crowd.seats)
+            } else {
+                nearby[rand::rng().random_range(0..nearby.len())]
+            };
             format!(r#"{{"event_id":"{}","seat_numbers":[{seat}]}}"#, crowd.event_id)
         } else {
             format!(r#"{{"event_id":"{}","quantity":1}}"#, crowd.event_id)
@@ -325,6 +334,7 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
             }
             (409, Some("seats_taken")) => {
                 crowd.conflicts.fetch_add(1, Ordering::Relaxed);
+                nearby = v.available_nearby;
                 attempt += 1;
             }
             (409, Some("sold_out")) => return trace,

@@ -250,7 +250,7 @@ impl App {
         if event.status != "published" || event.start_time <= now {
             return Err(AppError::Forbidden("this event is not on sale"));
         }
-        self.check_admitted(who, event_id, input.queue_token.as_deref()).await?;
+        let admission = self.admission(who, event_id, input.queue_token.as_deref()).await?;
         let per_event = i64::from(event.max_per_person);
         let (req, per_type) = match (&input.seat_numbers, input.ticket_type_id) {
             (Some(seats), None) => {
@@ -308,12 +308,11 @@ impl App {
         let deadline = now + time::Duration::seconds(i64::from(event.hold_secs));
         let limits = HoldLimits { per_event, per_type };
         let id = Uuid::now_v7();
-        match self.store.hold(id, who.user_id, event_id, &req, limits, now, deadline).await? {
+        match self.store.hold(id, who.user_id, event_id, admission, &req, limits, now, deadline).await? {
             HoldOutcome::Held(reservation, seat_numbers) => Ok(ReservationView { reservation, seat_numbers }),
-            HoldOutcome::Unavailable { taken, unknown } if unknown.is_empty() => Err(AppError::Conflict {
-                code: "seats_taken",
-                detail: format!("seats {} are not available", join(&taken)),
-            }),
+            HoldOutcome::Unavailable { taken, unknown, nearby } if unknown.is_empty() => {
+                Err(AppError::SeatsTaken { taken, available_nearby: nearby })
+            }
             HoldOutcome::Unavailable { unknown, .. } => {
                 Err(AppError::invalid("seat_numbers", format!("seats {} do not exist", join(&unknown))))
             }
@@ -329,6 +328,7 @@ impl App {
                 if input.seat_numbers.is_some() { "seat_numbers" } else { "quantity" },
                 format!("over the limit of {limit} per person (you already have {already})"),
             )),
+            HoldOutcome::NotAdmitted => Err(self.not_admitted(admission.unwrap_or_default()).await),
         }
     }
 

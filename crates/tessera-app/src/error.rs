@@ -20,6 +20,10 @@ pub enum AppError {
     /// 409 with a stable code.
     #[error("conflict: {detail}")]
     Conflict { code: &'static str, detail: String },
+    /// 409 `seats_taken`: the requested seats others hold or bought, and a few available seats
+    /// near them to try instead.
+    #[error("seats taken: {taken:?}")]
+    SeatsTaken { taken: Vec<i64>, available_nearby: Vec<i64> },
     /// 402: the wallet does not cover the amount.
     #[error("payment required: {0}")]
     PaymentRequired(String),

@@ -98,6 +98,16 @@ impl From<AppError> for ApiError {
             AppError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
             AppError::NotFound(what) => ApiError::not_found(what),
             AppError::Conflict { code, detail } => ApiError::new(StatusCode::CONFLICT, code, detail),
+            AppError::SeatsTaken { taken, available_nearby } => {
+                let list: Vec<String> = taken.iter().map(i64::to_string).collect();
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "seats_taken",
+                    format!("seats {} are not available", list.join(", ")),
+                )
+                .with("taken", taken)
+                .with("available_nearby", available_nearby)
+            }
             AppError::PaymentRequired(m) => {
                 ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_balance", m)
             }

@@ -112,6 +112,11 @@ pub struct QueueConfig {
 const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window_secs, next_position, \
      serving_position, last_advanced_at, admitted_per_min, updated_at, opens_at, places_left, places_counted_at";
 
+/// Counts 1 when entry `$1` is admitted and its admission still runs at `$2` (the effective status
+/// `admitted` of `ENTRY_COLUMNS`), else 0.
+pub(crate) const ADMITTED_ENTRY: &str =
+    "SELECT COUNT(*) FROM queue_entries WHERE entry_id = $1 AND status = 'admitted' AND expires_at > $2";
+
 /// Entry columns with the effective status at `$1`.
 const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_position, \
      CASE WHEN status = 'admitted' AND expires_at <= $1 THEN 'expired' ELSE status END AS status, \
@@ -184,6 +189,20 @@ impl Store {
                 .fetch_optional(p)
                 .await
         })?)
+    }
+
+    /// Whether the entry is admitted and its admission has not run out at `now`.
+    pub(crate) async fn admission_holds(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<bool> {
+        if let Some(r) = self.sqlite_readers() {
+            let n = r.read(|c| {
+                w::first(c, ADMITTED_ENTRY, &[w::id(entry_id), w::ts(now)], |r| r.get::<_, i64>(0))
+            })?;
+            return Ok(n.unwrap_or(0) > 0);
+        }
+        let n: i64 = on_db!(self, read, |p| {
+            sqlx::query_scalar(ADMITTED_ENTRY).bind(entry_id).bind(now).fetch_one(p).await
+        })?;
+        Ok(n > 0)
     }
 
     pub async fn queue_entry(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<Option<QueueEntryRow>> {

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::query::{Arg, Sql};
+use crate::queue::ADMITTED_ENTRY;
 use crate::seats::effective_status;
 use rusqlite::types::Value;
 
@@ -50,28 +51,66 @@ pub struct HoldLimits {
 pub enum HoldOutcome {
     /// Held: the reservation and its numbered seats (none for general admission).
     Held(ReservationRow, Vec<i64>),
-    /// Some requested seats are held or sold by others (listed), or do not exist (listed).
-    Unavailable { taken: Vec<i64>, unknown: Vec<i64> },
+    /// Some requested seats are held or sold by others (listed), or do not exist (listed); with
+    /// a few available seats nearest the first taken one (`NEARBY`), to try instead.
+    Unavailable { taken: Vec<i64>, unknown: Vec<i64>, nearby: Vec<i64> },
     /// Not enough places (of the ticket type, or numbered seats) are available.
     SoldOut { available: i64 },
     /// The person would exceed the limit; `already` counts what they hold or bought.
     OverLimit { already: i64, limit: i64 },
+    /// The waiting-room admission the hold was asked under is not (or no longer) admitted.
+    NotAdmitted,
 }
 
 const COLUMNS: &str = "reservation_id, user_id, event_id, ticket_type_id, quantity, amount, \
      CASE WHEN status = 'pending' AND payment_deadline < $1 THEN 'expired' ELSE status END AS status, \
      reserved_at, payment_deadline, completed_at";
 
+/// How many available seats a "seats taken" refusal suggests.
+const NEARBY: i64 = 5;
+
+/// Up to `$3` available seats of event `$1` on each side of seat `$2`, nearest first on each side
+/// (two short scans of `seats_status_idx`).
+const NEARBY_AVAILABLE: &str = "SELECT seat_number FROM (SELECT seat_number FROM seats
+         WHERE event_id = $1 AND status = 'available' AND seat_number > $2 AND ticket_type_id IS NULL
+         ORDER BY seat_number LIMIT $3) AS above
+     UNION ALL
+     SELECT seat_number FROM (SELECT seat_number FROM seats
+         WHERE event_id = $1 AND status = 'available' AND seat_number < $2 AND ticket_type_id IS NULL
+         ORDER BY seat_number DESC LIMIT $3) AS below";
+
+/// The first taken seat of a refusal, the one suggestions are looked for around.
+fn first_taken(refused: &HoldOutcome) -> Option<i64> {
+    match refused {
+        HoldOutcome::Unavailable { taken, .. } => taken.first().copied(),
+        _ => None,
+    }
+}
+
+/// The `NEARBY` seats of `candidates` closest to `seat` (the lower one on a tie), in seat order.
+fn nearest(seat: i64, candidates: impl Iterator<Item = i64>) -> Vec<i64> {
+    let mut c: Vec<i64> = candidates.collect();
+    c.sort_by_key(|n| ((n - seat).abs(), *n));
+    c.truncate(usize::try_from(NEARBY).unwrap_or(0));
+    c.sort_unstable();
+    c
+}
+
 impl Store {
     /// Holds seats or places for `user_id` until `deadline`, in one transaction: the person's
     /// limit is checked under a per-user lock, then one conditional UPDATE takes the places and
     /// its rows-affected decides.
+    ///
+    /// With `admission` (a waiting-room entry), the entry must be admitted and unexpired, checked
+    /// first and in the same transaction, so an admission cannot run out between the check and
+    /// the hold; refusals for it come before any other (`NotAdmitted`).
     #[allow(clippy::too_many_arguments)]
     pub async fn hold(
         &self,
         reservation_id: Uuid,
         user_id: Uuid,
         event_id: Uuid,
+        admission: Option<Uuid>,
         req: &HoldRequest,
         limits: HoldLimits,
         now: OffsetDateTime,
@@ -85,9 +124,15 @@ impl Store {
             // (a seat freed a moment ago is refused once); whatever looks free is decided below
             // by the one conditional UPDATE, as before.
             let refused = self.unavailable_seats(event_id, numbers, now).await?;
-            if let HoldOutcome::Unavailable { taken, unknown } = &refused
+            if let HoldOutcome::Unavailable { taken, unknown, .. } = &refused
                 && (!taken.is_empty() || !unknown.is_empty())
             {
+                // The admission still answers first: one more read, on refusals only.
+                if let Some(entry) = admission
+                    && !self.admission_holds(entry, now).await?
+                {
+                    return Ok(HoldOutcome::NotAdmitted);
+                }
                 return Ok(refused);
             }
         }
@@ -106,6 +151,17 @@ impl Store {
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await?;
+                let admitted = match admission {
+                    Some(entry) => {
+                        sqlx::query_scalar::<_, i64>(ADMITTED_ENTRY)
+                            .bind(entry)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?
+                            > 0
+                    }
+                    None => true,
+                };
                 let (for_event, for_type): (i64, i64) = sqlx::query_as(COUNT_HELD)
                     .bind(user_id)
                     .bind(event_id)
@@ -113,7 +169,9 @@ impl Store {
                     .bind(tt)
                     .fetch_one(&mut *tx)
                     .await?;
-                if let Some(over) = over_limit(for_event, for_type, wanted, limits) {
+                if !admitted {
+                    Err(HoldOutcome::NotAdmitted)
+                } else if let Some(over) = over_limit(for_event, for_type, wanted, limits) {
                     Err(over)
                 } else {
                     // The one conditional UPDATE; what it returns is what was taken.
@@ -146,6 +204,14 @@ impl Store {
                 let (text, values) = (take.text, w::values(&take.args));
                 self.sqlite_writer()?
                     .run(move |tx| {
+                        if let Some(entry) = admission {
+                            let n = w::rows(tx, ADMITTED_ENTRY, &[w::id(entry), w::ts(now)], |r| {
+                                r.get::<_, i64>(0)
+                            })?;
+                            if n.first().copied().unwrap_or(0) == 0 {
+                                return Ok(Err(HoldOutcome::NotAdmitted));
+                            }
+                        }
                         let counts = w::rows(
                             tx,
                             COUNT_HELD,
@@ -201,7 +267,8 @@ impl Store {
         }
     }
 
-    /// Which of `numbers` are not available now, and which do not exist.
+    /// Which of `numbers` are not available now, which do not exist, and (when some are taken) up
+    /// to `NEARBY` available seats nearest the first taken one, in one read.
     async fn unavailable_seats(
         &self,
         event_id: Uuid,
@@ -218,18 +285,44 @@ impl Store {
             effective_status(&pn),
             list.join(", ")
         ));
-        let rows: Vec<(i32, String)> = if let Some(r) = self.sqlite_readers() {
-            let values = w::values(&sql.args);
-            r.read(|c| w::rows(c, &sql.text, &values, |row| Ok((row.get(0)?, row.get(1)?))))?
-        } else {
-            on_db!(self, read, |p| {
-                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
-            })?
+        let outcome = |rows: &[(i32, String)]| {
+            let taken: Vec<i64> =
+                rows.iter().filter(|r| r.1 != "available").map(|r| i64::from(r.0)).collect();
+            let unknown =
+                numbers.iter().copied().filter(|n| !rows.iter().any(|r| i64::from(r.0) == *n)).collect();
+            HoldOutcome::Unavailable { taken, unknown, nearby: Vec::new() }
         };
-        let taken = rows.iter().filter(|r| r.1 != "available").map(|r| i64::from(r.0)).collect();
-        let unknown =
-            numbers.iter().copied().filter(|n| !rows.iter().any(|r| i64::from(r.0) == *n)).collect();
-        Ok(HoldOutcome::Unavailable { taken, unknown })
+        let near_args = |first: i64| [Arg::Id(event_id), Arg::Int(first), Arg::Int(NEARBY)];
+        let (mut refused, near) = if let Some(r) = self.sqlite_readers() {
+            let values = w::values(&sql.args);
+            r.read(|c| {
+                let rows = w::rows(c, &sql.text, &values, |row| Ok((row.get(0)?, row.get(1)?)))?;
+                let refused = outcome(&rows);
+                let near = match first_taken(&refused) {
+                    Some(first) => w::rows(c, NEARBY_AVAILABLE, &w::values(&near_args(first)), |r| r.get(0))?,
+                    None => Vec::new(),
+                };
+                Ok((refused, near))
+            })?
+        } else {
+            let rows: Vec<(i32, String)> = on_db!(self, read, |p| {
+                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
+            })?;
+            let refused = outcome(&rows);
+            let near: Vec<i32> = match first_taken(&refused) {
+                Some(first) => on_db!(self, read, |p| {
+                    bind_args!(sqlx::query_scalar(NEARBY_AVAILABLE), near_args(first)).fetch_all(p).await
+                })?,
+                None => Vec::new(),
+            };
+            (refused, near)
+        };
+        if let Some(first) = first_taken(&refused)
+            && let HoldOutcome::Unavailable { nearby, .. } = &mut refused
+        {
+            *nearby = nearest(first, near.into_iter().map(i64::from).filter(|n| !numbers.contains(n)));
+        }
+        Ok(refused)
     }
 
     /// A reservation, with a pending hold past its deadline shown as expired.
@@ -425,4 +518,16 @@ fn pick_free(backend: Backend, event: &str, which: &str, now: &str, quantity: &s
                AND status IN ('available', 'held') AND (status = 'available' OR held_until < {now})
              LIMIT {quantity}{lock})"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_the_nearest_in_seat_order() {
+        assert_eq!(nearest(10, [11, 12, 13, 14, 15, 9, 8, 7, 6, 5].into_iter()), vec![7, 8, 9, 11, 12]);
+        assert_eq!(nearest(10, [20, 1].into_iter()), vec![1, 20]);
+        assert_eq!(nearest(1, std::iter::empty()), Vec::<i64>::new());
+    }
 }

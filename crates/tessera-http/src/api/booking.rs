@@ -331,8 +331,10 @@ pub(crate) async fn reserve(
 
 /// Hold seats or places until the payment deadline
 ///
-/// All requested seats are held or none (409 names the taken ones). Over the per-person limit
-/// is 400; outside the sale window 403.
+/// All requested seats are held or none. A 409 `seats_taken` lists the taken ones in `taken` and
+/// up to five available seats nearest the first of them in `available_nearby`, to try instead.
+/// Over the per-person limit is 400; outside the sale window, or without an admitted queue token
+/// when the event has a waiting room, 403.
 #[utoipa::path(post, path = "/reservations", tag = "booking", security(("bearer" = [])),
     request_body = ReservationRequest,
     params(("X-Queue-Token" = Option<String>, Header, description = "Admitted queue token, when the event has a waiting room")),
@@ -342,7 +344,7 @@ pub(crate) async fn reserve(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not on sale", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Seats taken or sold out", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Seats taken (`taken`, `available_nearby`) or sold out", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_reservation(
     State(s): State<AppState>,

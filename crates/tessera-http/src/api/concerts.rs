@@ -81,7 +81,7 @@ pub async fn list_concert_seats(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Seats taken (`taken`, `available_nearby`) or sold out", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_reservation_seed(
     State(s): State<AppState>,

@@ -119,7 +119,7 @@ async fn reservations_need_admission(b: Backend) {
         "PUT",
         &format!("/events/{ev}/queue"),
         Some(&org_t),
-        Some(json!({"admission_rate_per_minute": 60, "max_admitted": 1})),
+        Some(json!({"admission_rate_per_minute": 60, "max_admitted": 1, "admission_window_seconds": 60})),
     )
     .await;
     let (_, a) = t.user("attendee").await;
@@ -151,6 +151,14 @@ async fn reservations_need_admission(b: Backend) {
     t.send(hold(Some(&ta), &bob, 2)).await.assert_problem(403, None);
     t.send(hold(Some("forged.token.here"), &a, 1)).await.assert_problem(403, None);
     assert_eq!(t.send(hold(Some(&ta), &a, 1)).await.status, StatusCode::CREATED);
+    // Once the admission window has passed, the hold itself refuses (the check is in its
+    // transaction), and for a taken seat too: the ended admission answers before the 409.
+    t.clock.advance(61);
+    for seat in [2, 1] {
+        let r = t.send(hold(Some(&ta), &a, seat)).await;
+        r.assert_problem(403, None);
+        assert!(r.body["detail"].as_str().unwrap().contains("admission has ended"), "{seat}: {}", r.body);
+    }
     // A token for this event does not open another event's sale (which has no queue anyway).
     let r = t
         .post(

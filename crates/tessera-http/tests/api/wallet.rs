@@ -248,7 +248,9 @@ async fn race_500_buyers_for_50_seats(b: Backend) {
                         let r = app.pay(&who, Some(h.reservation.reservation_id), None, None).await.unwrap();
                         return Some(r.tickets[0].seat_number.unwrap());
                     }
-                    Err(tessera_app::AppError::Conflict { .. }) => continue,
+                    Err(
+                        tessera_app::AppError::Conflict { .. } | tessera_app::AppError::SeatsTaken { .. },
+                    ) => continue,
                     Err(e) => panic!("{e:?}"),
                 }
             }
