@@ -139,14 +139,15 @@ pub fn router(state: AppState) -> Router {
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
+            // Outside the `from_fn` middleware, which clones what is inside it per request (and
+            // the CORS rules are lists). Preflights are answered here, before the log line.
+            .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any))
             .layer(axum::middleware::from_fn(middleware::observe))
-            .layer(axum::middleware::from_fn(middleware::problems))
             .layer(CatchPanicLayer::new())
             .layer(TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 Duration::from_secs(30),
             ))
-            .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
 }

@@ -1,26 +1,46 @@
 //! Cross-cutting request handling: one log line and metrics per request, and problem+json for
-//! every error the framework produces itself (404, 405, 408, 413, panics).
+//! every error the framework produces itself (404, 405, 408, 413, panics), in one middleware.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, PROBLEM_JSON};
 
-fn request_id(req_headers: &axum::http::HeaderMap) -> String {
-    req_headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_string()
+fn request_id(req_headers: &axum::http::HeaderMap) -> &str {
+    req_headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-")
 }
 
-/// Logs one line per request (request id, method, route, status, latency) and records metrics.
+/// The method as a metric label without an allocation for the usual ones.
+fn method_label(method: &Method) -> Cow<'static, str> {
+    match *method {
+        Method::GET => Cow::Borrowed("GET"),
+        Method::POST => Cow::Borrowed("POST"),
+        Method::PUT => Cow::Borrowed("PUT"),
+        Method::PATCH => Cow::Borrowed("PATCH"),
+        Method::DELETE => Cow::Borrowed("DELETE"),
+        Method::HEAD => Cow::Borrowed("HEAD"),
+        Method::OPTIONS => Cow::Borrowed("OPTIONS"),
+        ref other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// Logs one line per request (request id, method, route, status, latency), records metrics, and
+/// turns any non-problem error response into problem+json (with the request id in 5xx bodies).
 /// Everything logged while handling the request carries the request id through the span.
+///
+/// One middleware rather than two: each `from_fn` layer clones the whole stack inside it per
+/// request and adds a boxed future; in the flash sale the layers around the handlers were ~20 %
+/// of the request threads' time.
 pub async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let rid = request_id(req.headers());
-    let method = req.method().clone();
+    let rid = request_id(req.headers()).to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -28,21 +48,21 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_string());
     let span = tracing::info_span!("request", request_id = %rid, method = %method, route = %route);
     let res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    let res = as_problem(res, rid).await;
     let status = res.status().as_u16();
     let latency = start.elapsed();
     span.in_scope(|| {
         tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "request");
     });
-    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
+    let labels =
+        [("method", method), ("route", Cow::Owned(route)), ("status", Cow::Owned(status.to_string()))];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(latency.as_secs_f64());
     res
 }
 
-/// Turns any non-problem error response into problem+json and adds the request id to 5xx bodies.
-pub async fn problems(req: Request, next: Next) -> Response {
-    let rid = request_id(req.headers());
-    let res = next.run(req).await;
+/// A non-problem error response as problem+json, with the request id added to 5xx bodies.
+async fn as_problem(res: Response, rid: String) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
