@@ -7,15 +7,20 @@
 //! digest of the token's exact text, so a hit means the same bytes already passed; expiry is
 //! still checked against the clock at every use, by the caller, from the kept expiry time.
 //!
-//! The key is two SipHash values under two random keys of this process, not the text itself: a
-//! token is ~300 bytes and the whole crowd of a sale must fit (with 50,000 texts per generation,
-//! the 200,000 buyers of the benchmark pushed each other out and ~5 % of the request threads'
-//! time went to verifying tokens again). Presenting other bytes with the same digest needs a
-//! 128-bit collision under keys nobody outside the process knows.
+//! The key is two SipHash-2-4 values of the text under two independent random 128-bit keys of
+//! this process, not the text itself: a token is ~300 bytes and the whole crowd of a sale must
+//! fit (with 50,000 texts per generation, the 200,000 buyers of the benchmark pushed each other
+//! out and ~5 % of the request threads' time went to verifying tokens again). Presenting other
+//! bytes with the same digest needs a 128-bit collision of a keyed PRF whose keys nobody outside
+//! the process knows (and whose outputs are never shown).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::Hasher;
+#[allow(deprecated)] // SipHash-2-4 with explicit keys; std's hashers cannot be seeded otherwise.
+use std::hash::SipHasher;
 use std::sync::Mutex;
+
+use rand::RngCore;
 
 /// Tokens per generation. When the newer generation is full the older one is dropped and the
 /// newer becomes the older; a token found in the older one is carried into the newer. So at most
@@ -28,7 +33,8 @@ type Key = (u64, u64);
 /// What verification of a token concluded, and when the token expires (Unix seconds).
 #[derive(Debug)]
 pub struct Verified<T> {
-    keys: (RandomState, RandomState),
+    /// Two independent SipHash keys (k0, k1 each).
+    keys: [(u64, u64); 2],
     generations: Mutex<Generations<T>>,
 }
 
@@ -41,8 +47,7 @@ struct Generations<T> {
 impl<T> Default for Verified<T> {
     fn default() -> Self {
         Verified {
-            // Two independently seeded hashers: two unrelated 64-bit halves.
-            keys: (RandomState::new(), RandomState::new()),
+            keys: std::array::from_fn(|_| (rand::rng().next_u64(), rand::rng().next_u64())),
             generations: Mutex::new(Generations { newer: HashMap::new(), older: HashMap::new() }),
         }
     }
@@ -58,8 +63,14 @@ impl<T: Clone> Generations<T> {
 }
 
 impl<T: Clone> Verified<T> {
+    #[allow(deprecated)]
     fn key(&self, token: &str) -> Key {
-        (self.keys.0.hash_one(token), self.keys.1.hash_one(token))
+        let [a, b] = self.keys.map(|(k0, k1)| {
+            let mut h = SipHasher::new_with_keys(k0, k1);
+            h.write(token.as_bytes());
+            h.finish()
+        });
+        (a, b)
     }
 
     /// What verifying `token` concluded, and its expiry, if it was verified before.

@@ -47,8 +47,9 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let span = tracing::info_span!("request", request_id = %rid, method = %method, route = %route);
-    let res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
-    let res = as_problem(res, rid).await;
+    let res =
+        tracing::Instrument::instrument(async { as_problem(next.run(req).await, rid).await }, span.clone())
+            .await;
     let status = res.status().as_u16();
     let latency = start.elapsed();
     span.in_scope(|| {

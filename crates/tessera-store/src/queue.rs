@@ -117,6 +117,10 @@ const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window
 pub(crate) const ADMITTED_ENTRY: &str =
     "SELECT COUNT(*) FROM queue_entries WHERE entry_id = $1 AND status = 'admitted' AND expires_at > $2";
 
+/// `ADMITTED_ENTRY` with the entry row share-locked (PostgreSQL; SQLite's single writer needs none).
+pub(crate) const ADMITTED_ENTRY_LOCKED: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM queue_entries
+     WHERE entry_id = $1 AND status = 'admitted' AND expires_at > $2 FOR SHARE) AS e";
+
 /// Entry columns with the effective status at `$1`.
 const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_position, \
      CASE WHEN status = 'admitted' AND expires_at <= $1 THEN 'expired' ELSE status END AS status, \

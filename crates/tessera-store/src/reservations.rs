@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::query::{Arg, Sql};
-use crate::queue::ADMITTED_ENTRY;
+use crate::queue::{ADMITTED_ENTRY, ADMITTED_ENTRY_LOCKED};
 use crate::seats::effective_status;
 use rusqlite::types::Value;
 
@@ -152,8 +152,10 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 let admitted = match admission {
+                    // Locked, so a payment spending the admission at the same moment waits for this
+                    // hold, or this hold sees the admission spent.
                     Some(entry) => {
-                        sqlx::query_scalar::<_, i64>(ADMITTED_ENTRY)
+                        sqlx::query_scalar::<_, i64>(ADMITTED_ENTRY_LOCKED)
                             .bind(entry)
                             .bind(now)
                             .fetch_one(&mut *tx)
@@ -292,7 +294,9 @@ impl Store {
                 numbers.iter().copied().filter(|n| !rows.iter().any(|r| i64::from(r.0) == *n)).collect();
             HoldOutcome::Unavailable { taken, unknown, nearby: Vec::new() }
         };
-        let near_args = |first: i64| [Arg::Id(event_id), Arg::Int(first), Arg::Int(NEARBY)];
+        // Enough on each side that dropping the seats asked for still leaves `NEARBY`.
+        let per_side = NEARBY + i64::try_from(numbers.len()).unwrap_or(0);
+        let near_args = |first: i64| [Arg::Id(event_id), Arg::Int(first), Arg::Int(per_side)];
         let (mut refused, near) = if let Some(r) = self.sqlite_readers() {
             let values = w::values(&sql.args);
             r.read(|c| {
