@@ -197,16 +197,7 @@ impl Store {
 
     /// Whether the entry is admitted and its admission has not run out at `now`.
     pub(crate) async fn admission_holds(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<bool> {
-        if let Some(r) = self.sqlite_readers() {
-            let n = r.read(|c| {
-                w::first(c, ADMITTED_ENTRY, &[w::id(entry_id), w::ts(now)], |r| r.get::<_, i64>(0))
-            })?;
-            return Ok(n.unwrap_or(0) > 0);
-        }
-        let n: i64 = on_db!(self, read, |p| {
-            sqlx::query_scalar(ADMITTED_ENTRY).bind(entry_id).bind(now).fetch_one(p).await
-        })?;
-        Ok(n > 0)
+        Ok(self.queue_entry(entry_id, now).await?.is_some_and(|e| e.status == "admitted"))
     }
 
     pub async fn queue_entry(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<Option<QueueEntryRow>> {

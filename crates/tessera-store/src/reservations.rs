@@ -79,14 +79,6 @@ const NEARBY_AVAILABLE: &str = "SELECT seat_number FROM (SELECT seat_number FROM
          WHERE event_id = $1 AND status = 'available' AND seat_number < $2 AND ticket_type_id IS NULL
          ORDER BY seat_number DESC LIMIT $3) AS below";
 
-/// The first taken seat of a refusal, the one suggestions are looked for around.
-fn first_taken(refused: &HoldOutcome) -> Option<i64> {
-    match refused {
-        HoldOutcome::Unavailable { taken, .. } => taken.first().copied(),
-        _ => None,
-    }
-}
-
 /// The `NEARBY` seats of `candidates` closest to `seat` (the lower one on a tie), in seat order.
 fn nearest(seat: i64, candidates: impl Iterator<Item = i64>) -> Vec<i64> {
     let mut c: Vec<i64> = candidates.collect();
@@ -287,46 +279,47 @@ impl Store {
             effective_status(&pn),
             list.join(", ")
         ));
-        let outcome = |rows: &[(i32, String)]| {
-            let taken: Vec<i64> =
-                rows.iter().filter(|r| r.1 != "available").map(|r| i64::from(r.0)).collect();
+        // (taken, unknown) of the rows read.
+        let split = |rows: &[(i32, String)]| -> (Vec<i64>, Vec<i64>) {
+            let taken = rows.iter().filter(|r| r.1 != "available").map(|r| i64::from(r.0)).collect();
             let unknown =
                 numbers.iter().copied().filter(|n| !rows.iter().any(|r| i64::from(r.0) == *n)).collect();
-            HoldOutcome::Unavailable { taken, unknown, nearby: Vec::new() }
+            (taken, unknown)
         };
         // Enough on each side that dropping the seats asked for still leaves `NEARBY`.
         let per_side = NEARBY + i64::try_from(numbers.len()).unwrap_or(0);
         let near_args = |first: i64| [Arg::Id(event_id), Arg::Int(first), Arg::Int(per_side)];
-        let (mut refused, near) = if let Some(r) = self.sqlite_readers() {
+        let ((taken, unknown), near) = if let Some(r) = self.sqlite_readers() {
             let values = w::values(&sql.args);
             r.read(|c| {
                 let rows = w::rows(c, &sql.text, &values, |row| Ok((row.get(0)?, row.get(1)?)))?;
-                let refused = outcome(&rows);
-                let near = match first_taken(&refused) {
-                    Some(first) => w::rows(c, NEARBY_AVAILABLE, &w::values(&near_args(first)), |r| r.get(0))?,
+                let (taken, unknown) = split(&rows);
+                let near: Vec<i32> = match taken.first() {
+                    Some(&first) => {
+                        w::rows(c, NEARBY_AVAILABLE, &w::values(&near_args(first)), |r| r.get(0))?
+                    }
                     None => Vec::new(),
                 };
-                Ok((refused, near))
+                Ok(((taken, unknown), near))
             })?
         } else {
             let rows: Vec<(i32, String)> = on_db!(self, read, |p| {
                 bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
             })?;
-            let refused = outcome(&rows);
-            let near: Vec<i32> = match first_taken(&refused) {
-                Some(first) => on_db!(self, read, |p| {
+            let (taken, unknown) = split(&rows);
+            let near: Vec<i32> = match taken.first() {
+                Some(&first) => on_db!(self, read, |p| {
                     bind_args!(sqlx::query_scalar(NEARBY_AVAILABLE), near_args(first)).fetch_all(p).await
                 })?,
                 None => Vec::new(),
             };
-            (refused, near)
+            ((taken, unknown), near)
         };
-        if let Some(first) = first_taken(&refused)
-            && let HoldOutcome::Unavailable { nearby, .. } = &mut refused
-        {
-            *nearby = nearest(first, near.into_iter().map(i64::from).filter(|n| !numbers.contains(n)));
-        }
-        Ok(refused)
+        let nearby = match taken.first() {
+            Some(&first) => nearest(first, near.into_iter().map(i64::from).filter(|n| !numbers.contains(n))),
+            None => Vec::new(),
+        };
+        Ok(HoldOutcome::Unavailable { taken, unknown, nearby })
     }
 
     /// A reservation, with a pending hold past its deadline shown as expired.
