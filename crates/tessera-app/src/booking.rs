@@ -3,7 +3,8 @@
 use uuid::Uuid;
 
 use tessera_domain::booking::{
-    SeatMapInput, TicketTypeFields, TicketTypeInput, on_sale, parse_seat_map, parse_seat_numbers,
+    SeatMapInput, TicketTypeFields, TicketTypeInput, near_seat_misuse, on_sale, parse_seat_map,
+    parse_seat_numbers,
 };
 use tessera_domain::event::EventInput;
 use tessera_domain::validation::ValidationErrors;
@@ -27,6 +28,8 @@ pub struct ReserveInput {
     pub seat_numbers: Option<Vec<i64>>,
     pub ticket_type_id: Option<Uuid>,
     pub quantity: Option<i64>,
+    /// Seated events, with `quantity`: the best available seats nearest this seat number.
+    pub near_seat: Option<i64>,
     /// Required while the event's waiting room is on: a token whose entry is admitted.
     pub queue_token: Option<String>,
 }
@@ -252,6 +255,17 @@ impl App {
         }
         let admission = self.admission(who, event_id, input.queue_token.as_deref()).await?;
         let per_event = i64::from(event.max_per_person);
+        if let Some(near) = input.near_seat
+            && let Some(why) = near_seat_misuse(
+                near,
+                event.seating == "seated",
+                input.seat_numbers.is_some(),
+                input.ticket_type_id.is_some(),
+                input.quantity.is_some(),
+            )
+        {
+            return Err(AppError::invalid("near_seat", why));
+        }
         let (req, per_type) = match (&input.seat_numbers, input.ticket_type_id) {
             (Some(seats), None) => {
                 if event.seating != "seated" {
@@ -286,13 +300,14 @@ impl App {
                     "give seat_numbers or ticket_type_id, not both",
                 ));
             }
-            // Seated events: "best available" — any free seats, chosen by the server.
+            // Seated events: "best available" — any free seats (or the free seats nearest
+            // `near_seat`), chosen by the server.
             (None, None) if event.seating == "seated" && input.quantity.is_some() => {
                 let q = input.quantity.unwrap_or(0);
                 if !(1..=per_event).contains(&q) {
                     return Err(AppError::invalid("quantity", format!("must be between 1 and {per_event}")));
                 }
-                (HoldRequest::AnySeats { quantity: q }, None)
+                (HoldRequest::AnySeats { quantity: q, near: input.near_seat }, None)
             }
             (None, None) => {
                 return Err(AppError::invalid(

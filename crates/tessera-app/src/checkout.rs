@@ -177,6 +177,7 @@ impl App {
             seat_numbers: None,
             ticket_type_id: Some(tt),
             quantity: Some(q),
+            near_seat: None,
             queue_token: queue_token.map(str::to_string),
         };
         let held = self.reserve(who, &input).await.map_err(|e| match e {

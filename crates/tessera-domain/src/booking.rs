@@ -243,6 +243,30 @@ pub fn parse_seat_numbers(seats: &[i64], max: i64) -> Result<Vec<i64>, String> {
     Ok(v)
 }
 
+/// Why `near_seat` cannot be used as given, if it cannot: it picks the best available numbered
+/// seats near a number, so it goes with `quantity` on a seated event, not with a seat list or a
+/// ticket type, and names a seat number that can exist.
+pub fn near_seat_misuse(
+    near: i64,
+    seated: bool,
+    has_seat_numbers: bool,
+    has_ticket_type: bool,
+    has_quantity: bool,
+) -> Option<String> {
+    if !seated {
+        Some("this event has no numbered seats".into())
+    } else if has_seat_numbers || has_ticket_type || !has_quantity {
+        Some(
+            "goes with quantity (the best available seats near it), not with seat_numbers or ticket_type_id"
+                .into(),
+        )
+    } else if !(1..=MAX_SEATS).contains(&near) {
+        Some(format!("seat numbers run from 1 to {MAX_SEATS}"))
+    } else {
+        None
+    }
+}
+
 /// An Idempotency-Key header value: 1 to 255 visible ASCII characters.
 pub fn parse_idempotency_key(v: &str) -> Result<String, String> {
     if v.is_empty() || v.len() > 255 || !v.bytes().all(|b| b.is_ascii_graphic()) {
@@ -260,6 +284,19 @@ pub fn buyer_may_refund(event_start: OffsetDateTime, now: OffsetDateTime) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn near_seat_goes_with_quantity_on_seated_events() {
+        assert_eq!(near_seat_misuse(7, true, false, false, true), None);
+        assert_eq!(near_seat_misuse(MAX_SEATS, true, false, false, true), None);
+        assert!(near_seat_misuse(7, false, false, false, true).unwrap().contains("no numbered seats"));
+        for (seats, tt, q) in [(true, false, true), (false, true, true), (false, false, false)] {
+            assert!(near_seat_misuse(7, true, seats, tt, q).unwrap().starts_with("goes with quantity"));
+        }
+        for n in [0, -1, MAX_SEATS + 1] {
+            assert!(near_seat_misuse(n, true, false, false, true).unwrap().contains("run from 1"));
+        }
+    }
     use time::macros::datetime;
 
     #[test]

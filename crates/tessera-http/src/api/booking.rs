@@ -153,6 +153,9 @@ pub struct ReservationRequest {
     /// …and how many places. Seated events: without seat_numbers, this many of the best
     /// available seats, chosen by the server.
     pub quantity: Option<i64>,
+    /// Seated events, with quantity: the best available seats nearest this seat number (the
+    /// lower one on a tie), or any free seats when none are available near it.
+    pub near_seat: Option<i64>,
     /// While the event's waiting room is on: your admitted queue token (or the X-Queue-Token header).
     pub queue_token: Option<String>,
 }
@@ -323,6 +326,7 @@ pub(crate) async fn reserve(
         seat_numbers: b.seat_numbers,
         ticket_type_id: b.ticket_type_id,
         quantity: b.quantity,
+        near_seat: b.near_seat,
         queue_token: b.queue_token.or_else(|| super::queue::queue_token_header(headers)),
     };
     let v = s.app.reserve(who, &input).await?;

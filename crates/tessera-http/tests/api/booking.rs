@@ -13,6 +13,7 @@ both!(
     ticket_types_rules,
     seat_holds_are_all_or_none,
     best_available_seats,
+    best_available_near_a_seat,
     holds_expire_lazily,
     general_admission_quota_and_window,
     reservations_are_private,
@@ -236,6 +237,71 @@ async fn best_available_seats(b: Backend) {
     t.post("/reservations", Some(&a), json!({"event_id": ga, "quantity": 1}))
         .await
         .assert_problem(400, Some("seat_numbers"));
+}
+
+/// `near_seat` with `quantity`: the free seats nearest that seat (the lower on a tie); seats
+/// under a lapsed hold when nothing near is available; 409 once none are free.
+async fn best_available_near_a_seat(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({"seat_count": 20, "max_per_person": 4, "hold_seconds": 60})).await;
+    let (_, a) = t.user("attendee").await;
+    let (_, bob) = t.user("attendee").await;
+    let (_, cy) = t.user("attendee").await;
+    let seats = |r: &crate::support::Res| -> Vec<i64> {
+        r.body["seat_numbers"].as_array().unwrap().iter().filter_map(|v| v.as_i64()).collect()
+    };
+    let r = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [9, 10, 11]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    // 8 and 12 are both two away from 10: the lower one.
+    let r =
+        t.post("/reservations", Some(&bob), json!({"event_id": ev, "quantity": 1, "near_seat": 10})).await;
+    assert_eq!((r.status, seats(&r)), (StatusCode::CREATED, vec![8]), "{}", r.body);
+    // Then 12 (two away) and 7 (three away, tied with 13: the lower).
+    let r =
+        t.post("/reservations", Some(&bob), json!({"event_id": ev, "quantity": 2, "near_seat": 10})).await;
+    assert_eq!((r.status, seats(&r)), (StatusCode::CREATED, vec![7, 12]), "{}", r.body);
+    // At the edge, and past the last seat: the nearest there is.
+    let r = t.post("/reservations", Some(&cy), json!({"event_id": ev, "quantity": 1, "near_seat": 20})).await;
+    assert_eq!(seats(&r), vec![20], "{}", r.body);
+    let r =
+        t.post("/reservations", Some(&cy), json!({"event_id": ev, "quantity": 1, "near_seat": 500})).await;
+    assert_eq!(seats(&r), vec![19], "{}", r.body);
+    // Misuse names the field.
+    for body in [
+        json!({"event_id": ev, "seat_numbers": [1], "near_seat": 1}),
+        json!({"event_id": ev, "near_seat": 1}),
+        json!({"event_id": ev, "quantity": 1, "near_seat": 0}),
+        json!({"event_id": ev, "quantity": 1, "near_seat": 100_001}),
+        json!({"event_id": ev, "quantity": 1, "near_seat": "ten"}),
+    ] {
+        t.post("/reservations", Some(&cy), body.clone()).await.assert_problem(400, Some("near_seat"));
+    }
+    let (_, org_t) = t.user("organizer").await;
+    let ga = t.event(&org_t, json!({"name": "GA", "start_time": "2030-05-01T18:00:00Z"})).await;
+    t.post("/reservations", Some(&cy), json!({"event_id": ga, "quantity": 1, "near_seat": 3}))
+        .await
+        .assert_problem(400, Some("near_seat"));
+    t.post("/reservations", None, json!({"event_id": ev, "quantity": 1, "near_seat": 3}))
+        .await
+        .assert_problem(401, None);
+    t.post("/reservations", Some(&cy), json!({"event_id": Uuid::now_v7(), "quantity": 1, "near_seat": 3}))
+        .await
+        .assert_problem(404, None);
+    // A three-seat event: all held, then the holds lapse; nothing is marked available yet, and
+    // the pick still finds a seat under a lapsed hold.
+    let (small, _) = t.seated_event(json!({"seat_count": 3, "hold_seconds": 60})).await;
+    let r =
+        t.post("/reservations", Some(&a), json!({"event_id": small, "quantity": 3, "near_seat": 2})).await;
+    assert_eq!(seats(&r), vec![1, 2, 3], "{}", r.body);
+    let r =
+        t.post("/reservations", Some(&bob), json!({"event_id": small, "quantity": 1, "near_seat": 2})).await;
+    r.assert_problem(409, None);
+    assert_eq!(r.body["code"], "sold_out");
+    t.clock.advance(61);
+    let r =
+        t.post("/reservations", Some(&bob), json!({"event_id": small, "quantity": 1, "near_seat": 2})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(seats(&r).len(), 1);
 }
 
 async fn holds_expire_lazily(b: Backend) {

@@ -19,6 +19,7 @@ both!(
     refund_rules,
     race_500_buyers_for_50_seats,
     race_200_best_available_for_50_seats,
+    race_200_near_picks_for_50_seats,
     race_200_payments_on_one_wallet,
     race_20_retries_with_one_key,
     expired_hold_is_refused_and_never_sold_twice,
@@ -285,6 +286,38 @@ async fn race_200_best_available_for_50_seats(b: Backend) {
         let app = t.app.clone();
         tasks.push(tokio::spawn(async move {
             let input = ReserveInput { event_id: Some(ev), quantity: Some(1), ..Default::default() };
+            match app.reserve(&who, &input).await {
+                Ok(h) => Some(h.seat_numbers),
+                Err(tessera_app::AppError::Conflict { code: "sold_out", .. }) => None,
+                Err(e) => panic!("{e:?}"),
+            }
+        }));
+    }
+    let mut held = Vec::new();
+    for task in tasks {
+        if let Some(seats) = task.await.unwrap() {
+            assert_eq!(seats.len(), 1);
+            held.push(seats[0]);
+        }
+    }
+    let unique: HashSet<_> = held.iter().collect();
+    assert_eq!((held.len(), unique.len()), (50, 50), "each seat held once");
+    assert_eq!(t.app.store.seat_counts(ev, t.app.now()).await.unwrap(), (0, 50, 0));
+}
+
+/// 200 buyers ask for the free seat nearest a seat of their own choosing, four of them for each
+/// seat: exactly 50 holds succeed, on distinct seats, and the rest are told it is sold out.
+async fn race_200_near_picks_for_50_seats(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _) = t.seated_event(json!({})).await;
+    let buyers = t.principals(200).await;
+    let mut tasks = Vec::new();
+    for (i, who) in buyers.into_iter().enumerate() {
+        let app = t.app.clone();
+        tasks.push(tokio::spawn(async move {
+            let near = Some(i as i64 % 50 + 1);
+            let input =
+                ReserveInput { event_id: Some(ev), quantity: Some(1), near_seat: near, ..Default::default() };
             match app.reserve(&who, &input).await {
                 Ok(h) => Some(h.seat_numbers),
                 Err(tessera_app::AppError::Conflict { code: "sold_out", .. }) => None,
