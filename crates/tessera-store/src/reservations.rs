@@ -134,12 +134,13 @@ impl Store {
             take_statement(backend, event_id, req, reservation_id, now, deadline);
         let tt = ticket_type_id.unwrap_or(Uuid::nil());
         // A pick near a seat that comes up short takes the rest anywhere (see `pick_nearest`).
-        let rest = |taken: usize| match req {
-            HoldRequest::AnySeats { near: Some(_), .. } if (taken as i64) < wanted => {
+        // Built only then, from copies, so the SQLite writer's job can carry it.
+        let near_pick = matches!(req, HoldRequest::AnySeats { near: Some(_), .. });
+        let rest = move |taken: usize| {
+            (near_pick && (taken as i64) < wanted).then(|| {
                 let rest = HoldRequest::AnySeats { quantity: wanted - taken as i64, near: None };
-                Some(take_statement(backend, event_id, &rest, reservation_id, now, deadline).0)
-            }
-            _ => None,
+                take_statement(backend, event_id, &rest, reservation_id, now, deadline).0
+            })
         };
         let held = |taken: &[(i32, i64)]| {
             held_rows(reservation_id, user_id, event_id, ticket_type_id, taken, now, deadline)
@@ -212,10 +213,6 @@ impl Store {
             // The single writer serializes holds, so the count cannot be raced there.
             Db::Sqlite { .. } => {
                 let (text, values) = (take.text, w::values(&take.args));
-                // Built here, as the writer's closure must not borrow the request.
-                let rest = |n: usize| rest(n).map(|more| (more.text, w::values(&more.args)));
-                let rests: Vec<Option<(String, Vec<Value>)>> =
-                    (0..usize::try_from(wanted).unwrap_or(0)).map(rest).collect();
                 self.sqlite_writer()?
                     .run(move |tx| {
                         if let Some(entry) = admission {
@@ -238,8 +235,9 @@ impl Store {
                         }
                         let mut taken: Vec<(i32, i64)> =
                             w::rows(tx, &text, &values, |r| Ok((r.get(0)?, r.get(1)?)))?;
-                        if let Some(Some((more, values))) = rests.get(taken.len()) {
-                            taken.extend(w::rows(tx, more, values, |r| Ok((r.get(0)?, r.get(1)?)))?);
+                        if let Some(more) = rest(taken.len()) {
+                            let values = w::values(&more.args);
+                            taken.extend(w::rows(tx, &more.text, &values, |r| Ok((r.get(0)?, r.get(1)?)))?);
                         }
                         if taken.len() as i64 != wanted {
                             return Ok(Err(HoldOutcome::SoldOut { available: taken.len() as i64 }));
@@ -555,10 +553,9 @@ fn pick_free(backend: Backend, event: &str, which: &str, now: &str, quantity: &s
 /// tie): `quantity` from each side of it, two short ordered scans of `seats_status_idx` as for a
 /// 409's suggestions. PostgreSQL skips seats another transaction is taking, as in `pick_free`.
 /// Should this find too few (seats under a lapsed hold are not looked for here), `hold` takes the
-/// rest with the plain pick in the same transaction. That second statement is not folded into
-/// this one as a third branch: on PostgreSQL every hold then also scanned from the start of the
-/// available seats, through the index entries every earlier sale left dead there, and the flash
-/// sale took 396 s instead of 168 (reserve p50 1 s).
+/// rest with the plain pick in the same transaction, a second statement only then, rather than a
+/// third branch here that every hold would run. (On PostgreSQL the near pick is still far slower
+/// than asking for a seat by number in the full flash sale, either way: see issue #3.)
 fn pick_nearest(backend: Backend, event: &str, quantity: &str, near: &str) -> String {
     let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let numbered = format!("event_id = {event} AND ticket_type_id IS NULL");

@@ -302,6 +302,13 @@ async fn best_available_near_a_seat(b: Backend) {
         t.post("/reservations", Some(&bob), json!({"event_id": small, "quantity": 1, "near_seat": 2})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(seats(&r).len(), 1);
+    // Part near, the rest anywhere: two available seats near 3, the third under a lapsed hold.
+    let (part, _) = t.seated_event(json!({"seat_count": 3, "hold_seconds": 60})).await;
+    t.post("/reservations", Some(&a), json!({"event_id": part, "seat_numbers": [1]})).await;
+    t.clock.advance(61);
+    let r =
+        t.post("/reservations", Some(&bob), json!({"event_id": part, "quantity": 3, "near_seat": 3})).await;
+    assert_eq!((r.status, seats(&r)), (StatusCode::CREATED, vec![1, 2, 3]), "{}", r.body);
 }
 
 async fn holds_expire_lazily(b: Backend) {
