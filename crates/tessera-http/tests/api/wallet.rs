@@ -278,36 +278,17 @@ async fn race_500_buyers_for_50_seats(b: Backend) {
 /// 200 buyers ask for the best available seat at once: exactly 50 holds succeed, on distinct
 /// seats, and the rest are told the event is sold out.
 async fn race_200_best_available_for_50_seats(b: Backend) {
-    let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({})).await;
-    let buyers = t.principals(200).await;
-    let mut tasks = Vec::new();
-    for who in buyers {
-        let app = t.app.clone();
-        tasks.push(tokio::spawn(async move {
-            let input = ReserveInput { event_id: Some(ev), quantity: Some(1), ..Default::default() };
-            match app.reserve(&who, &input).await {
-                Ok(h) => Some(h.seat_numbers),
-                Err(tessera_app::AppError::Conflict { code: "sold_out", .. }) => None,
-                Err(e) => panic!("{e:?}"),
-            }
-        }));
-    }
-    let mut held = Vec::new();
-    for task in tasks {
-        if let Some(seats) = task.await.unwrap() {
-            assert_eq!(seats.len(), 1);
-            held.push(seats[0]);
-        }
-    }
-    let unique: HashSet<_> = held.iter().collect();
-    assert_eq!((held.len(), unique.len()), (50, 50), "each seat held once");
-    assert_eq!(t.app.store.seat_counts(ev, t.app.now()).await.unwrap(), (0, 50, 0));
+    race_200_server_picks_for_50_seats(b, |_| None).await;
 }
 
 /// 200 buyers ask for the free seat nearest a seat of their own choosing, four of them for each
 /// seat: exactly 50 holds succeed, on distinct seats, and the rest are told it is sold out.
 async fn race_200_near_picks_for_50_seats(b: Backend) {
+    race_200_server_picks_for_50_seats(b, |i| Some(i as i64 % 50 + 1)).await;
+}
+
+/// 200 buyers each ask the server for one seat of 50 (buyer `i` near `near(i)`, if any).
+async fn race_200_server_picks_for_50_seats(b: Backend, near: fn(usize) -> Option<i64>) {
     let t = TestApp::new(b).await;
     let (ev, _) = t.seated_event(json!({})).await;
     let buyers = t.principals(200).await;
@@ -315,9 +296,12 @@ async fn race_200_near_picks_for_50_seats(b: Backend) {
     for (i, who) in buyers.into_iter().enumerate() {
         let app = t.app.clone();
         tasks.push(tokio::spawn(async move {
-            let near = Some(i as i64 % 50 + 1);
-            let input =
-                ReserveInput { event_id: Some(ev), quantity: Some(1), near_seat: near, ..Default::default() };
+            let input = ReserveInput {
+                event_id: Some(ev),
+                quantity: Some(1),
+                near_seat: near(i),
+                ..Default::default()
+            };
             match app.reserve(&who, &input).await {
                 Ok(h) => Some(h.seat_numbers),
                 Err(tessera_app::AppError::Conflict { code: "sold_out", .. }) => None,
