@@ -234,12 +234,20 @@ impl Store {
         // (made the entry, its position, the queue's state), or None when the queue is off.
         let inserted: Option<(bool, i32, QueueStateRow)> = match &self.db {
             Db::Postgres(p) => {
-                let mut tx = p.begin_write().await?;
+                // The position comes from the counter in a transaction of its own, unsynced
+                // (`begin_unsynced`): with the entry in the same transaction, the counter row
+                // stayed locked through every join's fsync and the crowd joined one at a time.
+                // The entry itself is written and synced after it. A position whose entry is
+                // never written (a racing join by the same person, or a crash) is a gap in the
+                // line: admission goes by position order and skips it, and the estimate of how
+                // many are ahead errs by one.
+                let mut bump = crate::begin_unsynced(p).await?;
                 let state: Option<QueueStateRow> = sqlx::query_as(sqlx::AssertSqlSafe(state_sql))
                     .bind(event_id)
                     .bind(true)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *bump)
                     .await?;
+                bump.commit().await?;
                 match state {
                     None => None,
                     Some(state) => {
@@ -249,7 +257,7 @@ impl Store {
                                 .bind(pos)
                                 .bind(now)
                                 .bind(id)
-                                .execute(&mut *tx)
+                                .execute(p)
                                 .await
                                 .map(affected)?,
                             None => sqlx::query(INSERT_ENTRY)
@@ -258,14 +266,11 @@ impl Store {
                                 .bind(user_id)
                                 .bind(pos)
                                 .bind(now)
-                                .execute(&mut *tx)
+                                .execute(p)
                                 .await
                                 .map(affected)?,
                         };
-                        // A racing join by the same person already placed them: keep theirs.
-                        if n == 1 {
-                            tx.commit().await?;
-                        }
+                        // n == 0: a racing join by the same person already placed them; keep theirs.
                         Some((n == 1, pos, state))
                     }
                 }
