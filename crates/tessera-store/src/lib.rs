@@ -131,6 +131,9 @@ pub struct Store {
     writer: Option<std::sync::Arc<sqlite_inline::SqliteWriter>>,
     /// SQLite: read connections used inline on the hot read paths (sqlite_inline.rs).
     readers: Option<std::sync::Arc<sqlite_inline::SqliteReaders>>,
+    /// PostgreSQL: a few connections whose commits do not wait for the WAL flush (see
+    /// `unsynced_pool`), opened when first used.
+    unsynced: Option<PgPool>,
 }
 
 /// Runs `$body` with `$p` bound to the pool for reads (`read`) or writes (`write`), on either backend.
@@ -163,6 +166,18 @@ macro_rules! on_db {
 }
 
 impl Store {
+    /// PostgreSQL: connections whose commits do not wait for the WAL to reach the disk, for a
+    /// counter row that every request of a kind updates in one statement (a waiting room's next
+    /// position, a rate-limit bucket). An updated row stays locked until its transaction ends, and
+    /// a synced commit ends only after the fsync: those requests went through one at a time, one
+    /// fsync each (~360 joins a second on the benchmark machine, ten minutes for 200,000). A crash
+    /// can lose the last fraction of a second of such commits, but never one that a later synced
+    /// commit depends on: the WAL is written in order, so flushing that commit flushes everything
+    /// before it. Never for money, seats or anything a client is promised.
+    pub(crate) fn unsynced_pool(&self) -> Option<&PgPool> {
+        self.unsynced.as_ref()
+    }
+
     /// Opens the database named by `opts.url` (creating an SQLite file if needed).
     pub async fn connect(opts: &StoreOptions) -> Result<Store> {
         let url = opts.url.trim();
@@ -172,12 +187,22 @@ impl Store {
                 create_schema(o.clone(), schema).await?;
                 o = o.options([("search_path", schema.as_str())]);
             }
+            let unsynced = PgPoolOptions::new()
+                .max_connections((opts.max_connections / 4).max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy_with(o.clone().options([("synchronous_commit", "off")]));
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(o)
                 .await?;
-            Ok(Store { db: Db::Postgres(pool), wal: None, writer: None, readers: None })
+            Ok(Store {
+                db: Db::Postgres(pool),
+                wal: None,
+                writer: None,
+                readers: None,
+                unsynced: Some(unsynced),
+            })
         } else if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Other(e.to_string()))?
@@ -213,6 +238,7 @@ impl Store {
                 wal: Some(wal),
                 writer: Some(writer),
                 readers: Some(readers),
+                unsynced: None,
             })
         } else {
             Err(StoreError::Other(format!(
@@ -335,22 +361,6 @@ impl WritePool for SqlitePool {
     ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
-}
-
-/// PostgreSQL: a transaction whose commit does not wait for its WAL to reach the disk, for a
-/// counter row that every request of a kind updates (a waiting room's next position, a rate-limit
-/// bucket). An updated row stays locked until its transaction ends, and a synced commit ends only
-/// after the fsync: those requests then went through one at a time, one fsync each (~360 joins a
-/// second on the benchmark machine, ten minutes for 200,000). Unsynced, the lock is held for the
-/// statement alone. A crash can lose the last fraction of a second of such commits, but never one
-/// that a later synced commit depends on: the WAL is written in order, so flushing that commit
-/// flushes everything before it. Never for money, seats or anything a client is promised.
-pub(crate) async fn begin_unsynced(
-    p: &PgPool,
-) -> std::result::Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
-    let mut tx = p.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
-    Ok(tx)
 }
 
 impl WritePool for PgPool {

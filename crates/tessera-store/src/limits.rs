@@ -31,13 +31,11 @@ impl Store {
         let rows: Vec<(String, i64)> = match &self.db {
             Db::Postgres(p) => {
                 // Unsynced: a hit lost in a crash harms nobody, and one bucket (an address behind
-                // which a crowd joins) is a row every such request updates (`begin_unsynced`).
-                let mut tx = crate::begin_unsynced(p).await?;
+                // which a crowd joins) is a row every such request updates (`unsynced_pool`).
                 let rows: Vec<(String, i32)> =
                     bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args)
-                        .fetch_all(&mut *tx)
+                        .fetch_all(self.unsynced_pool().unwrap_or(p))
                         .await?;
-                tx.commit().await?;
                 rows.into_iter().map(|(b, h)| (b, i64::from(h))).collect()
             }
             Db::Sqlite { .. } => {

@@ -234,20 +234,18 @@ impl Store {
         // (made the entry, its position, the queue's state), or None when the queue is off.
         let inserted: Option<(bool, i32, QueueStateRow)> = match &self.db {
             Db::Postgres(p) => {
-                // The position comes from the counter in a transaction of its own, unsynced
-                // (`begin_unsynced`): with the entry in the same transaction, the counter row
+                // The position comes from the counter in a statement of its own, unsynced
+                // (`unsynced_pool`): with the entry in the same transaction, the counter row
                 // stayed locked through every join's fsync and the crowd joined one at a time.
                 // The entry itself is written and synced after it. A position whose entry is
                 // never written (a racing join by the same person, or a crash) is a gap in the
                 // line: admission goes by position order and skips it, and the estimate of how
                 // many are ahead errs by one.
-                let mut bump = crate::begin_unsynced(p).await?;
                 let state: Option<QueueStateRow> = sqlx::query_as(sqlx::AssertSqlSafe(state_sql))
                     .bind(event_id)
                     .bind(true)
-                    .fetch_optional(&mut *bump)
+                    .fetch_optional(self.unsynced_pool().unwrap_or(p))
                     .await?;
-                bump.commit().await?;
                 match state {
                     None => None,
                     Some(state) => {
