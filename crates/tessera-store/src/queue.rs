@@ -240,7 +240,8 @@ impl Store {
                 // The entry itself is written and synced after it. A position whose entry is
                 // never written (a racing join by the same person, or a crash) is a gap in the
                 // line: admission goes by position order and skips it, and the estimate of how
-                // many are ahead errs by one.
+                // many are ahead errs by one for each gap. An entry written a moment after the
+                // next position's is still the lowest waiting, so the next tick admits it first.
                 let state: Option<QueueStateRow> = sqlx::query_as(sqlx::AssertSqlSafe(state_sql))
                     .bind(event_id)
                     .bind(true)
