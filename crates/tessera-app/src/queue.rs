@@ -236,7 +236,8 @@ impl App {
         let to_open = state
             .opens_at
             .map_or(0, |o| i64::try_from((o - self.now()).whole_milliseconds()).unwrap_or(i64::MAX));
-        let hint = queue_pace::waiting_hint(ahead, pace, to_open, state.places_left.map(i64::from));
+        let hint = queue_pace::waiting_hint(ahead, pace, to_open, state.places_left.map(i64::from))
+            .within_window(i64::from(state.window_secs));
         let queue_token = match token {
             Some(t) => t.to_string(),
             None => self.queue_token(entry.user_id, entry.event_id, entry.entry_id, entry.queue_position)?,

@@ -116,6 +116,16 @@ impl WaitingHint {
     pub fn poll_after_secs(&self) -> i64 {
         ceil_secs(self.poll_after_ms)
     }
+
+    /// The same hint for a line whose admissions last `window_secs`: the poll interval is at most
+    /// half the window, so a buyer admitted just after a poll learns it with half the window
+    /// left to reserve. Windows may be as short as 30 s and intervals as long as `MAX_POLL_MS`
+    /// (60 s): a buyer far back, told to come back in a minute, could otherwise be admitted and
+    /// lapse between two polls if the line sped up.
+    pub fn within_window(self, window_secs: i64) -> WaitingHint {
+        let most = (window_secs.saturating_mul(1000) / 2).max(MIN_POLL_MS);
+        WaitingHint { poll_after_ms: self.poll_after_ms.min(most), ..self }
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +207,21 @@ mod tests {
         let h = waiting_hint(0, 60_000, -30_000, None);
         assert_eq!((h.wait_secs, h.poll_after_ms), (1, MIN_POLL_MS));
         assert_eq!(waiting_hint(0, 60, 0, None).poll_after_ms, 1_250);
+    }
+
+    #[test]
+    fn polls_come_at_least_twice_a_window() {
+        // A minute's interval in a 30-second window: every 15 s.
+        let h = waiting_hint(3_599, 60, 0, None);
+        assert_eq!(h.poll_after_ms, MAX_POLL_MS);
+        let w = h.within_window(30);
+        assert_eq!((w.poll_after_ms, w.wait_secs), (15_000, h.wait_secs));
+        // The default five minutes leaves it alone; a short interval is never lengthened.
+        assert_eq!(h.within_window(300), h);
+        let near = waiting_hint(0, 60_000, 0, None);
+        assert_eq!(near.within_window(30), near);
+        // Never below the shortest interval.
+        assert_eq!(h.within_window(0).poll_after_ms, MIN_POLL_MS);
     }
 
     #[test]

@@ -20,7 +20,8 @@ both!(
     polls_follow_the_serving_counter,
     a_scheduled_opening_admits_nobody_before_it,
     buyers_beyond_the_places_left_are_told_so,
-    concurrent_joins_place_everyone_once
+    concurrent_joins_place_everyone_once,
+    polls_come_within_the_admission_window
 );
 
 async fn statuses(t: &TestApp, ev: Uuid, who: &[Principal]) -> Vec<String> {
@@ -533,4 +534,32 @@ async fn concurrent_joins_place_everyone_once(b: Backend) {
     assert_eq!(positions.len(), buyers.len());
     // Gaps only where a double click lost its race: never more positions than joins.
     assert!(*positions.last().unwrap() as usize <= 2 * buyers.len());
+}
+
+/// Far back in a slow line with a 30-second admission window, a buyer is told to poll every 15 s,
+/// not every minute: admitted just after a poll, they still learn it with half the window left.
+async fn polls_come_within_the_admission_window(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let settings = json!({"admission_rate_per_minute": 1, "max_admitted": 1, "admission_window_seconds": 30});
+    let r = t.call("PUT", &format!("/events/{ev}/queue"), Some(&org_t), Some(settings)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let buyers = t.principals(3).await;
+    let mut tokens = Vec::new();
+    for p in &buyers {
+        tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
+    }
+    let r = poll_status(&t, &tokens[2]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Two ahead at one a minute: three minutes' wait, polled every 15 s.
+    assert_eq!(
+        (
+            r.body["wait_time"].as_i64(),
+            r.body["poll_after_seconds"].as_i64(),
+            r.body["poll_after_ms"].as_i64()
+        ),
+        (Some(180), Some(15), Some(15_000)),
+        "{}",
+        r.body
+    );
 }
