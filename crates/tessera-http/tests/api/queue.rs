@@ -42,20 +42,20 @@ async fn poll_status(t: &TestApp, token: &str) -> Res {
     t.send(req).await
 }
 
+/// A seated event (the default map) with its waiting room switched on with `settings`, and the
+/// organizer's token.
+async fn queued_event(t: &TestApp, settings: serde_json::Value) -> (Uuid, String) {
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let r = t.call("PUT", &format!("/events/{ev}/queue"), Some(&org_t), Some(settings)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    (ev, org_t)
+}
+
 async fn admits_in_order_within_max_and_recovers(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let r = t
-        .call(
-            "PUT",
-            &format!("/events/{ev}/queue"),
-            Some(&org_t),
-            Some(
-                json!({"admission_rate_per_minute": 120, "max_admitted": 3, "admission_window_seconds": 60}),
-            ),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let settings =
+        json!({"admission_rate_per_minute": 120, "max_admitted": 3, "admission_window_seconds": 60});
+    let (ev, _) = queued_event(&t, settings).await;
     let buyers = t.principals(8).await;
     for (i, p) in buyers.iter().enumerate() {
         let v = t.app.join_queue(p, Some(ev), &format!("10.0.0.{i}")).await.unwrap();
@@ -323,10 +323,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
 /// admissions show at once; another instance's within the TTL.
 async fn polls_follow_the_serving_counter(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let settings = json!({"admission_rate_per_minute": 120, "max_admitted": 10});
-    let r = t.call("PUT", &format!("/events/{ev}/queue"), Some(&org_t), Some(settings)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let (ev, _) = queued_event(&t, json!({"admission_rate_per_minute": 120, "max_admitted": 10})).await;
     let buyers = t.principals(4).await;
     let mut tokens = Vec::new();
     for p in &buyers {
@@ -497,16 +494,7 @@ async fn buyers_beyond_the_places_left_are_told_so(b: Backend) {
 /// still the positions' order.
 async fn concurrent_joins_place_everyone_once(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let r = t
-        .call(
-            "PUT",
-            &format!("/events/{ev}/queue"),
-            Some(&org_t),
-            Some(json!({"admission_rate_per_minute": 60})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let (ev, _) = queued_event(&t, json!({"admission_rate_per_minute": 60})).await;
     let buyers = t.principals(40).await;
     let mut tasks = Vec::new();
     for (i, p) in buyers.iter().enumerate() {
@@ -540,10 +528,8 @@ async fn concurrent_joins_place_everyone_once(b: Backend) {
 /// not every minute: admitted just after a poll, they still learn it with half the window left.
 async fn polls_come_within_the_admission_window(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
     let settings = json!({"admission_rate_per_minute": 1, "max_admitted": 1, "admission_window_seconds": 30});
-    let r = t.call("PUT", &format!("/events/{ev}/queue"), Some(&org_t), Some(settings)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let (ev, _) = queued_event(&t, settings).await;
     let buyers = t.principals(3).await;
     let mut tokens = Vec::new();
     for p in &buyers {
