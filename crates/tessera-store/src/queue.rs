@@ -442,8 +442,9 @@ impl Store {
     }
 }
 
-/// Admissions live now: `$1` event, `$2` now.
-const ACTIVE_ADMISSIONS: &str =
+/// Admissions live now: `$1` event, `$2` now (from `queue_entries_status_idx` alone, which ends
+/// with `expires_at`).
+pub(crate) const ACTIVE_ADMISSIONS: &str =
     "SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND status = 'admitted' AND expires_at > $2";
 
 /// Admits the next `$2` waiting entries of event `$1` in position order (`$3` now, `$4` until).

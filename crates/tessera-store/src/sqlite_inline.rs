@@ -698,6 +698,9 @@ mod tests {
             let p = plan(sql);
             assert!(p.contains("seats_reservation_idx (reservation_id=?)"), "{sql}: {p}");
         }
+        // The admission job's count of live admissions reads the status index alone.
+        let p = plan(crate::queue::ACTIVE_ADMISSIONS);
+        assert!(p.contains("USING COVERING INDEX queue_entries_status_idx (event_id=? AND status=?)"), "{p}");
     }
 
     /// The writer leaves checkpoints to the checkpointer thread: its own automatic checkpoint
