@@ -100,16 +100,17 @@ pub struct QueueStatusBody {
     /// configured admission rate until admissions have been observed).
     pub wait_time: i64,
     /// While waiting: seconds until the next poll is worth making (1 near the front, up to 60
-    /// far back, and never more than half the admission window; `poll_after_ms` rounded up); null
-    /// once admitted or ended.
+    /// far back, up to 300 beyond the places left, and never more than half the admission window;
+    /// `poll_after_ms` rounded up); null once admitted or ended.
     pub poll_after_seconds: Option<i64>,
     /// The same in milliseconds, for clients that can wait precisely: near the opening each
     /// buyer is sent back for the admission tick after their estimated turn (500 ms at least
-    /// once the line is open, up to 60,000 far back, at most half the admission window); null
-    /// once admitted or ended.
+    /// once the line is open, up to 60,000 far back, up to 300,000 beyond the places left, at
+    /// most half the admission window); null once admitted or ended.
     pub poll_after_ms: Option<i64>,
     /// While waiting: more buyers wait ahead than there are places left, so the sale will likely
-    /// sell out first (unless those ahead leave or holds lapse); polls are then asked for rarely.
+    /// sell out first (unless those ahead leave or holds lapse); polls are then asked for every
+    /// half admission window (at most every 5 minutes).
     pub beyond_places_left: bool,
     /// Places still on sale when last counted (the admission job counts every two seconds; null
     /// before its first count).

@@ -457,7 +457,9 @@ async fn buyers_beyond_the_places_left_are_told_so(b: Backend) {
             last.body["wait_time"].as_i64(),
             last.body["poll_after_seconds"].as_i64()
         ),
-        (Some(true), Some(8), Some(60)),
+        // Polls are asked for every half admission window (the default 300 s): their turn comes
+        // only if holds lapse or those ahead leave.
+        (Some(true), Some(8), Some(150)),
         "{}",
         last.body
     );
