@@ -594,12 +594,12 @@ mod tests {
         assert_eq!(tick.n, 0);
         assert_eq!(tick.outcome(&st, &[], before), (10, before, 0));
         // A second after it: a second's worth (10), not the minute since the last advance; the
-        // pace is measured over that second too.
+        // pace is measured over that second too, and being the first measured, it is the pace.
         let after = t0 + time::Duration::seconds(61);
         let tick = AdmissionTick::plan(&st, 0, after);
         assert_eq!(tick.n, 10);
         let (serving, last, pace) = tick.outcome(&st, &(11..=20).collect::<Vec<_>>(), after);
-        assert_eq!((serving, last, pace), (20, after, 300));
+        assert_eq!((serving, last, pace), (20, after, 600));
     }
 
     #[test]

@@ -279,8 +279,8 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
         ),
         (Some(9), Some(1), Some(1_250), Some(2))
     );
-    // A tick a second later may admit only 2 (the maximum at once): 120 a minute observed,
-    // smoothed to 60 against the line that had not moved.
+    // A tick a second later may admit only 2 (the maximum at once): 120 a minute observed, the
+    // first pace measured, so it stands as it is (7 in front: four seconds).
     t.clock.advance(1);
     assert_eq!(t.app.advance_queues().await.unwrap(), 2);
     let last = poll(9).await;
@@ -291,7 +291,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
             last.body["poll_after_ms"].as_i64(),
             last.body["poll_after_seconds"].as_i64()
         ),
-        (Some(7), Some(8), Some(8_250), Some(9))
+        (Some(7), Some(4), Some(4_250), Some(5))
     );
     let first = poll(0).await;
     assert_eq!(
@@ -308,7 +308,7 @@ async fn estimates_follow_the_observed_pace(b: Backend) {
     let last = poll(9).await;
     assert_eq!(
         (last.body["wait_time"].as_i64(), last.body["poll_after_seconds"].as_i64()),
-        (Some(8), Some(9)),
+        (Some(4), Some(5)),
         "{}",
         last.body
     );
@@ -458,8 +458,9 @@ async fn buyers_beyond_the_places_left_are_told_so(b: Backend) {
             last.body["poll_after_seconds"].as_i64()
         ),
         // Polls are asked for every half admission window (the default 300 s): their turn comes
-        // only if holds lapse or those ahead leave.
-        (Some(true), Some(8), Some(150)),
+        // only if holds lapse or those ahead leave. The wait is at the pace of the first tick (60
+        // a minute, 3 ahead).
+        (Some(true), Some(4), Some(150)),
         "{}",
         last.body
     );
