@@ -36,16 +36,27 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 /// Where the current time comes from; tests substitute a controllable clock.
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The time in whole seconds, as it is stored.
     fn now(&self) -> OffsetDateTime;
+
+    /// The time to the sub-second, for what runs faster than once a second (the waiting room's
+    /// admission ticks and poll hints). A clock that only has whole seconds gives those.
+    fn precise_now(&self) -> OffsetDateTime {
+        self.now()
+    }
 }
 
-/// The real clock (UTC, whole seconds).
+/// The real clock (UTC).
 #[derive(Debug, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
         tessera_domain::clock::now()
+    }
+
+    fn precise_now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
     }
 }
 
@@ -119,5 +130,10 @@ impl App {
 
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
+    }
+
+    /// The time to the sub-second (`Clock::precise_now`).
+    pub fn precise_now(&self) -> OffsetDateTime {
+        self.clock.precise_now()
     }
 }

@@ -233,9 +233,11 @@ impl App {
         let ahead =
             if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };
         let pace = queue_pace::estimate_pace(state.admitted_per_min, state.rate_per_min);
+        // To the millisecond: with whole seconds, a buyer who asked 0.9 s into a second was sent
+        // back 0.9 s after their turn.
         let to_open = state
             .opens_at
-            .map_or(0, |o| i64::try_from((o - self.now()).whole_milliseconds()).unwrap_or(i64::MAX));
+            .map_or(0, |o| i64::try_from((o - self.precise_now()).whole_milliseconds()).unwrap_or(i64::MAX));
         let hint = queue_pace::waiting_hint(ahead, pace, to_open, state.places_left.map(i64::from))
             .within_window(i64::from(state.window_secs));
         let queue_token = match token {
@@ -260,7 +262,7 @@ impl App {
     pub async fn advance_queues(&self) -> Result<u64> {
         let mut n = 0;
         for event_id in self.store.enabled_queues().await? {
-            n += self.store.advance_queue(event_id, self.now()).await?;
+            n += self.store.advance_queue(event_id, self.precise_now()).await?;
             self.queue_states.forget(event_id);
         }
         Ok(n)

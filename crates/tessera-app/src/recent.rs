@@ -77,6 +77,8 @@ mod tests {
             opens_at: None,
             places_left: None,
             places_counted_at: None,
+            rate_clock_ms: None,
+            ticked_ms: None,
         }
     }
 

@@ -31,6 +31,31 @@ pub struct QueueStateRow {
     pub places_left: Option<i32>,
     /// When `places_left` was counted.
     pub places_counted_at: Option<OffsetDateTime>,
+    /// The admission job's rate clock and its last tick, in milliseconds since the Unix epoch
+    /// (migration 0013): `last_advanced_at` and `updated_at` as the job keeps them, below the
+    /// whole seconds stored timestamps have. `None` until the first tick after a settings change.
+    pub rate_clock_ms: Option<i64>,
+    pub ticked_ms: Option<i64>,
+}
+
+impl QueueStateRow {
+    /// Where the rate clock stands, to the millisecond when the job has ticked.
+    fn rate_clock(&self) -> OffsetDateTime {
+        self.rate_clock_ms.and_then(from_unix_ms).unwrap_or(self.last_advanced_at)
+    }
+
+    /// When the job last ticked (or the settings changed).
+    fn ticked(&self) -> OffsetDateTime {
+        self.ticked_ms.and_then(from_unix_ms).unwrap_or(self.updated_at)
+    }
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_unix_ms(ms: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -81,6 +106,8 @@ fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueStateRow> {
         opens_at: w::get_opt_ts(r, 10)?,
         places_left: r.get(11)?,
         places_counted_at: w::get_opt_ts(r, 12)?,
+        rate_clock_ms: r.get(13)?,
+        ticked_ms: r.get(14)?,
     })
 }
 
@@ -110,7 +137,8 @@ pub struct QueueConfig {
 }
 
 const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window_secs, next_position, \
-     serving_position, last_advanced_at, admitted_per_min, updated_at, opens_at, places_left, places_counted_at";
+     serving_position, last_advanced_at, admitted_per_min, updated_at, opens_at, places_left, places_counted_at, \
+     rate_clock_ms, ticked_ms";
 
 /// Counts 1 when entry `$1` is admitted and its admission still runs at `$2` (the effective status
 /// `admitted` of `ENTRY_COLUMNS`), else 0.
@@ -137,7 +165,8 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
                  ON CONFLICT (event_id) DO UPDATE SET enabled = excluded.enabled, rate_per_min = excluded.rate_per_min,
                      max_active = excluded.max_active, window_secs = excluded.window_secs, updated_at = excluded.updated_at,
-                     opens_at = excluded.opens_at, admitted_per_min = 0",
+                     opens_at = excluded.opens_at, admitted_per_min = 0, rate_clock_ms = NULL,
+                     ticked_ms = NULL",
             )
             .bind(event_id)
             .bind(c.enabled)
@@ -335,7 +364,11 @@ impl Store {
     /// as the rate has earned since the last advance and the free admission slots allow. Returns
     /// how many were admitted. Serialized per event (row lock on PostgreSQL, the single writer on
     /// SQLite), so two instances cannot over-admit.
-    pub async fn advance_queue(&self, event_id: Uuid, now: OffsetDateTime) -> Result<u64> {
+    ///
+    /// `at` is the time to the millisecond: the rate earns from it and the pace is measured with
+    /// it. What is stored as a timestamp (admissions, the tick) takes it in whole seconds.
+    pub async fn advance_queue(&self, event_id: Uuid, at: OffsetDateTime) -> Result<u64> {
+        let now = tessera_domain::clock::normalize_ts(at);
         let backend = self.backend();
         let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let state_sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1{lock}");
@@ -358,7 +391,7 @@ impl Store {
                         } else {
                             None
                         };
-                        let tick = AdmissionTick::plan(&st, active, now);
+                        let tick = AdmissionTick::plan(&st, active, at);
                         let admitted: Vec<i32> = if tick.n > 0 {
                             let window = now + time::Duration::seconds(i64::from(st.window_secs));
                             w::rows(
@@ -370,18 +403,20 @@ impl Store {
                         } else {
                             Vec::new()
                         };
-                        let (serving, last, pace) = tick.outcome(&st, &admitted, now);
+                        let (serving, last, pace) = tick.outcome(&st, &admitted, at);
                         w::exec(
                             tx,
                             SAVE_TICK,
                             &[
                                 Value::Integer(serving.into()),
-                                w::ts(last),
+                                w::ts(tessera_domain::clock::normalize_ts(last)),
                                 w::ts(now),
                                 Value::Integer(pace.into()),
                                 w::id(event_id),
                                 left.map_or(Value::Null, Value::Integer),
                                 left.map_or(Value::Null, |_| w::ts(now)),
+                                Value::Integer(unix_ms(last)),
+                                Value::Integer(unix_ms(at)),
                             ],
                         )?;
                         Ok(admitted.len() as u64)
@@ -400,7 +435,7 @@ impl Store {
         } else {
             None
         };
-        let tick = AdmissionTick::plan(&st, active, now);
+        let tick = AdmissionTick::plan(&st, active, at);
         let mut admitted: Vec<i32> = Vec::new();
         if tick.n > 0 {
             admitted = sqlx::query_scalar(ADMIT_NEXT)
@@ -411,15 +446,17 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
         }
-        let (serving, last, pace) = tick.outcome(&st, &admitted, now);
+        let (serving, last, pace) = tick.outcome(&st, &admitted, at);
         sqlx::query(SAVE_TICK)
             .bind(serving)
-            .bind(last)
+            .bind(tessera_domain::clock::normalize_ts(last))
             .bind(now)
             .bind(pace)
             .bind(event_id)
             .bind(left.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
             .bind(left.map(|_| now))
+            .bind(unix_ms(last))
+            .bind(unix_ms(at))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -456,11 +493,13 @@ const ADMIT_NEXT: &str = "WITH picked AS MATERIALIZED (
      RETURNING queue_position";
 
 /// Saves a tick: serving counter, rate clock, tick time and observed pace of event `$5`, and the
-/// places left (`$6`) counted at `$7` when they were counted (NULL keeps the last count).
+/// places left (`$6`) counted at `$7` when they were counted (NULL keeps the last count). The
+/// rate clock and tick time go in whole seconds (`$2`, `$3`) and in milliseconds (`$8`, `$9`).
 const SAVE_TICK: &str =
     "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3,
          admitted_per_min = $4, places_left = COALESCE($6, places_left),
-         places_counted_at = COALESCE($7, places_counted_at) WHERE event_id = $5";
+         places_counted_at = COALESCE($7, places_counted_at), rate_clock_ms = $8, ticked_ms = $9
+     WHERE event_id = $5";
 
 /// How often the admission job counts the places left. The count is a hint for waiting buyers,
 /// and on PostgreSQL it visits every place of the event (~24 ms for 50,000 seats being sold):
@@ -492,7 +531,7 @@ impl AdmissionTick {
     fn plan(st: &QueueStateRow, active: i64, now: OffsetDateTime) -> AdmissionTick {
         // Nothing is earned before a scheduled opening, so the line does not start with a burst of
         // what the waiting time before it would have earned.
-        let from = st.opens_at.map_or(st.last_advanced_at, |o| o.max(st.last_advanced_at));
+        let from = st.opens_at.map_or(st.rate_clock(), |o| o.max(st.rate_clock()));
         // In milliseconds, so ticks shorter than a second earn their share.
         let elapsed = i64::try_from((now - from).whole_milliseconds().max(0)).unwrap_or(i64::MAX);
         let tokens = elapsed.saturating_mul(i64::from(st.rate_per_min)) / 60_000;
@@ -520,7 +559,7 @@ impl AdmissionTick {
         };
         let serving = admitted.iter().copied().max().unwrap_or(0).max(st.serving_position);
         // Time before a scheduled opening is not time the line could have moved in.
-        let since_tick = (now - st.updated_at.max(self.from)).as_seconds_f64().max(0.0);
+        let since_tick = (now - st.ticked().max(self.from)).as_seconds_f64().max(0.0);
         // A full line (everyone admitted still shopping) says nothing about its pace: keep the
         // last one, or the estimates would stretch while the line is merely busy.
         let pace = if self.capacity <= 0 {
@@ -551,7 +590,39 @@ mod tests {
             opens_at: None,
             places_left: None,
             places_counted_at: None,
+            rate_clock_ms: None,
+            ticked_ms: None,
         }
+    }
+
+    #[test]
+    fn the_rate_clock_keeps_milliseconds() {
+        // An opening at a whole second; ticks a quarter second apart at 600,000 a minute (10 a
+        // millisecond). With whole seconds only, every tick within the opening second saw no
+        // time pass and the first admissions waited for the next second.
+        let open = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(60);
+        let mut st = state(600_000, 100_000, OffsetDateTime::UNIX_EPOCH);
+        st.admitted_per_min = 0;
+        st.opens_at = Some(open);
+        let first = open + time::Duration::milliseconds(250);
+        let tick = AdmissionTick::plan(&st, 0, first);
+        assert_eq!(tick.n, 2_500);
+        let (_, last, pace) = tick.outcome(&st, &(11..2_511).collect::<Vec<_>>(), first);
+        assert_eq!((last, pace), (first, 600_000));
+        // Saved and read back as milliseconds, the next quarter second earns a quarter second's
+        // worth again: not the half second since the whole second the timestamps keep.
+        st.serving_position = 2_510;
+        st.last_advanced_at = tessera_domain::clock::normalize_ts(last);
+        st.updated_at = tessera_domain::clock::normalize_ts(first);
+        st.rate_clock_ms = Some(unix_ms(last));
+        st.ticked_ms = Some(unix_ms(first));
+        st.admitted_per_min = pace;
+        let second = first + time::Duration::milliseconds(250);
+        assert_eq!(AdmissionTick::plan(&st, 2_500, second).n, 2_500);
+        // Without them (before the first tick, or after new settings) the whole seconds stand.
+        st.rate_clock_ms = None;
+        assert_eq!(AdmissionTick::plan(&st, 2_500, second).n, 5_000);
+        assert_eq!(from_unix_ms(unix_ms(second)), Some(second));
     }
 
     #[test]
