@@ -31,6 +31,7 @@ both!(
     provisioned_users_have_ledgered_balance,
     hot_path_and_other_writers_interleave,
     big_seat_maps_are_analyzed,
+    admission_ticks_keep_milliseconds,
 );
 
 fn user(email: &str) -> UserRow {
@@ -258,4 +259,50 @@ async fn big_seat_maps_are_analyzed(b: Backend) {
             assert_eq!(after_big, Some(2_100));
         }
     }
+}
+
+/// The admission job ticks four times a second, but stored timestamps keep whole seconds: its
+/// rate clock must come back from the database to the millisecond, or each tick earns again the
+/// part of the second before it.
+async fn admission_ticks_keep_milliseconds(b: Backend) {
+    let db = test_db(b).await;
+    let t0 = datetime!(2026-03-01 10:00 UTC);
+    let e = event(t0 + time::Duration::days(30), Some(1_000), "music");
+    db.store.insert_event(&e).await.unwrap();
+    let open = t0 + time::Duration::minutes(1);
+    // 600 a minute: one admission every 100 ms.
+    let config = tessera_store::queue::QueueConfig {
+        enabled: true,
+        rate_per_min: 600,
+        max_active: 100,
+        window_secs: 300,
+        opens_at: Some(open),
+    };
+    db.store.set_queue_config(e.event_id, config, t0).await.unwrap();
+    for i in 0..20 {
+        let u = user(&format!("line{i}@example.com"));
+        db.store.insert_user(&u).await.unwrap();
+        db.store.join_queue(Uuid::now_v7(), e.event_id, u.user_id, t0).await.unwrap();
+    }
+    let ms = time::Duration::milliseconds;
+    // A quarter second after the opening: 2 earned (the clock moves on to 200 ms).
+    assert_eq!(db.store.advance_queue(e.event_id, open + ms(250)).await.unwrap(), 2);
+    // Another quarter second: 3 (200 ms → 500 ms), not the 5 of the half second since the opening.
+    assert_eq!(db.store.advance_queue(e.event_id, open + ms(500)).await.unwrap(), 3);
+    // The pace over the first tick (2 in 250 ms: 480 a minute), then risen towards the second's
+    // 720 with a one-second half-life.
+    let st = db.store.queue_state(e.event_id).await.unwrap().unwrap();
+    assert_eq!((st.serving_position, st.admitted_per_min), (5, 519));
+    assert_eq!(
+        (st.rate_clock_ms, st.ticked_ms),
+        (Some(unix_ms(open + ms(500))), Some(unix_ms(open + ms(500))))
+    );
+    // Stored timestamps keep whole seconds.
+    assert_eq!((st.last_advanced_at, st.updated_at), (open, open));
+    // A second later, ten more.
+    assert_eq!(db.store.advance_queue(e.event_id, open + ms(1_500)).await.unwrap(), 10);
+}
+
+fn unix_ms(t: time::OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap()
 }
