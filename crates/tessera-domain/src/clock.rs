@@ -2,7 +2,9 @@
 //!
 //! Why whole seconds: on SQLite a timestamp is stored as RFC 3339 text, and text only sorts in
 //! time order when every value has the same shape. Dropping sub-seconds keeps range filters and
-//! cursors exact on both databases.
+//! cursors exact on both databases. What must run faster than once a second (the waiting room's
+//! admission job) keeps integer milliseconds in columns of its own, never compared in SQL
+//! (tessera-store's queue.rs, migration 0013).
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
