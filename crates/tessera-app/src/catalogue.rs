@@ -184,13 +184,15 @@ impl App {
         updated
     }
 
-    /// Cancels an event (`DELETE`): it stays readable with status `cancelled`.
+    /// Cancels an event (`DELETE`): it stays readable with status `cancelled`. Its pending holds
+    /// end and its tickets are voided at once; a job refunds every purchase to its buyer's
+    /// wallet and e-mails them (see `jobs`).
     pub async fn cancel_event(&self, who: &Principal, event_id: Uuid) -> Result<EventRow> {
         let current = self.get_event(event_id).await?;
         if !who.owns_or_admin(current.organizer_id) {
             return Err(AppError::Forbidden("only the event's organizer or an admin may cancel it"));
         }
-        self.store.cancel_event(event_id, self.now()).await?;
+        self.store.cancel_event(event_id, Uuid::now_v7(), self.now()).await?;
         self.events.forget(event_id);
         self.get_event(event_id).await
     }

@@ -84,7 +84,8 @@ pub struct OfflineScan {
     pub code: Option<String>,
     pub direction: Option<String>,
     pub gate: Option<String>,
-    pub scanned_at: Option<OffsetDateTime>,
+    /// RFC 3339, as the device sent it.
+    pub scanned_at: Option<String>,
 }
 
 /// What became of one synced scan.
@@ -306,14 +307,23 @@ impl App {
             let code = code.ok_or_else(|| AppError::invalid(&field("code"), "is required"))?;
             let direction = Direction::parse(s.direction.as_deref().unwrap_or("entry"))
                 .ok_or_else(|| AppError::invalid(&field("direction"), "must be entry or exit"))?;
-            let at = s.scanned_at.ok_or_else(|| AppError::invalid(&field("scanned_at"), "is required"))?;
+            let at = s
+                .scanned_at
+                .as_deref()
+                .ok_or_else(|| AppError::invalid(&field("scanned_at"), "is required"))?;
             // Stored in UTC, so scans order the same whatever offset the device used.
-            let at = at.to_offset(time::UtcOffset::UTC);
+            let at = tessera_domain::parse_ts(at).map_err(|m| AppError::invalid(&field("scanned_at"), m))?;
             if at > now + time::Duration::minutes(5) {
                 return Err(AppError::invalid(&field("scanned_at"), "is in the future"));
             }
             parsed.push((scan_id, code, direction, clean(s.gate.as_deref(), &field("gate"))?, at));
         }
+        // The device's clock orders its scans, but it does not decide whether a code was still
+        // valid: a scan cannot have been made before this device (or this scanner, when it names
+        // none) last synced, so a code is checked as of that time at the earliest. A late sync
+        // keeps an evening's entries; a clock set back cannot revive a code that had expired
+        // by the last sync.
+        let last_sync = self.store.last_offline_sync(who.user_id, device_id.as_deref()).await?;
         let mut out = Vec::with_capacity(parsed.len());
         let mut allowed_events: std::collections::HashMap<Uuid, bool> = std::collections::HashMap::new();
         for (scan_id, code, direction, gate, at) in parsed {
@@ -351,7 +361,9 @@ impl App {
                 None => false,
             };
             // Valid when it was scanned: a late sync must not lose an evening's entries.
-            let verified = if allowed { Some(self.verify_ticket_code_at(code, at).await) } else { None };
+            let checked_at = last_sync.map_or(at, |l| at.max(l));
+            let verified =
+                if allowed { Some(self.verify_ticket_code_at(code, checked_at).await) } else { None };
             match verified {
                 Some(Ok(t)) => {
                     let day = event_day(t.event_start, at);

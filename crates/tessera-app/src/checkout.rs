@@ -128,6 +128,10 @@ impl App {
             }),
             PayOutcome::Expired => Err(AppError::Gone("the hold expired before payment; reserve again")),
             PayOutcome::Released => Err(AppError::Gone("the hold was released; reserve again")),
+            PayOutcome::EventCancelled => Err(AppError::Conflict {
+                code: "event_cancelled",
+                detail: "the event was cancelled: nothing can be paid for it".into(),
+            }),
             PayOutcome::Insufficient { balance, amount } => Err(AppError::PaymentRequired(format!(
                 "the balance {} does not cover {}",
                 tessera_domain::Money::from_minor(balance),

@@ -36,6 +36,7 @@ pub fn parse_ts_value(v: &str) -> Result<OffsetDateTime> {
     v.parse::<i64>()
         .ok()
         .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| tessera_domain::check_ts(t).ok())
         .ok_or_else(|| AppError::invalid("cursor", "is not a cursor from this list; start again without it"))
 }
 

@@ -1,5 +1,6 @@
 //! Background jobs: the worker that runs due jobs from the jobs table, and the jobs themselves —
-//! a holder's ticket e-mail, and an organizer's bulk send to an event's holders.
+//! a holder's ticket e-mail, an organizer's bulk send to an event's holders, and the refunds
+//! (with their e-mails) of a cancelled event.
 
 use uuid::Uuid;
 
@@ -27,6 +28,16 @@ struct TicketMail {
 #[derive(serde::Deserialize)]
 struct Rejected {
     application_id: Uuid,
+}
+
+#[derive(serde::Deserialize)]
+struct Cancellation {
+    event_id: Uuid,
+}
+
+#[derive(serde::Deserialize)]
+struct CancellationMail {
+    purchase_id: Uuid,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -75,6 +86,16 @@ impl App {
                 self.send_ticket_mail(p.purchase_id, p.ticket_id).await
             }
             "bulk_ticket_send" => self.run_bulk_send(job).await,
+            "event_cancellation" => {
+                let p: Cancellation =
+                    serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
+                self.refund_cancelled_event(job, p.event_id).await
+            }
+            "cancellation_mail" => {
+                let p: CancellationMail =
+                    serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
+                self.send_cancellation_mail(p.purchase_id).await
+            }
             "application_rejected" => {
                 let p: Rejected =
                     serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
@@ -115,6 +136,73 @@ impl App {
             &user.email,
             &event.name,
             a.reason.as_deref().unwrap_or("(no reason given)"),
+        )
+        .map_err(|e| e.to_string())?;
+        self.mailer.send(msg).await
+    }
+
+    /// Refunds every completed purchase of a cancelled event to its buyer's wallet, each in its
+    /// own transaction with its e-mail enqueued, page by page with progress saved. A restarted
+    /// job finds only the purchases not yet refunded. One that would pass the buyer's wallet cap
+    /// is left for the job's next attempt (the buyer may spend meanwhile), and the job says so.
+    async fn refund_cancelled_event(&self, job: &JobRow, event_id: Uuid) -> std::result::Result<(), String> {
+        let err = |e: tessera_store::StoreError| e.to_string();
+        let lease = |app: &App| app.now() + time::Duration::seconds(LEASE_SECS);
+        let mut done = job.progress_done;
+        let mut after = Uuid::nil();
+        let mut capped = 0usize;
+        loop {
+            let page =
+                self.store.completed_purchases_of_event(event_id, after, BULK_PAGE).await.map_err(err)?;
+            let Some(last) = page.last().copied() else { break };
+            for purchase in page {
+                let outcome = self
+                    .store
+                    .refund_for_cancellation(
+                        purchase,
+                        tessera_domain::booking::MAX_BALANCE_MINOR,
+                        Uuid::now_v7(),
+                        self.now(),
+                    )
+                    .await
+                    .map_err(err)?;
+                match outcome {
+                    tessera_store::RefundOutcome::Refunded { .. } => done = done.saturating_add(1),
+                    tessera_store::RefundOutcome::BalanceCap => capped += 1,
+                    tessera_store::RefundOutcome::AlreadyRefunded
+                    | tessera_store::RefundOutcome::NotFound => {}
+                }
+            }
+            after = last;
+            if !self
+                .store
+                .job_progress(job.job_id, job.attempts, done, None, lease(self), self.now())
+                .await
+                .map_err(err)?
+            {
+                return Err("another worker took this job over".into());
+            }
+        }
+        if capped > 0 {
+            return Err(format!("{capped} refunds would pass their buyer's wallet cap; tried again later"));
+        }
+        Ok(())
+    }
+
+    /// Tells a buyer their purchase was refunded because its event was cancelled.
+    async fn send_cancellation_mail(&self, purchase_id: Uuid) -> std::result::Result<(), String> {
+        let err = |e: tessera_store::StoreError| e.to_string();
+        let Some(p) = self.store.purchase(purchase_id).await.map_err(err)? else { return Ok(()) };
+        let user = self.store.user_by_id(p.user_id).await.map_err(err)?.ok_or("buyer gone")?;
+        let event = self.store.event_by_id(p.event_id).await.map_err(err)?.ok_or("event gone")?;
+        let amount = tessera_domain::Money::from_minor(p.total_price).to_string();
+        let msg = crate::mail::cancellation_message(
+            &self.config.mail.from,
+            &user.email,
+            &event.name,
+            &amount,
+            &event.currency,
+            p.ticket_quantity,
         )
         .map_err(|e| e.to_string())?;
         self.mailer.send(msg).await

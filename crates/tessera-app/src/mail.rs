@@ -176,3 +176,25 @@ pub fn rejection_message(from: &str, to: &str, event_name: &str, reason: &str) -
         .singlepart(SinglePart::plain(body))
         .map_err(|e| AppError::Internal(format!("building the rejection e-mail: {e}")))
 }
+
+/// The e-mail telling a buyer that an event was cancelled and their purchase refunded.
+pub fn cancellation_message(
+    from: &str,
+    to: &str,
+    event_name: &str,
+    amount: &str,
+    currency: &str,
+    tickets: i32,
+) -> Result<Message> {
+    let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("mail sender {from}: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|e| AppError::Internal(format!("buyer address {to}: {e}")))?;
+    let body = format!(
+        "{event_name} has been cancelled.\n\nYour {tickets} ticket(s) are void, and {amount} {currency} has been refunded to your Tessera wallet.\n"
+    );
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(format!("Cancelled: {event_name}"))
+        .singlepart(SinglePart::plain(body))
+        .map_err(|e| AppError::Internal(format!("building the cancellation e-mail: {e}")))
+}

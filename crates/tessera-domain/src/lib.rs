@@ -18,7 +18,7 @@ pub mod ticket_code;
 pub mod user;
 pub mod validation;
 
-pub use clock::{normalize_ts, parse_ts};
+pub use clock::{check_ts, normalize_ts, parse_ts};
 pub use money::Money;
 pub use role::Role;
 pub use validation::{FieldError, ValidationErrors};

@@ -67,12 +67,18 @@ const SCAN_COLUMNS: &str = "scan_id, event_id, ticket_id, direction, day, gate, 
 const PRESENCE_COLUMNS: &str =
     "ticket_id, day, event_id, inside, entries, first_entry_at, first_gate, last_scan_at, version";
 
+/// The admission a ticket's door state is kept under: the first ticket of its reissue chain.
+const ADMISSION_OF: &str =
+    "(SELECT COALESCE(a.admission_id, a.ticket_id) FROM tickets a WHERE a.ticket_id = $1)";
+
 /// An entry: a new day's first, or a re-entry after an exit (when `$6` allows it), of a ticket
 /// that is still valid. One statement whose rows-affected decides: 0 means already inside (or
-/// re-entry forbidden), or the ticket was voided meanwhile.
+/// re-entry forbidden), or the ticket was voided meanwhile. The state belongs to the admission,
+/// so a reissued ticket finds its predecessor's (the holder is already inside).
 const ENTER: &str = "INSERT INTO ticket_presence
          (ticket_id, day, event_id, inside, entries, first_entry_at, first_gate, last_scan_at, version)
-     SELECT $1, $2, $3, TRUE, 1, $4, $5, $4, 1 FROM tickets WHERE ticket_id = $1 AND status = 'valid'
+     SELECT COALESCE(admission_id, ticket_id), $2, $3, TRUE, 1, $4, $5, $4, 1
+     FROM tickets WHERE ticket_id = $1 AND status = 'valid'
      ON CONFLICT (ticket_id, day) DO UPDATE SET inside = TRUE, entries = ticket_presence.entries + 1,
          first_entry_at = COALESCE(ticket_presence.first_entry_at, excluded.first_entry_at),
          first_gate = CASE WHEN ticket_presence.first_entry_at IS NULL THEN excluded.first_gate
@@ -82,8 +88,20 @@ const ENTER: &str = "INSERT INTO ticket_presence
        AND EXISTS (SELECT 1 FROM tickets t WHERE t.ticket_id = $1 AND t.status = 'valid')";
 
 /// An exit: only from inside.
-const LEAVE: &str = "UPDATE ticket_presence SET inside = FALSE, last_scan_at = $3, version = version + 1
-     WHERE ticket_id = $1 AND day = $2 AND inside = TRUE";
+fn leave_sql() -> String {
+    format!(
+        "UPDATE ticket_presence SET inside = FALSE, last_scan_at = $3, version = version + 1
+         WHERE ticket_id = {ADMISSION_OF} AND day = $2 AND inside = TRUE"
+    )
+}
+
+/// A ticket's door state on a day (`$1` the ticket, `$2` the day), whichever ticket of its
+/// admission was scanned.
+fn presence_sql(lock: &str) -> String {
+    format!(
+        "SELECT {PRESENCE_COLUMNS} FROM ticket_presence WHERE ticket_id = {ADMISSION_OF} AND day = $2{lock}"
+    )
+}
 
 impl Store {
     pub async fn add_staff(&self, event_id: Uuid, user_id: Uuid, now: OffsetDateTime) -> Result<bool> {
@@ -160,8 +178,8 @@ impl Store {
         };
         let direction = Direction::parse(&s.direction)
             .ok_or_else(|| crate::StoreError::Other(format!("bad direction {}", s.direction)))?;
-        let presence_sql =
-            format!("SELECT {PRESENCE_COLUMNS} FROM ticket_presence WHERE ticket_id = $1 AND day = $2");
+        let presence_sql = presence_sql("");
+        let leave_sql = leave_sql();
         Ok(on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;
@@ -176,7 +194,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await
                         .map(affected)?,
-                    Direction::Exit => sqlx::query(LEAVE)
+                    Direction::Exit => sqlx::query(sqlx::AssertSqlSafe(leave_sql))
                         .bind(ticket_id)
                         .bind(day)
                         .bind(s.scanned_at)
@@ -228,11 +246,12 @@ impl Store {
         reentry: bool,
     ) -> Result<Vec<(Uuid, Outcome)>> {
         let lock = if self.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
-        let presence_sql =
-            format!("SELECT {PRESENCE_COLUMNS} FROM ticket_presence WHERE ticket_id = $1 AND day = $2{lock}");
+        let presence_sql = presence_sql(lock);
+        // The day's scans of every ticket of the admission (a reissued ticket's predecessor's too).
         let scans_sql = format!(
-            "SELECT {SCAN_COLUMNS} FROM checkins WHERE ticket_id = $1 AND day = $2
-             AND result IN ('pending', 'accepted', 'already_inside', 'not_inside')"
+            "SELECT {SCAN_COLUMNS} FROM checkins
+             WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE ticket_id = {ADMISSION_OF} OR admission_id = {ADMISSION_OF})
+               AND day = $2 AND result IN ('pending', 'accepted', 'already_inside', 'not_inside')"
         );
         Ok(on_db!(self, write, |p| {
             async {
@@ -240,7 +259,8 @@ impl Store {
                 // The row to lock (and to compare versions on), made empty if the day has none.
                 sqlx::query(
                     "INSERT INTO ticket_presence (ticket_id, day, event_id, inside, entries, version)
-                     VALUES ($1, $2, $3, FALSE, 0, 0) ON CONFLICT DO NOTHING",
+                     SELECT COALESCE(admission_id, ticket_id), $2, $3, FALSE, 0, 0 FROM tickets WHERE ticket_id = $1
+                     ON CONFLICT DO NOTHING"
                 )
                 .bind(ticket_id)
                 .bind(day)
@@ -295,7 +315,7 @@ impl Store {
                     .bind(state.first_entry_at)
                     .bind(&state.first_gate)
                     .bind(state.last_scan_at)
-                    .bind(ticket_id)
+                    .bind(before.ticket_id)
                     .bind(day)
                     .bind(before.version)
                     .execute(&mut *tx)
@@ -314,6 +334,25 @@ impl Store {
         })?)
     }
 
+    /// When a scanner's device (or the scanner, for scans naming no device) last synced
+    /// offline scans: the latest time the server recorded one.
+    pub async fn last_offline_sync(
+        &self,
+        scanned_by: Uuid,
+        device_id: Option<&str>,
+    ) -> Result<Option<OffsetDateTime>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT MAX(recorded_at) FROM checkins
+                 WHERE scanned_by = $1 AND source = 'offline' AND ($2 IS NULL OR device_id = $2)",
+            )
+            .bind(scanned_by)
+            .bind(device_id)
+            .fetch_one(p)
+            .await
+        })?)
+    }
+
     pub async fn scan(&self, scan_id: Uuid) -> Result<Option<ScanRow>> {
         let sql = format!("SELECT {SCAN_COLUMNS} FROM checkins WHERE scan_id = $1");
         Ok(on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -322,17 +361,21 @@ impl Store {
             .await)?)
     }
 
+    /// A ticket's door state on a day: its admission's, which a reissue carries over.
     pub async fn presence(&self, ticket_id: Uuid, day: i32) -> Result<Option<PresenceRow>> {
-        let sql = format!("SELECT {PRESENCE_COLUMNS} FROM ticket_presence WHERE ticket_id = $1 AND day = $2");
+        let sql = presence_sql("");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id).bind(day).fetch_optional(p).await
         })?)
     }
 
-    /// Every scan of a ticket, in scan-time order.
+    /// Every scan of a ticket's admission (the tickets it reissued from and to), in scan-time order.
     pub async fn scans_of_ticket(&self, ticket_id: Uuid) -> Result<Vec<ScanRow>> {
-        let sql =
-            format!("SELECT {SCAN_COLUMNS} FROM checkins WHERE ticket_id = $1 ORDER BY scanned_at, scan_id");
+        let sql = format!(
+            "SELECT {SCAN_COLUMNS} FROM checkins
+             WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE ticket_id = {ADMISSION_OF} OR admission_id = {ADMISSION_OF})
+             ORDER BY scanned_at, scan_id"
+        );
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_all(p).await
         })?)

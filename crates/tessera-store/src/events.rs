@@ -213,9 +213,17 @@ impl Store {
         })?)
     }
 
-    /// Cancels an event and voids its tickets (their codes go on the revocation list), in one
-    /// transaction; true when it was published until now (cancelling twice changes nothing).
-    pub async fn cancel_event(&self, event_id: Uuid, now: OffsetDateTime) -> Result<bool> {
+    /// Cancels an event in one transaction: its pending holds end (their places go back), its
+    /// tickets are voided (their codes go on the revocation list), and the job that refunds its
+    /// purchases and tells their buyers (`cancellation_job`, a resumable job: an event may have
+    /// sold many) is enqueued. True when it was published until now (cancelling twice changes
+    /// nothing).
+    pub async fn cancel_event(
+        &self,
+        event_id: Uuid,
+        cancellation_job: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
         let n = on_db!(self, write, |p| {
             async {
                 let mut tx = crate::WritePool::begin_write(p).await?;
@@ -228,11 +236,37 @@ impl Store {
                 .await
                 .map(affected)?;
                 if n == 1 {
+                    // Holds before their seats, in the order a payment locks them (no deadlock).
+                    sqlx::query(
+                        "UPDATE reservations SET status = 'cancelled', updated_at = $1
+                         WHERE event_id = $2 AND status = 'pending'",
+                    )
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE seats SET status = 'available', reservation_id = NULL, held_until = NULL, updated_at = $1
+                         WHERE event_id = $2 AND status = 'held'",
+                    )
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(&mut *tx)
+                    .await?;
                     sqlx::query(
                         "UPDATE tickets SET status = 'void', voided_at = $1 WHERE event_id = $2 AND status = 'valid'",
                     )
                     .bind(now)
                     .bind(event_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
+                         VALUES ($1, 'event_cancellation', $2, 'queued', $3, $3, $3)",
+                    )
+                    .bind(cancellation_job)
+                    .bind(format!(r#"{{"event_id":"{event_id}"}}"#))
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
                     tx.commit().await?;

@@ -77,6 +77,12 @@ impl Store {
         Ok(())
     }
 
+    /// Every job of a kind, oldest first (operators' and tests' view of what was enqueued).
+    pub async fn jobs_of_kind(&self, kind: &str) -> Result<Vec<JobRow>> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 ORDER BY created_at, job_id");
+        Ok(on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_all(p).await)?)
+    }
+
     pub async fn job(&self, job_id: Uuid) -> Result<Option<JobRow>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1");
         Ok(on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))

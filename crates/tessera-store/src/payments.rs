@@ -41,6 +41,8 @@ pub enum PayOutcome {
     Expired,
     /// The hold was released.
     Released,
+    /// The event was cancelled (its holds end with it).
+    EventCancelled,
     Insufficient {
         balance: i64,
         amount: i64,
@@ -94,10 +96,13 @@ const INSERT_IDEMPOTENCY: &str =
     "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, payment_id, created_at)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, idem_key) DO NOTHING";
 
-/// The reservation's one conditional update: pending and within its deadline → completed.
+/// The reservation's one conditional update: pending, within its deadline and for an event still
+/// on sale → completed. Cancelling an event ends its pending holds in its own transaction; the
+/// event's status here refuses a payment that reads the hold before that commits.
 const COMPLETE_RESERVATION: &str =
     "UPDATE reservations SET status = 'completed', completed_at = $1, updated_at = $1
      WHERE reservation_id = $2 AND user_id = $3 AND status = 'pending' AND payment_deadline >= $1
+       AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = reservations.event_id AND e.status = 'published')
      RETURNING event_id, quantity, amount, ticket_type_id";
 
 /// The balance's one conditional update: it can never go below zero.
@@ -443,7 +448,14 @@ impl Store {
             }
             Err(Stop::Reservation) => {
                 let res = self.reservation(i.reservation_id, i.now).await?;
+                let cancelled = match &res {
+                    Some(r) if r.status != "completed" => {
+                        self.event_by_id(r.event_id).await?.is_some_and(|e| e.status == "cancelled")
+                    }
+                    _ => false,
+                };
                 Ok(match res {
+                    Some(r) if r.user_id == i.user_id && cancelled => PayOutcome::EventCancelled,
                     Some(r) if r.user_id == i.user_id => match r.status.as_str() {
                         "completed" => PayOutcome::AlreadyPaid,
                         "cancelled" => PayOutcome::Released,
@@ -512,6 +524,50 @@ impl Store {
         cap: i64,
         now: OffsetDateTime,
     ) -> Result<RefundOutcome> {
+        self.refund(purchase_id, cap, None, now).await
+    }
+
+    /// The refund an event's cancellation makes: as `refund_purchase`, with the buyer's e-mail
+    /// (`mail_job`, a `cancellation_mail` job) enqueued in the same transaction. Refunding a
+    /// purchase twice changes nothing (`AlreadyRefunded`), so a cancellation job that restarts
+    /// part-way pays no one twice.
+    pub async fn refund_for_cancellation(
+        &self,
+        purchase_id: Uuid,
+        cap: i64,
+        mail_job: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<RefundOutcome> {
+        self.refund(purchase_id, cap, Some(mail_job), now).await
+    }
+
+    /// An event's completed purchases after `after`, in id order (a cancellation walks them).
+    pub async fn completed_purchases_of_event(
+        &self,
+        event_id: Uuid,
+        after: Uuid,
+        limit: i64,
+    ) -> Result<Vec<Uuid>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT purchase_id FROM purchases WHERE event_id = $1 AND status = 'completed' AND purchase_id > $2
+                 ORDER BY purchase_id LIMIT $3",
+            )
+            .bind(event_id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(p)
+            .await
+        })?)
+    }
+
+    async fn refund(
+        &self,
+        purchase_id: Uuid,
+        cap: i64,
+        mail_job: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<RefundOutcome> {
         let r = on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;
@@ -571,6 +627,17 @@ impl Store {
                     .bind(purchase_id)
                     .execute(&mut *tx)
                     .await?;
+                if let Some(job) = mail_job {
+                    sqlx::query(
+                        "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
+                         VALUES ($1, 'cancellation_mail', $2, 'queued', $3, $3, $3)",
+                    )
+                    .bind(job)
+                    .bind(format!(r#"{{"purchase_id":"{purchase_id}"}}"#))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await?;
                 Ok(Some(RefundOutcome::Refunded { amount, balance }))
             }

@@ -111,10 +111,10 @@ impl Store {
                         u.name AS holder_name, u.email AS holder_email, t.guest_name, pu.purchase_id, pu.purchase_time,
                         pu.ticket_quantity, pu.total_price, t.mailed_at,
                         CAST(COALESCE((SELECT COUNT(*) FROM ticket_presence tp
-                                       WHERE tp.ticket_id = t.ticket_id AND tp.entries > 0), 0) AS BIGINT) AS days_entered,
-                        COALESCE((SELECT tp.inside FROM ticket_presence tp WHERE tp.ticket_id = t.ticket_id
+                                       WHERE tp.ticket_id = COALESCE(t.admission_id, t.ticket_id) AND tp.entries > 0), 0) AS BIGINT) AS days_entered,
+                        COALESCE((SELECT tp.inside FROM ticket_presence tp WHERE tp.ticket_id = COALESCE(t.admission_id, t.ticket_id)
                                   ORDER BY tp.day DESC LIMIT 1), FALSE) AS inside,
-                        (SELECT MIN(tp.first_entry_at) FROM ticket_presence tp WHERE tp.ticket_id = t.ticket_id) AS first_entry_at
+                        (SELECT MIN(tp.first_entry_at) FROM ticket_presence tp WHERE tp.ticket_id = COALESCE(t.admission_id, t.ticket_id)) AS first_entry_at
                  FROM tickets t
                  JOIN users u ON u.user_id = t.user_id
                  JOIN purchases pu ON pu.purchase_id = t.purchase_id

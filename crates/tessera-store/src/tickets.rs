@@ -56,8 +56,9 @@ pub struct EventKeyRow {
     pub retired_at: Option<OffsetDateTime>,
 }
 
-/// What a reissued ticket keeps: purchase, event, holder, type, seat, guest.
-type Reissued = (Uuid, Uuid, Uuid, Option<Uuid>, Option<i32>, Option<String>);
+/// What a reissued ticket keeps: purchase, event, holder, type, seat, guest, and its admission
+/// (the first ticket of the chain, whose door state and history it carries on).
+type Reissued = (Uuid, Uuid, Uuid, Option<Uuid>, Option<i32>, Option<String>, Uuid);
 
 impl Store {
     pub async fn ticket_detail(&self, ticket_id: Uuid) -> Result<Option<TicketDetailRow>> {
@@ -117,7 +118,9 @@ impl Store {
     }
 
     /// Reissues a ticket: voids it (its code goes on the revocation list) and issues `new_id` for
-    /// the same purchase, seat and guest, with the holder's e-mail queued — one transaction, the
+    /// the same purchase, seat, guest and admission (so the door state goes with it: a holder
+    /// inside stays inside, and the new code cannot let a second person in), with the holder's
+    /// e-mail queued — one transaction, the
     /// void a conditional update (a ticket is reissued once). False when it was not valid.
     pub async fn reissue_ticket(
         &self,
@@ -131,19 +134,21 @@ impl Store {
                 let mut tx = p.begin_write().await?;
                 let old: Option<Reissued> = sqlx::query_as(
                     "UPDATE tickets SET status = 'void', voided_at = $1 WHERE ticket_id = $2 AND status = 'valid'
-                     RETURNING purchase_id, event_id, user_id, ticket_type_id, seat_number, guest_name",
+                     RETURNING purchase_id, event_id, user_id, ticket_type_id, seat_number, guest_name,
+                               COALESCE(admission_id, ticket_id)",
                 )
                 .bind(now)
                 .bind(old_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some((purchase_id, event_id, user_id, ticket_type_id, seat_number, guest_name)) = old else {
+                let Some((purchase_id, event_id, user_id, ticket_type_id, seat_number, guest_name, admission_id)) = old
+                else {
                     return Ok::<_, sqlx::Error>(0);
                 };
                 sqlx::query(
                     "INSERT INTO tickets (ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number, status,
-                         created_at, guest_name)
-                     VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7, $8)",
+                         created_at, guest_name, admission_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'valid', $7, $8, $9)",
                 )
                 .bind(new_id)
                 .bind(purchase_id)
@@ -153,6 +158,7 @@ impl Store {
                 .bind(seat_number)
                 .bind(now)
                 .bind(guest_name)
+                .bind(admission_id)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query(crate::jobs::ENQUEUE_TICKET_MAIL)

@@ -148,9 +148,9 @@ pub struct OfflineScanRequest {
     /// entry (default) or exit.
     pub direction: Option<String>,
     pub gate: Option<String>,
-    /// The scanner's clock when it scanned (RFC 3339).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub scanned_at: Option<OffsetDateTime>,
+    /// The scanner's clock when it scanned (RFC 3339, years 1970–2999 in UTC).
+    #[schema(format = DateTime)]
+    pub scanned_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -20,7 +20,9 @@ both!(
     racing_entries_admit_once,
     offline_scans_merge_in_any_order,
     staff_and_bundle_authorization,
-    export_and_stats
+    export_and_stats,
+    a_reissued_ticket_is_the_same_admission,
+    a_devices_clock_cannot_revive_an_expired_code
 );
 
 /// A seated event with a staff member assigned: (event, organizer token, staff id, staff token).
@@ -436,4 +438,88 @@ async fn export_and_stats(b: Backend) {
     }
     t.get(&path, None).await.assert_problem(401, None);
     t.get(&format!("/events/{}/export", Uuid::now_v7()), Some(&org_t)).await.assert_problem(404, None);
+}
+
+/// Regression (#21): a holder inside who had their ticket reissued could let a second person in
+/// with the new code (`inside_now: 2` for one seat).
+async fn a_reissued_ticket_is_the_same_admission(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _, _, staff) = door(&t).await;
+    let (token, _, old, old_code) = ticket(&t, ev, 9).await;
+    assert_eq!(
+        t.post("/checkin", Some(&staff), scan(&old_code, "entry", "North")).await.status,
+        StatusCode::OK
+    );
+    let r = t.post(&format!("/tickets/{old}/reissue"), Some(&token), json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let new: Uuid = r.body["ticket_id"].as_str().unwrap().parse().unwrap();
+    let code = r.body["code"].as_str().unwrap().to_string();
+    // The new code finds its holder already inside, first in at the old code's gate.
+    let again = t.post("/checkin", Some(&staff), scan(&code, "entry", "South")).await;
+    again.assert_problem(409, None);
+    assert_eq!(
+        (again.body["code"].as_str(), again.body["first_gate"].as_str()),
+        (Some("already_inside"), Some("North"))
+    );
+    let summary = t.get(&format!("/events/{ev}/checkin/summary"), Some(&staff)).await;
+    assert_eq!(summary.body["inside_now"].as_i64(), Some(1), "{}", summary.body);
+    // Offline, the same: an entry with the new code while inside is a conflict.
+    let sync = t
+        .post("/checkin/sync", Some(&staff), json!({"device_id": "d1", "scans": [{"scan_id": Uuid::now_v7(), "code": code,
+               "direction": "entry", "gate": "West", "scanned_at": tessera_app::domain::clock::format_ts(t.app.now())}]}))
+        .await;
+    assert_eq!(sync.status, StatusCode::OK, "{}", sync.body);
+    assert_eq!(sync.body["results"][0]["result"], "already_inside", "{}", sync.body);
+    // The old code is void; the new one leaves and comes back in, counted as the same ticket.
+    t.post("/checkin", Some(&staff), scan(&old_code, "exit", "North")).await.assert_problem(410, None);
+    assert_eq!(t.post("/checkin", Some(&staff), scan(&code, "exit", "North")).await.status, StatusCode::OK);
+    let back = t.post("/checkin", Some(&staff), scan(&code, "entry", "East")).await;
+    assert_eq!((back.status, back.body["entries"].as_i64()), (StatusCode::OK, Some(2)), "{}", back.body);
+    // A chain of reissues still admits one person, and keeps the whole history.
+    let r = t.post(&format!("/tickets/{new}/reissue"), Some(&token), json!({})).await;
+    let third = r.body["code"].as_str().unwrap().to_string();
+    let third_id: Uuid = r.body["ticket_id"].as_str().unwrap().parse().unwrap();
+    t.post("/checkin", Some(&staff), scan(&third, "entry", "East")).await.assert_problem(409, None);
+    let summary = t.get(&format!("/events/{ev}/checkin/summary"), Some(&staff)).await;
+    assert_eq!(summary.body["inside_now"].as_i64(), Some(1), "{}", summary.body);
+    let history: Vec<_> =
+        t.app.store.scans_of_ticket(third_id).await.unwrap().into_iter().map(|s| s.ticket_id).collect();
+    assert_eq!(history.len(), 7, "every scan of the admission: {history:?}");
+    assert!(
+        history.contains(&Some(old)) && history.contains(&Some(new)) && history.contains(&Some(third_id))
+    );
+    let p = t.app.store.presence(third_id, 1).await.unwrap().unwrap();
+    assert_eq!((p.inside, p.entries), (true, 2));
+}
+
+/// Regression (#21): offline sync trusted the device's `scanned_at` for the validity window, so a
+/// device whose clock was set back could admit an expired code. A scan is checked no earlier than
+/// the device's last sync.
+async fn a_devices_clock_cannot_revive_an_expired_code(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, _, staff_id, _) = door(&t).await;
+    let (_, _, _, code) = ticket(&t, ev, 2).await;
+    let (_, _, _, other) = ticket(&t, ev, 3).await;
+    // The event ended 2030-05-03 18:00; its codes open the door until a day later.
+    let after = time::macros::datetime!(2030-05-05 12:00 UTC);
+    t.clock.advance((after - t.app.now()).whole_seconds());
+    let staff = t.app.access_token(staff_id, Role::Staff).unwrap();
+    let during = "2030-05-03T10:00:00Z";
+    let sync = |device: &'static str, code: String| {
+        let (t, staff) = (&t, staff.clone());
+        async move {
+            let body = json!({"device_id": device, "scans": [offline(Uuid::now_v7().as_u128(), &code, "entry", "A", during)]});
+            let r = t.post("/checkin/sync", Some(&staff), body).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            r.body["results"][0]["result"].as_str().unwrap().to_string()
+        }
+    };
+    // A device that last synced before the window closed: its late sync keeps the entry.
+    assert_eq!(sync("late", code.clone()).await, "accepted");
+    // The same device syncing again later cannot have scanned anything before its last sync,
+    // which was after the code had expired.
+    t.clock.advance(60);
+    assert_eq!(sync("late", other.clone()).await, "not_valid_now");
+    // (A device never seen before has nothing to bound it by but the time of the sync.)
+    assert_eq!(sync("new", other).await, "accepted");
 }

@@ -61,6 +61,8 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     router: Router,
     _db: TestDb,
+    /// Where e-mail goes when the test names no SMTP server or outbox of its own.
+    pub outbox: tempfile::TempDir,
 }
 
 pub struct Res {
@@ -103,7 +105,11 @@ impl TestApp {
         Self::with_config(backend, AppConfig { rate_limits, ..Default::default() }).await
     }
 
-    pub async fn with_config(backend: Backend, config: AppConfig) -> TestApp {
+    pub async fn with_config(backend: Backend, mut config: AppConfig) -> TestApp {
+        let outbox = tempfile::tempdir().unwrap();
+        if config.mail.smtp_url.is_none() && config.mail.outbox_dir == AppConfig::default().mail.outbox_dir {
+            config.mail.outbox_dir = outbox.path().to_path_buf();
+        }
         let db = test_db(backend).await;
         let clock = Arc::new(TestClock(Mutex::new(tessera_app::domain::clock::now())));
         let app = App::new(db.store.clone(), config, clock.clone()).await.unwrap();
@@ -113,7 +119,7 @@ impl TestApp {
             trust_forwarded_for: true,
         });
         let router = tessera_http::router(state);
-        TestApp { app, clock, router, _db: db }
+        TestApp { app, clock, router, _db: db, outbox }
     }
 
     pub fn router(&self) -> Router {
