@@ -5,7 +5,9 @@ use uuid::Uuid;
 
 use tessera_domain::booking::{MAX_BALANCE_MINOR, buyer_may_refund, parse_charge, parse_idempotency_key};
 use tessera_domain::page::parse_limit;
-use tessera_store::{LedgerRow, PayInput, PayOutcome, PaymentRow, PurchaseRow, RefundOutcome, TicketRow};
+use tessera_store::{
+    ChargeOutcome, LedgerRow, PayInput, PayOutcome, PaymentRow, PurchaseRow, RefundOutcome, TicketRow,
+};
 
 use crate::accounts::{Page, page_cursor};
 use crate::auth::Principal;
@@ -39,11 +41,45 @@ impl App {
 
     /// Adds money to the caller's wallet.
     pub async fn charge(&self, who: &Principal, amount: Option<&str>) -> Result<i64> {
+        Ok(self.charge_once(who, amount, None).await?.0)
+    }
+
+    /// Adds money to the caller's wallet; with an Idempotency-Key, a retry of the same top-up
+    /// is applied once and answers the first balance again (`true`: this was such a replay),
+    /// and the key with a different request is 409.
+    pub async fn charge_once(
+        &self,
+        who: &Principal,
+        amount: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Result<(i64, bool)> {
         let amount = parse_charge(amount).map_err(|m| AppError::invalid("amount", m))?;
-        self.store
-            .charge(who.user_id, amount.minor(), MAX_BALANCE_MINOR, Uuid::now_v7(), self.now())
-            .await?
-            .ok_or_else(|| AppError::invalid("amount", "would take the balance over 99999999.99"))
+        let key = idempotency_key
+            .map(|k| parse_idempotency_key(k).map_err(|m| AppError::invalid("Idempotency-Key", m)))
+            .transpose()?;
+        let hash = request_hash(&["charge", &amount.minor().to_string()]);
+        let outcome = self
+            .store
+            .charge(
+                who.user_id,
+                amount.minor(),
+                MAX_BALANCE_MINOR,
+                Uuid::now_v7(),
+                key.map(|k| (k, hash)),
+                self.now(),
+            )
+            .await?;
+        match outcome {
+            ChargeOutcome::Charged(b) => Ok((b, false)),
+            ChargeOutcome::Replayed(b) => Ok((b, true)),
+            ChargeOutcome::Capped => {
+                Err(AppError::invalid("amount", "would take the balance over 99999999.99"))
+            }
+            ChargeOutcome::KeyReused => Err(AppError::Conflict {
+                code: "idempotency_key_reused",
+                detail: "this Idempotency-Key was used for a different request".into(),
+            }),
+        }
     }
 
     /// The caller's ledger, newest first.

@@ -39,6 +39,10 @@ pub enum AppError {
     /// 503: the database cannot be reached.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// 500 `durability_unknown`: the change was made but could not be confirmed on disk; the
+    /// client must check its state rather than retry.
+    #[error("durability unknown: {0}")]
+    DurabilityUnknown(String),
     /// 500: a bug or an unexpected failure; the detail goes to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -71,6 +75,7 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => AppError::NotFound("resource"),
             StoreError::Conflict(c) => AppError::Conflict { code: "conflict", detail: c },
             StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::DurabilityUnknown(m) => AppError::DurabilityUnknown(m),
             StoreError::Other(m) => AppError::Internal(m),
         }
     }

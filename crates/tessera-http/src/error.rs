@@ -88,6 +88,10 @@ impl ApiError {
     pub fn unauthorized(detail: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
     }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
 }
 
 impl From<AppError> for ApiError {
@@ -123,10 +127,22 @@ impl From<AppError> for ApiError {
             },
             AppError::Unavailable(cause) => {
                 tracing::error!(%cause, "database unavailable");
+                ApiError {
+                    retry_after: Some(UNAVAILABLE_RETRY_SECS),
+                    ..ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the service is temporarily unavailable",
+                    )
+                }
+            }
+            AppError::DurabilityUnknown(cause) => {
+                tracing::error!(%cause, "a committed write could not be confirmed on disk; writes are stopped");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the service is temporarily unavailable",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "durability_unknown",
+                    "the change was made but could not be confirmed on disk: do not retry it; \
+                     read its state (e.g. the balance or the payment) before doing anything else",
                 )
             }
             AppError::Internal(cause) => {
@@ -136,6 +152,9 @@ impl From<AppError> for ApiError {
         }
     }
 }
+
+/// Seconds a client is asked to wait after a 503 for the database.
+pub const UNAVAILABLE_RETRY_SECS: u64 = 2;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

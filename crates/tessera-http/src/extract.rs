@@ -13,6 +13,7 @@ use tessera_app::Principal;
 use tessera_app::domain::FieldError;
 
 use crate::AppState;
+use crate::client_addr::SourceAddr;
 use crate::error::ApiError;
 
 /// A JSON body. Malformed JSON, a wrong content type, a wrong field type and a too-large body
@@ -127,23 +128,28 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::unauthorized("authentication required: send Authorization: Bearer <token>")
-        })?;
-        let value = header.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("use the Bearer scheme: Authorization: Bearer <token>"))?;
-        let principal = state.app.authenticate(token).await?;
+        let principal = state.app.authenticate(bearer_token(&parts.headers)?).await?;
         Ok(Auth(principal))
     }
 }
 
-/// The client's address: the first `X-Forwarded-For` hop behind a trusted proxy (API Gateway),
-/// otherwise the socket peer.
+/// The token of `Authorization: Bearer <token>`; 401 without one.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let header = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("authentication required: send Authorization: Bearer <token>")
+    })?;
+    let value = header.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthorized("use the Bearer scheme: Authorization: Bearer <token>"))
+}
+
+/// The client's address, for per-address limits: the source API Gateway vouches for (on
+/// Lambda), else the entry the trusted proxy added to `X-Forwarded-For`
+/// (`TESSERA_TRUSTED_PROXIES`), else the socket peer.
 pub struct ClientIp(pub String);
 
 impl<S> FromRequestParts<S> for ClientIp
@@ -154,19 +160,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        if state.trust_forwarded_for
-            && let Some(ip) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        {
+        if let Some(SourceAddr(ip)) = parts.extensions.get::<SourceAddr>() {
             return Ok(ClientIp(ip.to_string()));
         }
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        Ok(ClientIp(peer.unwrap_or_else(|| "unknown".into())))
+        let state = AppState::from_ref(state);
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let ip = state.trusted_proxies.client_addr(peer, forwarded);
+        Ok(ClientIp(ip.map_or_else(|| "unknown".into(), |ip| ip.to_string())))
     }
 }

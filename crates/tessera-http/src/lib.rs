@@ -21,6 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use tessera_app::App;
 
 pub mod api;
+pub mod client_addr;
 pub mod error;
 pub mod extract;
 mod middleware;
@@ -40,8 +41,10 @@ pub struct Shared {
     pub app: App,
     /// Renders `/metrics`; `None` when no recorder is installed (tests).
     pub metrics: Option<PrometheusHandle>,
-    /// Take the client address from `X-Forwarded-For` (behind API Gateway or a proxy).
-    pub trust_forwarded_for: bool,
+    /// The proxies whose `X-Forwarded-For` entries name the client (per-address limits).
+    pub trusted_proxies: client_addr::TrustedProxies,
+    /// A bearer token that may read `/metrics` (admins may too).
+    pub metrics_token: Option<String>,
 }
 
 impl AppState {
@@ -126,6 +129,19 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The OpenAPI document as the pretty JSON that is committed.
 pub fn openapi_json() -> String {
     openapi().to_pretty_json().unwrap_or_default() + "\n"
+}
+
+/// The router of the separate metrics listener (`TESSERA_METRICS_LISTEN`): `/metrics` only, with
+/// no token, for a scraper on a private address.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(
+                |s: axum::extract::State<AppState>| async move { api::ops::render_metrics(&s) },
+            ),
+        )
+        .with_state(state)
 }
 
 /// The complete application router with its middleware.

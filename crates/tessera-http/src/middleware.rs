@@ -16,17 +16,18 @@ fn request_id(req_headers: &axum::http::HeaderMap) -> &str {
     req_headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-")
 }
 
-/// The method as a metric label without an allocation for the usual ones.
-fn method_label(method: &Method) -> Cow<'static, str> {
+/// The method as a metric label, without an allocation. Any other method is `OTHER`: a client
+/// may send any token as a method, and each distinct label is a time series kept for good.
+fn method_label(method: &Method) -> &'static str {
     match *method {
-        Method::GET => Cow::Borrowed("GET"),
-        Method::POST => Cow::Borrowed("POST"),
-        Method::PUT => Cow::Borrowed("PUT"),
-        Method::PATCH => Cow::Borrowed("PATCH"),
-        Method::DELETE => Cow::Borrowed("DELETE"),
-        Method::HEAD => Cow::Borrowed("HEAD"),
-        Method::OPTIONS => Cow::Borrowed("OPTIONS"),
-        ref other => Cow::Owned(other.to_string()),
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     }
 }
 
@@ -41,6 +42,7 @@ pub async fn observe(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let rid = request_id(req.headers()).to_string();
     let method = method_label(req.method());
+    // The route template, never the path itself (unmatched paths share one label).
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -55,8 +57,11 @@ pub async fn observe(req: Request, next: Next) -> Response {
     span.in_scope(|| {
         tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "request");
     });
-    let labels =
-        [("method", method), ("route", Cow::Owned(route)), ("status", Cow::Owned(status.to_string()))];
+    let labels = [
+        ("method", Cow::Borrowed(method)),
+        ("route", Cow::Owned(route)),
+        ("status", Cow::Owned(status.to_string())),
+    ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(latency.as_secs_f64());
     res

@@ -71,7 +71,7 @@ impl Store {
                 }
                 .await
             })
-            .map_err(|e| match StoreError::from(e) {
+            .map_err(|e| match e {
                 StoreError::Conflict(_) => StoreError::Conflict("email".into()),
                 other => other,
             })?;

@@ -3,31 +3,93 @@
 //! fsync of the WAL that started after its commit. One fsync covers every commit made before it
 //! began, so concurrent writers share flushes: an answered write survives a power cut, and the
 //! disk is flushed once per group instead of once per transaction (DESIGN.md, Data/Durability).
+//!
+//! A flush that fails leaves the commits before it in an unknown state: they are in the database
+//! (later reads see them) but maybe not on disk. They are answered `DurabilityUnknown`, never as
+//! a failure a client would retry (a retried top-up would be applied twice), and the store stops
+//! taking writes until it is restarted: nothing more is promised that may not be kept.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Debug)]
 pub(crate) struct WalSync {
     wal: PathBuf,
+    /// The WAL, opened once and kept: a flush that had to open it could fail for want of a file
+    /// descriptor after its commits were made.
+    file: std::sync::Mutex<Option<std::sync::Arc<std::fs::File>>>,
     /// Commits finished so far (each writer takes a number after committing).
     committed: AtomicU64,
     /// Every commit numbered up to this is on disk.
     synced: AtomicU64,
     /// One fsync at a time; writers queued behind it are usually covered by it.
     flushing: tokio::sync::Mutex<()>,
+    /// A flush failed: no more writes until a restart.
+    failed: AtomicBool,
+    #[cfg(test)]
+    fail_next: AtomicBool,
 }
 
 impl WalSync {
     pub(crate) fn new(db_file: PathBuf) -> Self {
         let mut wal = db_file.into_os_string();
         wal.push("-wal");
+        let wal = PathBuf::from(wal);
+        let file = std::fs::File::open(&wal).ok().map(std::sync::Arc::new);
         WalSync {
-            wal: PathBuf::from(wal),
+            wal,
+            file: std::sync::Mutex::new(file),
             committed: AtomicU64::new(0),
             synced: AtomicU64::new(0),
             flushing: tokio::sync::Mutex::new(()),
+            failed: AtomicBool::new(false),
+            #[cfg(test)]
+            fail_next: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a flush has failed (writes are then refused until a restart).
+    pub(crate) fn failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// The WAL's handle, opened on first need and kept.
+    fn handle(&self) -> std::io::Result<Option<std::sync::Arc<std::fs::File>>> {
+        let mut slot = self.file.lock().map_err(|_| std::io::Error::other("WAL handle lock poisoned"))?;
+        if slot.is_none() {
+            match std::fs::File::open(&self.wal) {
+                Ok(f) => *slot = Some(std::sync::Arc::new(f)),
+                // No WAL file: everything was checkpointed (and synced) into the database file.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(slot.clone())
+    }
+
+    /// A flush failure a test asked for.
+    fn check_injected(&self) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.fail_next.swap(false, Ordering::SeqCst) {
+            self.failed.store(true, Ordering::SeqCst);
+            return Err(std::io::Error::other("injected flush failure"));
+        }
+        Ok(())
+    }
+
+    /// One fsync of the WAL on this thread; a failure latches `failed`.
+    fn sync(&self) -> std::io::Result<()> {
+        self.check_injected()?;
+        let r = self.handle().and_then(|f| f.map_or(Ok(()), |f| f.sync_data()));
+        if r.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        r
+    }
+
+    #[cfg(test)]
+    pub(crate) fn fail_next_flush(&self) {
+        self.fail_next.store(true, Ordering::SeqCst);
     }
 
     /// Returns once everything this writer committed is on disk.
@@ -42,8 +104,18 @@ impl WalSync {
         }
         // Every commit numbered up to `upto` finished before this fsync starts, so it covers them.
         let upto = self.committed.load(Ordering::SeqCst);
-        let wal = self.wal.clone();
-        tokio::task::spawn_blocking(move || sync_wal(&wal)).await.map_err(std::io::Error::other)??;
+        self.check_injected()?;
+        let synced = match self.handle() {
+            Ok(Some(f)) => tokio::task::spawn_blocking(move || f.sync_data())
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if synced.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        synced?;
         self.synced.fetch_max(upto, Ordering::SeqCst);
         Ok(())
     }
@@ -52,18 +124,9 @@ impl WalSync {
     /// flusher), whose batches all committed before it calls this.
     pub(crate) fn flush_blocking(&self) -> std::io::Result<()> {
         let upto = self.committed.load(Ordering::SeqCst);
-        sync_wal(&self.wal)?;
+        self.sync()?;
         self.synced.fetch_max(upto, Ordering::SeqCst);
         Ok(())
-    }
-}
-
-fn sync_wal(wal: &std::path::Path) -> std::io::Result<()> {
-    match std::fs::File::open(wal) {
-        Ok(f) => f.sync_data(),
-        // No WAL file: everything was checkpointed (and synced) into the database file.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
     }
 }
 
@@ -89,6 +152,38 @@ mod tests {
         }
         assert_eq!(s.synced.load(Ordering::SeqCst), 50, "every commit is covered");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Regression (#21): a flush that failed after a commit answered 503 (a client retried the
+    /// top-up, and it applied twice). Now the write answers `DurabilityUnknown`, it stands, and
+    /// later writes on either path (sqlx and the inline writer) are refused before they commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_flush_is_never_answered_as_a_failure_to_retry() {
+        use crate::StoreError;
+        let db = crate::testing::test_db(crate::Backend::Sqlite).await;
+        let store = &db.store;
+        let now = tessera_domain::clock::now();
+        let user = crate::UserRow {
+            user_id: uuid::Uuid::now_v7(),
+            name: "A".into(),
+            email: "a@example.com".into(),
+            password_hash: "x".into(),
+            role: "attendee".into(),
+            phone_number: None,
+            created_at: now,
+            updated_at: now,
+        };
+        store.insert_users(std::slice::from_ref(&user)).await.unwrap();
+        let wal = store.wal.as_ref().unwrap();
+        wal.fail_next_flush();
+        let charged = store.charge(user.user_id, 100, 1_000_000, uuid::Uuid::now_v7(), None, now).await;
+        assert!(matches!(charged, Err(StoreError::DurabilityUnknown(_))), "{charged:?}");
+        assert_eq!(store.balance(user.user_id).await.unwrap(), Some(100), "the commit stands");
+        let again = store.charge(user.user_id, 100, 1_000_000, uuid::Uuid::now_v7(), None, now).await;
+        assert!(matches!(again, Err(StoreError::Unavailable(_))), "{again:?}");
+        let inline = store.rate_limit_hit("login:ip:x", 0).await;
+        assert!(matches!(inline, Err(StoreError::Unavailable(_))), "{inline:?}");
+        assert_eq!(store.balance(user.user_id).await.unwrap(), Some(100), "nothing more was written");
     }
 
     #[tokio::test]

@@ -49,7 +49,7 @@ pub use stats::{CategoryStats, DaySales, EventStats, ExportRow, Overview, SaleAu
 pub use tickets::{EventKeyRow, TicketDetailRow};
 pub use tokens::{ApiKeyRow, Rotation};
 pub use users::{UserFilter, UserRow};
-pub use wallet::LedgerRow;
+pub use wallet::{ChargeOutcome, LedgerRow};
 
 /// Store failures, as callers need to tell them apart.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -62,6 +62,10 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The write was committed, but the flush that makes it durable failed: it is in the
+    /// database, maybe not on disk. Not a failure to retry (it would apply twice).
+    #[error("committed, durability unknown: {0}")]
+    DurabilityUnknown(String),
     #[error("database error: {0}")]
     Other(String),
 }
@@ -81,6 +85,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_check_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or("check").to_string())
             }
+            sqlx::Error::Database(db) if unavailable_db_error(db.as_ref()) => {
+                StoreError::Unavailable(e.to_string())
+            }
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
@@ -88,6 +95,57 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Other(e.to_string()),
         }
+    }
+}
+
+/// Whether a database error means "the database cannot serve this now, try again": the request
+/// did nothing, and a retry after a moment can succeed.
+fn unavailable_db_error(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else { return false };
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        code.parse().is_ok_and(sqlite_unavailable)
+    } else {
+        pg_unavailable(&code)
+    }
+}
+
+/// PostgreSQL SQLSTATEs of that kind: connection exceptions (08…), insufficient resources (53…:
+/// too many connections, disk full), operator intervention (57P01–57P05: shutdown, starting
+/// up), a database not accepting connections or gone (55000 at connect, 3D000), credentials
+/// refused (28…: a rotated password), a read-only server (25006: a failover in progress), and a
+/// transaction chosen to roll back (40001, 40P01).
+pub(crate) fn pg_unavailable(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57P")
+        || code.starts_with("28")
+        || matches!(code, "55000" | "3D000" | "25006" | "40001" | "40P01")
+}
+
+/// SQLite result codes of that kind (the primary code is the low byte): busy, locked, out of
+/// memory, read-only, I/O error, disk full, cannot open.
+pub(crate) fn sqlite_unavailable(code: i32) -> bool {
+    matches!(code & 0xff, 5 | 6 | 7 | 8 | 10 | 13 | 14)
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::*;
+
+    #[test]
+    fn connection_class_errors_are_unavailable() {
+        for c in ["08006", "53300", "57P01", "57P03", "55000", "3D000", "28P01", "25006", "40001", "40P01"] {
+            assert!(pg_unavailable(c), "{c}");
+        }
+        for c in ["23505", "22P02", "42P01", "XX000"] {
+            assert!(!pg_unavailable(c), "{c}");
+        }
+        // SQLITE_BUSY, SQLITE_BUSY_SNAPSHOT (517), SQLITE_IOERR_FSYNC (1034), SQLITE_FULL.
+        for c in [5, 517, 1034, 13] {
+            assert!(sqlite_unavailable(c), "{c}");
+        }
+        // SQLITE_CONSTRAINT_UNIQUE (2067), SQLITE_ERROR.
+        assert!(!sqlite_unavailable(2067) && !sqlite_unavailable(1));
     }
 }
 
@@ -148,18 +206,21 @@ macro_rules! on_db {
         }
     };
     ($store:expr, write, |$p:ident| $body:expr) => {{
-        let out = match &$store.db {
-            $crate::Db::Sqlite { write: $p, .. } => {
+        let out: ::std::result::Result<_, $crate::StoreError> = match &$store.db {
+            $crate::Db::Sqlite { write: $p, .. } => match $store.writes_allowed() {
                 // One writer at a time across sqlx and the hot-path writer (sqlite_inline.rs).
-                let _turn = $store.sqlite_write_turn().await;
-                $body
-            }
-            $crate::Db::Postgres($p) => $body,
+                Ok(()) => {
+                    let _turn = $store.sqlite_write_turn().await;
+                    $body.map_err($crate::StoreError::from)
+                }
+                Err(e) => Err(e),
+            },
+            $crate::Db::Postgres($p) => $body.map_err($crate::StoreError::from),
         };
         // Answer only once the write is on disk (a grouped flush on SQLite; PostgreSQL's commit
         // already waited for its WAL flush).
-        match $store.after_write().await {
-            Ok(()) => out,
+        match out {
+            Ok(v) => $store.after_write().await.map(|()| v),
             Err(e) => Err(e),
         }
     }};
@@ -262,6 +323,7 @@ impl Store {
 
     /// The SQLite hot-path writer (every SQLite store has one).
     pub(crate) fn sqlite_writer(&self) -> Result<&sqlite_inline::SqliteWriter> {
+        self.writes_allowed()?;
         self.writer.as_deref().ok_or_else(|| StoreError::Other("no SQLite writer".into()))
     }
 
@@ -286,12 +348,28 @@ impl Store {
         }
     }
 
-    /// Waits until the caller's committed write is durable (used by every write).
+    /// Waits until the caller's committed write is durable (used by every write). A failed
+    /// flush is `DurabilityUnknown`: the write stands in the database.
     #[doc(hidden)]
-    pub async fn after_write(&self) -> std::result::Result<(), sqlx::Error> {
+    pub async fn after_write(&self) -> Result<()> {
         match &self.wal {
-            Some(w) => w.after_commit().await.map_err(sqlx::Error::Io),
+            Some(w) => w
+                .after_commit()
+                .await
+                .map_err(|e| StoreError::DurabilityUnknown(format!("flushing the WAL after a commit: {e}"))),
             None => Ok(()),
+        }
+    }
+
+    /// SQLite stops taking writes once a flush has failed (until a restart), so nothing more is
+    /// committed that may not reach the disk.
+    pub fn writes_allowed(&self) -> Result<()> {
+        match &self.wal {
+            Some(w) if w.failed() => Err(StoreError::Unavailable(
+                "writes are stopped: the database file could not be flushed to disk; restart the server"
+                    .into(),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -307,7 +385,8 @@ impl Store {
     /// A round trip to the database, for `/health`.
     pub async fn ping(&self) -> Result<()> {
         on_db!(self, read, |p| sqlx::query("SELECT 1").execute(p).await.map(affected))?;
-        Ok(())
+        // A store that stopped taking writes is not healthy, though it still reads.
+        self.writes_allowed()
     }
 
     /// Closes every connection (graceful shutdown).

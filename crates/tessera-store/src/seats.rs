@@ -208,7 +208,7 @@ impl Store {
                 .await?;
             tx.commit().await
         })
-        .map_err(|e| match StoreError::from(e) {
+        .map_err(|e| match e {
             StoreError::Conflict(_) => StoreError::Conflict("ticket_type_name".into()),
             other => other,
         })?;

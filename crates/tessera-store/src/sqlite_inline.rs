@@ -302,7 +302,8 @@ fn flush_loop(to_flush: &std::sync::mpsc::Receiver<Written>, wal: &WalSync) {
             ready.push(b);
         }
         let flushed = if ready.iter().any(|(_, c)| matches!(c, Ok(true))) {
-            wal.flush_blocking().map_err(|e| StoreError::Other(format!("flushing the WAL: {e}")))
+            wal.flush_blocking()
+                .map_err(|e| StoreError::DurabilityUnknown(format!("flushing the WAL after a commit: {e}")))
         } else {
             Ok(())
         };
@@ -506,6 +507,9 @@ fn map_err(e: rusqlite::Error) -> StoreError {
                 || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
         {
             StoreError::Conflict(e.to_string())
+        }
+        rusqlite::Error::SqliteFailure(f, _) if crate::sqlite_unavailable(f.extended_code) => {
+            StoreError::Unavailable(e.to_string())
         }
         _ => StoreError::Other(e.to_string()),
     }

@@ -13,6 +13,13 @@ pub struct TestDb {
     file: Option<std::path::PathBuf>,
 }
 
+impl TestDb {
+    /// A store the test opened itself (kept when dropped).
+    pub fn existing(store: Store) -> TestDb {
+        TestDb { store, file: None }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(f) = &self.file {

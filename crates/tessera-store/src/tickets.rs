@@ -252,7 +252,6 @@ impl Store {
             }
             .await
         })
-        .map_err(StoreError::from)
         .and_then(|n| {
             if n == 1 {
                 Ok(())

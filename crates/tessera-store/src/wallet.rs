@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::{Result, Store, WritePool, on_db};
+use crate::{Result, Store, WritePool, affected, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct LedgerRow {
@@ -23,6 +23,19 @@ pub(crate) const INSERT_LEDGER: &str =
     "INSERT INTO balance_ledger (entry_id, user_id, amount, balance_after, kind, reference_id, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
+/// What became of a top-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeOutcome {
+    /// Added: the new balance.
+    Charged(i64),
+    /// It would have passed the cap; nothing changed.
+    Capped,
+    /// The Idempotency-Key was used for this same top-up before: the balance it answered.
+    Replayed(i64),
+    /// The key was used for a different request.
+    KeyReused,
+}
+
 impl Store {
     /// The cached balance; `None` for an unknown user.
     pub async fn balance(&self, user_id: Uuid) -> Result<Option<i64>> {
@@ -34,19 +47,38 @@ impl Store {
         })?)
     }
 
-    /// Adds `amount` to the balance unless that would pass `cap`; returns the new balance, or
-    /// `None` when the cap refused it. Balance and ledger change in one transaction.
+    /// Adds `amount` to the balance unless that would pass `cap`. Balance, ledger and the
+    /// Idempotency-Key record (when the client sent a key: `(key, request hash)`) change in one
+    /// transaction, so a retried top-up is applied once and answered as the first was.
     pub async fn charge(
         &self,
         user_id: Uuid,
         amount: i64,
         cap: i64,
         entry_id: Uuid,
+        idempotency: Option<(String, String)>,
         now: OffsetDateTime,
-    ) -> Result<Option<i64>> {
-        Ok(on_db!(self, write, |p| {
+    ) -> Result<ChargeOutcome> {
+        let outcome = on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;
+                if let Some((key, hash)) = &idempotency {
+                    let n = sqlx::query(
+                        "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, payment_id, created_at, kind)
+                         VALUES ($1, $2, $3, $4, $5, 'charge') ON CONFLICT (user_id, idem_key) DO NOTHING",
+                    )
+                    .bind(user_id)
+                    .bind(key)
+                    .bind(hash)
+                    .bind(entry_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map(affected)?;
+                    if n != 1 {
+                        return Ok::<_, sqlx::Error>(None);
+                    }
+                }
                 let new: Option<i64> = sqlx::query_scalar(
                     "UPDATE users SET balance = balance + $1 WHERE user_id = $2 AND balance + $1 <= $3 RETURNING balance",
                 )
@@ -55,7 +87,7 @@ impl Store {
                 .bind(cap)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some(new) = new else { return Ok::<_, sqlx::Error>(None) };
+                let Some(new) = new else { return Ok(Some(ChargeOutcome::Capped)) };
                 sqlx::query(INSERT_LEDGER)
                     .bind(entry_id)
                     .bind(user_id)
@@ -66,10 +98,32 @@ impl Store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
-                tx.commit().await.map(|_| Some(new))
+                tx.commit().await.map(|_| Some(ChargeOutcome::Charged(new)))
             }
             .await
-        })?)
+        })?;
+        if let Some(done) = outcome {
+            return Ok(done);
+        }
+        // The key was used before: the same top-up answers its first balance again.
+        let (key, hash) = idempotency.unwrap_or_default();
+        let first: Option<(String, String, Option<i64>)> = on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT k.request_hash, k.kind, l.balance_after FROM idempotency_keys k
+                 LEFT JOIN balance_ledger l ON l.entry_id = k.payment_id
+                 WHERE k.user_id = $1 AND k.idem_key = $2",
+            )
+            .bind(user_id)
+            .bind(&key)
+            .fetch_optional(p)
+            .await
+        })?;
+        Ok(match first {
+            Some((h, kind, Some(balance))) if h == hash && kind == "charge" => {
+                ChargeOutcome::Replayed(balance)
+            }
+            _ => ChargeOutcome::KeyReused,
+        })
     }
 
     /// A page of the ledger, newest first, before the cursor (created_at, entry_id).

@@ -210,7 +210,7 @@ async fn hot_path_and_other_writers_interleave(b: Backend) {
                     store.rate_limit_hits(&["interleave"], 0).await.map(|_| ())
                 } else {
                     // a wallet charge: an sqlx transaction that reads, then writes
-                    store.charge(u.user_id, 100, 1_000_000, Uuid::now_v7(), now).await.map(|_| ())
+                    store.charge(u.user_id, 100, 1_000_000, Uuid::now_v7(), None, now).await.map(|_| ())
                 }
             })
         })

@@ -57,8 +57,17 @@ pub struct Config {
     pub jobs_worker: bool,
     /// `json` or `text`; default: text on a terminal, JSON otherwise.
     pub log_format: Option<String>,
-    /// Trust `X-Forwarded-For` for the client address (behind a proxy or API Gateway).
+    /// The proxies in front of the server: a number of hops, or addresses/CIDR blocks. The
+    /// client address is the `X-Forwarded-For` entry they added (never the leftmost, which the
+    /// client writes). Unset: the socket peer.
+    pub trusted_proxies: Option<String>,
+    /// Deprecated: the same as `trusted_proxies = 1`.
     pub trust_forwarded_for: bool,
+    /// A bearer token that may read `/metrics` (admins may too).
+    pub metrics_token: Option<Secret>,
+    pub metrics_token_file: Option<PathBuf>,
+    /// A second listen address that serves `/metrics` alone, with no token (a private address).
+    pub metrics_listen: Option<String>,
 }
 
 impl Default for Config {
@@ -87,7 +96,11 @@ impl Default for Config {
             mail_outbox: PathBuf::from("outbox"),
             jobs_worker: true,
             log_format: None,
+            trusted_proxies: None,
             trust_forwarded_for: false,
+            metrics_token: None,
+            metrics_token_file: None,
+            metrics_listen: None,
         }
     }
 }
@@ -111,6 +124,9 @@ impl Config {
         }
         if let Some(p) = &c.smtp_url_file {
             c.smtp_url = Some(Secret(read_secret(p)?));
+        }
+        if let Some(p) = &c.metrics_token_file {
+            c.metrics_token = Some(Secret(read_secret(p)?));
         }
         if let Some(p) = &c.ticket_master_key_file {
             c.ticket_master_key = Some(Secret(read_secret(p)?));
@@ -138,6 +154,12 @@ impl Config {
         if self.access_token_ttl_secs < 30 || self.refresh_token_ttl_secs < 60 {
             bail!("token lifetimes are too short");
         }
+        self.proxies()?;
+        if let Some(t) = &self.metrics_token
+            && t.0.len() < 16
+        {
+            bail!("TESSERA_METRICS_TOKEN must be at least 16 characters");
+        }
         if let Some(f) = &self.log_format
             && f != "json"
             && f != "text"
@@ -145,6 +167,16 @@ impl Config {
             bail!("TESSERA_LOG_FORMAT must be json or text");
         }
         Ok(())
+    }
+
+    /// The trusted proxies (`trust_forwarded_for` alone means the one in front: 1 hop).
+    pub fn proxies(&self) -> anyhow::Result<tessera_http::client_addr::TrustedProxies> {
+        use tessera_http::client_addr::TrustedProxies;
+        match &self.trusted_proxies {
+            Some(p) => p.parse().map_err(|m| anyhow::anyhow!("TESSERA_TRUSTED_PROXIES: {m}")),
+            None if self.trust_forwarded_for => Ok(TrustedProxies::Hops(1)),
+            None => Ok(TrustedProxies::None),
+        }
     }
 
     pub fn database_url(&self) -> String {

@@ -30,7 +30,13 @@ pub fn shared(app: App, cfg: &Config) -> Shared {
             }
         });
     }
-    Shared { app, metrics, trust_forwarded_for: cfg.trust_forwarded_for }
+    Shared {
+        app,
+        metrics,
+        // Validated when the configuration was loaded.
+        trusted_proxies: cfg.proxies().unwrap_or_default(),
+        metrics_token: cfg.metrics_token.as_ref().map(|t| t.0.clone()),
+    }
 }
 
 /// Serves on `listen` until Ctrl-C or SIGTERM, then drains in-flight requests.
@@ -53,7 +59,12 @@ pub async fn run(
     let store = app.store.clone();
     let sweeper = tokio::spawn(background(app.clone()));
     let worker = cfg.jobs_worker.then(|| tokio::spawn(jobs_worker(app.clone())));
-    let router = tessera_http::router(AppState::new(shared(app, cfg)));
+    let state = AppState::new(shared(app, cfg));
+    let metrics_server = match &cfg.metrics_listen {
+        Some(addr) => Some(serve_metrics(state.clone(), addr).await?),
+        None => None,
+    };
+    let router = tessera_http::router(state);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(cert), Some(key)) => {
@@ -77,12 +88,30 @@ pub async fn run(
         }
     }
     sweeper.abort();
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     if let Some(w) = worker {
         w.abort();
     }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `/metrics` alone on `addr` (`TESSERA_METRICS_LISTEN`), with no token: for a scraper
+/// on a private address.
+async fn serve_metrics(state: AppState, addr: &str) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics listener {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics");
+    let router = tessera_http::metrics_router(state);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// In-process background work: admits the next buyers of every waiting room four times a

@@ -198,6 +198,27 @@ mod lambda {
         let (status, body) = call(&router, include_str!("fixtures/apigw_v2_post_register.json")).await;
         assert_eq!(status, 409, "{body}");
     }
+
+    /// Regression (#21): the per-address login limit was keyed on X-Forwarded-For's leftmost
+    /// entry, which the client writes. On Lambda it is the request context's source IP.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_source_ip_is_api_gateways_not_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            database_url: Some(Secret(format!("sqlite://{}/l.db", dir.path().display()))),
+            login_limit_per_ip: 2,
+            ..Config::default()
+        };
+        let router = tessera::lambda::router(tessera::build_app(&cfg).await.unwrap(), &cfg);
+        let fixture = include_str!("fixtures/apigw_v2_post_login.json");
+        for i in 0..2 {
+            let (status, _) = call(&router, &fixture.replace("SPOOF", &format!("10.9.9.{i}"))).await;
+            assert_eq!(status, 401);
+        }
+        // A new made-up address each time changes nothing: the source is the same.
+        let (status, body) = call(&router, &fixture.replace("SPOOF", "10.9.9.99")).await;
+        assert_eq!(status, 429, "{body}");
+    }
 }
 
 /// The real binary: `admin create` makes an admin once and refuses a taken e-mail clearly.

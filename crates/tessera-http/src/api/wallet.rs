@@ -157,20 +157,32 @@ pub async fn get_balance(State(s): State<AppState>, Auth(who): Auth) -> ApiResul
 }
 
 /// Add money to the caller's wallet
+///
+/// Send an `Idempotency-Key` header to retry safely: the same key and amount are applied once
+/// and answer the first balance again (with `Idempotent-Replayed: true`); the same key with
+/// another amount is 409.
 #[utoipa::path(post, path = "/balance", tag = "wallet", security(("bearer" = [])), request_body = ChargeRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses(
         (status = 200, description = "The new balance", body = BalanceBody),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Idempotency-Key reused for another request", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn charge_balance(
     State(s): State<AppState>,
     Auth(who): Auth,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<ChargeRequest>,
-) -> ApiResult<Json<BalanceBody>> {
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
     let amount = b.amount.map(DecimalInput::into_string);
-    let new = s.app.charge(&who, amount.as_deref()).await?;
-    Ok(Json(BalanceBody { user_id: who.user_id, balance: money(new) }))
+    let (new, replayed) = s.app.charge_once(&who, amount.as_deref(), key.as_deref()).await?;
+    let mut res = Json(BalanceBody { user_id: who.user_id, balance: money(new) }).into_response();
+    if replayed {
+        res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(res)
 }
 
 /// The caller's wallet ledger, newest first

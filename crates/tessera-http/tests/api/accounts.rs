@@ -251,4 +251,9 @@ async fn login_is_rate_limited_per_address(b: Backend) {
     assert!(r.headers.contains_key("retry-after"));
     let r = t.send(login("fresh@example.com".into(), "198.51.100.8")).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "another address is not limited");
+    // Regression (#21): the leftmost entry is the client's to write; the one the trusted proxy
+    // added (the rightmost, with one proxy) is the address that is limited.
+    for spoof in ["1.1.1.1, 198.51.100.7", "2.2.2.2, 198.51.100.7", "203.0.113.1,198.51.100.7"] {
+        t.send(login("fresh@example.com".into(), spoof)).await.assert_problem(429, None);
+    }
 }

@@ -45,9 +45,25 @@ async fn framework_errors_are_problems(b: Backend) {
 async fn metrics_and_docs_are_served() {
     let t = TestApp::new(Backend::Sqlite).await;
     t.get("/categories", None).await;
-    let r = t.get("/metrics", None).await;
+    // Regression (#21): anyone could read the metrics, and every made-up method and path
+    // became a label of its own (20,000 methods: /metrics 1.2 KB → 29 MB).
+    t.get("/metrics", None).await.assert_problem(401, None);
+    let (_, attendee) = t.user("attendee").await;
+    t.get("/metrics", Some(&attendee)).await.assert_problem(403, None);
+    t.get("/metrics", Some("wrong-token")).await.assert_problem(401, None);
+    let (_, admin) = t.user("admin").await;
+    assert_eq!(t.get("/metrics", Some(&admin)).await.status, StatusCode::OK);
+    for i in 0..50 {
+        let method = format!("M{i}{}", uuid::Uuid::new_v4().simple());
+        assert!(t.call(&method, "/events", None, None).await.status.is_client_error());
+        t.get(&format!("/nowhere/{i}"), None).await.assert_problem(404, None);
+    }
+    let r = t.get("/metrics", Some(crate::support::METRICS_TOKEN)).await;
     assert_eq!(r.status, StatusCode::OK);
     let text = r.body.as_str().unwrap();
+    assert!(!text.contains("method=\"M0"), "no label per made-up method");
+    assert!(!text.contains("/nowhere/"), "no label per unmatched path");
+    assert!(text.contains(r#"method="OTHER""#) && text.contains(r#"route="unmatched""#), "{text}");
     assert!(text.contains(r#"http_requests_total{method="GET",route="/categories",status="200"}"#), "{text}");
     assert!(text.contains("http_request_duration_seconds"), "{text}");
     let r = t.get("/docs/", None).await;
@@ -109,4 +125,47 @@ fn openapi_documents_every_route() {
             assert!(op["summary"].is_string(), "{method} {path} has no summary");
         }
     }
+}
+
+/// Regression (#21): PostgreSQL refusing connections (`ALLOW_CONNECTIONS false`) answered 500
+/// `internal` on API routes while `/health` said 503. Connection-class errors are 503 with
+/// Retry-After everywhere. Needs a database of its own (the role must be allowed CREATEDB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(tessera_pg), ignore = "set TESSERA_TEST_DATABASE_URL to run on PostgreSQL")]
+async fn a_database_refusing_connections_is_503() {
+    use sqlx::Executor;
+    let admin_url = std::env::var(tessera_store::testing::PG_URL_VAR).unwrap();
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap();
+    let name = format!("tessera_outage_{}", uuid::Uuid::new_v4().simple());
+    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    let store =
+        tessera_store::Store::connect(&tessera_store::StoreOptions::new(url.to_string())).await.unwrap();
+    store.migrate().await.unwrap();
+    let t = TestApp::on_store(store, tessera_app::AppConfig::default()).await;
+    let register = |email: &str| serde_json::json!({"name": "A", "email": email, "password": "password123"});
+    assert_eq!(t.post("/auth/register", None, register("a@example.com")).await.status, StatusCode::CREATED);
+    // The database stops taking connections and drops the ones it had.
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")))
+        .await
+        .unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        )))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let r = t.post("/auth/register", None, register("b@example.com")).await;
+        r.assert_problem(503, None);
+        assert_eq!(r.body["code"], "unavailable");
+        assert_eq!(r.headers["retry-after"], "2");
+        let r = t.post("/auth/login", None, register("a@example.com")).await;
+        r.assert_problem(503, None);
+    }
+    assert_eq!(t.get("/health", None).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    t.app.store.close().await;
+    admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
 }

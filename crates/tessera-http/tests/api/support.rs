@@ -38,6 +38,9 @@ fn metrics_handle() -> PrometheusHandle {
     HANDLE.get_or_init(|| PrometheusBuilder::new().install_recorder().unwrap()).clone()
 }
 
+/// The metrics token the test apps accept.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 /// A clock that tests move by hand.
 #[derive(Debug)]
 pub struct TestClock(Mutex<OffsetDateTime>);
@@ -105,18 +108,27 @@ impl TestApp {
         Self::with_config(backend, AppConfig { rate_limits, ..Default::default() }).await
     }
 
-    pub async fn with_config(backend: Backend, mut config: AppConfig) -> TestApp {
+    pub async fn with_config(backend: Backend, config: AppConfig) -> TestApp {
+        Self::on_db(test_db(backend).await, config).await
+    }
+
+    /// On a database the test made itself (it is not deleted afterwards).
+    pub async fn on_store(store: tessera_store::Store, config: AppConfig) -> TestApp {
+        Self::on_db(TestDb::existing(store), config).await
+    }
+
+    async fn on_db(db: TestDb, mut config: AppConfig) -> TestApp {
         let outbox = tempfile::tempdir().unwrap();
         if config.mail.smtp_url.is_none() && config.mail.outbox_dir == AppConfig::default().mail.outbox_dir {
             config.mail.outbox_dir = outbox.path().to_path_buf();
         }
-        let db = test_db(backend).await;
         let clock = Arc::new(TestClock(Mutex::new(tessera_app::domain::clock::now())));
         let app = App::new(db.store.clone(), config, clock.clone()).await.unwrap();
         let state = AppState::new(Shared {
             app: app.clone(),
             metrics: Some(metrics_handle()),
-            trust_forwarded_for: true,
+            trusted_proxies: tessera_http::client_addr::TrustedProxies::Hops(1),
+            metrics_token: Some(METRICS_TOKEN.into()),
         });
         let router = tessera_http::router(state);
         TestApp { app, clock, router, _db: db, outbox }

@@ -23,6 +23,7 @@ both!(
     race_200_payments_on_one_wallet,
     race_20_retries_with_one_key,
     expired_hold_is_refused_and_never_sold_twice,
+    top_ups_honour_idempotency_keys,
 );
 
 async fn wallet_charges_and_ledger(b: Backend) {
@@ -423,4 +424,50 @@ async fn expired_hold_is_refused_and_never_sold_twice(b: Backend) {
     assert_eq!(t.app.store.balance(ps[0].user_id).await.unwrap(), Some(10_000), "nothing charged");
     let (_, _, sold) = t.app.store.seat_counts(ev, t.app.now()).await.unwrap();
     assert_eq!(sold, 1);
+}
+
+/// (#21) A top-up retried with its Idempotency-Key is applied once, even when the retries race.
+async fn top_ups_honour_idempotency_keys(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (id, a) = t.user("attendee").await;
+    let top_up = |key: &'static str, amount: &'static str| {
+        let (t, a) = (&t, a.clone());
+        async move {
+            let req = http::Request::post("/balance")
+                .header("authorization", format!("Bearer {a}"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", key)
+                .body(axum::body::Body::from(json!({"amount": amount}).to_string()))
+                .unwrap();
+            t.send(req).await
+        }
+    };
+    let first = top_up("k-1", "10").await;
+    assert_eq!((first.status, first.body["balance"].as_str()), (StatusCode::OK, Some("10.00")));
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = top_up("k-1", "10").await;
+    assert_eq!((again.status, again.body["balance"].as_str()), (StatusCode::OK, Some("10.00")));
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    top_up("k-1", "11").await.assert_problem(409, None);
+    // Racing retries of one top-up: one applies.
+    let racing: Vec<_> = (0..20).map(|_| top_up("k-2", "5")).collect();
+    for r in futures::future::join_all(racing).await {
+        assert_eq!((r.status, r.body["balance"].as_str()), (StatusCode::OK, Some("15.00")), "{}", r.body);
+    }
+    assert_eq!(t.app.store.balance(id).await.unwrap(), Some(1500));
+    assert_eq!(t.app.store.ledger_sum(id).await.unwrap(), 1500);
+    // A key is the caller's own, and a payment's key is not a top-up's.
+    let (_, other) = t.user("attendee").await;
+    let r = t
+        .send(
+            http::Request::post("/balance")
+                .header("authorization", format!("Bearer {other}"))
+                .header("content-type", "application/json")
+                .header("idempotency-key", "k-1")
+                .body(axum::body::Body::from(json!({"amount": "1"}).to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.body["balance"], "1.00");
+    top_up("", "1").await.assert_problem(400, Some("Idempotency-Key"));
 }
