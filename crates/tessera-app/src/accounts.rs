@@ -46,6 +46,17 @@ pub struct PatchUserInput {
     pub password: Option<String>,
     pub current_password: Option<String>,
     pub role: Option<String>,
+    /// Admins only: disable (every session ends) or enable the account.
+    pub disabled: Option<bool>,
+}
+
+/// What a profile change did to the account's sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchOutcome {
+    /// Every session ended (a new password, a reset, a disabling): refresh tokens are revoked
+    /// and access tokens issued before now refused. API keys are separate credentials and stay.
+    pub sessions_ended: bool,
+    pub disabled: bool,
 }
 
 impl App {
@@ -116,15 +127,24 @@ impl App {
         let ok =
             verify_password(password.to_string(), user.as_ref().map(|u| u.password_hash.clone())).await?;
         match user {
-            Some(user) if ok => self.start_session(user, Uuid::now_v7()).await,
+            Some(user) if ok => self.start_session(user, Uuid::now_v7()).await.map_err(|e| match e {
+                // The password was right: say why no session starts.
+                AppError::Unauthorized(m @ "this account is disabled") => AppError::Forbidden(m),
+                other => other,
+            }),
             _ => Err(AppError::Unauthorized("invalid e-mail or password")),
         }
     }
 
     /// Counts a hit against each (kind, key, limit) at once; refused when any is over its limit.
     pub(crate) async fn check_rates(&self, limits: &[(&str, &str, i64)]) -> Result<()> {
+        self.check_rates_in(self.config.rate_limits.window_secs, limits).await
+    }
+
+    /// The same in windows of `window` seconds.
+    pub(crate) async fn check_rates_in(&self, window: i64, limits: &[(&str, &str, i64)]) -> Result<()> {
         let now = self.now().unix_timestamp();
-        let window = self.config.rate_limits.window_secs.max(1);
+        let window = window.max(1);
         let start = now - now.rem_euclid(window);
         let buckets: Vec<String> = limits.iter().map(|(kind, key, _)| format!("{kind}{key}")).collect();
         let refs: Vec<&str> = buckets.iter().map(String::as_str).collect();
@@ -138,12 +158,16 @@ impl App {
 
     async fn start_session(&self, user: UserRow, family_id: Uuid) -> Result<Session> {
         let role: Role = user.role.parse().map_err(|_| AppError::Internal("bad role in database".into()))?;
+        let state = self.session_state(user.user_id).await?;
+        if state.disabled_at.is_some() {
+            return Err(AppError::Unauthorized("this account is disabled"));
+        }
         let now = self.now();
         let refresh = random_token();
         let expires = now + time::Duration::seconds(self.config.tokens.refresh_ttl_secs);
         self.store.insert_refresh_token(&token_hash(&refresh), user.user_id, family_id, expires, now).await?;
         Ok(Session {
-            access_token: self.access_token(user.user_id, role)?,
+            access_token: self.access_token_of(user.user_id, role, state.token_generation)?,
             expires_in: self.config.tokens.access_ttl_secs,
             refresh_token: refresh,
             user,
@@ -166,12 +190,16 @@ impl App {
         }
     }
 
-    /// Ends the session the refresh token belongs to. Unknown tokens are ignored (idempotent).
+    /// Ends the session the refresh token belongs to, and the user's access tokens with it (on
+    /// every instance within a second; other devices refresh into new ones). Unknown tokens are
+    /// ignored (idempotent).
     pub async fn logout(&self, refresh_token: Option<&str>) -> Result<()> {
         let token = refresh_token
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| AppError::invalid("refresh_token", "is required"))?;
-        self.store.revoke_refresh_token(&token_hash(token), self.now()).await?;
+        if let Some(user_id) = self.store.end_session(&token_hash(token), self.now()).await? {
+            self.session_state(user_id).await?;
+        }
         Ok(())
     }
 
@@ -218,8 +246,15 @@ impl App {
     }
 
     /// Changes a profile. Users change their own name, phone and password (with the current
-    /// one); admins change anyone's, including the role.
-    pub async fn patch_user(&self, who: &Principal, user_id: Uuid, input: PatchUserInput) -> Result<UserRow> {
+    /// one); admins change anyone's, including the role, and disable or enable accounts. A new
+    /// password or a disabling ends every session of the account; a role change applies to its
+    /// live tokens within a second.
+    pub async fn patch_user(
+        &self,
+        who: &Principal,
+        user_id: Uuid,
+        input: PatchUserInput,
+    ) -> Result<(UserRow, PatchOutcome)> {
         let current = self.get_user(who, user_id).await?;
         let mut errs = ValidationErrors::new();
         let mut patch = UserPatch::default();
@@ -238,6 +273,14 @@ impl App {
             }
             patch.role = errs.check("role", r.parse::<Role>());
         }
+        if let Some(d) = input.disabled {
+            if !who.is_admin() {
+                return Err(AppError::Forbidden("only admins may disable or enable accounts"));
+            }
+            if d && who.user_id == user_id {
+                errs.add("disabled", "admins cannot disable their own account");
+            }
+        }
         if !errs.is_empty() {
             return Err(errs.into());
         }
@@ -246,6 +289,7 @@ impl App {
             phone_number: patch.phone_number,
             password_hash: None,
             role: patch.role.map(|r| r.as_str().to_string()),
+            disabled: input.disabled,
         };
         if let Some(pw) = patch.password {
             if !who.is_admin() || who.user_id == user_id {
@@ -256,7 +300,15 @@ impl App {
             }
             changes.password_hash = Some(hash_password(pw).await?);
         }
-        self.store.update_user(user_id, &changes, self.now()).await?.ok_or(AppError::NotFound("user"))
+        let sessions_ended = changes.password_hash.is_some() || changes.disabled == Some(true);
+        let row =
+            self.store.update_user(user_id, &changes, self.now()).await?.ok_or(AppError::NotFound("user"))?;
+        let state = if sessions_ended || changes.role.is_some() || changes.disabled.is_some() {
+            self.session_state(user_id).await?
+        } else {
+            self.store.auth_state(user_id).await?.ok_or(AppError::NotFound("user"))?
+        };
+        Ok((row, PatchOutcome { sessions_ended, disabled: state.disabled_at.is_some() }))
     }
 
     /// Creates an API key for the caller; the returned secret is shown once.

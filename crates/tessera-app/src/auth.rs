@@ -14,6 +14,7 @@ use uuid::Uuid;
 use tessera_domain::Role;
 use tessera_store::Store;
 
+use crate::sessions::TokenClaims;
 use crate::{App, AppError, Result};
 
 /// API keys start with this, so a bearer value tells at a glance which kind it is.
@@ -117,6 +118,9 @@ struct Claims {
     iat: i64,
     exp: i64,
     iss: String,
+    /// The user's token generation when it was issued (a logout moves it on).
+    #[serde(default, rename = "gen")]
+    generation: i32,
 }
 
 const ISSUER: &str = "tessera";
@@ -165,9 +169,14 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$1sIBR6y4wEvXFXTSn7hOoXyX1BhvI0XlHtqyJ2ONRSI";
 
 impl App {
-    /// Signs an access token for the user (sessions, and tools such as the load benchmark that
-    /// provision accounts directly).
+    /// Signs an access token for an account that never logged out or changed its password (tools
+    /// such as the load benchmark that provision accounts directly, and tests).
     pub fn access_token(&self, user_id: Uuid, role: Role) -> Result<String> {
+        self.access_token_of(user_id, role, 0)
+    }
+
+    /// Signs an access token under the user's current token generation.
+    pub(crate) fn access_token_of(&self, user_id: Uuid, role: Role, generation: i32) -> Result<String> {
         let iat = self.now().unix_timestamp();
         let claims = Claims {
             sub: user_id,
@@ -175,6 +184,7 @@ impl App {
             iat,
             exp: iat + self.config.tokens.access_ttl_secs,
             iss: ISSUER.into(),
+            generation,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
             .map_err(|e| AppError::Internal(e.to_string()))
@@ -239,27 +249,34 @@ impl App {
             let role = user.role.parse().map_err(|_| AppError::Internal("bad role in database".into()))?;
             return Ok(Principal { user_id: user.user_id, role });
         }
-        if let Some((who, exp)) = self.access_tokens.get(bearer) {
-            return if exp < self.now().unix_timestamp() {
-                Err(AppError::Unauthorized("access token expired"))
-            } else {
-                Ok(who)
-            };
-        }
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_issuer(&[ISSUER]);
-        v.leeway = 5;
-        // Validate expiry against our clock (tests move it), not the system's.
-        v.validate_exp = false;
-        let data = jsonwebtoken::decode::<Claims>(bearer, &self.keys.decoding, &v)
-            .map_err(|_| AppError::Unauthorized("invalid access token"))?;
-        if data.claims.exp < self.now().unix_timestamp() {
+        let (claims, exp) = match self.access_tokens.get(bearer) {
+            Some(hit) => hit,
+            None => {
+                let mut v = Validation::new(Algorithm::HS256);
+                v.set_issuer(&[ISSUER]);
+                v.leeway = 5;
+                // Validate expiry against our clock (tests move it), not the system's.
+                v.validate_exp = false;
+                let data = jsonwebtoken::decode::<Claims>(bearer, &self.keys.decoding, &v)
+                    .map_err(|_| AppError::Unauthorized("invalid access token"))?;
+                let role =
+                    data.claims.role.parse().map_err(|_| AppError::Unauthorized("invalid access token"))?;
+                let claims = TokenClaims {
+                    user_id: data.claims.sub,
+                    role,
+                    issued_at: data.claims.iat,
+                    generation: data.claims.generation,
+                };
+                self.access_tokens.put(bearer, claims, data.claims.exp);
+                (claims, data.claims.exp)
+            }
+        };
+        if exp < self.now().unix_timestamp() {
             return Err(AppError::Unauthorized("access token expired"));
         }
-        let role = data.claims.role.parse().map_err(|_| AppError::Unauthorized("invalid access token"))?;
-        let who = Principal { user_id: data.claims.sub, role };
-        self.access_tokens.put(bearer, who.clone(), data.claims.exp);
-        Ok(who)
+        // Whether a logout, a password change, a disabling or a role change has overtaken it.
+        let role = self.check_session(claims).await?;
+        Ok(Principal { user_id: claims.user_id, role })
     }
 }
 

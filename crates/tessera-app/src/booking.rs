@@ -376,6 +376,15 @@ impl App {
     pub async fn sweep_expired_holds(&self) -> Result<u64> {
         Ok(self.store.sweep_expired_holds(self.now()).await?)
     }
+
+    /// Deletes rate-limit windows that have closed (the longest window is the resend limits'
+    /// hour) and session changes older than every live access token. Safe on any instance.
+    pub async fn sweep_expired_limits(&self) -> Result<u64> {
+        let now = self.now();
+        let longest = self.config.rate_limits.window_secs.max(crate::jobs::RESEND_WINDOW_SECS);
+        let changes_before = now - time::Duration::seconds(self.config.tokens.access_ttl_secs + 60);
+        Ok(self.store.purge_expired_limits(changes_before, now.unix_timestamp() - longest).await?)
+    }
 }
 
 fn join(v: &[i64]) -> String {

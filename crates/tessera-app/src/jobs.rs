@@ -15,6 +15,9 @@ use crate::{App, AppError, Result};
 /// How long a claimed job is a worker's before another may take it over (a worker that died).
 const LEASE_SECS: i64 = 300;
 
+/// The window of the resend limits (`RateLimits::resend_per_ticket`, `resend_per_user`).
+pub const RESEND_WINDOW_SECS: i64 = 3600;
+
 /// Purchases a bulk send handles per page (progress is saved after each).
 const BULK_PAGE: i64 = 50;
 
@@ -261,6 +264,18 @@ impl App {
         if t.status != "valid" {
             return Err(AppError::TicketVoid("this ticket is void: there is nothing to send"));
         }
+        // Each resend is an e-mail to the holder: limited per ticket and per requester, so
+        // nobody can flood a holder's inbox.
+        let limits = &self.config.rate_limits;
+        let (ticket, requester) = (ticket_id.to_string(), who.user_id.to_string());
+        self.check_rates_in(
+            RESEND_WINDOW_SECS,
+            &[
+                ("resend:ticket:", &ticket, limits.resend_per_ticket),
+                ("resend:user:", &requester, limits.resend_per_user),
+            ],
+        )
+        .await?;
         let payload = tessera_store::jobs::ticket_mail_payload(t.purchase_id, Some(ticket_id));
         let id = Uuid::now_v7();
         self.store.enqueue_job(id, "ticket_mail", &payload, Some(who.user_id), self.now()).await?;

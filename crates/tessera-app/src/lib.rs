@@ -23,6 +23,7 @@ pub mod purchases;
 pub mod qr;
 pub mod queue;
 pub mod recent;
+pub mod sessions;
 pub mod ticket_codes;
 pub mod tickets;
 pub mod verified;
@@ -69,6 +70,9 @@ pub struct RateLimits {
     /// Queue joins per account and per client address per window.
     pub queue_join_per_user: i64,
     pub queue_join_per_ip: i64,
+    /// Ticket e-mails sent again per ticket and per requester per hour.
+    pub resend_per_ticket: i64,
+    pub resend_per_user: i64,
 }
 
 impl Default for RateLimits {
@@ -79,6 +83,8 @@ impl Default for RateLimits {
             login_per_ip: 50,
             queue_join_per_user: 20,
             queue_join_per_ip: 120,
+            resend_per_ticket: 3,
+            resend_per_user: 20,
         }
     }
 }
@@ -103,7 +109,8 @@ pub struct App {
     mailer: Arc<mail::Mailer>,
     queue_states: Arc<recent::Recent<tessera_store::QueueStateRow>>,
     events: Arc<recent::Recent<tessera_store::events::EventRow>>,
-    access_tokens: Arc<verified::Verified<auth::Principal>>,
+    access_tokens: Arc<verified::Verified<sessions::TokenClaims>>,
+    sessions: Arc<sessions::Sessions>,
     queue_tokens: Arc<verified::Verified<auth::QueueTicket>>,
 }
 
@@ -124,6 +131,7 @@ impl App {
             queue_states: Arc::default(),
             events: Arc::default(),
             access_tokens: Arc::default(),
+            sessions: Arc::default(),
             queue_tokens: Arc::default(),
         })
     }

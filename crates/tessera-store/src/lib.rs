@@ -48,7 +48,7 @@ pub use seats::{SeatBlock, SeatRow, TicketTypeRow, TicketTypeView};
 pub use stats::{CategoryStats, DaySales, EventStats, ExportRow, Overview, SaleAudit};
 pub use tickets::{EventKeyRow, TicketDetailRow};
 pub use tokens::{ApiKeyRow, Rotation};
-pub use users::{UserFilter, UserRow};
+pub use users::{AuthStateRow, UserFilter, UserRow};
 pub use wallet::{ChargeOutcome, LedgerRow};
 
 /// Store failures, as callers need to tell them apart.

@@ -85,20 +85,6 @@ impl Store {
         }
     }
 
-    /// Revokes the family the token belongs to (logout ends that session on every copy).
-    pub async fn revoke_refresh_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<bool> {
-        let family: Option<Uuid> = on_db!(self, read, |p| {
-            sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(p)
-                .await
-        })?;
-        match family {
-            Some(f) => Ok(self.revoke_refresh_family(f, now).await? > 0),
-            None => Ok(false),
-        }
-    }
-
     async fn revoke_refresh_family(&self, family_id: Uuid, now: OffsetDateTime) -> Result<u64> {
         let r = on_db!(self, write, |p| {
             sqlx::query(
@@ -167,7 +153,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT u.user_id, u.name, u.email, u.password_hash, u.role, u.phone_number, u.created_at, u.updated_at
                  FROM api_keys k JOIN users u ON u.user_id = k.user_id
-                 WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+                 WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL",
             )
             .bind(key_hash)
             .fetch_optional(p)

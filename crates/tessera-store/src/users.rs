@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::query::{Arg, Sql, like_pattern};
-use crate::{Result, Store, StoreError, affected, bind_args, on_db};
+use crate::{Result, Store, StoreError, WritePool, affected, bind_args, on_db};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -32,9 +32,28 @@ pub struct UserFilter {
 pub struct UserChanges {
     pub name: Option<String>,
     pub phone_number: Option<Option<String>>,
+    /// A new password: every session of the user ends (refresh tokens revoked, access tokens
+    /// issued before now refused).
     pub password_hash: Option<String>,
     pub role: Option<String>,
+    /// Disable (every session ends, no new ones) or enable the account.
+    pub disabled: Option<bool>,
 }
+
+/// What decides whether a user's tokens still work.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuthStateRow {
+    pub user_id: Uuid,
+    pub role: String,
+    /// Access tokens carry the generation they were issued under; a logout moves it on.
+    pub token_generation: i32,
+    /// Tokens issued before this are refused (a password change, a reset, a disabling).
+    pub sessions_valid_after: Option<OffsetDateTime>,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+/// `$1` user, `$2` now.
+const NOTE_AUTH_CHANGE: &str = "INSERT INTO auth_changes (user_id, changed_at) VALUES ($1, $2)";
 
 const COLUMNS: &str = "user_id, name, email, password_hash, role, phone_number, created_at, updated_at";
 
@@ -134,12 +153,128 @@ impl Store {
             let p = sql.arg(Arg::Text(role.clone()));
             sql.push(&format!(", role = {p}"));
         }
+        let ends_sessions = c.password_hash.is_some() || c.disabled == Some(true);
+        if ends_sessions {
+            sql.push(&format!(", sessions_valid_after = {pn}, token_generation = token_generation + 1"));
+        }
+        match c.disabled {
+            Some(true) => {
+                sql.push(&format!(", disabled_at = COALESCE(disabled_at, {pn})"));
+            }
+            Some(false) => {
+                sql.push(", disabled_at = NULL");
+            }
+            None => {}
+        }
         let pid = sql.arg(Arg::Id(user_id));
         sql.push(&format!(" WHERE user_id = {pid} RETURNING {COLUMNS}"));
+        // What a token may do changed: every instance hears of it (`auth_changes_since`).
+        let noted = ends_sessions || c.role.is_some() || c.disabled.is_some();
         Ok(on_db!(self, write, |p| {
-            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args)
-                .fetch_optional(p)
+            async {
+                let mut tx = p.begin_write().await?;
+                let row: Option<UserRow> =
+                    bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if row.is_some() && ends_sessions {
+                    sqlx::query(
+                        "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if row.is_some() && noted {
+                    sqlx::query(NOTE_AUTH_CHANGE).bind(user_id).bind(now).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(row)
+            }
+            .await
+        })?)
+    }
+
+    /// What decides whether a user's tokens still work.
+    pub async fn auth_state(&self, user_id: Uuid) -> Result<Option<AuthStateRow>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(
+                "SELECT user_id, role, token_generation, sessions_valid_after, disabled_at FROM users WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .fetch_optional(p)
+            .await
+        })?)
+    }
+
+    /// The users whose sessions or role changed at or after `since`.
+    pub async fn auth_changes_since(&self, since: OffsetDateTime) -> Result<Vec<Uuid>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar("SELECT DISTINCT user_id FROM auth_changes WHERE changed_at >= $1")
+                .bind(since)
+                .fetch_all(p)
                 .await
+        })?)
+    }
+
+    /// Logs out the session a refresh token belongs to: its family is revoked and the user's
+    /// access tokens stop working (a new token generation; other devices refresh into it).
+    /// The user, or `None` for an unknown token.
+    pub async fn end_session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Uuid>> {
+        Ok(on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                let found: Option<(Uuid, Uuid)> =
+                    sqlx::query_as("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1")
+                        .bind(token_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some((user_id, family_id)) = found else { return Ok::<_, sqlx::Error>(None) };
+                sqlx::query(
+                    "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(family_id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE users SET token_generation = token_generation + 1 WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(NOTE_AUTH_CHANGE).bind(user_id).bind(now).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some(user_id))
+            }
+            .await
+        })?)
+    }
+
+    /// Deletes what no longer matters: session changes older than `changes_before` (every token
+    /// issued before them has expired) and rate-limit windows that began before `windows_before`
+    /// (epoch seconds). Answers the rows deleted.
+    pub async fn purge_expired_limits(
+        &self,
+        changes_before: OffsetDateTime,
+        windows_before: i64,
+    ) -> Result<u64> {
+        Ok(on_db!(self, write, |p| {
+            async {
+                let mut tx = p.begin_write().await?;
+                let a = sqlx::query("DELETE FROM auth_changes WHERE changed_at < $1")
+                    .bind(changes_before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let b = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+                    .bind(windows_before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(a + b)
+            }
+            .await
         })?)
     }
 

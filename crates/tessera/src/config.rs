@@ -45,6 +45,9 @@ pub struct Config {
     pub rate_limit_window_secs: i64,
     pub queue_join_limit_per_user: i64,
     pub queue_join_limit_per_ip: i64,
+    /// Ticket e-mails sent again per ticket, and per requester, per hour.
+    pub resend_limit_per_ticket: i64,
+    pub resend_limit_per_user: i64,
     /// The sender of ticket e-mail.
     pub mail_from: String,
     /// `smtp://host:port` (add `?tls=required` for STARTTLS) or `smtps://user:pass@host:port`.
@@ -90,6 +93,8 @@ impl Default for Config {
             rate_limit_window_secs: 60,
             queue_join_limit_per_user: 20,
             queue_join_limit_per_ip: 120,
+            resend_limit_per_ticket: 3,
+            resend_limit_per_user: 20,
             mail_from: "Tessera <tickets@tessera.localhost>".into(),
             smtp_url: None,
             smtp_url_file: None,

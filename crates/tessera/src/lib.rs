@@ -35,6 +35,8 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             login_per_ip: cfg.login_limit_per_ip,
             queue_join_per_user: cfg.queue_join_limit_per_user,
             queue_join_per_ip: cfg.queue_join_limit_per_ip,
+            resend_per_ticket: cfg.resend_limit_per_ticket,
+            resend_per_user: cfg.resend_limit_per_user,
         },
         tickets: TicketConfig { master_key: cfg.ticket_master_key.as_ref().map(|s| s.0.clone()) },
         mail: MailConfig {

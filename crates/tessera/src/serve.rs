@@ -116,8 +116,8 @@ async fn serve_metrics(state: AppState, addr: &str) -> anyhow::Result<tokio::tas
 
 /// In-process background work: admits the next buyers of every waiting room four times a
 /// second (places freed by finished purchases are given out again within a quarter second), and
-/// tidies expired holds every 30 seconds. Correctness never depends on the tidying (an expired
-/// hold is available in every query). Safe with many instances: admission is serialized per
+/// every 30 seconds tidies expired holds, closed rate-limit windows and old session changes.
+/// Correctness never depends on the tidying (an expired hold is available in every query). Safe with many instances: admission is serialized per
 /// event in the database and each sweep is one conditional update.
 async fn background(app: App) {
     // The waiting-room hints count on this period (`queue_pace::ADMISSION_TICK_MS`).
@@ -136,6 +136,9 @@ async fn background(app: App) {
                 Ok(0) => {}
                 Ok(k) => tracing::info!(expired = k, "swept expired holds"),
                 Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
+            }
+            if let Err(e) = app.sweep_expired_limits().await {
+                tracing::warn!(error = %e, "sweeping closed rate-limit windows failed");
             }
         }
     }

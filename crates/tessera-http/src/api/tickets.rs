@@ -332,6 +332,7 @@ fn accepted(job_id: Uuid) -> (StatusCode, [(header::HeaderName, String); 1], Jso
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "A void ticket", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Sent again too often (3 an hour per ticket, 20 per requester)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn resend_ticket(
     State(s): State<AppState>,

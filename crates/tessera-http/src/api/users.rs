@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,6 +45,22 @@ pub struct UserPatchRequest {
     pub current_password: Option<String>,
     /// Admins only.
     pub role: Option<String>,
+    /// Admins only: true disables the account (every session ends, sign-in is refused), false
+    /// enables it again.
+    pub disabled: Option<bool>,
+}
+
+/// A changed account, and what the change did to its sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PatchedUserBody {
+    #[serde(flatten)]
+    pub user: UserBody,
+    pub disabled: bool,
+    /// True when the change ended every session of the account (a new password, a reset, a
+    /// disabling): its refresh tokens are revoked and its access tokens stop working.
+    pub sessions_ended: bool,
+    /// Present when sessions ended: API keys are separate credentials and keep working.
+    pub notice: Option<String>,
 }
 
 /// The caller's account
@@ -97,10 +113,10 @@ pub async fn list_users(
     params(("user_id" = String, Path, description = "User id (UUID)")),
     request_body = UserPatchRequest,
     responses(
-        (status = 200, body = UserBody),
+        (status = 200, body = PatchedUserBody),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Role change by a non-admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Role change or disabling by a non-admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn patch_user(
@@ -108,7 +124,7 @@ pub async fn patch_user(
     Auth(who): Auth,
     Path(user_id): Path<String>,
     ApiJson(b): ApiJson<UserPatchRequest>,
-) -> ApiResult<Json<UserBody>> {
+) -> ApiResult<Json<PatchedUserBody>> {
     let id = path_id(&user_id, "user")?;
     let input = PatchUserInput {
         name: b.name,
@@ -116,6 +132,17 @@ pub async fn patch_user(
         password: b.password,
         current_password: b.current_password,
         role: b.role,
+        disabled: b.disabled,
     };
-    Ok(Json(s.app.patch_user(&who, id, input).await?.into()))
+    let (user, outcome) = s.app.patch_user(&who, id, input).await?;
+    Ok(Json(PatchedUserBody {
+        user: user.into(),
+        disabled: outcome.disabled,
+        sessions_ended: outcome.sessions_ended,
+        notice: outcome.sessions_ended.then(|| {
+            "every session of this account ended; its API keys are separate credentials and still \
+             work (revoke them with DELETE /api-keys/{api_key_id})"
+                .to_string()
+        }),
+    }))
 }

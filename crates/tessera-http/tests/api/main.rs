@@ -17,6 +17,7 @@ mod mail;
 mod ops;
 mod purchases;
 mod queue;
+mod sessions;
 mod tickets;
 mod users;
 mod wallet;

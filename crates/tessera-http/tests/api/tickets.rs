@@ -23,7 +23,8 @@ both!(
     ticket_authorization,
     keys_rotate_and_retire,
     refund_revokes_the_code,
-    reissue_and_cancellation_revoke
+    reissue_and_cancellation_revoke,
+    resends_are_limited_and_closed_windows_swept
 );
 
 /// Buys `seat` of `ev` for a fresh attendee; answers (attendee token, principal, ticket id).
@@ -274,4 +275,35 @@ async fn reissue_and_cancellation_revoke(b: Backend) {
     both.sort();
     assert_eq!(revoked, both);
     assert!(code(new).await.is_none(), "a void ticket shows no code");
+}
+
+/// (#21) `POST /tickets/{id}/resend` had no limit: anyone who could see a ticket could flood its
+/// holder's inbox. And login rate-limit rows grew without bound: closed windows are swept.
+async fn resends_are_limited_and_closed_windows_swept(b: Backend) {
+    let t = TestApp::new(b).await;
+    let (ev, org_t) = t.seated_event(json!({})).await;
+    let (token, holder, ticket) = buy_seat(&t, ev, 2).await;
+    let path = format!("/tickets/{ticket}/resend");
+    for _ in 0..3 {
+        assert_eq!(t.post(&path, Some(&token), json!({})).await.status, StatusCode::ACCEPTED);
+    }
+    let r = t.post(&path, Some(&token), json!({})).await;
+    r.assert_problem(429, None);
+    assert!(r.headers.contains_key("retry-after"));
+    // Per ticket, whoever asks (the organizer too).
+    t.post(&path, Some(&org_t), json!({})).await.assert_problem(429, None);
+    for i in 0..5 {
+        t.post(
+            "/auth/login",
+            None,
+            json!({"email": format!("nobody{i}@example.com"), "password": "x-password"}),
+        )
+        .await;
+    }
+    t.clock.advance(3600);
+    assert!(t.app.resend_ticket(&holder, ticket).await.is_ok(), "a new hour");
+    t.clock.advance(3600);
+    let swept = t.app.sweep_expired_limits().await.unwrap();
+    assert!(swept >= 7, "the login and resend windows that closed: {swept}");
+    assert_eq!(t.app.sweep_expired_limits().await.unwrap(), 0);
 }

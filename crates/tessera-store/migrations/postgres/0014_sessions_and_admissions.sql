@@ -20,3 +20,13 @@ CREATE INDEX rate_limits_window_idx ON rate_limits (window_start);
 
 -- A synced scan's validity is checked no earlier than its device's last sync.
 CREATE INDEX checkins_device_sync_idx ON checkins (scanned_by, device_id, recorded_at) WHERE source = 'offline';
+
+-- Every change that ends sessions or changes what a token may do (a logout, a password change or
+-- reset, a role change, a disabled account), so each instance learns of it within a second
+-- without reading the user on every request. Rows older than the access-token lifetime are
+-- deleted by the sweeper (every token issued before them has expired).
+CREATE TABLE auth_changes (
+    user_id    UUID NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    changed_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX auth_changes_at_idx ON auth_changes (changed_at);
