@@ -6,12 +6,14 @@
 #       (SQLite; PostgreSQL too when TESSERA_BENCH_DATABASE_URL is set)
 #   bash bench/run.sh checkin [--tickets N] [--connections N]   door scans of N valid tickets, then
 #       every code again (refused), as ratios to the hyper baseline
+#   bash bench/run.sh overload [--connections N] [--factor 10]   catalogue reads at N clients, then
+#       at N×factor with load shedding on and off
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
 cargo build --release -p tessera -p tessera-bench
 scenario=run
-if [ "${1:-}" = flash ] || [ "${1:-}" = checkin ]; then
+if [ "${1:-}" = flash ] || [ "${1:-}" = checkin ] || [ "${1:-}" = overload ]; then
   scenario=$1
   shift
 fi

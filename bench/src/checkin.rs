@@ -190,7 +190,9 @@ pub async fn run_backend(
         }
         None => url.to_string(),
     };
-    let _server = crate::start_server(&args.tessera, &server_url, addr, &[("TESSERA_JOBS_WORKER", "false")])?;
+    let mut env = vec![("TESSERA_JOBS_WORKER", "false")];
+    env.extend(crate::NO_SHEDDING);
+    let _server = crate::start_server(&args.tessera, &server_url, addr, &env)?;
     crate::wait_ready(addr).await?;
     let codes = Arc::new(codes);
     let entries = scan_all(addr, &codes, &token, args.connections, 200).await?;

@@ -565,6 +565,10 @@ pub async fn run_backend(
             ("TESSERA_DB_MAX_CONNECTIONS", connections),
             // Each sale queues its ticket e-mail; sending 50,000 of them is not what is measured.
             ("TESSERA_JOBS_WORKER", "false"),
+            crate::NO_SHEDDING[0],
+            crate::NO_SHEDDING[1],
+            crate::NO_SHEDDING[2],
+            crate::NO_SHEDDING[3],
         ],
     )?;
     crate::wait_ready(addr).await?;

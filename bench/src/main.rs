@@ -13,6 +13,7 @@ mod checkin;
 mod flash;
 mod hello;
 mod load;
+mod overload;
 mod pool;
 
 // The load generator shares the two cores with the server it measures: glibc's allocator was
@@ -50,6 +51,8 @@ enum Cmd {
     Flash(flash::FlashArgs),
     /// Run the door check-in scenario.
     Checkin(checkin::CheckinArgs),
+    /// Run the overload scenario (load shedding).
+    Overload(overload::OverloadArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -82,7 +85,7 @@ impl Server {
 /// CPU seconds (user + system, all threads) a process has used so far, from /proc: the same
 /// sale can take quite different wall times from run to run on a shared two-core machine, while
 /// the CPU it costs moves far less, so the flash bench reports both.
-fn cpu_secs(pid: &str) -> Option<f64> {
+pub(crate) fn cpu_secs(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields are counted after the last ')'.
     let rest = stat.rsplit_once(')')?.1;
@@ -110,10 +113,17 @@ fn main() -> anyhow::Result<()> {
         Cmd::Run(args) => rt.block_on(run(args)),
         Cmd::Flash(args) => rt.block_on(run_flash(args)),
         Cmd::Checkin(args) => rt.block_on(run_checkin(args)),
+        Cmd::Overload(args) => rt.block_on(run_overload(args)),
     }
 }
 
-async fn wait_ready(addr: &str) -> anyhow::Result<()> {
+/// A free loopback address (the kernel picks the port).
+pub(crate) fn free_addr() -> anyhow::Result<String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.to_string())
+}
+
+pub(crate) async fn wait_ready(addr: &str) -> anyhow::Result<()> {
     for _ in 0..300 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
             return Ok(());
@@ -124,7 +134,12 @@ async fn wait_ready(addr: &str) -> anyhow::Result<()> {
 }
 
 /// Starts `tessera serve` on `db_url` with extra environment.
-fn start_server(bin: &PathBuf, db_url: &str, listen: &str, env: &[(&str, &str)]) -> anyhow::Result<Server> {
+pub(crate) fn start_server(
+    bin: &PathBuf,
+    db_url: &str,
+    listen: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Server> {
     let child = Command::new(bin)
         .args(["serve", "--listen", listen])
         .env("DATABASE_URL", db_url)
@@ -135,6 +150,37 @@ fn start_server(bin: &PathBuf, db_url: &str, listen: &str, env: &[(&str, &str)])
         .with_context(|| {
             format!("running {} (build it with cargo build --release -p tessera)", bin.display())
         })?;
+    Ok(Server(child))
+}
+
+/// Load shedding off, for the scenarios that measure what the server answers at a fixed
+/// concurrency (catalogue, flash sale, check-in): their clients do not back off on 503, and with
+/// the server's default lag limit they would measure shedding, which `overload` measures.
+pub(crate) const NO_SHEDDING: [(&str, &str); 4] = [
+    ("TESSERA_SHED_MAX_LAG_MS", "0"),
+    ("TESSERA_CONCURRENCY_READS", "1000000"),
+    ("TESSERA_CONCURRENCY_WRITES", "1000000"),
+    ("TESSERA_CONCURRENCY_LOGINS", "1000000"),
+];
+
+/// The same, pinned to `cpus` with taskset.
+pub(crate) fn start_pinned_server(
+    cpus: &str,
+    bin: &PathBuf,
+    db_url: &str,
+    listen: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Server> {
+    let child = Command::new("taskset")
+        .args(["-c", cpus])
+        .arg(bin)
+        .args(["serve", "--listen", listen])
+        .env("DATABASE_URL", db_url)
+        .env("TESSERA_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("running taskset (util-linux) with the tessera binary")?;
     Ok(Server(child))
 }
 
@@ -150,7 +196,7 @@ fn start_tessera(bin: &PathBuf, db_url: &str, listen: &str) -> anyhow::Result<Se
             format!("running {} (build it with cargo build --release -p tessera)", bin.display())
         })?;
     anyhow::ensure!(status.success(), "seeding demo data failed");
-    start_server(bin, db_url, listen, &[])
+    start_server(bin, db_url, listen, &NO_SHEDDING)
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -274,5 +320,22 @@ async fn run_checkin(args: checkin::CheckinArgs) -> anyhow::Result<()> {
         format!("# Door check-in benchmark ({} valid tickets)\n\n{table}", args.tickets),
     )?;
     println!("results written to {}", args.out.display());
+    Ok(())
+}
+
+async fn run_overload(args: overload::OverloadArgs) -> anyhow::Result<()> {
+    let phases = overload::run(&args).await?;
+    let table = overload::table(&phases);
+    println!("\n{table}");
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(
+        args.out.join("overload-latest.md"),
+        format!(
+            "# Overload benchmark (`{}`, {} s per phase, SQLite, demo catalogue)\n\n{table}",
+            args.path, args.duration
+        ),
+    )?;
+    println!("results written to {}", args.out.display());
+    anyhow::ensure!(phases.iter().all(|p| p.alive), "the server went down");
     Ok(())
 }

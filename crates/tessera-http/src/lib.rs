@@ -25,6 +25,7 @@ pub mod client_addr;
 pub mod error;
 pub mod extract;
 mod middleware;
+pub mod shed;
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -45,6 +46,8 @@ pub struct Shared {
     pub trusted_proxies: client_addr::TrustedProxies,
     /// A bearer token that may read `/metrics` (admins may too).
     pub metrics_token: Option<String>,
+    /// Requests in flight per route class before the excess is shed (503).
+    pub shed_limits: shed::ShedLimits,
 }
 
 impl AppState {
@@ -146,6 +149,7 @@ pub fn metrics_router(state: AppState) -> Router {
 
 /// The complete application router with its middleware.
 pub fn router(state: AppState) -> Router {
+    let shedder = shed::Shedder::new(state.shed_limits);
     let (routes, doc) = api_router().split_for_parts();
     let routes = routes
         .fallback(middleware::no_route)
@@ -158,7 +162,7 @@ pub fn router(state: AppState) -> Router {
             // Outside the `from_fn` middleware, which clones what is inside it per request (and
             // the CORS rules are lists). Preflights are answered here, before the log line.
             .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any))
-            .layer(axum::middleware::from_fn(middleware::observe))
+            .layer(axum::middleware::from_fn_with_state(shedder, middleware::observe))
             .layer(CatchPanicLayer::new())
             .layer(TimeoutLayer::with_status_code(
                 axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -2,15 +2,17 @@
 //! every error the framework produces itself (404, 405, 408, 413, panics), in one middleware.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::{ApiError, PROBLEM_JSON};
+use crate::shed::{Shedder, classify};
 
 fn request_id(req_headers: &axum::http::HeaderMap) -> &str {
     req_headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-")
@@ -38,10 +40,11 @@ fn method_label(method: &Method) -> &'static str {
 /// One middleware rather than two: each `from_fn` layer clones the whole stack inside it per
 /// request and adds a boxed future; in the flash sale the layers around the handlers were ~20 %
 /// of the request threads' time.
-pub async fn observe(req: Request, next: Next) -> Response {
+pub async fn observe(State(shed): State<Arc<Shedder>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let rid = request_id(req.headers()).to_string();
     let method = method_label(req.method());
+    let class = classify(req.method(), req.uri().path());
     // The route template, never the path itself (unmatched paths share one label).
     let route = req
         .extensions()
@@ -49,9 +52,19 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let span = tracing::info_span!("request", request_id = %rid, method = %method, route = %route);
-    let res =
-        tracing::Instrument::instrument(async { as_problem(next.run(req).await, rid).await }, span.clone())
-            .await;
+    let res = match shed.admit(class).await {
+        Ok(_permit) => {
+            tracing::Instrument::instrument(
+                async { as_problem(next.run(req).await, rid).await },
+                span.clone(),
+            )
+            .await
+        }
+        Err(()) => {
+            metrics::counter!("http_requests_shed_total").increment(1);
+            overloaded()
+        }
+    };
     let status = res.status().as_u16();
     let latency = start.elapsed();
     span.in_scope(|| {
@@ -117,6 +130,19 @@ fn generic_problem(status: StatusCode) -> ApiError {
         s if s.is_server_error() => ApiError::new(s, "internal", "an unexpected error occurred"),
         s => ApiError::new(s, "error", s.canonical_reason().unwrap_or("error")),
     }
+}
+
+/// The answer to a request shed under overload.
+fn overloaded() -> Response {
+    ApiError {
+        retry_after: Some(1),
+        ..ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is busy; try again in a moment",
+        )
+    }
+    .into_response()
 }
 
 /// Fallback for paths no route matches.

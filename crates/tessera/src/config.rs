@@ -71,6 +71,19 @@ pub struct Config {
     pub metrics_token_file: Option<PathBuf>,
     /// A second listen address that serves `/metrics` alone, with no token (a private address).
     pub metrics_listen: Option<String>,
+    /// Open connections at most (lowered to what the descriptor limit leaves room for); more
+    /// are closed as they arrive.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this (also bounds idle keep-alive).
+    pub header_read_timeout_secs: u64,
+    /// Requests in flight per class before the excess is shed with 503 (default: 64 reads,
+    /// 128 writes and 2 sign-ins per core), and how long a request may wait for a place.
+    pub concurrency_reads: Option<usize>,
+    pub concurrency_writes: Option<usize>,
+    pub concurrency_logins: Option<usize>,
+    pub shed_queue_wait_ms: u64,
+    /// Scheduler lag above which new requests are shed (0: off).
+    pub shed_max_lag_ms: u64,
 }
 
 impl Default for Config {
@@ -106,6 +119,13 @@ impl Default for Config {
             metrics_token: None,
             metrics_token_file: None,
             metrics_listen: None,
+            max_connections: 10_000,
+            header_read_timeout_secs: 10,
+            concurrency_reads: None,
+            concurrency_writes: None,
+            concurrency_logins: None,
+            shed_queue_wait_ms: 20,
+            shed_max_lag_ms: 2,
         }
     }
 }
@@ -160,6 +180,9 @@ impl Config {
             bail!("token lifetimes are too short");
         }
         self.proxies()?;
+        if self.max_connections == 0 || !(1..=300).contains(&self.header_read_timeout_secs) {
+            bail!("TESSERA_MAX_CONNECTIONS must be positive and TESSERA_HEADER_READ_TIMEOUT_SECS 1 to 300");
+        }
         if let Some(t) = &self.metrics_token
             && t.0.len() < 16
         {
@@ -181,6 +204,19 @@ impl Config {
             Some(p) => p.parse().map_err(|m| anyhow::anyhow!("TESSERA_TRUSTED_PROXIES: {m}")),
             None if self.trust_forwarded_for => Ok(TrustedProxies::Hops(1)),
             None => Ok(TrustedProxies::None),
+        }
+    }
+
+    /// The load-shedding caps.
+    pub fn shed_limits(&self) -> tessera_http::shed::ShedLimits {
+        let d = tessera_http::shed::ShedLimits::default();
+        tessera_http::shed::ShedLimits {
+            reads: self.concurrency_reads.unwrap_or(d.reads),
+            writes: self.concurrency_writes.unwrap_or(d.writes),
+            logins: self.concurrency_logins.unwrap_or(d.logins),
+            queue_wait: std::time::Duration::from_millis(self.shed_queue_wait_ms),
+            login_queue_wait: d.login_queue_wait,
+            max_lag: std::time::Duration::from_millis(self.shed_max_lag_ms),
         }
     }
 

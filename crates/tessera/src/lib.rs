@@ -5,6 +5,7 @@ pub mod demo;
 pub mod import;
 #[cfg(feature = "aws")]
 pub mod lambda;
+pub mod listener;
 pub mod serve;
 pub mod tickets;
 

@@ -36,6 +36,7 @@ pub fn shared(app: App, cfg: &Config) -> Shared {
         // Validated when the configuration was loaded.
         trusted_proxies: cfg.proxies().unwrap_or_default(),
         metrics_token: cfg.metrics_token.as_ref().map(|t| t.0.clone()),
+        shed_limits: cfg.shed_limits(),
     }
 }
 
@@ -65,28 +66,21 @@ pub async fn run(
         None => None,
     };
     let router = tessera_http::router(state);
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(cert), Some(key)) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .context("loading TESSERA_TLS_CERT / TESSERA_TLS_KEY")?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                h.graceful_shutdown(Some(Duration::from_secs(20)));
-            });
-            tracing::info!(%addr, "serving HTTPS");
-            axum_server::from_tcp_rustls(listener, tls).handle(handle).serve(service).await?;
-        }
-        _ => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            tracing::info!(%addr, "serving HTTP");
-            axum::serve(listener, service).with_graceful_shutdown(shutdown).await?;
-        }
-    }
+    let limits = crate::listener::ConnectionLimits {
+        max_connections: crate::listener::connection_cap(
+            cfg.max_connections,
+            crate::listener::raise_descriptor_limit(),
+        ),
+        header_read_timeout: Duration::from_secs(cfg.header_read_timeout_secs),
+        tls_handshake_timeout: Duration::from_secs(cfg.header_read_timeout_secs),
+    };
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::listener::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    tracing::info!(%addr, tls = tls.is_some(), max_connections = limits.max_connections, "serving");
+    crate::listener::serve(listener, router, tls, limits, shutdown, Duration::from_secs(20)).await;
     sweeper.abort();
     if let Some(m) = metrics_server {
         m.abort();

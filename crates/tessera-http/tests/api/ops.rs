@@ -7,7 +7,7 @@ use tessera_store::Backend;
 use crate::both;
 use crate::support::TestApp;
 
-both!(health_reports_database, framework_errors_are_problems);
+both!(health_reports_database, framework_errors_are_problems, overload_is_shed_with_503);
 
 async fn health_reports_database(b: Backend) {
     let t = TestApp::new(b).await;
@@ -168,4 +168,33 @@ async fn a_database_refusing_connections_is_503() {
     assert_eq!(t.get("/health", None).await.status, StatusCode::SERVICE_UNAVAILABLE);
     t.app.store.close().await;
     admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
+}
+
+/// (#21) Past the cap of requests in flight for a class, the excess is refused at once with 503
+/// and Retry-After; other classes and /health go on.
+async fn overload_is_shed_with_503(b: Backend) {
+    let limits = tessera_http::shed::ShedLimits {
+        reads: 64,
+        writes: 64,
+        logins: 1,
+        queue_wait: std::time::Duration::ZERO,
+        login_queue_wait: std::time::Duration::ZERO,
+        max_lag: std::time::Duration::ZERO,
+    };
+    let t = TestApp::with_shed_limits(b, limits).await;
+    let body = serde_json::json!({"email": "nobody@example.com", "password": "password123"});
+    let logins: Vec<_> = (0..12).map(|_| t.post("/auth/login", None, body.clone())).collect();
+    let answers = futures::future::join_all(logins).await;
+    let shed: Vec<_> = answers.iter().filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE).collect();
+    assert!(!shed.is_empty(), "12 sign-ins at once with room for 1");
+    assert!(answers.iter().any(|r| r.status == StatusCode::UNAUTHORIZED), "some were answered");
+    for r in shed {
+        r.assert_problem(503, None);
+        assert_eq!(
+            (r.body["code"].as_str(), r.headers["retry-after"].to_str().unwrap()),
+            (Some("overloaded"), "1")
+        );
+    }
+    assert_eq!(t.get("/health", None).await.status, StatusCode::OK);
+    assert_eq!(t.get("/events", None).await.status, StatusCode::OK);
 }

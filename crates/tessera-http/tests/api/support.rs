@@ -109,15 +109,24 @@ impl TestApp {
     }
 
     pub async fn with_config(backend: Backend, config: AppConfig) -> TestApp {
-        Self::on_db(test_db(backend).await, config).await
+        Self::on_db(test_db(backend).await, config, no_shedding()).await
+    }
+
+    /// With load-shedding caps of its own.
+    pub async fn with_shed_limits(backend: Backend, limits: tessera_http::shed::ShedLimits) -> TestApp {
+        Self::on_db(test_db(backend).await, AppConfig::default(), limits).await
     }
 
     /// On a database the test made itself (it is not deleted afterwards).
     pub async fn on_store(store: tessera_store::Store, config: AppConfig) -> TestApp {
-        Self::on_db(TestDb::existing(store), config).await
+        Self::on_db(TestDb::existing(store), config, no_shedding()).await
     }
 
-    async fn on_db(db: TestDb, mut config: AppConfig) -> TestApp {
+    async fn on_db(
+        db: TestDb,
+        mut config: AppConfig,
+        shed_limits: tessera_http::shed::ShedLimits,
+    ) -> TestApp {
         let outbox = tempfile::tempdir().unwrap();
         if config.mail.smtp_url.is_none() && config.mail.outbox_dir == AppConfig::default().mail.outbox_dir {
             config.mail.outbox_dir = outbox.path().to_path_buf();
@@ -129,6 +138,7 @@ impl TestApp {
             metrics: Some(metrics_handle()),
             trusted_proxies: tessera_http::client_addr::TrustedProxies::Hops(1),
             metrics_token: Some(METRICS_TOKEN.into()),
+            shed_limits,
         });
         let router = tessera_http::router(state);
         TestApp { app, clock, router, _db: db, outbox }
@@ -199,6 +209,13 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         Uuid::parse_str(r.body["event_id"].as_str().unwrap()).unwrap()
     }
+}
+
+/// Load shedding out of the way: the tests share one machine (and their runtime) with each
+/// other, so the scheduler lag says nothing about this app, and races of fifty sign-ins are
+/// about something else. `ops::overload_is_shed_with_503` tests shedding.
+fn no_shedding() -> tessera_http::shed::ShedLimits {
+    tessera_http::shed::ShedLimits { logins: 1024, max_lag: std::time::Duration::ZERO, ..Default::default() }
 }
 
 /// A valid event body.
