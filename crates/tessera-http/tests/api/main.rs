@@ -8,6 +8,7 @@ mod support;
 mod accounts;
 mod api_keys;
 mod applications;
+mod authz;
 mod booking;
 mod cancellation;
 mod checkin;

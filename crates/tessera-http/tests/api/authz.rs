@@ -1,0 +1,770 @@
+//! The authorization matrix: every route of the OpenAPI document, and the status each kind of
+//! caller gets from it. The table is the contract: a route added without a row (or a row left
+//! for a route that no longer exists) fails the test, and every mismatching cell is reported at
+//! once with the answer it got.
+//!
+//! The fixture, made once per backend: event E (seated, with a general-admission type GA and a
+//! type sold by approval) is owned by organizer O and has door staff S_E. Everything else in a
+//! path belongs to attendee A: the ticket, purchase, hold, application, job and API key. The
+//! other callers are attendee B, staff S_X and organizer O2 (S_X is door staff of O2's event X,
+//! not of E), and an admin. A call that would use up what it acts on (paying, refunding,
+//! reissuing, approving, deleting…) gets a fresh one of its own for every cell, so each cell
+//! stands alone.
+//!
+//! Besides the anonymous caller, A, B, S_X, O2 and the admin, the table has columns for E's own
+//! organizer O and door staff S_E, so that every rule is seen both to let in whom it should and
+//! to keep out whom it should.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use tessera_app::Principal;
+use tessera_app::applications::ApplyInput;
+use tessera_app::booking::ReserveInput;
+use tessera_app::domain::Role;
+use tessera_app::domain::booking::{SeatMapInput, TicketTypeInput};
+use tessera_app::domain::event::EventInput;
+use tessera_app::queue::QueueSettingsInput;
+use tessera_store::{Backend, UserRow};
+
+use crate::both;
+use crate::support::TestApp;
+
+both!(authorization_matrix);
+
+/// Who calls, in the order of the table's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    /// No Authorization header.
+    Anonymous,
+    /// Attendee A, who holds the ticket, purchase, hold, application, job and API key in the path.
+    Attendee,
+    /// Attendee B: signed in, owns none of it.
+    OtherAttendee,
+    /// S_X: a staff account, door staff of event X (not of E).
+    OtherStaff,
+    /// O2: the organizer of event X (not of E).
+    OtherOrganizer,
+    Admin,
+    /// O: the organizer of E (and of every event made for a cell).
+    Organizer,
+    /// S_E: door staff of E (and of every event made for a cell).
+    Staff,
+}
+
+const CALLERS: [Caller; 8] = [
+    Caller::Anonymous,
+    Caller::Attendee,
+    Caller::OtherAttendee,
+    Caller::OtherStaff,
+    Caller::OtherOrganizer,
+    Caller::Admin,
+    Caller::Organizer,
+    Caller::Staff,
+];
+
+impl Caller {
+    fn label(self) -> &'static str {
+        match self {
+            Caller::Anonymous => "anonymous",
+            Caller::Attendee => "attendee A (owner)",
+            Caller::OtherAttendee => "other attendee B",
+            Caller::OtherStaff => "staff of another event",
+            Caller::OtherOrganizer => "organizer of another event",
+            Caller::Admin => "admin",
+            Caller::Organizer => "the event's organizer",
+            Caller::Staff => "the event's door staff",
+        }
+    }
+}
+
+/// What the ids in a row's path and body refer to for one cell.
+#[derive(Debug, Clone, Copy)]
+enum Use {
+    /// The shared fixture: E, its GA type, user A, A's ticket, purchase, hold, application, job.
+    Shared,
+    /// `{ticket_type_id}` is E's shared type sold by approval.
+    FormType,
+    /// `{event_id}` is Q, the shared event with its waiting room on (O's, S_E its staff).
+    QueueEvent,
+    /// A new purchase of one GA place by A (of E, or of another event of O once A nears its
+    /// per-person limit on E): `{ticket_id}`, `{purchase_id}` and its code.
+    FreshTicket,
+    /// A new pending hold of one GA place by A (as for `FreshTicket`): `{reservation_id}`.
+    FreshHold,
+    /// A new type of E sold by approval, not yet applied for: the body's `ticket_type_id`.
+    FreshApprovalType,
+    /// A's pending application for a new type of E sold by approval: `{application_id}`.
+    FreshApplication,
+    /// A new API key of A: `{api_key_id}`.
+    FreshApiKey,
+    /// A new general-admission event of O, S_E its staff: `{event_id}`.
+    FreshEvent,
+    /// A new event of O whose first key has been rotated out: `{event_id}`, `{key_id}` = 1.
+    FreshRetirableKey,
+    /// A new event of O with its waiting room on: `{event_id}` and the body's `event_id`.
+    FreshQueueEvent,
+    /// A new staff account, not assigned to any event: `{user_id}`.
+    FreshStaffAccount,
+    /// A new staff account assigned to E: `{user_id}`.
+    FreshAssignedStaff,
+    /// A new account with an unused refresh token (the body's `refresh_token`).
+    FreshSession,
+}
+
+/// The concrete values of one cell.
+#[derive(Debug, Clone)]
+struct Ids {
+    event: Uuid,
+    ticket_type: Uuid,
+    user: Uuid,
+    ticket: Uuid,
+    purchase: Uuid,
+    reservation: Uuid,
+    application: Uuid,
+    job: Uuid,
+    api_key: Uuid,
+    key_id: i32,
+    code: String,
+    queue_token: String,
+    refresh_token: String,
+    login_email: String,
+    /// Unique per cell (names, e-mails, scan ids).
+    nonce: Uuid,
+    /// The app's clock, RFC 3339.
+    now: String,
+}
+
+/// One route and the status each caller (in [`CALLERS`] order) must get.
+struct Row {
+    method: &'static str,
+    /// The path template exactly as in the OpenAPI document.
+    path: &'static str,
+    /// A query string template (same placeholders as the path), or "".
+    query: &'static str,
+    uses: Use,
+    body: fn(&Ids) -> Option<Value>,
+    expect: [u16; 8],
+    /// For some rows, the status alone does not say whether the caller was let act: a JSON
+    /// pointer into the answer and the value each caller's answer must have there ("" = any).
+    json: Option<(&'static str, [&'static str; 8])>,
+}
+
+fn row(method: &'static str, path: &'static str, expect: [u16; 8]) -> Row {
+    Row { method, path, query: "", uses: Use::Shared, body: |_| None, expect, json: None }
+}
+
+impl Row {
+    fn uses(mut self, uses: Use) -> Self {
+        self.uses = uses;
+        self
+    }
+    fn body(mut self, body: fn(&Ids) -> Option<Value>) -> Self {
+        self.body = body;
+        self
+    }
+    fn query(mut self, query: &'static str) -> Self {
+        self.query = query;
+        self
+    }
+    fn json(mut self, pointer: &'static str, values: [&'static str; 8]) -> Self {
+        self.json = Some((pointer, values));
+        self
+    }
+}
+
+// Common columns:             anon   A    B   S_X   O2  admin  O   S_E
+const ANYONE: [u16; 8] = [200, 200, 200, 200, 200, 200, 200, 200];
+const SIGNED_IN: [u16; 8] = [401, 200, 200, 200, 200, 200, 200, 200];
+const SIGNED_IN_201: [u16; 8] = [401, 201, 201, 201, 201, 201, 201, 201];
+/// The event's organizer and admins; everyone else signed in is refused (events are public, so
+/// a 403 reveals nothing).
+const EVENT_OWNER: [u16; 8] = [401, 403, 403, 403, 403, 200, 200, 403];
+/// The event's door staff, its organizer and admins.
+const EVENT_DOOR: [u16; 8] = [401, 403, 403, 403, 403, 200, 200, 200];
+/// A's ticket, purchase or application: A, the event's organizer and admins; 404 for everyone
+/// else (they may not learn it exists).
+const HOLDER_ORGANIZER_ADMIN: [u16; 8] = [401, 200, 404, 404, 404, 200, 200, 404];
+/// A's own things (account, hold, job): A and admins; 404 for everyone else.
+const OWNER_OR_ADMIN: [u16; 8] = [401, 200, 404, 404, 404, 200, 404, 404];
+
+/// The matrix: one row per route of the OpenAPI document.
+fn table() -> Vec<Row> {
+    use Use::*;
+    let register = |i: &Ids| {
+        Some(json!({"name": "New Person", "email": format!("new-{}@example.com", i.nonce.simple()),
+                    "password": "password123"}))
+    };
+    let hold_ga =
+        |i: &Ids| Some(json!({"event_id": i.event, "ticket_type_id": i.ticket_type, "quantity": 1}));
+    let pay = |i: &Ids| Some(json!({"reservation_id": i.reservation}));
+    let refresh = |i: &Ids| Some(json!({"refresh_token": i.refresh_token}));
+    let scan = |i: &Ids| Some(json!({"code": i.code, "direction": "entry", "gate": "North"}));
+    let sync = |i: &Ids| {
+        Some(json!({"device_id": format!("device-{}", i.nonce.simple()), "scans": [
+            {"scan_id": i.nonce, "code": i.code, "direction": "entry", "gate": "North", "scanned_at": i.now}
+        ]}))
+    };
+    vec![
+        // accounts
+        row("POST", "/auth/register", [201; 8]).body(register),
+        row("POST", "/auth/login", ANYONE)
+            .body(|i| Some(json!({"email": i.login_email, "password": "password123"}))),
+        row("POST", "/auth/refresh", ANYONE).uses(FreshSession).body(refresh),
+        row("POST", "/auth/logout", [204; 8]).uses(FreshSession).body(refresh),
+        row("GET", "/users/me", SIGNED_IN),
+        row("GET", "/users", [401, 403, 403, 403, 403, 200, 403, 403]),
+        row("GET", "/users/{user_id}", OWNER_OR_ADMIN),
+        row("PATCH", "/users/{user_id}", OWNER_OR_ADMIN).body(|_| Some(json!({"name": "Ada Renamed"}))),
+        row("GET", "/users/me/purchases", SIGNED_IN),
+        row("GET", "/users/me/tickets", SIGNED_IN),
+        row("POST", "/api-keys", SIGNED_IN_201).body(|_| Some(json!({"name": "box office"}))),
+        row("GET", "/api-keys", SIGNED_IN),
+        // Only one's own keys: admins too get 404 for A's.
+        row("DELETE", "/api-keys/{api_key_id}", [401, 204, 404, 404, 404, 404, 404, 404]).uses(FreshApiKey),
+        // catalogue
+        row("GET", "/events", ANYONE),
+        row("GET", "/categories", ANYONE),
+        row("POST", "/events", [401, 403, 403, 403, 201, 201, 201, 403])
+            .body(|_| Some(json!({"name": "Another Night", "start_time": "2030-06-01T18:00:00Z"}))),
+        row("GET", "/events/{event_id}", ANYONE),
+        row("PATCH", "/events/{event_id}", EVENT_OWNER).body(|_| Some(json!({"description": "Changed"}))),
+        row("DELETE", "/events/{event_id}", EVENT_OWNER).uses(FreshEvent),
+        // purchases and statistics
+        row("GET", "/events/{event_id}/purchases", EVENT_OWNER),
+        row("POST", "/events/{event_id}/purchases", SIGNED_IN_201)
+            .body(|i| Some(json!({"ticket_type_id": i.ticket_type, "ticket_quantity": 1}))),
+        // The buyer (more than 24 h before the event), the organizer, admins; others 404.
+        row("POST", "/purchases/{purchase_id}/refund", HOLDER_ORGANIZER_ADMIN).uses(FreshTicket),
+        row("GET", "/stats/events/{event_id}", EVENT_OWNER),
+        row("GET", "/stats/categories", [401, 403, 403, 403, 200, 200, 200, 403]),
+        row("GET", "/stats/overview", [401, 403, 403, 403, 403, 200, 403, 403]),
+        row("GET", "/events/{event_id}/export", EVENT_OWNER).query("format=json"),
+        // booking
+        row("GET", "/events/{event_id}/ticket-types", ANYONE),
+        row("POST", "/events/{event_id}/ticket-types", [401, 403, 403, 403, 403, 201, 201, 403]).body(|i| {
+            Some(json!({"name": format!("Type {}", i.nonce.simple()), "price": "1.00", "quota": 5}))
+        }),
+        row("PATCH", "/events/{event_id}/ticket-types/{ticket_type_id}", EVENT_OWNER)
+            .body(|_| Some(json!({"allow_reentry": true}))),
+        row("GET", "/events/{event_id}/seats", ANYONE),
+        row("POST", "/reservations", SIGNED_IN_201).body(hold_ga),
+        // Own holds; admins see anyone's (the event's organizer does not).
+        row("GET", "/reservations/{reservation_id}", OWNER_OR_ADMIN),
+        row("DELETE", "/reservations/{reservation_id}", [401, 204, 404, 404, 404, 204, 404, 404])
+            .uses(FreshHold),
+        // wallet: one's own
+        row("GET", "/balance", SIGNED_IN),
+        row("POST", "/balance", SIGNED_IN).body(|_| Some(json!({"amount": "5.00"}))),
+        row("GET", "/balance/ledger", SIGNED_IN),
+        // Only the holder pays a hold: anyone else's is 404 (admins' too).
+        row("POST", "/payments", [401, 201, 404, 404, 404, 404, 404, 404]).uses(FreshHold).body(pay),
+        // seed 002's paths
+        row("GET", "/concerts", ANYONE),
+        row("GET", "/concerts/{id}/seats", ANYONE),
+        row("POST", "/reservation", SIGNED_IN_201).body(hold_ga),
+        row("POST", "/payment", [401, 201, 404, 404, 404, 404, 404, 404]).uses(FreshHold).body(pay),
+        row("POST", "/queue/token", SIGNED_IN_201)
+            .uses(FreshQueueEvent)
+            .body(|i| Some(json!({"event_id": i.event}))),
+        // the waiting room
+        row("PUT", "/events/{event_id}/queue", EVENT_OWNER)
+            .uses(QueueEvent)
+            .body(|_| Some(json!({"enabled": true, "admission_rate_per_minute": 60}))),
+        row("GET", "/events/{event_id}/queue", ANYONE).uses(QueueEvent),
+        row("POST", "/events/{event_id}/queue", SIGNED_IN_201).uses(FreshQueueEvent),
+        // The queue token is the credential (A's token here), whoever presents it.
+        row("GET", "/queue/status", ANYONE).query("token={queue_token}"),
+        // tickets
+        row("GET", "/tickets/{ticket_id}", HOLDER_ORGANIZER_ADMIN),
+        row("GET", "/tickets/{ticket_id}/qr.svg", HOLDER_ORGANIZER_ADMIN),
+        row("GET", "/tickets/{ticket_id}/qr.png", HOLDER_ORGANIZER_ADMIN),
+        row("GET", "/tickets/{ticket_id}/ticket.pdf", HOLDER_ORGANIZER_ADMIN),
+        row("POST", "/tickets/{ticket_id}/reissue", [401, 201, 404, 404, 404, 201, 201, 404])
+            .uses(FreshTicket),
+        row("POST", "/tickets/{ticket_id}/resend", [401, 202, 404, 404, 404, 202, 202, 404])
+            .uses(FreshTicket),
+        row("POST", "/events/{event_id}/tickets/send", [401, 403, 403, 403, 403, 202, 202, 403]),
+        // A's job (a resend A asked for): A and admins; the event's organizer did not start it.
+        row("GET", "/jobs/{job_id}", OWNER_OR_ADMIN),
+        row("GET", "/events/{event_id}/keys", EVENT_OWNER),
+        row("POST", "/events/{event_id}/keys/rotate", [401, 403, 403, 403, 403, 201, 201, 403])
+            .uses(FreshEvent),
+        row("POST", "/events/{event_id}/keys/{key_id}/retire", [401, 403, 403, 403, 403, 204, 204, 403])
+            .uses(FreshRetirableKey),
+        // applications
+        row("GET", "/events/{event_id}/ticket-types/{ticket_type_id}/form", ANYONE).uses(FormType),
+        row("PUT", "/events/{event_id}/ticket-types/{ticket_type_id}/form", EVENT_OWNER)
+            .uses(FormType)
+            .body(|_| Some(json!({"fields": [{"name": "school", "label": "School", "type": "text"}]}))),
+        row("POST", "/events/{event_id}/applications", SIGNED_IN_201)
+            .uses(FreshApprovalType)
+            .body(|i| Some(json!({"ticket_type_id": i.ticket_type, "answers": {}, "guest_names": ["Aiko"]}))),
+        row("GET", "/events/{event_id}/applications", EVENT_OWNER),
+        row("POST", "/events/{event_id}/applications/approve", EVENT_OWNER)
+            .uses(FreshApplication)
+            .body(|i| Some(json!({"application_ids": [i.application]})))
+            .json("/results/0/result", ["", "", "", "", "", "approved", "approved", ""]),
+        // The applicant, the event's organizer, admins; others 404.
+        row("GET", "/applications/{application_id}", HOLDER_ORGANIZER_ADMIN),
+        // Deciding is the organizer's: 403 for everyone else signed in, the applicant included.
+        // (GET above hides the application from B, S_X, O2 and S_E with a 404; these answer
+        // them 403, which tells them it exists. Kept as the API behaves: the id is an
+        // unguessable UUID and nothing else is revealed.)
+        row("POST", "/applications/{application_id}/approve", EVENT_OWNER).uses(FreshApplication),
+        row("POST", "/applications/{application_id}/reject", EVENT_OWNER)
+            .uses(FreshApplication)
+            .body(|_| Some(json!({"reason": "No places for this school"}))),
+        // check-in: attendees may not scan at all; another event's staff or organizer is refused
+        // the ticket (403 wrong_event, named).
+        row("POST", "/checkin", EVENT_DOOR)
+            .uses(FreshTicket)
+            .body(scan)
+            .json("/code", ["", "", "", "wrong_event", "wrong_event", "", "", ""]),
+        // A batch answers per scan: another event's staff or organizer gets 200 with every scan
+        // of E's tickets refused as wrong_event, and nothing recorded.
+        row("POST", "/checkin/sync", [401, 403, 403, 200, 200, 200, 200, 200])
+            .uses(FreshTicket)
+            .body(sync)
+            .json(
+                "/results/0/result",
+                ["", "", "", "wrong_event", "wrong_event", "accepted", "accepted", "accepted"],
+            ),
+        row("GET", "/events/{event_id}/checkin/offline-bundle", EVENT_DOOR),
+        row("GET", "/events/{event_id}/checkin/summary", EVENT_DOOR),
+        row("GET", "/events/{event_id}/staff", EVENT_OWNER),
+        row("PUT", "/events/{event_id}/staff/{user_id}", [401, 403, 403, 403, 403, 201, 201, 403])
+            .uses(FreshStaffAccount),
+        row("DELETE", "/events/{event_id}/staff/{user_id}", [401, 403, 403, 403, 403, 204, 204, 403])
+            .uses(FreshAssignedStaff),
+        // operations
+        row("GET", "/health", ANYONE),
+        // The metrics token or an admin.
+        row("GET", "/metrics", [401, 403, 403, 403, 403, 200, 403, 403]),
+    ]
+}
+
+/// Where A's fresh holds and tickets are made: the GA type of an event of O (E at first),
+/// moved to a new event before A nears the event's per-person limit of 100 places.
+#[derive(Debug, Clone, Copy)]
+struct Stock {
+    event: Uuid,
+    ga: Uuid,
+    used: i64,
+}
+
+/// The shared fixture of one backend.
+struct Fx {
+    t: TestApp,
+    /// Each caller's access token, in [`CALLERS`] order (none for the anonymous caller).
+    tokens: Vec<Option<String>>,
+    a: Principal,
+    o: Principal,
+    staff_e: Uuid,
+    stock: std::sync::Mutex<Stock>,
+    event: Uuid,
+    ga: Uuid,
+    approval: Uuid,
+    queue_event: Uuid,
+    ticket: Uuid,
+    purchase: Uuid,
+    code: String,
+    reservation: Uuid,
+    application: Uuid,
+    job: Uuid,
+    queue_token: String,
+    login_email: String,
+}
+
+/// An account made straight in the store (no password hashing) and an access token for it.
+async fn account(t: &TestApp, role: Role, password_hash: &str) -> (Principal, String, String) {
+    let now = t.app.now();
+    let email = format!("{}-{}@example.com", role.as_str(), Uuid::new_v4().simple());
+    let row = UserRow {
+        user_id: Uuid::now_v7(),
+        name: format!("A {}", role.as_str()),
+        email: email.clone(),
+        password_hash: password_hash.into(),
+        role: role.as_str().into(),
+        phone_number: None,
+        created_at: now,
+        updated_at: now,
+    };
+    t.app.store.insert_users(std::slice::from_ref(&row)).await.unwrap();
+    let p = Principal { user_id: row.user_id, role };
+    let token = t.app.access_token(p.user_id, role).unwrap();
+    (p, token, email)
+}
+
+fn event_input(name: &str, seating: &str) -> EventInput {
+    EventInput {
+        name: Some(name.into()),
+        start_time: Some("2030-05-01T18:00:00Z".into()),
+        end_time: Some("2030-05-03T18:00:00Z".into()),
+        price: Some("50.00".into()),
+        seating: Some(seating.into()),
+        max_per_person: Some(100),
+        ..Default::default()
+    }
+}
+
+fn ga_input() -> TicketTypeInput {
+    TicketTypeInput {
+        name: Some("GA".into()),
+        price: Some("1.00".into()),
+        quota: Some(1000),
+        per_person_limit: Some(100),
+        ..Default::default()
+    }
+}
+
+fn approval_type_input(name: String) -> TicketTypeInput {
+    TicketTypeInput {
+        name: Some(name),
+        price: Some("0".into()),
+        quota: Some(10),
+        per_person_limit: Some(1),
+        requires_approval: Some(true),
+        ..Default::default()
+    }
+}
+
+impl Fx {
+    async fn new(b: Backend) -> Fx {
+        let t = TestApp::new(b).await;
+        let unused = "$argon2id$unused";
+        let (a, a_t, _) = account(&t, Role::Attendee, unused).await;
+        let (b_p, b_t, _) = account(&t, Role::Attendee, unused).await;
+        let (sx, sx_t, _) = account(&t, Role::Staff, unused).await;
+        let (o2, o2_t, _) = account(&t, Role::Organizer, unused).await;
+        let (admin, admin_t, _) = account(&t, Role::Admin, unused).await;
+        let (o, o_t, _) = account(&t, Role::Organizer, unused).await;
+        let (se, se_t, _) = account(&t, Role::Staff, unused).await;
+        // The one account that logs in with a password (POST /auth/login).
+        let hash = tessera_app::auth::hash_password("password123".into()).await.unwrap();
+        let (_, _, login_email) = account(&t, Role::Attendee, &hash).await;
+
+        // Event X of O2, with S_X its door staff (assigned over HTTP, as an organizer does).
+        let x =
+            t.app.create_event(&o2, &event_input("Other Night", "general"), &SeatMapInput::default()).await;
+        let x = x.unwrap().event_id;
+        let r = t.call("PUT", &format!("/events/{x}/staff/{}", sx.user_id), Some(&o2_t), None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+
+        // Event E of O: seated, a GA type and a type sold by approval; S_E its door staff.
+        let seats = SeatMapInput { seat_count: Some(20), ..Default::default() };
+        let event =
+            t.app.create_event(&o, &event_input("Jazz Night", "seated"), &seats).await.unwrap().event_id;
+        let r = t.call("PUT", &format!("/events/{event}/staff/{}", se.user_id), Some(&o_t), None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let ga = t.app.create_ticket_type(&o, event, &ga_input()).await.unwrap().row.ticket_type_id;
+        let approval = approval_type_input("Student".into());
+        let approval = t.app.create_ticket_type(&o, event, &approval).await.unwrap().row.ticket_type_id;
+
+        // Wallets for buying.
+        for p in [&a, &b_p, &sx, &o2, &admin, &o, &se] {
+            t.app.charge(p, Some("1000")).await.unwrap();
+        }
+
+        let mut fx = Fx {
+            t,
+            tokens: Vec::new(),
+            a,
+            o,
+            staff_e: se.user_id,
+            stock: std::sync::Mutex::new(Stock { event, ga, used: 0 }),
+            event,
+            ga,
+            approval,
+            queue_event: Uuid::nil(),
+            ticket: Uuid::nil(),
+            purchase: Uuid::nil(),
+            code: String::new(),
+            reservation: Uuid::nil(),
+            application: Uuid::nil(),
+            job: Uuid::nil(),
+            queue_token: String::new(),
+            login_email,
+        };
+        fx.tokens = CALLERS
+            .iter()
+            .map(|c| match c {
+                Caller::Anonymous => None,
+                Caller::Attendee => Some(a_t.clone()),
+                Caller::OtherAttendee => Some(b_t.clone()),
+                Caller::OtherStaff => Some(sx_t.clone()),
+                Caller::OtherOrganizer => Some(o2_t.clone()),
+                Caller::Admin => Some(admin_t.clone()),
+                Caller::Organizer => Some(o_t.clone()),
+                Caller::Staff => Some(se_t.clone()),
+            })
+            .collect();
+        // A's shared ticket, hold, application, job and queue entry.
+        (fx.purchase, fx.ticket, fx.code) = fx.buy().await;
+        fx.reservation = fx.hold().await;
+        let apply = ApplyInput {
+            ticket_type_id: Some(approval),
+            guest_names: Some(vec!["Aiko".into()]),
+            ..Default::default()
+        };
+        fx.application = fx.t.app.apply(&fx.a, event, apply).await.unwrap().application_id;
+        fx.job = fx.t.app.resend_ticket(&fx.a, fx.ticket).await.unwrap();
+        fx.queue_event = fx.new_event(true).await;
+        let joined = fx.t.app.join_queue(&fx.a, Some(fx.queue_event), "192.0.2.1").await.unwrap();
+        fx.queue_token = joined.queue_token;
+        fx
+    }
+
+    fn token(&self, n: usize) -> Option<&str> {
+        self.tokens[n].as_deref()
+    }
+
+    /// A buys one GA place (see `hold`): (purchase, ticket, the ticket's code).
+    async fn buy(&self) -> (Uuid, Uuid, String) {
+        let id = self.hold().await;
+        let r = self.t.app.pay(&self.a, Some(id), None, None).await.unwrap();
+        let ticket = r.tickets[0].ticket_id;
+        let code = self.t.app.ticket(&self.a, ticket).await.unwrap().code.unwrap();
+        (r.purchase.purchase_id, ticket, code)
+    }
+
+    /// A holds one GA place (of E, until A nears its per-person limit there).
+    async fn hold(&self) -> Uuid {
+        let mut stock = *self.stock.lock().unwrap();
+        // Room for the places A takes on E over HTTP (its own cells of the booking rows).
+        if stock.used >= 80 {
+            let event = self.new_event(false).await;
+            let ga = self.t.app.create_ticket_type(&self.o, event, &ga_input()).await.unwrap();
+            stock = Stock { event, ga: ga.row.ticket_type_id, used: 0 };
+        }
+        stock.used += 1;
+        *self.stock.lock().unwrap() = stock;
+        let input = ReserveInput {
+            event_id: Some(stock.event),
+            ticket_type_id: Some(stock.ga),
+            quantity: Some(1),
+            ..Default::default()
+        };
+        self.t.app.reserve(&self.a, &input).await.unwrap().reservation.reservation_id
+    }
+
+    /// A new type of E sold by approval.
+    async fn approval_type(&self) -> Uuid {
+        let input = approval_type_input(format!("Approval {}", Uuid::new_v4().simple()));
+        self.t.app.create_ticket_type(&self.o, self.event, &input).await.unwrap().row.ticket_type_id
+    }
+
+    /// A new event of O with S_E its door staff (and its waiting room on, if asked).
+    async fn new_event(&self, queue: bool) -> Uuid {
+        let input = event_input("Fresh Night", "general");
+        let ev = self.t.app.create_event(&self.o, &input, &SeatMapInput::default()).await.unwrap().event_id;
+        self.t.app.add_event_staff(&self.o, ev, self.staff_e).await.unwrap();
+        if queue {
+            let q = QueueSettingsInput { enabled: Some(true), ..Default::default() };
+            self.t.app.set_queue(&self.o, ev, q).await.unwrap();
+        }
+        ev
+    }
+
+    /// The values of one cell: the shared fixture, with a fresh resource where the row asks.
+    async fn ids(&self, uses: Use) -> Ids {
+        let mut i = Ids {
+            event: self.event,
+            ticket_type: self.ga,
+            user: self.a.user_id,
+            ticket: self.ticket,
+            purchase: self.purchase,
+            reservation: self.reservation,
+            application: self.application,
+            job: self.job,
+            api_key: Uuid::nil(),
+            key_id: 1,
+            code: self.code.clone(),
+            queue_token: self.queue_token.clone(),
+            refresh_token: String::new(),
+            login_email: self.login_email.clone(),
+            nonce: Uuid::now_v7(),
+            now: tessera_app::domain::clock::format_ts(self.t.app.now()),
+        };
+        let app = &self.t.app;
+        match uses {
+            Use::Shared => {}
+            Use::FormType => i.ticket_type = self.approval,
+            Use::QueueEvent => i.event = self.queue_event,
+            Use::FreshTicket => (i.purchase, i.ticket, i.code) = self.buy().await,
+            Use::FreshHold => i.reservation = self.hold().await,
+            Use::FreshApprovalType => i.ticket_type = self.approval_type().await,
+            Use::FreshApplication => {
+                let tt = self.approval_type().await;
+                let apply = ApplyInput {
+                    ticket_type_id: Some(tt),
+                    guest_names: Some(vec!["Aiko".into()]),
+                    ..Default::default()
+                };
+                i.ticket_type = tt;
+                i.application = app.apply(&self.a, self.event, apply).await.unwrap().application_id;
+            }
+            Use::FreshApiKey => {
+                i.api_key = app.create_api_key(&self.a, Some("server")).await.unwrap().row.api_key_id
+            }
+            Use::FreshEvent => i.event = self.new_event(false).await,
+            Use::FreshRetirableKey => {
+                i.event = self.new_event(false).await;
+                app.rotate_event_key(&self.o, i.event).await.unwrap();
+                i.key_id = 1;
+            }
+            Use::FreshQueueEvent => i.event = self.new_event(true).await,
+            Use::FreshStaffAccount => {
+                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.0.user_id
+            }
+            Use::FreshAssignedStaff => {
+                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.0.user_id;
+                app.add_event_staff(&self.o, self.event, i.user).await.unwrap();
+            }
+            Use::FreshSession => {
+                let (p, _, _) = account(&self.t, Role::Attendee, "$argon2id$unused").await;
+                let token = tessera_app::auth::random_token();
+                let now = app.now();
+                let expires = now + time::Duration::days(1);
+                let hash = tessera_app::auth::token_hash(&token);
+                app.store.insert_refresh_token(&hash, p.user_id, Uuid::now_v7(), expires, now).await.unwrap();
+                i.refresh_token = token;
+            }
+        }
+        i
+    }
+}
+
+/// A template with the cell's values in place of its `{placeholders}`.
+fn fill(template: &str, i: &Ids) -> String {
+    template
+        .replace("{event_id}", &i.event.to_string())
+        .replace("{id}", &i.event.to_string())
+        .replace("{ticket_type_id}", &i.ticket_type.to_string())
+        .replace("{user_id}", &i.user.to_string())
+        .replace("{ticket_id}", &i.ticket.to_string())
+        .replace("{purchase_id}", &i.purchase.to_string())
+        .replace("{reservation_id}", &i.reservation.to_string())
+        .replace("{application_id}", &i.application.to_string())
+        .replace("{job_id}", &i.job.to_string())
+        .replace("{api_key_id}", &i.api_key.to_string())
+        .replace("{key_id}", &i.key_id.to_string())
+        .replace("{queue_token}", &i.queue_token)
+}
+
+/// Every (METHOD, path template) of the OpenAPI document.
+fn documented_routes() -> BTreeSet<(String, String)> {
+    let doc = tessera_http::openapi();
+    let mut out = BTreeSet::new();
+    for (path, item) in &doc.paths.paths {
+        let ops = [
+            ("GET", item.get.is_some()),
+            ("PUT", item.put.is_some()),
+            ("POST", item.post.is_some()),
+            ("DELETE", item.delete.is_some()),
+            ("OPTIONS", item.options.is_some()),
+            ("HEAD", item.head.is_some()),
+            ("PATCH", item.patch.is_some()),
+            ("TRACE", item.trace.is_some()),
+        ];
+        for (method, present) in ops {
+            if present {
+                out.insert((method.to_string(), path.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out: String = s.chars().take(300).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+async fn authorization_matrix(b: Backend) {
+    let started = Instant::now();
+    let rows = table();
+    let mut problems = Vec::new();
+
+    // Every route has exactly one row, and every row names a route.
+    let documented = documented_routes();
+    let mut listed = BTreeSet::new();
+    for r in &rows {
+        let key = (r.method.to_string(), r.path.to_string());
+        if !listed.insert(key.clone()) {
+            problems.push(format!("{} {}: more than one row", key.0, key.1));
+        }
+        if !documented.contains(&key) {
+            problems.push(format!("{} {}: a row for a route that is not in openapi()", key.0, key.1));
+        }
+    }
+    for (method, path) in documented.difference(&listed) {
+        problems.push(format!("{method} {path}: a route of openapi() without a row in the matrix"));
+    }
+
+    let fx = Fx::new(b).await;
+    let setup = started.elapsed();
+    let mut cells = 0;
+    for r in rows.iter().filter(|r| documented.contains(&(r.method.to_string(), r.path.to_string()))) {
+        for (n, caller) in CALLERS.iter().enumerate() {
+            let ids = fx.ids(r.uses).await;
+            let mut path = fill(r.path, &ids);
+            if !r.query.is_empty() {
+                path = format!("{path}?{}", fill(r.query, &ids));
+            }
+            assert!(
+                !path.contains('{'),
+                "{} {}: a placeholder the test does not fill: {path}",
+                r.method,
+                r.path
+            );
+            let res = fx.t.call(r.method, &path, fx.token(n), (r.body)(&ids)).await;
+            cells += 1;
+            let expected = r.expect[n];
+            let got = res.status.as_u16();
+            let mut wrong = got != expected;
+            let mut note = String::new();
+            if let Some((pointer, values)) = r.json
+                && !values[n].is_empty()
+                && res.body.pointer(pointer).and_then(Value::as_str) != Some(values[n])
+            {
+                wrong = true;
+                note = format!(" and {pointer} = {:?}", values[n]);
+            }
+            if wrong {
+                problems.push(format!(
+                    "{} {} as {}: expected {expected}{note}, got {got}: {}\n      ({} {path})",
+                    r.method,
+                    r.path,
+                    caller.label(),
+                    short(&res.body),
+                    r.method,
+                ));
+            }
+        }
+    }
+    eprintln!(
+        "authorization matrix on {b:?}: {} routes, {} rows, {cells} cells; setup {:.2?}, total {:.2?}",
+        documented.len(),
+        rows.len(),
+        setup,
+        started.elapsed()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) in the authorization matrix on {b:?}:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+}
