@@ -22,6 +22,7 @@ use tessera_app::App;
 
 pub mod api;
 pub mod client_addr;
+mod contract;
 pub mod error;
 pub mod extract;
 mod middleware;
@@ -124,9 +125,16 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::applications::router())
 }
 
-/// The OpenAPI document generated from the routes (committed as `openapi.json`).
+/// The OpenAPI document generated from the routes (committed as `openapi.json`), with the
+/// rules every route shares (`contract`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    truthful(api_router().split_for_parts().1)
+}
+
+fn truthful(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let Ok(mut v) = serde_json::to_value(&doc) else { return doc };
+    contract::apply(&mut v);
+    serde_json::from_value(v).unwrap_or(doc)
 }
 
 /// The OpenAPI document as the pretty JSON that is committed.
@@ -151,6 +159,7 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     let shedder = shed::Shedder::new(state.shed_limits);
     let (routes, doc) = api_router().split_for_parts();
+    let doc = truthful(doc);
     let routes = routes
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
