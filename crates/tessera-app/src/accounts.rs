@@ -330,9 +330,11 @@ impl App {
         Ok(self.store.list_api_keys(who.user_id).await?)
     }
 
-    /// Revokes one of the caller's keys; someone else's key is 404.
+    /// Revokes one of the caller's keys (an admin: anyone's, e.g. after resetting a password);
+    /// someone else's key is 404.
     pub async fn revoke_api_key(&self, who: &Principal, api_key_id: Uuid) -> Result<()> {
-        if self.store.revoke_api_key(api_key_id, who.user_id, self.now()).await? {
+        let owner = (!who.is_admin()).then_some(who.user_id);
+        if self.store.revoke_api_key(api_key_id, owner, self.now()).await? {
             Ok(())
         } else {
             Err(AppError::NotFound("api key"))

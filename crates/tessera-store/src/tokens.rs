@@ -132,14 +132,21 @@ impl Store {
     }
 
     /// Revokes one of the owner's keys; false when there is no such live key.
-    pub async fn revoke_api_key(&self, api_key_id: Uuid, user_id: Uuid, now: OffsetDateTime) -> Result<bool> {
+    /// Revokes a live key: the owner's (`owner`), or anyone's (`None`, an admin).
+    pub async fn revoke_api_key(
+        &self,
+        api_key_id: Uuid,
+        owner: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
         let n = on_db!(self, write, |p| {
             sqlx::query(
-                "UPDATE api_keys SET revoked_at = $1 WHERE api_key_id = $2 AND user_id = $3 AND revoked_at IS NULL",
+                "UPDATE api_keys SET revoked_at = $1
+                 WHERE api_key_id = $2 AND ($3 IS NULL OR user_id = $3) AND revoked_at IS NULL",
             )
             .bind(now)
             .bind(api_key_id)
-            .bind(user_id)
+            .bind(owner)
             .execute(p)
             .await
             .map(affected)
