@@ -120,7 +120,7 @@ impl Default for Config {
             metrics_token_file: None,
             metrics_listen: None,
             max_connections: 10_000,
-            header_read_timeout_secs: 10,
+            header_read_timeout_secs: 30,
             concurrency_reads: None,
             concurrency_writes: None,
             concurrency_logins: None,

@@ -238,7 +238,10 @@ fn rfc3339(t: Option<OffsetDateTime>) -> String {
 #[utoipa::path(get, path = "/events/{event_id}/export", tag = "stats", security(("bearer" = [])),
     params(("event_id" = String, Path, description = "Event id (UUID)"), ExportQuery),
     responses(
-        (status = 200, description = "CSV (text/csv) or JSON", body = ExportBody),
+        (status = 200, description = "The tickets as JSON, or as CSV with ?format=csv", content(
+            (ExportBody = "application/json"),
+            (String = "text/csv")
+        )),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
