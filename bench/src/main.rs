@@ -140,17 +140,7 @@ pub(crate) fn start_server(
     listen: &str,
     env: &[(&str, &str)],
 ) -> anyhow::Result<Server> {
-    let child = Command::new(bin)
-        .args(["serve", "--listen", listen])
-        .env("DATABASE_URL", db_url)
-        .env("TESSERA_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| {
-            format!("running {} (build it with cargo build --release -p tessera)", bin.display())
-        })?;
-    Ok(Server(child))
+    spawn_server(Command::new(bin), bin, db_url, listen, env)
 }
 
 /// Load shedding off, for the scenarios that measure what the server answers at a fixed
@@ -163,7 +153,7 @@ pub(crate) const NO_SHEDDING: [(&str, &str); 4] = [
     ("TESSERA_CONCURRENCY_LOGINS", "1000000"),
 ];
 
-/// The same, pinned to `cpus` with taskset.
+/// The same, pinned to `cpus` with taskset (util-linux).
 pub(crate) fn start_pinned_server(
     cpus: &str,
     bin: &PathBuf,
@@ -171,16 +161,28 @@ pub(crate) fn start_pinned_server(
     listen: &str,
     env: &[(&str, &str)],
 ) -> anyhow::Result<Server> {
-    let child = Command::new("taskset")
-        .args(["-c", cpus])
-        .arg(bin)
+    let mut taskset = Command::new("taskset");
+    taskset.args(["-c", cpus]).arg(bin);
+    spawn_server(taskset, bin, db_url, listen, env)
+}
+
+fn spawn_server(
+    mut cmd: Command,
+    bin: &std::path::Path,
+    db_url: &str,
+    listen: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Server> {
+    let child = cmd
         .args(["serve", "--listen", listen])
         .env("DATABASE_URL", db_url)
         .env("TESSERA_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .spawn()
-        .context("running taskset (util-linux) with the tessera binary")?;
+        .with_context(|| {
+            format!("running {} (build it with cargo build --release -p tessera)", bin.display())
+        })?;
     Ok(Server(child))
 }
 

@@ -164,17 +164,22 @@ pub fn ticket_message(from: &str, to: &str, tickets: &[MailedTicket<'_>]) -> Res
 
 /// The e-mail telling an applicant their application was not approved, and why.
 pub fn rejection_message(from: &str, to: &str, event_name: &str, reason: &str) -> Result<Message> {
-    let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("mail sender {from}: {e}")))?;
-    let to: Mailbox = to.parse().map_err(|e| AppError::Internal(format!("applicant address {to}: {e}")))?;
     let body = format!(
         "Your application for {event_name} was not approved.\n\nReason: {reason}\n\nNo tickets were issued and nothing was charged.\n"
     );
+    plain_message(from, to, &format!("Your application for {event_name}"), body, "the rejection")
+}
+
+/// A plain-text e-mail from the configured sender; `what` names it in errors.
+fn plain_message(from: &str, to: &str, subject: &str, body: String, what: &str) -> Result<Message> {
+    let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("mail sender {from}: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|e| AppError::Internal(format!("recipient address {to}: {e}")))?;
     Message::builder()
         .from(from)
         .to(to)
-        .subject(format!("Your application for {event_name}"))
+        .subject(subject)
         .singlepart(SinglePart::plain(body))
-        .map_err(|e| AppError::Internal(format!("building the rejection e-mail: {e}")))
+        .map_err(|e| AppError::Internal(format!("building {what} e-mail: {e}")))
 }
 
 /// The e-mail telling a buyer that an event was cancelled and their purchase refunded.
@@ -186,15 +191,8 @@ pub fn cancellation_message(
     currency: &str,
     tickets: i32,
 ) -> Result<Message> {
-    let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("mail sender {from}: {e}")))?;
-    let to: Mailbox = to.parse().map_err(|e| AppError::Internal(format!("buyer address {to}: {e}")))?;
     let body = format!(
         "{event_name} has been cancelled.\n\nYour {tickets} ticket(s) are void, and {amount} {currency} has been refunded to your Tessera wallet.\n"
     );
-    Message::builder()
-        .from(from)
-        .to(to)
-        .subject(format!("Cancelled: {event_name}"))
-        .singlepart(SinglePart::plain(body))
-        .map_err(|e| AppError::Internal(format!("building the cancellation e-mail: {e}")))
+    plain_message(from, to, &format!("Cancelled: {event_name}"), body, "the cancellation")
 }

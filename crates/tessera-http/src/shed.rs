@@ -3,8 +3,9 @@
 //! `/health` and `/metrics` are never shed. Two signals:
 //!
 //! - The scheduler's lag. On a CPU-bound server, requests wait in the runtime's run queue (to be
-//!   read, parsed, answered), not in the handlers: measured, the requests in flight in the
-//!   router stayed under 24 while 80 clients waited 15 ms each. A task that asks to wake every
+//!   read, parsed, answered), not in the handlers, so a cap on requests inside the router alone
+//!   never fills however long clients wait (see bench/results/overload-latest.md and the commit
+//!   that added this). A task that asks to wake every
 //!   5 ms and notes how late it wakes measures that wait; while its smoothed lateness is over
 //!   `max_lag`, a share of new requests is shed that grows with the excess (all of them at twice
 //!   `max_lag`; a class with nothing in flight still gets one through). Shedding them all as

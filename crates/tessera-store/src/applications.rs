@@ -268,11 +268,9 @@ impl Store {
                 .await
                 .map(affected)?;
                 if n == 1 {
-                    sqlx::query(
-                        "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
-                         VALUES ($1, 'application_rejected', $2, 'queued', $3, $3, $3)",
-                    )
+                    sqlx::query(crate::jobs::ENQUEUE_JOB)
                     .bind(job_id)
+                    .bind("application_rejected")
                     .bind(format!(r#"{{"application_id":"{application_id}"}}"#))
                     .bind(now)
                     .execute(&mut *tx)

@@ -260,11 +260,9 @@ impl Store {
                     .bind(event_id)
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query(
-                        "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
-                         VALUES ($1, 'event_cancellation', $2, 'queued', $3, $3, $3)",
-                    )
+                    sqlx::query(crate::jobs::ENQUEUE_JOB)
                     .bind(cancellation_job)
+                    .bind("event_cancellation")
                     .bind(format!(r#"{{"event_id":"{event_id}"}}"#))
                     .bind(now)
                     .execute(&mut *tx)

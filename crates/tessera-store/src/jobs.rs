@@ -43,6 +43,12 @@ pub(crate) const ENQUEUE_TICKET_MAIL: &str =
     "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
      VALUES ($1, 'ticket_mail', $2, 'queued', $3, $3, $3)";
 
+/// A job of any kind, enqueued inside the caller's transaction: `$1` job, `$2` kind, `$3`
+/// payload, `$4` now.
+pub(crate) const ENQUEUE_JOB: &str =
+    "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
+     VALUES ($1, $2, $3, 'queued', $4, $4, $4)";
+
 /// The arguments of a `ticket_mail` job: a purchase's valid tickets, or only one of them.
 pub fn ticket_mail_payload(purchase_id: Uuid, only: Option<Uuid>) -> String {
     match only {

@@ -628,11 +628,9 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 if let Some(job) = mail_job {
-                    sqlx::query(
-                        "INSERT INTO jobs (job_id, kind, payload, status, run_at, created_at, updated_at)
-                         VALUES ($1, 'cancellation_mail', $2, 'queued', $3, $3, $3)",
-                    )
+                    sqlx::query(crate::jobs::ENQUEUE_JOB)
                     .bind(job)
+                    .bind("cancellation_mail")
                     .bind(format!(r#"{{"purchase_id":"{purchase_id}"}}"#))
                     .bind(now)
                     .execute(&mut *tx)
