@@ -64,6 +64,7 @@ async fn provision(store: &Store, n: usize) -> anyhow::Result<(Vec<String>, Stri
         phone_number: None,
         created_at: now,
         updated_at: now,
+        disabled_at: None,
     };
     let org = user("Door Organizer".into(), "organizer");
     let staff = user("Door Staff".into(), "staff");

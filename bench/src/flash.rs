@@ -171,6 +171,7 @@ async fn provision(store: &Store, args: &FlashArgs) -> anyhow::Result<Provisione
         phone_number: None,
         created_at: now,
         updated_at: now,
+        disabled_at: None,
     };
     let org = user("Flash Organizer".into(), "organizer@flash.tessera.test".into(), "organizer");
     store.provision_users(std::slice::from_ref(&org), 0, now).await?;

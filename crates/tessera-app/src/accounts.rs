@@ -56,7 +56,6 @@ pub struct PatchOutcome {
     /// Every session ended (a new password, a reset, a disabling): refresh tokens are revoked
     /// and access tokens issued before now refused. API keys are separate credentials and stay.
     pub sessions_ended: bool,
-    pub disabled: bool,
 }
 
 impl App {
@@ -77,6 +76,7 @@ impl App {
             phone_number: new.phone_number,
             created_at: now,
             updated_at: now,
+            disabled_at: None,
         };
         match self.store.insert_user(&row).await {
             Ok(()) => Ok(row),
@@ -303,12 +303,11 @@ impl App {
         let sessions_ended = changes.password_hash.is_some() || changes.disabled == Some(true);
         let row =
             self.store.update_user(user_id, &changes, self.now()).await?.ok_or(AppError::NotFound("user"))?;
-        let state = if sessions_ended || changes.role.is_some() || changes.disabled.is_some() {
-            self.session_state(user_id).await?
-        } else {
-            self.store.auth_state(user_id).await?.ok_or(AppError::NotFound("user"))?
-        };
-        Ok((row, PatchOutcome { sessions_ended, disabled: state.disabled_at.is_some() }))
+        if sessions_ended || changes.role.is_some() || changes.disabled.is_some() {
+            // This instance sees the change at once; others within a second (sessions.rs).
+            self.session_state(user_id).await?;
+        }
+        Ok((row, PatchOutcome { sessions_ended }))
     }
 
     /// Creates an API key for the caller; the returned secret is shown once.

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 /// Applies the rules to the document (as JSON).
 pub fn apply(doc: &mut Value) {
+    shapes(doc);
     bodies(doc);
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
     for (path, item) in paths.iter_mut() {
@@ -62,6 +63,8 @@ fn param(path: &str, p: &mut Value) {
             let max = if path.ends_with("/seats") { 1000 } else { 100 };
             json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": max})
         }
+        // Opaque: only a `next_cursor` from the same list is accepted.
+        ("query", "cursor") => json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,400}$"}),
         ("query", "organizer_id") => json!({"type": "string", "format": "uuid"}),
         ("header", "Idempotency-Key") => json!({"type": "string", "pattern": "^[!-~]{1,255}$"}),
         ("query", "start_from" | "start_to" | "from" | "to") => {
@@ -93,12 +96,38 @@ const TEXT: &str =
 /// A positive amount with at most two decimals, at most 1000000.00, no leading zeros.
 const AMOUNT_PATTERN: &str = r"^(1000000(\.00?)?|[1-9][0-9]{0,5}(\.[0-9]{1,2})?|0\.([1-9][0-9]?|0[1-9]))$";
 
+/// A text the handlers trim and may leave empty (then it is as if not given).
+const OPTIONAL_TEXT: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$";
+/// An http(s) URL with a host (a conservative form of what the `url` crate accepts).
+const URL_PATTERN: &str = r"^https?://[a-z0-9]+(\.[a-z0-9]+)*(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~/-]*)?$";
+const UUID_PATTERN: &str = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+/// Booking's limits (tessera_domain::booking).
+const MAX_SEATS: u64 = 100_000;
+
+/// The same rule, also allowing `null` (an optional field left out).
+fn nullable(mut rule: Value) -> Value {
+    if let Some(t) = rule.get("type").and_then(Value::as_str).map(str::to_string) {
+        rule["type"] = json!([t, "null"]);
+    }
+    rule
+}
+
+fn int(min: u64, max: u64) -> Value {
+    json!({"type": "integer", "minimum": min, "maximum": max})
+}
+
 /// Request fields the handlers require (none may be null), with the forms they accept. Fields
 /// are `Option` in the code so that a missing one is a 400 naming it rather than a parse error.
+/// Rules between fields (an end after its start, sections only for seated events) and rules
+/// that depend on stored data cannot be said here; scripts/schemathesis_hooks.py lists them.
 fn body_rules() -> Vec<(&'static str, &'static str, bool, Value)> {
-    let text = |max: u64| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": TEXT});
-    let uuid = json!({"type": "string", "format": "uuid"});
-    vec![
+    let text = text_schema;
+    let opt_text = |max: u64| json!({"type": ["string", "null"], "maxLength": max, "pattern": OPTIONAL_TEXT});
+    let uuid = json!({"type": "string", "format": "uuid", "pattern": UUID_PATTERN});
+    let ts = json!({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN});
+    let phone = json!({"type": ["string", "null"], "pattern": r"^[0-9 +()-]{0,15}$"});
+    let decimal = json!({"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/DecimalInput"}]});
+    let mut rules = vec![
         ("ApiKeyRequest", "name", true, text(100)),
         ("RejectRequest", "reason", true, text(500)),
         ("LoginRequest", "email", true, text(255)),
@@ -108,11 +137,13 @@ fn body_rules() -> Vec<(&'static str, &'static str, bool, Value)> {
         ("RegisterRequest", "email", true, json!({"type": "string", "format": "email", "maxLength": 255})),
         ("RegisterRequest", "password", true, json!({"type": "string", "minLength": 8, "maxLength": 128})),
         ("RegisterRequest", "role", false, json!({"type": "string", "enum": ["attendee", "organizer"]})),
+        ("RegisterRequest", "phone_number", false, phone.clone()),
         ("ChargeRequest", "amount", true, json!({"type": "string", "pattern": AMOUNT_PATTERN})),
         ("CheckinRequest", "code", true, text(1024)),
         ("CheckinRequest", "direction", false, json!({"type": "string", "enum": ["entry", "exit"]})),
         ("CheckinRequest", "gate", false, json!({"type": "string", "maxLength": 100})),
         ("CheckinRequest", "device_id", false, json!({"type": "string", "maxLength": 100})),
+        ("CheckinRequest", "event_id", false, uuid.clone()),
         (
             "SyncRequest",
             "scans",
@@ -123,19 +154,14 @@ fn body_rules() -> Vec<(&'static str, &'static str, bool, Value)> {
         ("SyncRequest", "device_id", false, json!({"type": "string", "maxLength": 100})),
         ("OfflineScanRequest", "scan_id", true, uuid.clone()),
         ("OfflineScanRequest", "code", true, text(1024)),
-        (
-            "OfflineScanRequest",
-            "scanned_at",
-            true,
-            json!({"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN}),
-        ),
+        ("OfflineScanRequest", "scanned_at", true, ts.clone()),
         ("OfflineScanRequest", "direction", false, json!({"type": "string", "enum": ["entry", "exit"]})),
         ("OfflineScanRequest", "gate", false, json!({"type": "string", "maxLength": 100})),
         ("QueueTokenRequest", "event_id", true, uuid.clone()),
         ("PaymentRequest", "reservation_id", true, uuid.clone()),
         ("PaymentRequest", "method", false, json!({"type": "string", "enum": ["balance"]})),
         ("BuyRequest", "ticket_type_id", true, uuid.clone()),
-        ("BuyRequest", "ticket_quantity", true, json!({"type": "integer", "minimum": 1, "maximum": 100})),
+        ("BuyRequest", "ticket_quantity", true, int(1, 100)),
         ("UserPatchRequest", "name", false, text(255)),
         ("UserPatchRequest", "password", false, json!({"type": "string", "minLength": 8, "maxLength": 128})),
         (
@@ -144,51 +170,148 @@ fn body_rules() -> Vec<(&'static str, &'static str, bool, Value)> {
             false,
             json!({"type": "string", "enum": ["attendee", "organizer", "staff", "admin"]}),
         ),
+        ("UserPatchRequest", "phone_number", false, phone),
+        (
+            "UserPatchRequest",
+            "current_password",
+            false,
+            json!({"type": ["string", "null"], "maxLength": 128}),
+        ),
+        ("EventCreateRequest", "name", true, text(255)),
+        ("EventCreateRequest", "start_time", true, ts.clone()),
         (
             "EventCreateRequest",
-            "max_attendees",
+            "seating",
             false,
-            json!({"type": "integer", "minimum": 1, "maximum": 1_000_000}),
+            nullable(json!({"type": "string", "enum": ["general", "seated"]})),
         ),
+        ("EventCreateRequest", "seat_count", false, nullable(int(1, MAX_SEATS))),
         (
             "EventCreateRequest",
-            "hold_seconds",
+            "sections",
             false,
-            json!({"type": "integer", "minimum": 30, "maximum": 86_400}),
+            json!({"type": ["array", "null"], "minItems": 1, "maxItems": 100,
+            "items": {"$ref": "#/components/schemas/SectionRequest"}}),
         ),
+        ("SectionRequest", "name", false, nullable(text(50))),
+        ("SectionRequest", "rows", true, int(1, 1000)),
+        ("SectionRequest", "seats_per_row", true, int(1, 1000)),
+        ("SectionRequest", "price", false, decimal.clone()),
+        ("EventPatchRequest", "name", false, nullable(text(255))),
+        ("EventPatchRequest", "start_time", false, nullable(ts.clone())),
+        ("TicketTypeRequest", "name", true, text(100)),
+        ("TicketTypeRequest", "quota", true, int(1, MAX_SEATS)),
+        ("TicketTypeRequest", "per_person_limit", false, nullable(int(1, 100))),
+        ("TicketTypeRequest", "sale_starts_at", false, nullable(ts.clone())),
+        ("TicketTypeRequest", "sale_ends_at", false, nullable(ts.clone())),
+        ("TicketTypePatchRequest", "name", false, nullable(text(100))),
+        ("TicketTypePatchRequest", "quota", false, nullable(int(1, MAX_SEATS))),
+        ("TicketTypePatchRequest", "per_person_limit", false, nullable(int(1, 100))),
+        ("TicketTypePatchRequest", "sale_starts_at", false, nullable(ts.clone())),
+        ("TicketTypePatchRequest", "sale_ends_at", false, nullable(ts.clone())),
+        ("ReservationRequest", "event_id", true, uuid.clone()),
+        ("ReservationRequest", "ticket_type_id", false, nullable(uuid.clone())),
+        ("ReservationRequest", "quantity", false, nullable(int(1, 100))),
+        ("ReservationRequest", "near_seat", false, nullable(int(1, MAX_SEATS))),
         (
-            "EventCreateRequest",
-            "max_per_person",
+            "ReservationRequest",
+            "seat_numbers",
             false,
-            json!({"type": "integer", "minimum": 1, "maximum": 100}),
+            json!({"type": ["array", "null"], "minItems": 1, "maxItems": 100, "uniqueItems": true,
+            "items": int(1, MAX_SEATS)}),
         ),
-        (
-            "EventPatchRequest",
-            "max_attendees",
-            false,
-            json!({"type": "integer", "minimum": 1, "maximum": 1_000_000}),
-        ),
-        (
-            "EventPatchRequest",
-            "hold_seconds",
-            false,
-            json!({"type": "integer", "minimum": 30, "maximum": 86_400}),
-        ),
-        (
-            "EventPatchRequest",
-            "max_per_person",
-            false,
-            json!({"type": "integer", "minimum": 1, "maximum": 100}),
-        ),
+        ("QueueSettingsRequest", "admission_rate_per_minute", false, nullable(int(1, 1_000_000))),
+        ("QueueSettingsRequest", "max_admitted", false, nullable(int(1, 1_000_000))),
+        ("QueueSettingsRequest", "admission_window_seconds", false, nullable(int(30, 86_400))),
+        ("QueueSettingsRequest", "opens_at", false, nullable(ts.clone())),
         ("ApplicationRequest", "ticket_type_id", true, uuid.clone()),
-        ("CheckinRequest", "event_id", false, uuid.clone()),
+        (
+            "ApplicationRequest",
+            "answers",
+            false,
+            json!({"type": "object", "additionalProperties": {"oneOf": [
+                {"type": "string", "maxLength": 1000, "pattern": OPTIONAL_TEXT}, {"type": "number"}]}}),
+        ),
+        (
+            "ApplicationRequest",
+            "guest_names",
+            false,
+            json!({"type": ["array", "null"], "minItems": 1, "maxItems": 100, "uniqueItems": true,
+            "items": text(255)}),
+        ),
+        (
+            "FormRequest",
+            "fields",
+            true,
+            json!({"type": "array", "minItems": 1, "maxItems": 50,
+            "items": {"$ref": "#/components/schemas/FormFieldRequest"}}),
+        ),
         (
             "BatchApproveRequest",
             "application_ids",
             true,
             json!({"type": "array", "minItems": 1, "maxItems": 500, "items": uuid}),
         ),
-    ]
+    ];
+    // Creating and changing an event share their optional fields.
+    for schema in ["EventCreateRequest", "EventPatchRequest"] {
+        rules.extend([
+            (schema, "description", false, opt_text(20_000)),
+            (schema, "location", false, opt_text(255)),
+            (schema, "organizer", false, opt_text(255)),
+            (schema, "category", false, opt_text(100)),
+            (schema, "end_time", false, nullable(ts.clone())),
+            (schema, "currency", false, json!({"type": ["string", "null"], "pattern": "^[A-Z]{3}$"})),
+            (
+                schema,
+                "url",
+                false,
+                json!({"type": ["string", "null"], "maxLength": 255, "pattern": URL_PATTERN}),
+            ),
+            (schema, "hold_seconds", false, int(30, 86_400)),
+            (schema, "max_per_person", false, int(1, 100)),
+            (schema, "max_attendees", false, int(1, 1_000_000)),
+        ]);
+    }
+    rules
+}
+
+/// Component schemas that the code's types cannot describe precisely: a decimal in the range
+/// `Money` accepts, and a form field (tessera_domain::application::FormField).
+fn shapes(doc: &mut Value) {
+    let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) else { return };
+    schemas.insert(
+        "DecimalInput".into(),
+        json!({
+            "description": "A decimal ≥ 0 with at most two decimal places, given as a JSON string (\"1500.00\") or an integral number (1500).",
+            "oneOf": [
+                {"type": "string", "pattern": DECIMAL_PATTERN},
+                {"type": "integer", "minimum": 0, "maximum": 99_999_999}
+            ]
+        }),
+    );
+    schemas.insert(
+        "FormFieldRequest".into(),
+        json!({
+            "type": "object",
+            "description": "One field of an application form. Only a choice has options (1 to 100); only a number has min and max.",
+            "required": ["name", "type"],
+            "properties": {
+                "name": {"type": "string", "pattern": "^[a-z0-9_]{1,50}$", "description": "The answer's key; unique in the form."},
+                "label": {"type": "string", "maxLength": 200},
+                "type": {"type": "string", "enum": ["text", "email", "number", "choice"]},
+                "required": {"type": "boolean"},
+                "options": {"type": "array", "maxItems": 100, "items": text_schema(200)},
+                "min": {"type": "number"},
+                "max": {"type": "number"},
+                "max_length": {"type": "integer", "minimum": 1, "maximum": 1000}
+            }
+        }),
+    );
+}
+
+fn text_schema(max: u64) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": TEXT})
 }
 
 /// Applies `body_rules` to the component schemas: a required field is listed as such and loses

@@ -68,6 +68,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             vec![FieldError { field: "body".into(), message: e.to_string() }],
         )
     })?;
+    let value = integral_floats_as_integers(value);
     if !value.is_object() {
         return Err(ApiError::bad_request(
             "malformed_json",
@@ -84,6 +85,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             vec![FieldError { field, message }],
         )
     })
+}
+
+/// JSON has one number type, and `1.0` is an integer to JSON Schema (and to JavaScript, which
+/// may print it so): a number with no fractional part, in the range where `f64` is exact, is
+/// read as the integer it is. Fractional numbers stay as they are.
+fn integral_floats_as_integers(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            #[allow(clippy::cast_possible_truncation)] // in range and integral: exact
+            Some(f) if f.fract() == 0.0 && f.abs() <= EXACT => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => Value::Array(items.into_iter().map(integral_floats_as_integers).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, integral_floats_as_integers(v))).collect())
+        }
+        other => other,
+    }
 }
 
 /// Query parameters; a wrong type is a 400 naming the parameter.
@@ -175,5 +196,27 @@ where
         let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let ip = state.trusted_proxies.client_addr(peer, forwarded);
         Ok(ClientIp(ip.map_or_else(|| "unknown".into(), |ip| ip.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Body {
+        n: i64,
+        list: Vec<u32>,
+        ratio: f64,
+    }
+
+    #[test]
+    fn integral_floats_are_read_as_integers() {
+        let b: Body = parse_json(br#"{"n": -340.0, "list": [1.0, 2], "ratio": 2.0}"#).unwrap();
+        assert_eq!((b.n, b.list, b.ratio), (-340, vec![1, 2], 2.0));
+        let Err(e) = parse_json::<Body>(br#"{"n": 1.5, "list": [], "ratio": 0}"#) else { panic!() };
+        assert_eq!(e.errors[0].field, "n");
+        // Beyond 2^53 a float is not exact, so it is not taken for an integer.
+        assert!(parse_json::<Body>(br#"{"n": 1e300, "list": [], "ratio": 0}"#).is_err());
     }
 }

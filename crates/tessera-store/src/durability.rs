@@ -172,6 +172,7 @@ mod tests {
             phone_number: None,
             created_at: now,
             updated_at: now,
+            disabled_at: None,
         };
         store.insert_users(std::slice::from_ref(&user)).await.unwrap();
         let wal = store.wal.as_ref().unwrap();

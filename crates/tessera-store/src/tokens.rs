@@ -158,7 +158,8 @@ impl Store {
     pub async fn user_by_api_key(&self, key_hash: &str) -> Result<Option<UserRow>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
-                "SELECT u.user_id, u.name, u.email, u.password_hash, u.role, u.phone_number, u.created_at, u.updated_at
+                "SELECT u.user_id, u.name, u.email, u.password_hash, u.role, u.phone_number, u.created_at, u.updated_at,
+                        u.disabled_at
                  FROM api_keys k JOIN users u ON u.user_id = k.user_id
                  WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL",
             )

@@ -16,6 +16,8 @@ pub struct UserRow {
     pub phone_number: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// When an admin disabled the account (it cannot sign in); `None` while it is enabled.
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 /// `GET /users` filters; `after` is the keyset cursor (created_at, user_id).
@@ -55,7 +57,8 @@ pub struct AuthStateRow {
 /// `$1` user, `$2` now.
 const NOTE_AUTH_CHANGE: &str = "INSERT INTO auth_changes (user_id, changed_at) VALUES ($1, $2)";
 
-const COLUMNS: &str = "user_id, name, email, password_hash, role, phone_number, created_at, updated_at";
+const COLUMNS: &str =
+    "user_id, name, email, password_hash, role, phone_number, created_at, updated_at, disabled_at";
 
 impl Store {
     /// Inserts a user; a taken e-mail is `Conflict` (the UNIQUE index decides, so races are safe).

@@ -45,6 +45,7 @@ fn user(email: &str) -> UserRow {
         phone_number: None,
         created_at: t,
         updated_at: t,
+        disabled_at: None,
     }
 }
 

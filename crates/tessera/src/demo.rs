@@ -119,6 +119,7 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
             phone_number: (i % 3 == 0).then(|| format!("090-{:04}-{:04}", i % 10_000, (i * 37) % 10_000)),
             created_at: t,
             updated_at: t,
+            disabled_at: None,
         });
     };
     push_user(&mut rng, "Demo Admin".into(), DEMO_ADMIN.into(), "admin", 0);

@@ -170,6 +170,7 @@ async fn import_users(app: &App, path: &Path) -> anyhow::Result<FileReport> {
                 phone_number,
                 created_at: created_at.unwrap_or(now),
                 updated_at: updated_at.or(created_at).unwrap_or(now),
+                disabled_at: None,
             })
         })();
         match row {

@@ -345,6 +345,7 @@ async fn tickets_send_mails_every_holder(b: Backend) {
         phone_number: None,
         created_at: now,
         updated_at: now,
+        disabled_at: None,
     };
     let org = user(0, "organizer");
     let buyers = [user(1, "attendee"), user(2, "attendee")];

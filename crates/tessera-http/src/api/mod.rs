@@ -81,6 +81,8 @@ pub struct UserBody {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// A disabled account cannot sign in (admins disable and enable accounts).
+    pub disabled: bool,
 }
 
 impl From<UserRow> for UserBody {
@@ -93,6 +95,7 @@ impl From<UserRow> for UserBody {
             phone_number: u.phone_number,
             created_at: u.created_at,
             updated_at: u.updated_at,
+            disabled: u.disabled_at.is_some(),
         }
     }
 }

@@ -55,7 +55,6 @@ pub struct UserPatchRequest {
 pub struct PatchedUserBody {
     #[serde(flatten)]
     pub user: UserBody,
-    pub disabled: bool,
     /// True when the change ended every session of the account (a new password, a reset, a
     /// disabling): its refresh tokens are revoked and its access tokens stop working.
     pub sessions_ended: bool,
@@ -137,7 +136,6 @@ pub async fn patch_user(
     let (user, outcome) = s.app.patch_user(&who, id, input).await?;
     Ok(Json(PatchedUserBody {
         user: user.into(),
-        disabled: outcome.disabled,
         sessions_ended: outcome.sessions_ended,
         notice: outcome.sessions_ended.then(|| {
             "every session of this account ended; its API keys are separate credentials and still \

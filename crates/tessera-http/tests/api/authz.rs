@@ -393,6 +393,7 @@ async fn account(t: &TestApp, role: Role, password_hash: &str) -> (Principal, St
         phone_number: None,
         created_at: now,
         updated_at: now,
+        disabled_at: None,
     };
     t.app.store.insert_users(std::slice::from_ref(&row)).await.unwrap();
     let p = Principal { user_id: row.user_id, role };

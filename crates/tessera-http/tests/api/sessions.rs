@@ -140,6 +140,10 @@ async fn role_changes_and_disabling_apply_at_once(b: Backend) {
         .assert_problem(400, Some("disabled"));
     let r = t.call("PATCH", &path, Some(&admin), Some(json!({"disabled": true}))).await;
     assert_eq!((r.body["disabled"].as_bool(), r.body["sessions_ended"].as_bool()), (Some(true), Some(true)));
+    // Admins see who is disabled, in the list and on the account.
+    let list = t.get(&format!("/users?q={}", email.replace('@', "%40")), Some(&admin)).await.body;
+    assert_eq!(list["items"][0]["disabled"], true, "{list}");
+    assert_eq!(t.get(&path, Some(&admin)).await.body["disabled"], true);
     t.get("/users/me", Some(token)).await.assert_problem(401, None);
     t.get("/users/me", Some(&key)).await.assert_problem(401, None);
     let r = login(&t, &email, "password123").await;

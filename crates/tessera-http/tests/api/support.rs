@@ -247,6 +247,7 @@ impl TestApp {
                 phone_number: None,
                 created_at: now,
                 updated_at: now,
+                disabled_at: None,
             })
             .collect();
         self.app.store.insert_users(&rows).await.unwrap();
