@@ -157,7 +157,7 @@ impl App {
     }
 
     async fn start_session(&self, user: UserRow, family_id: Uuid) -> Result<Session> {
-        let role: Role = user.role.parse().map_err(|_| AppError::Internal("bad role in database".into()))?;
+        let role: Role = user.role.parse().map_err(|_| AppError::internal("bad role in database"))?;
         let state = self.session_state(user.user_id).await?;
         if state.disabled_at.is_some() {
             return Err(AppError::Unauthorized("this account is disabled"));

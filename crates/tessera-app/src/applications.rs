@@ -56,7 +56,7 @@ impl App {
             .await?;
         self.approval_type(event_id, ticket_type_id).await?;
         let fields = parse_form(fields)?;
-        let json = serde_json::to_string(&fields).map_err(|e| AppError::Internal(e.to_string()))?;
+        let json = serde_json::to_string(&fields).map_err(|e| AppError::internal(e))?;
         self.store.set_application_form(ticket_type_id, &json, self.now()).await?;
         Ok(fields)
     }
@@ -66,9 +66,8 @@ impl App {
         self.get_event(event_id).await?;
         self.approval_type(event_id, ticket_type_id).await?;
         match self.store.application_form(ticket_type_id).await? {
-            Some(json) => {
-                serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("stored form: {e}")))
-            }
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| AppError::internal(tessera_domain::context("reading the stored form", e))),
             None => Ok(Vec::new()),
         }
     }
@@ -101,8 +100,8 @@ impl App {
             event_id,
             ticket_type_id: tt_id,
             user_id: who.user_id,
-            answers: serde_json::to_string(&answers).map_err(|e| AppError::Internal(e.to_string()))?,
-            guest_names: serde_json::to_string(&names).map_err(|e| AppError::Internal(e.to_string()))?,
+            answers: serde_json::to_string(&answers).map_err(|e| AppError::internal(e))?,
+            guest_names: serde_json::to_string(&names).map_err(|e| AppError::internal(e))?,
             quantity: i32::try_from(names.len()).unwrap_or(i32::MAX),
             status: "pending".into(),
             reason: None,

@@ -60,7 +60,7 @@ impl Keys {
     pub(crate) async fn load(store: &Store, cfg: &TokenConfig) -> Result<Keys> {
         let secret = match &cfg.jwt_secret {
             Some(s) if s.len() >= 32 => s.clone(),
-            Some(_) => return Err(AppError::Internal("the JWT secret must be at least 32 bytes".into())),
+            Some(_) => return Err(AppError::internal("the JWT secret must be at least 32 bytes")),
             None => store.secret_or_insert("jwt_hs256", &random_token()).await?,
         };
         Ok(Keys {
@@ -143,14 +143,15 @@ pub async fn hash_password(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
-        let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Internal(e.to_string()))?;
+        // password_hash's error is not a std Error (no_std): its text is what there is.
+        let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::internal(e.to_string()))?;
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(e.to_string()))
+            .map_err(|e| AppError::internal(e.to_string()))
     })
     .await
-    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(|e| AppError::internal(e))?
 }
 
 /// Verifies a password; `None` (unknown user) still spends the same time so timing reveals nothing.
@@ -161,7 +162,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
         Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && stored != DUMMY_HASH
     })
     .await
-    .map_err(|e| AppError::Internal(e.to_string()))
+    .map_err(|e| AppError::internal(e))
 }
 
 /// An argon2id hash of a random password, verified against when the e-mail is unknown.
@@ -187,7 +188,7 @@ impl App {
             generation,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
-            .map_err(|e| AppError::Internal(e.to_string()))
+            .map_err(|e| AppError::internal(e))
     }
 
     /// Signs a queue token (seed 002's JWT) for an entry; it is valid for a day.
@@ -210,7 +211,7 @@ impl App {
             iss: ISSUER.into(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.encoding)
-            .map_err(|e| AppError::Internal(e.to_string()))
+            .map_err(|e| AppError::internal(e))
     }
 
     /// Verifies a queue token's signature and expiry.
@@ -246,7 +247,7 @@ impl App {
                 .user_by_api_key(&token_hash(bearer))
                 .await?
                 .ok_or(AppError::Unauthorized("unknown or revoked API key"))?;
-            let role = user.role.parse().map_err(|_| AppError::Internal("bad role in database".into()))?;
+            let role = user.role.parse().map_err(|_| AppError::internal("bad role in database"))?;
             return Ok(Principal { user_id: user.user_id, role });
         }
         let (claims, exp) = match self.access_tokens.get(bearer) {

@@ -43,12 +43,19 @@ pub enum AppError {
     /// client must check its state rather than retry.
     #[error("durability unknown: {0}")]
     DurabilityUnknown(String),
-    /// 500: a bug or an unexpected failure; the detail goes to the log only.
+    /// 500: a bug or an unexpected failure, kept whole with where it arose; it goes to the log
+    /// only.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] tessera_domain::Cause),
 }
 
 impl AppError {
+    /// An unexpected failure; the caller's location is kept with it.
+    #[track_caller]
+    pub fn internal(e: impl Into<tessera_domain::BoxError>) -> Self {
+        AppError::Internal(tessera_domain::Cause::new(e))
+    }
+
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         AppError::Invalid(ValidationErrors::single(field, message))
     }
@@ -70,6 +77,7 @@ impl From<DomainError> for AppError {
 }
 
 impl From<StoreError> for AppError {
+    /// The store's cause is kept as it was, with the place in the store where it arose.
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::NotFound("resource"),

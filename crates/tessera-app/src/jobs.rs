@@ -288,7 +288,7 @@ impl App {
         self.owned_event(who, event_id, "only the event's organizer or an admin may send its tickets")
             .await?;
         let payload = serde_json::to_string(&BulkSend { event_id, all, after: None })
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            .map_err(|e| AppError::internal(e))?;
         let id = Uuid::now_v7();
         self.store.enqueue_job(id, "bulk_ticket_send", &payload, Some(who.user_id), self.now()).await?;
         Ok(id)

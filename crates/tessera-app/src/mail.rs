@@ -62,7 +62,7 @@ impl Mailer {
         match &cfg.smtp_url {
             Some(url) => {
                 let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| AppError::Internal(format!("SMTP URL: {e}")))?
+                    .map_err(|e| AppError::internal(format!("SMTP URL: {e}")))?
                     .timeout(Some(std::time::Duration::from_secs(30)))
                     .build();
                 Ok(Mailer::Smtp(t))
@@ -106,10 +106,9 @@ fn seat_line(t: &TicketDetailRow) -> String {
 /// The e-mail for one order: all of its tickets together (as seed 003 sends them), each QR
 /// inline in the HTML and each printable ticket attached.
 pub fn ticket_message(from: &str, to: &str, tickets: &[MailedTicket<'_>]) -> Result<Message> {
-    let first =
-        tickets.first().ok_or_else(|| AppError::Internal("a ticket e-mail needs a ticket".into()))?.ticket;
-    let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("mail sender {from}: {e}")))?;
-    let to_box: Mailbox = to.parse().map_err(|e| AppError::Internal(format!("holder address {to}: {e}")))?;
+    let first = tickets.first().ok_or_else(|| AppError::internal("a ticket e-mail needs a ticket"))?.ticket;
+    let from: Mailbox = from.parse().map_err(|e| AppError::internal(format!("mail sender {from}: {e}")))?;
+    let to_box: Mailbox = to.parse().map_err(|e| AppError::internal(format!("holder address {to}: {e}")))?;
     let when = first.event_start.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     let place = first.location.clone().unwrap_or_default();
     let mut text = format!(
@@ -140,26 +139,27 @@ pub fn ticket_message(from: &str, to: &str, tickets: &[MailedTicket<'_>]) -> Res
     html.push_str("<p>Show the QR code at the door; the attached PDF has it too.</p></body></html>");
     let mut related = MultiPart::related().singlepart(SinglePart::html(html));
     for (n, t) in tickets.iter().enumerate() {
-        related = related.singlepart(Attachment::new_inline(format!("qr{n}")).body(
-            t.qr_png.clone(),
-            ContentType::parse("image/png").map_err(|e| AppError::Internal(e.to_string()))?,
-        ));
+        related = related.singlepart(
+            Attachment::new_inline(format!("qr{n}"))
+                .body(t.qr_png.clone(), ContentType::parse("image/png").map_err(|e| AppError::internal(e))?),
+        );
     }
     let mut mixed = MultiPart::mixed()
         .multipart(MultiPart::alternative().singlepart(SinglePart::plain(text)).multipart(related));
     for t in tickets {
         let name = format!("ticket-{}.pdf", t.ticket.ticket_id);
-        mixed = mixed.singlepart(Attachment::new(name).body(
-            t.pdf.clone(),
-            ContentType::parse("application/pdf").map_err(|e| AppError::Internal(e.to_string()))?,
-        ));
+        mixed =
+            mixed.singlepart(Attachment::new(name).body(
+                t.pdf.clone(),
+                ContentType::parse("application/pdf").map_err(|e| AppError::internal(e))?,
+            ));
     }
     Message::builder()
         .from(from)
         .to(to_box)
         .subject(format!("Your tickets: {}", first.event_name))
         .multipart(mixed)
-        .map_err(|e| AppError::Internal(format!("building the ticket e-mail: {e}")))
+        .map_err(|e| AppError::internal(format!("building the ticket e-mail: {e}")))
 }
 
 /// The e-mail telling an applicant their application was not approved, and why.
@@ -172,14 +172,14 @@ pub fn rejection_message(from: &str, to: &str, event_name: &str, reason: &str) -
 
 /// A plain-text e-mail from the configured sender; `what` names it in errors.
 fn plain_message(from: &str, to: &str, subject: &str, body: String, what: &str) -> Result<Message> {
-    let from: Mailbox = from.parse().map_err(|e| AppError::Internal(format!("mail sender {from}: {e}")))?;
-    let to: Mailbox = to.parse().map_err(|e| AppError::Internal(format!("recipient address {to}: {e}")))?;
+    let from: Mailbox = from.parse().map_err(|e| AppError::internal(format!("mail sender {from}: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|e| AppError::internal(format!("recipient address {to}: {e}")))?;
     Message::builder()
         .from(from)
         .to(to)
         .subject(subject)
         .singlepart(SinglePart::plain(body))
-        .map_err(|e| AppError::Internal(format!("building {what} e-mail: {e}")))
+        .map_err(|e| AppError::internal(format!("building {what} e-mail: {e}")))
 }
 
 /// The e-mail telling a buyer that an event was cancelled and their purchase refunded.

@@ -12,7 +12,7 @@ const QUIET_ZONE: usize = 4;
 fn symbol(code: &str) -> Result<QrCode> {
     // Level M: survives ~15 % damage (a scuffed print-out, a cracked phone screen).
     QrCode::with_error_correction_level(code.as_bytes(), EcLevel::M)
-        .map_err(|e| AppError::Internal(format!("QR encoding: {e}")))
+        .map_err(|e| AppError::internal(format!("QR encoding: {e}")))
 }
 
 /// An SVG of the code's QR symbol.
@@ -49,14 +49,14 @@ pub fn pixels(code: &str, scale: usize) -> Result<(usize, Vec<u8>)> {
 /// A greyscale PNG of the code's QR symbol, `scale` pixels per module.
 pub fn png(code: &str, scale: usize) -> Result<Vec<u8>> {
     let (side, pixels) = pixels(code, scale)?;
-    let side32 = u32::try_from(side).map_err(|_| AppError::Internal("QR image too large".into()))?;
+    let side32 = u32::try_from(side).map_err(|_| AppError::internal("QR image too large"))?;
     let mut out = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut out, side32, side32);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
-        let mut w = enc.write_header().map_err(|e| AppError::Internal(format!("PNG: {e}")))?;
-        w.write_image_data(&pixels).map_err(|e| AppError::Internal(format!("PNG: {e}")))?;
+        let mut w = enc.write_header().map_err(|e| AppError::internal(format!("PNG: {e}")))?;
+        w.write_image_data(&pixels).map_err(|e| AppError::internal(format!("PNG: {e}")))?;
     }
     Ok(out)
 }

@@ -56,7 +56,7 @@ pub fn parse_master_key(text: &str) -> std::result::Result<[u8; 32], String> {
 impl MasterKey {
     pub(crate) async fn load(store: &Store, cfg: &TicketConfig) -> Result<MasterKey> {
         if let Some(k) = &cfg.master_key {
-            return parse_master_key(k).map(MasterKey).map_err(AppError::Internal);
+            return parse_master_key(k).map(MasterKey).map_err(AppError::internal);
         }
         let candidate = hex(&random::<32>());
         let stored = store.secret_or_insert("ticket_master_key", &candidate).await?;
@@ -64,7 +64,7 @@ impl MasterKey {
             "no ticket master key configured (TESSERA_TICKET_MASTER_KEY): event keys are sealed with a \
              key kept in the database itself; configure one in production"
         );
-        parse_master_key(&stored).map(MasterKey).map_err(AppError::Internal)
+        parse_master_key(&stored).map(MasterKey).map_err(AppError::internal)
     }
 }
 
@@ -94,14 +94,14 @@ pub(crate) fn may_see(who: &Principal, t: &TicketDetailRow) -> bool {
 }
 
 fn key_id_u8(k: i32) -> Result<u8> {
-    u8::try_from(k).map_err(|_| AppError::Internal(format!("event key id {k} out of range")))
+    u8::try_from(k).map_err(|_| AppError::internal(format!("event key id {k} out of range")))
 }
 
 impl App {
     fn sealed_key_row(&self, event_id: Uuid, key_id: u8) -> Result<(EventKeyRow, SigningKey)> {
         let secret = random::<32>();
         let sealed = key_seal::seal(&self.master.0, event_id, key_id, &secret, &random::<24>())
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            .map_err(|e| AppError::internal(e))?;
         let key = ticket_code::signing_key(&secret);
         let row = EventKeyRow {
             event_id,
@@ -117,7 +117,7 @@ impl App {
 
     fn open_key(&self, k: &EventKeyRow) -> Result<SigningKey> {
         let secret = key_seal::open(&self.master.0, k.event_id, key_id_u8(k.key_id)?, &k.sealed_secret)
-            .map_err(|e| AppError::Internal(format!("event {} key {}: {e}", k.event_id, k.key_id)))?;
+            .map_err(|e| AppError::internal(format!("event {} key {}: {e}", k.event_id, k.key_id)))?;
         Ok(ticket_code::signing_key(&secret))
     }
 
@@ -145,7 +145,7 @@ impl App {
                 Some(k) => k,
                 None => {
                     let signing = keys.iter().find(|k| k.status == "signing").ok_or_else(|| {
-                        AppError::Internal(format!("event {} has no signing key", t.event_id))
+                        AppError::internal(format!("event {} has no signing key", t.event_id))
                     })?;
                     if !self.store.assign_ticket_key(t.ticket_id, signing.key_id).await? {
                         // Another request issued it first, or the keys changed: look again.
@@ -169,7 +169,7 @@ impl App {
                 valid_until,
             };
             return ticket_code::encode(&claims, key_id_u8(key_id)?, &self.open_key(row)?)
-                .map_err(|e| AppError::Internal(e.to_string()));
+                .map_err(|e| AppError::internal(e));
         }
         Err(AppError::Conflict {
             code: "keys_changing",

@@ -5,6 +5,7 @@
 
 pub mod application;
 pub mod booking;
+pub mod cause;
 pub mod checkin;
 pub mod clock;
 pub mod event;
@@ -18,6 +19,7 @@ pub mod ticket_code;
 pub mod user;
 pub mod validation;
 
+pub use cause::{BoxError, Cause, context};
 pub use clock::{check_ts, normalize_ts, parse_ts};
 pub use money::Money;
 pub use role::Role;

@@ -146,7 +146,7 @@ impl From<AppError> for ApiError {
                 )
             }
             AppError::Internal(cause) => {
-                tracing::error!(%cause, "internal error");
+                tracing::error!(cause = %cause.chain(), at = %cause.at(), "internal error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an unexpected error occurred")
             }
         }

@@ -174,10 +174,10 @@ impl Store {
     /// Answers the outcome and the state afterwards.
     pub async fn scan_ticket(&self, s: &ScanRow, reentry: bool) -> Result<(Outcome, Option<PresenceRow>)> {
         let (Some(ticket_id), Some(event_id), Some(day)) = (s.ticket_id, s.event_id, s.day) else {
-            return Err(crate::StoreError::Other("a ticket scan needs its ticket, event and day".into()));
+            return Err(crate::StoreError::other("a ticket scan needs its ticket, event and day"));
         };
         let direction = Direction::parse(&s.direction)
-            .ok_or_else(|| crate::StoreError::Other(format!("bad direction {}", s.direction)))?;
+            .ok_or_else(|| crate::StoreError::other(format!("bad direction {}", s.direction)))?;
         let presence_sql = presence_sql("");
         let leave_sql = leave_sql();
         Ok(on_db!(self, write, |p| {

@@ -66,13 +66,23 @@ pub enum StoreError {
     /// database, maybe not on disk. Not a failure to retry (it would apply twice).
     #[error("committed, durability unknown: {0}")]
     DurabilityUnknown(String),
+    /// Anything else: a bug or an unexpected failure, kept whole with where it arose.
     #[error("database error: {0}")]
-    Other(String),
+    Other(#[source] tessera_domain::Cause),
+}
+
+impl StoreError {
+    /// An unexpected failure; the caller's location is kept with it.
+    #[track_caller]
+    pub fn other(e: impl Into<tessera_domain::BoxError>) -> Self {
+        StoreError::Other(tessera_domain::Cause::new(e))
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl From<sqlx::Error> for StoreError {
+    #[track_caller]
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
@@ -93,7 +103,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
-            _ => StoreError::Other(e.to_string()),
+            _ => StoreError::other(e),
         }
     }
 }
@@ -243,7 +253,7 @@ impl Store {
     pub async fn connect(opts: &StoreOptions) -> Result<Store> {
         let url = opts.url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut o = PgConnectOptions::from_str(url).map_err(|e| StoreError::Other(e.to_string()))?;
+            let mut o = PgConnectOptions::from_str(url).map_err(|e| StoreError::other(e))?;
             if let Some(schema) = &opts.pg_schema {
                 create_schema(o.clone(), schema).await?;
                 o = o.options([("search_path", schema.as_str())]);
@@ -266,7 +276,7 @@ impl Store {
             })
         } else if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Other(e.to_string()))?
+                .map_err(|e| StoreError::other(e))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 // NORMAL: commits do not wait for the disk; every write waits for a grouped WAL
@@ -289,7 +299,7 @@ impl Store {
                 .connect_with(base.read_only(true))
                 .await?;
             let file = base_file(url).ok_or_else(|| {
-                StoreError::Other(format!("{url:?}: SQLite needs a file (readers and writer share it)"))
+                StoreError::other(format!("{url:?}: SQLite needs a file (readers and writer share it)"))
             })?;
             let wal = std::sync::Arc::new(durability::WalSync::new(file.clone()));
             let writer = std::sync::Arc::new(sqlite_inline::SqliteWriter::open(&file, wal.clone())?);
@@ -302,7 +312,7 @@ impl Store {
                 unsynced: None,
             })
         } else {
-            Err(StoreError::Other(format!(
+            Err(StoreError::other(format!(
                 "unsupported database URL {url:?}: use sqlite://FILE or postgres://…"
             )))
         }
@@ -312,7 +322,7 @@ impl Store {
     /// (tools that work in a throwaway schema clean up with this). A no-op on SQLite.
     pub async fn drop_schema(&self, schema: &str) -> Result<()> {
         if !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-            return Err(StoreError::Other(format!("bad schema name {schema:?}")));
+            return Err(StoreError::other(format!("bad schema name {schema:?}")));
         }
         if let Db::Postgres(p) = &self.db {
             let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
@@ -324,7 +334,7 @@ impl Store {
     /// The SQLite hot-path writer (every SQLite store has one).
     pub(crate) fn sqlite_writer(&self) -> Result<&sqlite_inline::SqliteWriter> {
         self.writes_allowed()?;
-        self.writer.as_deref().ok_or_else(|| StoreError::Other("no SQLite writer".into()))
+        self.writer.as_deref().ok_or_else(|| StoreError::other("no SQLite writer"))
     }
 
     /// SQLite: waits for the turn to write (held for a whole transaction; no-op on PostgreSQL).
@@ -379,7 +389,7 @@ impl Store {
             Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await,
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
         };
-        r.map_err(|e| StoreError::Other(format!("migration failed: {e}")))
+        r.map_err(|e| StoreError::other(format!("migration failed: {e}")))
     }
 
     /// A round trip to the database, for `/health`.
@@ -410,7 +420,7 @@ fn base_file(url: &str) -> Option<std::path::PathBuf> {
 
 async fn create_schema(o: PgConnectOptions, schema: &str) -> Result<()> {
     if !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-        return Err(StoreError::Other(format!("bad schema name {schema:?}")));
+        return Err(StoreError::other(format!("bad schema name {schema:?}")));
     }
     let pool = PgPoolOptions::new().max_connections(1).connect_with(o).await?;
     let sql = format!("CREATE SCHEMA IF NOT EXISTS {schema}");

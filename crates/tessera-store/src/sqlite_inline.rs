@@ -85,7 +85,7 @@ where
     fn deliver(self: Box<Self>, batch: Result<()>) {
         let answer = match (self.out, batch) {
             // Never ran: the batch failed before it.
-            (None, b) => Err(b.err().unwrap_or_else(|| StoreError::Other("write not run".into()))),
+            (None, b) => Err(b.err().unwrap_or_else(|| StoreError::other("write not run"))),
             // A kept change stands or falls with the batch.
             (Some(_), Err(e)) if self.keep == Keep::Release => Err(e),
             // A rolled-back one is final either way.
@@ -166,15 +166,15 @@ impl SqliteWriter {
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_loop(conn, &queued, &t, &b, &Outlets { written, nudge }))
-            .map_err(|e| StoreError::Other(format!("starting the SQLite writer: {e}")))?;
+            .map_err(|e| StoreError::other(format!("starting the SQLite writer: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_loop(&checkpointer, &nudged))
-            .map_err(|e| StoreError::Other(format!("starting the SQLite checkpointer: {e}")))?;
+            .map_err(|e| StoreError::other(format!("starting the SQLite checkpointer: {e}")))?;
         std::thread::Builder::new()
             .name("sqlite-flusher".into())
             .spawn(move || flush_loop(&to_flush, &wal))
-            .map_err(|e| StoreError::Other(format!("starting the SQLite flusher: {e}")))?;
+            .map_err(|e| StoreError::other(format!("starting the SQLite flusher: {e}")))?;
         Ok(SqliteWriter { turn, jobs, counts })
     }
 
@@ -355,7 +355,7 @@ fn stable_plans(conn: &Connection) -> Result<()> {
 }
 
 fn writer_gone() -> StoreError {
-    StoreError::Other("the SQLite writer has stopped".into())
+    StoreError::other("the SQLite writer has stopped")
 }
 
 /// Runs a savepoint statement (`SAVEPOINT job`, `RELEASE job`, `ROLLBACK TO job`).
@@ -495,11 +495,13 @@ pub(crate) fn first<T>(
     rows.next()?.map(f).transpose()
 }
 
+#[track_caller]
 fn other(e: rusqlite::Error) -> StoreError {
-    StoreError::Other(e.to_string())
+    StoreError::other(e)
 }
 
 /// Unique-constraint violations are conflicts, as they are through sqlx.
+#[track_caller]
 fn map_err(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, _)
@@ -511,7 +513,7 @@ fn map_err(e: rusqlite::Error) -> StoreError {
         rusqlite::Error::SqliteFailure(f, _) if crate::sqlite_unavailable(f.extended_code) => {
             StoreError::Unavailable(e.to_string())
         }
-        _ => StoreError::Other(e.to_string()),
+        _ => StoreError::other(e),
     }
 }
 

@@ -285,7 +285,7 @@ pub async fn export_event(
         return Ok(Json(ExportBody { event_id: event.event_id, name: event.name, items }).into_response());
     }
     let mut w = csv::Writer::from_writer(Vec::new());
-    let csv_err = |e: csv::Error| ApiError::from(tessera_app::AppError::Internal(format!("CSV: {e}")));
+    let csv_err = |e: csv::Error| ApiError::from(tessera_app::AppError::internal(format!("CSV: {e}")));
     w.write_record([
         "ticket_id",
         "status",
@@ -327,7 +327,7 @@ pub async fn export_event(
         .map_err(csv_err)?;
     }
     let bytes =
-        w.into_inner().map_err(|e| ApiError::from(tessera_app::AppError::Internal(format!("CSV: {e}"))))?;
+        w.into_inner().map_err(|e| ApiError::from(tessera_app::AppError::internal(format!("CSV: {e}"))))?;
     let disposition = format!("attachment; filename=\"event-{id}.csv\"");
     Ok((
         [

@@ -13,6 +13,7 @@ mod booking;
 mod cancellation;
 mod checkin;
 mod edges;
+mod errors;
 mod events;
 mod mail;
 mod ops;
