@@ -6,8 +6,9 @@
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(tessera_smtp)");
     println!("cargo::rerun-if-env-changed=PATH");
-    let python = std::process::Command::new("python3").arg("--version").output();
-    if python.is_ok_and(|o| o.status.success()) {
+    // Looked up on PATH, not run: a build script should not start other programs.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|dir| dir.join("python3").is_file()) {
         println!("cargo::rustc-cfg=tessera_smtp");
     }
     println!("cargo::rustc-check-cfg=cfg(tessera_pg)");

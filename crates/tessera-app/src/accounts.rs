@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use tessera_domain::Role;
-use tessera_domain::page::parse_limit;
+use tessera_domain::page::{Page, page_cursor, parse_limit};
 use tessera_domain::user::{NewUser, RegisterInput, UserPatch, parse_email, parse_password, parse_phone};
 use tessera_domain::validation::{ValidationErrors, required_text};
 use tessera_store::tokens::ApiKeyRow;
@@ -22,13 +22,6 @@ pub struct Session {
     pub expires_in: i64,
     pub refresh_token: String,
     pub user: UserRow,
-}
-
-/// A page of rows and the cursor for the next one.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
 }
 
 /// A newly created API key: the secret is shown once and never stored.
@@ -338,21 +331,6 @@ impl App {
         } else {
             Err(AppError::NotFound("api key"))
         }
-    }
-}
-
-/// Trims a `limit + 1` fetch to `limit` and returns the cursor after the last row kept.
-pub(crate) fn page_cursor<T>(
-    items: &mut Vec<T>,
-    limit: i64,
-    cursor_of: impl Fn(&T) -> String,
-) -> Option<String> {
-    let limit = usize::try_from(limit).unwrap_or(0);
-    if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(cursor_of)
-    } else {
-        None
     }
 }
 

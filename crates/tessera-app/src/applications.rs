@@ -10,9 +10,9 @@ use tessera_domain::booking::on_sale;
 use tessera_domain::page::parse_limit;
 use tessera_store::{ApplicationRow, Approval, StoreError, TicketTypeRow};
 
-use crate::accounts::{Page, page_cursor};
 use crate::auth::Principal;
 use crate::{App, AppError, Result, cursor};
+use tessera_domain::page::{Page, page_cursor};
 
 /// An application as sent.
 #[derive(Debug, Clone, Default)]

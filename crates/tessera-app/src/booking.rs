@@ -16,10 +16,10 @@ use tessera_store::{
     HoldOutcome, HoldRequest, ReservationRow, SeatRow, StoreError, TicketTypeRow, TicketTypeView,
 };
 
-use crate::accounts::Page;
 use crate::auth::Principal;
 use crate::catalogue::fields_to_row;
 use crate::{App, AppError, Result};
+use tessera_domain::page::Page;
 
 /// A hold request as received.
 #[derive(Debug, Clone, Default)]
@@ -151,7 +151,7 @@ impl App {
             return Ok(Page { items: Vec::new(), next_cursor: None });
         }
         let mut items = self.store.list_seats(event_id, status, after, limit + 1, self.now()).await?;
-        let next_cursor = crate::accounts::page_cursor(&mut items, limit, |s| {
+        let next_cursor = tessera_domain::page::page_cursor(&mut items, limit, |s| {
             crate::cursor::encode("seats", &s.seat_number.to_string(), Uuid::nil())
         });
         Ok(Page { items, next_cursor })

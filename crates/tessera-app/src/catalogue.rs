@@ -9,10 +9,11 @@ use tessera_domain::page::parse_limit;
 use tessera_domain::validation::ValidationErrors;
 use tessera_store::events::{EventFilter, EventRow, SortValue};
 
-use crate::accounts::{Page, opt_ts, page_cursor};
+use crate::accounts::opt_ts;
 use crate::auth::Principal;
 use crate::cursor;
 use crate::{App, AppError, Result};
+use tessera_domain::page::{Page, page_cursor};
 
 /// `GET /events` query parameters, as received.
 #[derive(Debug, Clone, Default)]

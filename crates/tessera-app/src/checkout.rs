@@ -9,10 +9,10 @@ use tessera_store::{
     ChargeOutcome, LedgerRow, PayInput, PayOutcome, PaymentRow, PurchaseRow, RefundOutcome, TicketRow,
 };
 
-use crate::accounts::{Page, page_cursor};
 use crate::auth::Principal;
 use crate::booking::ReserveInput;
 use crate::{App, AppError, Result, cursor};
+use tessera_domain::page::{Page, page_cursor};
 
 /// What a payment produced: shown on success and replayed for retries with the same key.
 #[derive(Debug, Clone)]

@@ -144,4 +144,23 @@ impl App {
     pub fn precise_now(&self) -> OffsetDateTime {
         self.clock.precise_now()
     }
+
+    /// Whether the database answers (and takes writes), and which database it is.
+    pub async fn health(&self) -> Health {
+        Health {
+            database_ok: self.store.ping().await.is_ok(),
+            backend: match self.store.backend() {
+                tessera_store::Backend::Sqlite => "sqlite",
+                tessera_store::Backend::Postgres => "postgres",
+            },
+        }
+    }
+}
+
+/// What a health check reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    pub database_ok: bool,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
 }

@@ -8,10 +8,11 @@ use tessera_store::events::EventRow;
 use tessera_store::purchases::PurchaseRow;
 use tessera_store::stats::{CategoryStats, EventStats, Overview};
 
-use crate::accounts::{Page, opt_ts, page_cursor};
+use crate::accounts::opt_ts;
 use crate::auth::Principal;
 use crate::cursor;
 use crate::{App, AppError, Result};
+use tessera_domain::page::{Page, page_cursor};
 
 impl App {
     /// An event's purchases (its organizer or an admin).

@@ -5,10 +5,10 @@ use uuid::Uuid;
 use tessera_domain::page::parse_limit;
 use tessera_store::TicketDetailRow;
 
-use crate::accounts::{Page, page_cursor};
 use crate::auth::Principal;
 use crate::ticket_codes::may_see;
 use crate::{App, AppError, Result, cursor};
+use tessera_domain::page::{Page, page_cursor};
 
 /// A ticket and its code (`None` for a voided ticket: it has no code worth showing).
 #[derive(Debug, Clone)]

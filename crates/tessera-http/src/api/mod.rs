@@ -31,7 +31,7 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
-    pub fn from_page<R>(p: tessera_app::accounts::Page<R>, f: impl Fn(R) -> T) -> Self {
+    pub fn from_page<R>(p: tessera_app::domain::page::Page<R>, f: impl Fn(R) -> T) -> Self {
         Paged { items: p.items.into_iter().map(f).collect(), next_cursor: p.next_cursor }
     }
 }

@@ -32,11 +32,12 @@ pub struct HealthBody {
 #[utoipa::path(get, path = "/health", tag = "operations",
     responses((status = 200, body = HealthBody), (status = 503, body = HealthBody)))]
 pub async fn get_health(State(s): State<AppState>) -> (StatusCode, Json<HealthBody>) {
-    let ok = s.app.store.ping().await.is_ok();
+    let health = s.app.health().await;
+    let ok = health.database_ok;
     let body = HealthBody {
         status: if ok { "OK" } else { "ERROR" }.into(),
         database: if ok { "ok" } else { "unreachable" }.into(),
-        backend: format!("{:?}", s.app.store.backend()).to_lowercase(),
+        backend: health.backend.into(),
         version: env!("CARGO_PKG_VERSION").into(),
     };
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
