@@ -2,23 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use tessera_store::both;
 use tessera_store::testing::test_db;
 use tessera_store::users::UserRow;
 use tessera_store::{Backend, EventRow, PurchaseRow, StoreError};
 use time::macros::datetime;
 use uuid::Uuid;
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { super::$name(tessera_store::Backend::Sqlite).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(tessera_pg), ignore = "set TESSERA_TEST_DATABASE_URL to run on PostgreSQL")]
-            async fn postgres() { super::$name(tessera_store::Backend::Postgres).await }
-        }
-    )* };
-}
 
 both!(
     placeholders_bind_by_number,

@@ -7,20 +7,8 @@ use std::sync::Arc;
 
 use tessera::config::{Config, Secret};
 use tessera_app::{App, AppConfig, SystemClock};
-use tessera_store::Backend;
 use tessera_store::testing::{TestDb, test_db};
-
-macro_rules! both {
-    ($($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { super::$name(tessera_store::Backend::Sqlite).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(tessera_pg), ignore = "set TESSERA_TEST_DATABASE_URL to run on PostgreSQL")]
-            async fn postgres() { super::$name(tessera_store::Backend::Postgres).await }
-        }
-    )* };
-}
+use tessera_store::{Backend, both};
 
 both!(import_keeps_good_rows_and_reports_bad_ones, demo_seed_is_big_and_idempotent);
 

@@ -5,6 +5,9 @@
 
 mod support;
 
+// `use crate::both;` in each module: one definition, in tessera_store::testing.
+pub(crate) use tessera_store::both;
+
 mod accounts;
 mod api_keys;
 mod applications;

@@ -18,20 +18,6 @@ use tessera_http::{AppState, Shared};
 use tessera_store::Backend;
 use tessera_store::testing::{TestDb, test_db};
 
-/// Runs an `async fn(Backend)` test on SQLite and, when TESSERA_TEST_DATABASE_URL is set, PostgreSQL.
-#[macro_export]
-macro_rules! both {
-    ($($name:ident),* $(,)?) => { $(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() { super::$name(tessera_store::Backend::Sqlite).await }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(not(tessera_pg), ignore = "set TESSERA_TEST_DATABASE_URL to run on PostgreSQL")]
-            async fn postgres() { super::$name(tessera_store::Backend::Postgres).await }
-        }
-    )* };
-}
-
 /// The process-wide Prometheus recorder (metrics has one global recorder per process).
 fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
