@@ -52,7 +52,7 @@ pub struct PatchOutcome {
 }
 
 impl App {
-    /// Registers an account; a taken e-mail is 409 even when 50 requests race for it.
+    /// Registers an account; a taken e-mail is 409 however many requests race for it.
     pub async fn register(&self, input: RegisterInput<'_>) -> Result<UserRow> {
         let new = NewUser::parse(input)?;
         self.create_user(new).await

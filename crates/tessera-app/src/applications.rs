@@ -1,4 +1,4 @@
-//! Applications (seed 003): forms for ticket types sold by approval, applying for named guests,
+//! Applications: forms for ticket types sold by approval, applying for named guests,
 //! and the organizer's approval (tickets issued and e-mailed) or rejection (the reason e-mailed).
 
 use std::collections::BTreeMap;

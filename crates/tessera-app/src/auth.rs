@@ -191,7 +191,7 @@ impl App {
             .map_err(|e| AppError::internal(e))
     }
 
-    /// Signs a queue token (seed 002's JWT) for an entry; it is valid for a day.
+    /// Signs a queue token (a JWT) for an entry; it is valid for a day.
     pub(crate) fn queue_token(
         &self,
         user_id: Uuid,

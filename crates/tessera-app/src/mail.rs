@@ -103,7 +103,7 @@ fn seat_line(t: &TicketDetailRow) -> String {
     }
 }
 
-/// The e-mail for one order: all of its tickets together (as seed 003 sends them), each QR
+/// The e-mail for one order: all of its tickets together in one message, each QR
 /// inline in the HTML and each printable ticket attached.
 pub fn ticket_message(from: &str, to: &str, tickets: &[MailedTicket<'_>]) -> Result<Message> {
     let first = tickets.first().ok_or_else(|| AppError::internal("a ticket e-mail needs a ticket"))?.ticket;

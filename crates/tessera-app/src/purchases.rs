@@ -1,4 +1,4 @@
-//! Purchases read API and sales statistics (seed 000's aggregates).
+//! Purchases read API and sales statistics (per event, per category, platform totals).
 
 use uuid::Uuid;
 

@@ -233,8 +233,8 @@ impl App {
         let ahead =
             if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };
         let pace = queue_pace::estimate_pace(state.admitted_per_min, state.rate_per_min);
-        // To the millisecond: with whole seconds, a buyer who asked 0.9 s into a second was sent
-        // back 0.9 s after their turn.
+        // To the millisecond: with whole seconds, a buyer who asks partway through a second would
+        // be sent back up to a second after their turn.
         let to_open = state
             .opens_at
             .map_or(0, |o| i64::try_from((o - self.precise_now()).whole_milliseconds()).unwrap_or(i64::MAX));
@@ -276,8 +276,8 @@ impl App {
     /// A place still behind the serving counter is read afresh (the counter may have passed it
     /// within the cache's moment). Otherwise the entry is not read here at all: the hold's
     /// transaction checks it, on the writer that has it cached, instead of a reader that starts
-    /// every read from an empty page cache (that read was ~11 % of the request threads' time in
-    /// the flash sale).
+    /// every read from an empty page cache (a read on every hold of a sale, for nothing the hold
+    /// does not check again).
     pub(crate) async fn admission(
         &self,
         who: &Principal,

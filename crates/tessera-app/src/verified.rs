@@ -2,17 +2,17 @@
 //! hash lookup instead of a signature check and two JSON parses.
 //!
 //! Why: in a flash sale every request carries an access token and most a queue token too, and a
-//! buyer sends the same two tokens with each poll, hold and payment; verifying them was ~9 % of
-//! the request threads' time. Only what verification concluded is kept, keyed by a 128-bit keyed
-//! digest of the token's exact text, so a hit means the same bytes already passed; expiry is
-//! still checked against the clock at every use, by the caller, from the kept expiry time.
+//! buyer sends the same two tokens with each poll, hold and payment, so verifying them each time
+//! would repeat the same work many times over. Only what verification concluded is kept, keyed by
+//! a 128-bit keyed digest of the token's exact text, so a hit means the same bytes already passed;
+//! expiry is still checked against the clock at every use, by the caller, from the kept expiry
+//! time.
 //!
 //! The key is two SipHash-2-4 values of the text under two independent random 128-bit keys of
 //! this process, not the text itself: a token is ~300 bytes and the whole crowd of a sale must
-//! fit (with 50,000 texts per generation, the 200,000 buyers of the benchmark pushed each other
-//! out and ~5 % of the request threads' time went to verifying tokens again). Presenting other
-//! bytes with the same digest needs a 128-bit collision of a keyed PRF whose keys nobody outside
-//! the process knows (and whose outputs are never shown).
+//! fit (a generation smaller than the crowd makes buyers push each other out, and their tokens
+//! are verified again). Presenting other bytes with the same digest needs a 128-bit collision of
+//! a keyed PRF whose keys nobody outside the process knows (and whose outputs are never shown).
 
 use std::collections::HashMap;
 use std::hash::Hasher;

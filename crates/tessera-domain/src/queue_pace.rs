@@ -14,9 +14,9 @@ const RISE_HALF_LIFE_SECS: f64 = 1.0;
 /// How fast it follows a slower one: a half-life of ten seconds. The estimate errs on the fast
 /// side on purpose. A buyer told to come back too late stalls the line: their admitted place sits
 /// unused while they wait, which slows the observed pace, which lengthens the next buyers' hints.
-/// The flash-sale benchmark fell into exactly that loop with a symmetric one-second half-life: a
-/// few seconds of slow sales while the sale opened sent admitted buyers away for a minute and the
-/// line crawled at a tenth of its speed for 35 seconds. Coming back too early costs one cheap poll.
+/// A pace that fell as fast as it rises would feed that loop: a few slow seconds as a sale opens
+/// would send admitted buyers away for long, and the line would crawl until they came back.
+/// Coming back too early costs one cheap poll.
 const FALL_HALF_LIFE_SECS: f64 = 10.0;
 
 /// Ticks closer than this count as this long (a tick right after a settings change must not
@@ -32,9 +32,9 @@ pub const MAX_POLL_MS: i64 = 60_000;
 /// Poll interval for a buyer beyond the places left: five minutes, and in practice half the
 /// admission window (`WaitingHint::within_window`; 150 s for the default 300 s window). Their turn
 /// comes only if those ahead leave or holds lapse, and whenever it comes they are admitted for a
-/// whole window, so polling at half of it still leaves half the window to reserve. At one a
-/// minute, the 150,000 buyers beyond the places of the flash benchmark made most of a 341 s
-/// PostgreSQL sale's 784,294 polls; with this, the sale took 231 s and 168,205 polls.
+/// whole window, so polling at half of it still leaves half the window to reserve. When far more
+/// buyers wait than there are places, those beyond the places would otherwise make most of a
+/// sale's polls, for a turn that will likely never come.
 pub const BEYOND_PLACES_POLL_MS: i64 = 300_000;
 
 /// How often the admission job admits (the server's background tick). A buyer is sent back this
@@ -46,12 +46,11 @@ pub const ADMISSION_TICK_MS: i64 = 250;
 ///
 /// A previous pace of 0 means nothing has been observed yet (estimates use the configured rate,
 /// see `estimate_pace`), not a line that stood still: the first tick that admits anyone sets the
-/// pace as it was measured. Averaged with zero, as it was, the first ticks of a sale read as a
-/// line at a sixth of its speed (2,500 admitted in the opening quarter second of the flash
-/// benchmark gave 95,000 a minute against the 600,000 measured), so buyers who polled in the
-/// opening second were sent away for several times their wait while their admitted places sat
-/// unused. A first tick shorter than `MIN_TICK_SECS` (the opening fell just before it) is too
-/// short to measure: it leaves the pace unobserved.
+/// pace as it was measured. Averaged with zero, the first ticks of a sale would read as a line
+/// moving at a fraction of its speed, so buyers who poll in the opening second would be sent away
+/// for several times their wait while their admitted places sat unused. A first tick shorter than
+/// `MIN_TICK_SECS` (the opening fell just before it) is too short to measure: it leaves the pace
+/// unobserved.
 pub fn observed_pace(previous_per_min: i32, admitted: i64, elapsed_secs: f64) -> i32 {
     let elapsed = elapsed_secs.max(MIN_TICK_SECS);
     let sample = admitted as f64 * 60.0 / elapsed;
@@ -98,10 +97,9 @@ fn ceil_secs(ms: i64) -> i64 {
 pub struct WaitingHint {
     /// Estimated seconds until admission: until the opening, then the line ahead at `pace`.
     pub wait_secs: i64,
-    /// When to ask again, in milliseconds. Whole seconds lumped the line: at 10,000 admissions a
-    /// second everyone among the first 10,000 was told "one second", so nobody came in the
-    /// opening second and the next 10,000 all came at its end (the flash-sale benchmark sold 144
-    /// seats in the first second of a 4,000-a-second sale).
+    /// When to ask again, in milliseconds. Whole seconds would lump the line: on a fast line
+    /// everyone whose turn comes within the first second would be told "one second", so nobody
+    /// would come during that second and they would all come at its end.
     pub poll_after_ms: i64,
     /// More buyers are waiting ahead than there are places left: the sale will likely sell out
     /// before this buyer's turn (unless those ahead leave or holds lapse).
@@ -115,11 +113,10 @@ pub struct WaitingHint {
 /// estimated to come (plus one admission tick), so the crowd arrives spread over the line's pace
 /// instead of all at the opening second; further off, every `MAX_POLL_MS` (the opening may be
 /// moved). The pace behind the estimate errs on the fast side (see `FALL_HALF_LIFE_SECS`), so
-/// this is already early rather than late: asking at three quarters of the estimate, as before
-/// the pace erred fast, cost 20 % more polls in the flash benchmark and no faster sale. A buyer
-/// beyond the places left is sent back rarely (`BEYOND_PLACES_POLL_MS`): they would otherwise
-/// poll through the whole sale only to find it sold out, and the admission order does not depend
-/// on when anyone polls.
+/// this is already early rather than late: asking earlier still would only add polls, not make
+/// the sale faster. A buyer beyond the places left is sent back rarely (`BEYOND_PLACES_POLL_MS`):
+/// they would otherwise poll through the whole sale only to find it sold out, and the admission
+/// order does not depend on when anyone polls.
 pub fn waiting_hint(ahead: i64, pace_per_min: i64, ms_to_open: i64, places_left: Option<i64>) -> WaitingHint {
     let to_open_ms = ms_to_open.max(0);
     let beyond_places = places_left.is_some_and(|left| ahead >= left);
@@ -180,7 +177,7 @@ mod tests {
         // Nothing observed yet: 100 admitted in one second is 6,000/min, not half of it.
         assert_eq!(observed_pace(0, 100, 1.0), 6_000);
         // A flash sale's opening quarter second, 2,500 admitted at 600,000/min: the pace is the
-        // rate they were admitted at (it read 95,364 when averaged with the line before it).
+        // rate they were admitted at, not an average with the unobserved line before it.
         assert_eq!(observed_pace(0, 2_500, 0.25), 600_000);
         // Nobody admitted says nothing yet: the configured rate stays in use.
         assert_eq!(observed_pace(0, 0, 1.0), 0);

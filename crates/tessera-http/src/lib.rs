@@ -36,8 +36,8 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub struct AppState(Arc<Shared>);
 
 /// What the handlers share, behind one `Arc`: the router and every extractor that needs the state
-/// clone it per request, and cloning the app's handles one by one (a dozen reference counts, each
-/// an atomic bounced between the cores) was ~2 % of the server's CPU in the flash sale.
+/// clone it per request, and cloning the app's handles one by one would touch a dozen reference
+/// counts, each an atomic bounced between the cores, on every request.
 #[derive(Debug)]
 pub struct Shared {
     pub app: App,
@@ -84,7 +84,7 @@ impl std::ops::Deref for AppState {
         (name = "tickets", description = "E-tickets, their signed codes and the event keys behind them"),
         (name = "applications", description = "Application forms, applications for named guests, approval and rejection"),
         (name = "check-in", description = "Door scanning online and offline, door staff and counts"),
-        (name = "seed 002", description = "The concert-reservation seed's own paths, sharing the handlers above"),
+        (name = "seed 002", description = "Concert reservation API (compatible paths), sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

@@ -4,12 +4,11 @@
 //!
 //! - The scheduler's lag. On a CPU-bound server, requests wait in the runtime's run queue (to be
 //!   read, parsed, answered), not in the handlers, so a cap on requests inside the router alone
-//!   never fills however long clients wait (see bench/results/overload-latest.md and the commit
-//!   that added this). A task that asks to wake every
-//!   5 ms and notes how late it wakes measures that wait; while its smoothed lateness is over
-//!   `max_lag`, a share of new requests is shed that grows with the excess (all of them at twice
-//!   `max_lag`; a class with nothing in flight still gets one through). Shedding them all as
-//!   soon as the lag crossed the line made the load swing between none and everything.
+//!   never fills however long clients wait. A task that asks to wake every 5 ms and notes how
+//!   late it wakes measures that wait; while its smoothed lateness is over `max_lag`, a share of
+//!   new requests is shed that grows with the excess (all of them at twice `max_lag`; a class
+//!   with nothing in flight still gets one through). Shedding them all as soon as the lag
+//!   crosses the line would make the load swing between none and everything.
 //! - A cap on requests in flight per route class, for waits the scheduler does not see (a slow
 //!   database): reads, writes and sign-ins (a password hash is milliseconds of CPU each) have
 //!   separate caps, so a flood of one kind does not starve the others.

@@ -154,9 +154,10 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
-    /// Regression (#21): a flush that failed after a commit answered 503 (a client retried the
-    /// top-up, and it applied twice). Now the write answers `DurabilityUnknown`, it stands, and
-    /// later writes on either path (sqlx and the inline writer) are refused before they commit.
+    /// A flush that fails after a commit must not be answered as a failure to retry (a client
+    /// would retry the top-up, and it would apply twice): the write answers `DurabilityUnknown`,
+    /// it stands, and later writes on either path (sqlx and the inline writer) are refused before
+    /// they commit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_flush_is_never_answered_as_a_failure_to_retry() {
         use crate::StoreError;

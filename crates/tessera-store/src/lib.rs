@@ -240,8 +240,8 @@ impl Store {
     /// PostgreSQL: connections whose commits do not wait for the WAL to reach the disk, for a
     /// counter row that every request of a kind updates in one statement (a waiting room's next
     /// position, a rate-limit bucket). An updated row stays locked until its transaction ends, and
-    /// a synced commit ends only after the fsync: those requests went through one at a time, one
-    /// fsync each (~360 joins a second on the benchmark machine, ten minutes for 200,000). A crash
+    /// a synced commit ends only after the fsync: those requests would go through one at a time,
+    /// one fsync each, and a crowd joining a waiting room would queue behind the disk. A crash
     /// can lose the last fraction of a second of such commits, but never one that a later synced
     /// commit depends on: the WAL is written in order, so flushing that commit flushes everything
     /// before it. Never for money, seats or anything a client is promised.

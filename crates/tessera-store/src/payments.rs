@@ -129,9 +129,9 @@ const INSERT_PURCHASE: &str =
 ///
 /// The entry is found by the person's key and changed by its own, so no plan can do it through
 /// the status index. Written as `event_id AND user_id AND status`, PostgreSQL (whose statistics
-/// of `queue_entries` had not seen one admitted entry: the table fills while everyone waits)
-/// chose `queue_entries_status_idx` and filtered on the user, reading all ~10,000 live
-/// admissions for every payment of a flash sale (~10,000 buffers, 27 ms mean, up to 150 ms).
+/// of `queue_entries` may not have seen one admitted entry: the table fills while everyone waits)
+/// can choose `queue_entries_status_idx` and filter on the user, reading every live admission of
+/// the event for every payment.
 const FINISH_ADMISSION: &str = "UPDATE queue_entries SET status = 'done', updated_at = $1
      WHERE entry_id = (SELECT entry_id FROM queue_entries WHERE event_id = $2 AND user_id = $3)
        AND status = 'admitted'";

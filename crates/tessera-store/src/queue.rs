@@ -502,8 +502,8 @@ const SAVE_TICK: &str =
      WHERE event_id = $5";
 
 /// How often the admission job counts the places left. The count is a hint for waiting buyers,
-/// and on PostgreSQL it visits every place of the event (~24 ms for 50,000 seats being sold):
-/// four times a second it was a tenth of a core.
+/// and on PostgreSQL it visits every place of the event: at every admission tick it would cost
+/// far more than a hint is worth.
 const PLACES_RECOUNT: time::Duration = time::Duration::seconds(2);
 
 fn recount_places(st: &QueueStateRow, now: OffsetDateTime) -> bool {
@@ -598,8 +598,8 @@ mod tests {
     #[test]
     fn the_rate_clock_keeps_milliseconds() {
         // An opening at a whole second; ticks a quarter second apart at 600,000 a minute (10 a
-        // millisecond). With whole seconds only, every tick within the opening second saw no
-        // time pass and the first admissions waited for the next second.
+        // millisecond). With whole seconds only, every tick within the opening second would see
+        // no time pass and the first admissions would wait for the next second.
         let open = OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(60);
         let mut st = state(600_000, 100_000, OffsetDateTime::UNIX_EPOCH);
         st.admitted_per_min = 0;

@@ -115,7 +115,7 @@ impl Store {
             // and on SQLite each of them queued behind the single writer only to fail there.
             // The read may be a moment old, but only in the refusing direction can that matter
             // (a seat freed a moment ago is refused once); whatever looks free is decided below
-            // by the one conditional UPDATE, as before.
+            // by the one conditional UPDATE.
             let refused = self.unavailable_seats(event_id, numbers, now).await?;
             if let HoldOutcome::Unavailable { taken, unknown, .. } = &refused
                 && (!taken.is_empty() || !unknown.is_empty())
@@ -554,8 +554,7 @@ fn pick_free(backend: Backend, event: &str, which: &str, now: &str, quantity: &s
 /// 409's suggestions. PostgreSQL skips seats another transaction is taking, as in `pick_free`.
 /// Should this find too few (seats under a lapsed hold are not looked for here), `hold` takes the
 /// rest with the plain pick in the same transaction, a second statement only then, rather than a
-/// third branch here that every hold would run. (On PostgreSQL the near pick is still far slower
-/// than asking for a seat by number in the full flash sale, either way: see issue #3.)
+/// third branch here that every hold would run.
 fn pick_nearest(backend: Backend, event: &str, quantity: &str, near: &str) -> String {
     let lock = if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
     let numbered = format!("event_id = {event} AND ticket_type_id IS NULL");

@@ -66,11 +66,10 @@ pub(crate) fn effective_status(now: &str) -> String {
 
 /// Places inserted at once from which PostgreSQL's statistics of `seats` are refreshed on the
 /// spot (`ANALYZE`). Without them the planner knows nothing of a new event's seats and guesses a
-/// handful: for a fresh 50,000-seat map it estimated one available seat, so a hold's UPDATE
-/// walked every available seat of the event to find the one or two it had picked (a bitmap scan
-/// of the status index joined to the pick, ~480 ms a hold: the near-pick flash sale on
-/// PostgreSQL stalled, reserve p50 ~1 s). Autovacuum would analyze the table within a minute, but
-/// a sale can open sooner, and some installations run without it (the benchmark machines do).
+/// handful: for a fresh seat map it can estimate one available seat, so a hold's UPDATE walks
+/// every available seat of the event to find the one or two it picked (a bitmap scan of the
+/// status index joined to the pick), and a sale stalls. Autovacuum would analyze the table within
+/// a minute, but a sale can open sooner, and some installations run without it.
 /// SQLite's planner keeps no such statistics here and needs none for these statements.
 const ANALYZE_FROM_PLACES: i64 = 1_000;
 

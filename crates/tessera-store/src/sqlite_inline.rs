@@ -2,21 +2,21 @@
 //! joins and rate-limit hits, and readers for queue polls and the checks before a hold.
 //!
 //! Why: through sqlx every statement is a message to the connection's worker thread and an answer
-//! back. On a small machine each hand-off costs tens of microseconds of scheduling, and the task
-//! that holds the database's only write lock waits its turn on a busy runtime between statements,
-//! so a four-statement hold kept the lock for ~450 µs (measured in the flash-sale benchmark) while
-//! every other writer queued behind it. Here a whole transaction is one closure run inline, on
-//! the calling thread, on a connection of our own behind a mutex: in-process SQLite statements take
-//! microseconds, so the lock is held only while SQLite works and no thread is switched. After the
-//! commit the caller awaits the grouped WAL flush (durability.rs) before it answers, so an
-//! answered write survives a power cut as every other write does.
+//! back. On a small machine each hand-off costs a round of scheduling, and the task that holds
+//! the database's only write lock waits its turn on a busy runtime between statements, so a hold
+//! of a few statements keeps the lock through several such waits while every other writer queues
+//! behind it. Here a whole transaction is one closure run inline, on the calling thread, on a
+//! connection of our own behind a mutex: in-process SQLite statements are short, so the lock is
+//! held only while SQLite works and no thread is switched. After the commit the caller awaits
+//! the grouped WAL flush (durability.rs) before it answers, so an answered write survives a power
+//! cut as every other write does.
 //!
 //! Group commit: requests that arrive while a transaction is being written queue up, and the
 //! writer thread writes all of them in one transaction (`SqliteWriter::run`; a job that must be
 //! undone on its own gets a savepoint, see `transact_batch`). In a flash sale each payment
 //! touches pages that the next one touches too (the same index leaves, the same seat pages);
-//! written once per batch instead of once per request, the WAL grows several times slower and
-//! the kernel copies far less.
+//! written once per batch instead of once per request, the WAL grows far more slowly and the
+//! kernel copies far less.
 //!
 //! Values are bound exactly as sqlx binds them (UUIDs as 16-byte blobs, timestamps as RFC 3339
 //! text, booleans as integers), so both connections read each other's rows.
@@ -116,13 +116,12 @@ type Written = (Vec<Box<dyn Job>>, Result<bool>);
 /// jobs in batches, a second thread that flushes the WAL and answers, and a third that
 /// checkpoints the WAL.
 ///
-/// Why threads of their own: the write lock is the one serial resource of a sale. When the
-/// writing was done by whichever request task took the turn, each turn also waited for that
-/// task's runtime thread (it yielded to let others queue, and it had to be scheduled again
-/// between callers), so under load the lock sat idle between batches; a flash sale on two cores
-/// ran ~5 jobs a transaction at ~600 transactions a second with the writer busy about 60 % of
-/// the time. Here the writer thread goes from one batch straight to the next, taking everything
-/// that queued meanwhile, so batches grow with the load by themselves.
+/// Why threads of their own: the write lock is the one serial resource of a sale. If the
+/// writing were done by whichever request task took the turn, each turn would also wait for that
+/// task's runtime thread (it yields to let others queue, and it must be scheduled again between
+/// callers), so under load the lock would sit idle between batches. Here the writer thread goes
+/// from one batch straight to the next, taking everything that queued meanwhile, so batches grow
+/// with the load by themselves.
 pub(crate) struct SqliteWriter {
     /// The turn to write, shared with the sqlx write pool: the writer thread takes it for each
     /// batch, so this connection never meets SQLite's write lock held by an sqlx transaction
@@ -272,18 +271,18 @@ fn write_loop(
 
 /// How long the checkpointer rests after a checkpoint: each one copies everything the WAL gained
 /// since the last, so resting lets the copies grow (a page changed ten times is copied once).
-/// A second rather than the 100 ms it was: alternating flash sales on SQLite sold out in 9.31 and
-/// 9.56 s against 10.38 and 10.93 s (server CPU 0.28 against 0.29–0.32 ms a seat); three seconds
-/// did little more (9.79 and 10.47 s against 10.33 and 10.69 s) and lets the WAL grow longer.
+/// A second: a much shorter rest copies the same hot pages over and over, and a much longer one
+/// gains little more while it lets the WAL grow longer.
 const CHECKPOINT_REST: Duration = Duration::from_millis(1000);
 
 /// The checkpointer thread: after commits, copies the WAL's pages back into the database file
 /// (PASSIVE: it never waits for the writer or a reader, and none waits for it). Why a thread of
 /// its own: SQLite's automatic checkpoint runs inside the commit that crosses its threshold,
-/// so the only writer stopped for every copy (~12 % of its time in a flash sale) while the other
-/// core had time to spare. The writer's own automatic checkpoint is only a backstop, at a far
-/// higher threshold (`WRITER_AUTOCHECKPOINT_PAGES`); a RESTART from here, to make the WAL start
-/// over, was measured and did not pay (it also makes the writer wait for readers).
+/// so the only writer would stop for every copy while another core may have time to spare. The
+/// writer's own automatic checkpoint is only a backstop, at a far higher threshold
+/// (`WRITER_AUTOCHECKPOINT_PAGES`). PASSIVE rather than RESTART (which would make the WAL start
+/// over): a RESTART makes the writer wait for readers, the very wait this thread is there to
+/// avoid.
 fn checkpoint_loop(conn: &Connection, nudged: &std::sync::mpsc::Receiver<()>) {
     while nudged.recv().is_ok() {
         if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
@@ -327,10 +326,10 @@ pub(crate) const WAL_AUTOCHECKPOINT_PAGES: &str = "8000";
 
 /// The hot-path writer's own threshold, far higher: the checkpointer thread does its copying. The
 /// WAL only starts over when a write begins with every frame copied back, which never happens
-/// while a sale commits without pause, so past SQLite's usual threshold the writer ran a
-/// checkpoint inside every commit (a small copy and an fsync of the database file): ~12 % of its
-/// time late in a flash sale, for nothing the checkpointer had not done already. This stays as a
-/// backstop should the checkpointer fall far behind.
+/// while a sale commits without pause, so past SQLite's usual threshold the writer would run a
+/// checkpoint inside every commit (a small copy and an fsync of the database file), for nothing
+/// the checkpointer had not done already. This stays as a backstop should the checkpointer fall
+/// far behind.
 const WRITER_AUTOCHECKPOINT_PAGES: &str = "100000";
 
 /// The writer connection's settings: a page cache of 2,000 pages (8 MiB), and savepoints'
@@ -338,17 +337,16 @@ const WRITER_AUTOCHECKPOINT_PAGES: &str = "100000";
 ///
 /// Why a small cache: at the end of every transaction SQLite scans its page cache's hash table to
 /// drop pages past the end of the database (`pcache1TruncateUnsafe`), and the scan is as long as
-/// the cache is large: with 64 MiB it was ~9 % of the writer's time in a flash sale. Pages that
-/// fall out of a smaller cache are read back from the operating system's, which costs less.
-/// Measured side by side (flash-sale benchmark, SQLite): 500, 2,000 and 4,000 pages all sold
-/// out 7–10 % sooner than 16,384.
+/// the cache is large, so a large cache costs every transaction. Pages that fall out of a smaller
+/// cache are read back from the operating system's, which costs less.
 const WRITER_PRAGMAS: &str = "PRAGMA cache_size = 2000; PRAGMA temp_store = MEMORY;";
 
 /// Plans that do not depend on bound values (SQLite's query planner stability guarantee). Without
 /// it, a statement on a table with partial indexes is prepared again at every new binding (the
-/// planner compares bound values with the indexes' conditions): ~9 % of the writer's time in a
-/// flash sale. Our partial indexes are `… IS NOT NULL`, which an equality on the column implies
-/// whatever its value, so the plans stay the same (tested by `seat_statements_use_the_partial_index`).
+/// planner compares bound values with the indexes' conditions), a cost the writer would pay on
+/// nearly every statement. Our partial indexes are `… IS NOT NULL`, which an equality on the
+/// column implies whatever its value, so the plans stay the same (tested by
+/// `seat_statements_use_the_partial_index`).
 fn stable_plans(conn: &Connection) -> Result<()> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true).map_err(other)?;
     Ok(())
@@ -367,11 +365,11 @@ fn savepoint(tx: &Connection, sql: &str) -> rusqlite::Result<()> {
 /// and whether the transaction committed something (`Ok(false)`: every job rolled back).
 ///
 /// Jobs run without savepoints first: a savepoint makes SQLite copy every page a job changes
-/// into a sub-journal before changing it (with the savepoint statements, ~15 % of the writer's
-/// time in a flash sale), only to undo a job that asks to, which on the hot paths happens before
-/// they change anything (a taken seat, a replayed key). A job that undoes after changing rows, or
-/// that SQLite refused, spoils the batch: it is rolled back whole and written again with a
-/// savepoint per job, so every job still keeps or loses exactly its own changes.
+/// into a sub-journal before changing it (besides running the savepoint statements themselves),
+/// only to undo a job that asks to, which on the hot paths happens before they change anything
+/// (a taken seat, a replayed key). A job that undoes after changing rows, or that SQLite refused,
+/// spoils the batch: it is rolled back whole and written again with a savepoint per job, so every
+/// job still keeps or loses exactly its own changes.
 fn transact_batch(
     conn: &mut Connection,
     mut jobs: Vec<Box<dyn Job>>,

@@ -11,7 +11,7 @@
 //! - At start, the descriptor soft limit is raised to the hard limit.
 //!
 //! Why not `axum::serve`: it sets no timer, so hyper's header-read timeout never fires (half-sent
-//! requests stayed open indefinitely), and it has no connection cap.
+//! requests would stay open indefinitely), and it has no connection cap.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -19,8 +19,8 @@ pub fn shared(app: App, cfg: &Config) -> Shared {
     let metrics = PrometheusBuilder::new().install_recorder().ok();
     if let Some(handle) = metrics.clone() {
         // The recorder keeps every latency sample until it is folded into the histograms, which
-        // only a scrape of /metrics or this upkeep does: a server nobody scrapes grew with every
-        // request it answered (400,000 requests: +7.8 MB of RSS without the upkeep, +4.6 MB with).
+        // only a scrape of /metrics or this upkeep does: without it, a server nobody scrapes
+        // would grow with every request it answers.
         tokio::spawn(async move {
             let mut every = tokio::time::interval(METRICS_UPKEEP);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

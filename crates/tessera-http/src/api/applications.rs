@@ -1,4 +1,4 @@
-//! Applications (seed 003's student and teacher forms): `/events/{event_id}/ticket-types/{id}/form`,
+//! Applications for ticket types sold by approval: `/events/{event_id}/ticket-types/{id}/form`,
 //! `/events/{event_id}/applications`, `/applications/{id}` with approve and reject.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! `/auth/*`: register, log in, refresh, log out (seed 001/002).
+//! `/auth/*`: register, log in, refresh, log out.
 
 use axum::Json;
 use axum::extract::State;

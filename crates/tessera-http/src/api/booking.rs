@@ -143,7 +143,7 @@ impl From<SeatRow> for SeatBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReservationRequest {
-    /// The event (seed 002 calls it concert_id).
+    /// The event (also accepted as concert_id).
     #[serde(alias = "concert_id")]
     pub event_id: Option<Uuid>,
     /// Seated events: the seats to hold.

@@ -1,4 +1,5 @@
-//! Seed 002's routes at its own paths (a concert is a seated event), sharing the handlers of
+//! The concert-reservation paths (`/concerts`, `/reservation`, `/payment`; a concert is a seated
+//! event), kept for clients written against them and sharing the handlers of
 //! `/events/{id}/seats`, `/reservations` and `/payments`.
 
 use axum::Json;
@@ -34,7 +35,7 @@ pub struct ConcertQuery {
     pub cursor: Option<String>,
 }
 
-/// Concerts on sale (seed 002): seated events that have not started
+/// Concerts on sale: seated events that have not started
 #[utoipa::path(get, path = "/concerts", tag = "seed 002", params(ConcertQuery),
     responses(
         (status = 200, body = Paged<EventBody>),
@@ -55,7 +56,7 @@ pub async fn list_concerts(
     Ok(Json(Paged::from_page(s.app.list_events(&query).await?, EventBody::from)))
 }
 
-/// A concert's seats (seed 002; same as GET /events/{event_id}/seats)
+/// A concert's seats (same as GET /events/{event_id}/seats)
 #[utoipa::path(get, path = "/concerts/{id}/seats", tag = "seed 002",
     params(("id" = String, Path, description = "Concert (event) id (UUID)"), SeatQuery),
     responses(
@@ -71,7 +72,7 @@ pub async fn list_concert_seats(
     super::booking::seats_page(&s, &id, q).await
 }
 
-/// Hold seats (seed 002; same as POST /reservations)
+/// Hold seats (same as POST /reservations)
 #[utoipa::path(post, path = "/reservation", tag = "seed 002", security(("bearer" = [])),
     request_body = ReservationRequest,
     params(("X-Queue-Token" = Option<String>, Header, description = "Admitted queue token, when the concert has a waiting room")),
@@ -92,7 +93,7 @@ pub async fn create_reservation_seed(
     super::booking::reserve(&s, &who, &headers, b).await
 }
 
-/// Pay a hold (seed 002; same as POST /payments)
+/// Pay a hold (same as POST /payments)
 #[utoipa::path(post, path = "/payment", tag = "seed 002", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     request_body = PaymentRequest,

@@ -1,4 +1,4 @@
-//! `/events` and `/categories`: the catalogue (seed 000 / 004).
+//! `/events` and `/categories`: the catalogue.
 
 use axum::Json;
 use axum::extract::{Path, State};

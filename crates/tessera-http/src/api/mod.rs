@@ -100,7 +100,7 @@ impl From<UserRow> for UserBody {
     }
 }
 
-/// An event (seed 000's columns).
+/// An event in the catalogue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventBody {
     pub event_id: Uuid,
@@ -163,7 +163,7 @@ impl From<EventRow> for EventBody {
     }
 }
 
-/// A purchase (seed 000's columns).
+/// A purchase: tickets of one event bought by one user.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PurchaseBody {
     pub purchase_id: Uuid,

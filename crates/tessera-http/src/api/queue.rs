@@ -1,4 +1,5 @@
-//! The virtual waiting room: `/events/{id}/queue`, `/queue/status`, and seed 002's `/queue/token`.
+//! The virtual waiting room: `/events/{id}/queue`, `/queue/status`, and the concert-reservation
+//! path `/queue/token`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -157,7 +158,7 @@ pub struct TokenQuery {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct QueueTokenRequest {
-    /// The event (seed 002 calls it concert_id).
+    /// The event (also accepted as concert_id).
     #[serde(alias = "concert_id")]
     pub event_id: Option<Uuid>,
 }
@@ -255,7 +256,7 @@ pub async fn get_queue_status(
     Ok(Json(s.app.queue_status(token.as_deref()).await?.into()))
 }
 
-/// Join a concert's waiting queue and get a token (seed 002; same as POST /events/{event_id}/queue)
+/// Join a concert's waiting queue and get a token (same as POST /events/{event_id}/queue)
 #[utoipa::path(post, path = "/queue/token", tag = "seed 002", security(("bearer" = [])),
     request_body = QueueTokenRequest,
     responses(

@@ -1,4 +1,4 @@
-//! `/stats/*`: sales aggregates (seed 000's outputs).
+//! `/stats/*`: sales aggregates (per event, per category, platform totals).
 
 use axum::Json;
 use axum::extract::{Path, State};
