@@ -6,7 +6,7 @@ use uuid::Uuid;
 use tessera_domain::event::{EventSort, EventSortKey};
 
 use crate::query::{Arg, Sql, like_pattern};
-use crate::sqlite_inline as w;
+use crate::sqlite::values as w;
 use crate::{Result, Store, affected, bind_args, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -5,7 +5,7 @@
 //! On SQLite writers take turns in process (one turn, shared by the single-connection sqlx writer
 //! pool and the hot-path writer) instead of failing with SQLITE_BUSY; reads use separate
 //! connections and see WAL snapshots. The hot paths of a sale (holds, payments, queue joins and
-//! polls, rate limits) run their SQL inline on connections of their own (sqlite_inline.rs).
+//! polls, rate limits) run their SQL inline on connections of their own (sqlite/).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,15 +20,17 @@ pub mod bulk;
 pub mod checkin;
 mod durability;
 pub mod events;
+mod hot_path;
 pub mod jobs;
 pub mod limits;
 pub mod payments;
+mod pg;
 pub mod purchases;
 pub mod query;
 pub mod queue;
 pub mod reservations;
 pub mod seats;
-mod sqlite_inline;
+mod sqlite;
 pub mod stats;
 pub mod testing;
 pub mod tickets;
@@ -195,10 +197,10 @@ pub struct Store {
     pub(crate) db: Db,
     /// SQLite files: the grouped WAL flush every write waits for before it is answered.
     wal: Option<std::sync::Arc<durability::WalSync>>,
-    /// SQLite: the connection that runs the hot write transactions whole (sqlite_inline.rs).
-    writer: Option<std::sync::Arc<sqlite_inline::SqliteWriter>>,
-    /// SQLite: read connections used inline on the hot read paths (sqlite_inline.rs).
-    readers: Option<std::sync::Arc<sqlite_inline::SqliteReaders>>,
+    /// SQLite: the connection that runs the hot write transactions whole (sqlite/).
+    writer: Option<std::sync::Arc<sqlite::SqliteWriter>>,
+    /// SQLite: read connections used inline on the hot read paths (sqlite/).
+    readers: Option<std::sync::Arc<sqlite::SqliteReaders>>,
     /// PostgreSQL: a few connections whose commits do not wait for the WAL flush (see
     /// `unsynced_pool`), opened when first used.
     unsynced: Option<PgPool>,
@@ -218,7 +220,7 @@ macro_rules! on_db {
     ($store:expr, write, |$p:ident| $body:expr) => {{
         let out: ::std::result::Result<_, $crate::StoreError> = match &$store.db {
             $crate::Db::Sqlite { write: $p, .. } => match $store.writes_allowed() {
-                // One writer at a time across sqlx and the hot-path writer (sqlite_inline.rs).
+                // One writer at a time across sqlx and the hot-path writer (sqlite/).
                 Ok(()) => {
                     let _turn = $store.sqlite_write_turn().await;
                     $body.map_err($crate::StoreError::from)
@@ -286,7 +288,7 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
                 // As the hot-path writer does: fewer, larger checkpoints.
-                .pragma("wal_autocheckpoint", sqlite_inline::WAL_AUTOCHECKPOINT_PAGES);
+                .pragma("wal_autocheckpoint", sqlite::WAL_AUTOCHECKPOINT_PAGES);
             // Open the writer first so the file exists (and is in WAL mode) before readers attach.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -302,8 +304,8 @@ impl Store {
                 StoreError::other(format!("{url:?}: SQLite needs a file (readers and writer share it)"))
             })?;
             let wal = std::sync::Arc::new(durability::WalSync::new(file.clone()));
-            let writer = std::sync::Arc::new(sqlite_inline::SqliteWriter::open(&file, wal.clone())?);
-            let readers = std::sync::Arc::new(sqlite_inline::SqliteReaders::new(&file));
+            let writer = std::sync::Arc::new(sqlite::SqliteWriter::open(&file, wal.clone())?);
+            let readers = std::sync::Arc::new(sqlite::SqliteReaders::new(&file));
             Ok(Store {
                 db: Db::Sqlite { read, write },
                 wal: Some(wal),
@@ -332,7 +334,7 @@ impl Store {
     }
 
     /// The SQLite hot-path writer (every SQLite store has one).
-    pub(crate) fn sqlite_writer(&self) -> Result<&sqlite_inline::SqliteWriter> {
+    pub(crate) fn sqlite_writer(&self) -> Result<&sqlite::SqliteWriter> {
         self.writes_allowed()?;
         self.writer.as_deref().ok_or_else(|| StoreError::other("no SQLite writer"))
     }
@@ -347,7 +349,7 @@ impl Store {
     }
 
     /// SQLite's inline readers (`None` on PostgreSQL).
-    pub(crate) fn sqlite_readers(&self) -> Option<&sqlite_inline::SqliteReaders> {
+    pub(crate) fn sqlite_readers(&self) -> Option<&sqlite::SqliteReaders> {
         self.readers.as_deref()
     }
 
@@ -434,7 +436,7 @@ pub(crate) trait WritePool {
     type Db: sqlx::Database;
     /// SQLite: `BEGIN IMMEDIATE`, which takes the write lock up front (waiting for it under the
     /// busy timeout). A deferred transaction that reads first could not upgrade once the hot-path
-    /// writer (sqlite_inline.rs) had committed after its snapshot, and would fail with
+    /// writer (sqlite/) had committed after its snapshot, and would fail with
     /// "database is locked" instead of waiting. PostgreSQL: a plain `BEGIN`.
     fn begin_write(
         &self,

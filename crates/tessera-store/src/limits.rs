@@ -2,7 +2,7 @@
 //! so every instance (and every Lambda) sees the same values.
 
 use crate::query::{Arg, Sql};
-use crate::sqlite_inline as w;
+use crate::sqlite::values as w;
 use crate::{Db, Result, Store, affected, bind_args, on_db};
 
 impl Store {

@@ -4,14 +4,11 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::jobs::{ENQUEUE_TICKET_MAIL, ticket_mail_payload};
+use crate::hot_path::{PaymentPath, hot};
 use crate::query::{Arg, Sql};
 use crate::reservations::FREE_HELD;
 use crate::wallet::INSERT_LEDGER;
-use rusqlite::types::Value;
-
-use crate::sqlite_inline as w;
-use crate::{Db, Result, Store, WritePool, affected, bind_args, on_db};
+use crate::{Result, Store, WritePool, on_db};
 
 #[derive(Debug, Clone)]
 pub struct PayInput {
@@ -92,21 +89,21 @@ pub enum RefundOutcome {
     BalanceCap,
 }
 
-const INSERT_IDEMPOTENCY: &str =
+pub(crate) const INSERT_IDEMPOTENCY: &str =
     "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, payment_id, created_at)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, idem_key) DO NOTHING";
 
 /// The reservation's one conditional update: pending, within its deadline and for an event still
 /// on sale → completed. Cancelling an event ends its pending holds in its own transaction; the
 /// event's status here refuses a payment that reads the hold before that commits.
-const COMPLETE_RESERVATION: &str =
+pub(crate) const COMPLETE_RESERVATION: &str =
     "UPDATE reservations SET status = 'completed', completed_at = $1, updated_at = $1
      WHERE reservation_id = $2 AND user_id = $3 AND status = 'pending' AND payment_deadline >= $1
        AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = reservations.event_id AND e.status = 'published')
      RETURNING event_id, quantity, amount, ticket_type_id";
 
 /// The balance's one conditional update: it can never go below zero.
-const DEBIT: &str =
+pub(crate) const DEBIT: &str =
     "UPDATE users SET balance = balance - $1 WHERE user_id = $2 AND balance >= $1 RETURNING balance";
 
 /// The places held → sold, returned so the tickets need no second look at the seats.
@@ -114,12 +111,12 @@ pub(crate) const SELL_PLACES: &str = "UPDATE seats SET status = 'sold', held_unt
      WHERE reservation_id = $2 AND status = 'held'
      RETURNING seat_number, ticket_type_id";
 
-const INSERT_PAYMENT: &str =
+pub(crate) const INSERT_PAYMENT: &str =
     "INSERT INTO payments (payment_id, reservation_id, user_id, amount, payment_status, payment_method,
          created_at, updated_at)
      VALUES ($1, $2, $3, $4, 'success', $5, $6, $6)";
 
-const INSERT_PURCHASE: &str =
+pub(crate) const INSERT_PURCHASE: &str =
     "INSERT INTO purchases (purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price,
          status, reservation_id)
      VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7)";
@@ -132,12 +129,12 @@ const INSERT_PURCHASE: &str =
 /// of `queue_entries` may not have seen one admitted entry: the table fills while everyone waits)
 /// can choose `queue_entries_status_idx` and filter on the user, reading every live admission of
 /// the event for every payment.
-const FINISH_ADMISSION: &str = "UPDATE queue_entries SET status = 'done', updated_at = $1
+pub(crate) const FINISH_ADMISSION: &str = "UPDATE queue_entries SET status = 'done', updated_at = $1
      WHERE entry_id = (SELECT entry_id FROM queue_entries WHERE event_id = $2 AND user_id = $3)
        AND status = 'admitted'";
 
 /// The rows a successful payment writes (the tickets in seat order).
-fn paid_rows(
+pub(crate) fn paid_rows(
     i: &PayInput,
     event_id: Uuid,
     quantity: i32,
@@ -182,7 +179,7 @@ fn paid_rows(
 }
 
 /// One multi-row INSERT of the tickets; `None` when there are none.
-fn tickets_insert(tickets: &[TicketRow]) -> Option<Sql> {
+pub(crate) fn tickets_insert(tickets: &[TicketRow]) -> Option<Sql> {
     if tickets.is_empty() {
         return None;
     }
@@ -220,8 +217,8 @@ fn tickets_insert(tickets: &[TicketRow]) -> Option<Sql> {
     Some(ins)
 }
 
-/// Why a payment transaction stopped before committing.
-enum Stop {
+/// Why a payment transaction stopped before committing (nothing it wrote stands).
+pub(crate) enum Stop {
     Key,
     Reservation,
     Balance(i64),
@@ -231,209 +228,7 @@ impl Store {
     /// Pays a pending reservation from the wallet: reservation, balance, seats, ledger, payment,
     /// purchase and tickets change together or not at all. Retries with one Idempotency-Key charge once.
     pub async fn pay_reservation(&self, i: &PayInput) -> Result<PayOutcome> {
-        let r: std::result::Result<PaidRows, Stop> = match &self.db {
-            Db::Postgres(p) => {
-                let mut tx = p.begin_write().await?;
-                let r = async {
-                    if let Some((key, hash)) = &i.idempotency {
-                        // Racing retries with the same key wait here for the first to finish.
-                        let n = sqlx::query(INSERT_IDEMPOTENCY)
-                            .bind(i.user_id)
-                            .bind(key.clone())
-                            .bind(hash.clone())
-                            .bind(i.payment_id)
-                            .bind(i.now)
-                            .execute(&mut *tx)
-                            .await
-                            .map(affected)?;
-                        if n != 1 {
-                            return Ok::<_, sqlx::Error>(Err(Stop::Key));
-                        }
-                    }
-                    let res: Option<(Uuid, i32, i64, Option<Uuid>)> = sqlx::query_as(COMPLETE_RESERVATION)
-                        .bind(i.now)
-                        .bind(i.reservation_id)
-                        .bind(i.user_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let Some((event_id, quantity, amount, ticket_type_id)) = res else {
-                        return Ok(Err(Stop::Reservation));
-                    };
-                    let balance: Option<i64> = sqlx::query_scalar(DEBIT)
-                        .bind(amount)
-                        .bind(i.user_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    let Some(balance) = balance else { return Ok(Err(Stop::Balance(amount))) };
-                    let places: Vec<(i32, Option<Uuid>)> = sqlx::query_as(SELL_PLACES)
-                        .bind(i.now)
-                        .bind(i.reservation_id)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    if places.len() != usize::try_from(quantity).unwrap_or(0) {
-                        // Cannot happen while holds last until the deadline checked above;
-                        // refuse rather than sell fewer places than were paid for.
-                        return Ok(Err(Stop::Reservation));
-                    }
-                    let rows = paid_rows(i, event_id, quantity, amount, ticket_type_id, places);
-                    sqlx::query(INSERT_LEDGER)
-                        .bind(Uuid::now_v7())
-                        .bind(i.user_id)
-                        .bind(-amount)
-                        .bind(balance)
-                        .bind("payment")
-                        .bind(Some(i.reservation_id))
-                        .bind(i.now)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(INSERT_PAYMENT)
-                        .bind(i.payment_id)
-                        .bind(i.reservation_id)
-                        .bind(i.user_id)
-                        .bind(amount)
-                        .bind(i.method.clone())
-                        .bind(i.now)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(INSERT_PURCHASE)
-                        .bind(i.purchase_id)
-                        .bind(i.user_id)
-                        .bind(event_id)
-                        .bind(i.now)
-                        .bind(quantity)
-                        .bind(amount)
-                        .bind(i.reservation_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    if let Some(ins) = tickets_insert(&rows.tickets) {
-                        bind_args!(sqlx::query(sqlx::AssertSqlSafe(ins.text.clone())), ins.args)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    sqlx::query(FINISH_ADMISSION)
-                        .bind(i.now)
-                        .bind(event_id)
-                        .bind(i.user_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(ENQUEUE_TICKET_MAIL)
-                        .bind(Uuid::now_v7())
-                        .bind(ticket_mail_payload(i.purchase_id, None))
-                        .bind(i.now)
-                        .execute(&mut *tx)
-                        .await?;
-                    Ok(Ok(rows))
-                }
-                .await?;
-                if r.is_ok() {
-                    tx.commit().await?;
-                }
-                r
-            }
-            Db::Sqlite { .. } => {
-                let i = i.clone();
-                self.sqlite_writer()?
-                    .run(move |tx| {
-                        if let Some((key, hash)) = &i.idempotency {
-                            let n = w::exec(
-                                tx,
-                                INSERT_IDEMPOTENCY,
-                                &[
-                                    w::id(i.user_id),
-                                    Value::Text(key.clone()),
-                                    Value::Text(hash.clone()),
-                                    w::id(i.payment_id),
-                                    w::ts(i.now),
-                                ],
-                            )?;
-                            if n != 1 {
-                                return Ok(Err(Stop::Key));
-                            }
-                        }
-                        let res = w::rows(
-                            tx,
-                            COMPLETE_RESERVATION,
-                            &[w::ts(i.now), w::id(i.reservation_id), w::id(i.user_id)],
-                            |r| {
-                                Ok((
-                                    w::get_id(r, 0)?,
-                                    r.get::<_, i32>(1)?,
-                                    r.get::<_, i64>(2)?,
-                                    w::get_opt_id(r, 3)?,
-                                ))
-                            },
-                        )?;
-                        let Some(&(event_id, quantity, amount, ticket_type_id)) = res.first() else {
-                            return Ok(Err(Stop::Reservation));
-                        };
-                        let balance = w::rows(tx, DEBIT, &[Value::Integer(amount), w::id(i.user_id)], |r| {
-                            r.get::<_, i64>(0)
-                        })?;
-                        let Some(&balance) = balance.first() else { return Ok(Err(Stop::Balance(amount))) };
-                        let places =
-                            w::rows(tx, SELL_PLACES, &[w::ts(i.now), w::id(i.reservation_id)], |r| {
-                                Ok((r.get::<_, i32>(0)?, w::get_opt_id(r, 1)?))
-                            })?;
-                        if places.len() != usize::try_from(quantity).unwrap_or(0) {
-                            return Ok(Err(Stop::Reservation));
-                        }
-                        let rows = paid_rows(&i, event_id, quantity, amount, ticket_type_id, places);
-                        w::exec(
-                            tx,
-                            INSERT_LEDGER,
-                            &[
-                                w::id(Uuid::now_v7()),
-                                w::id(i.user_id),
-                                Value::Integer(-amount),
-                                Value::Integer(balance),
-                                Value::Text("payment".into()),
-                                w::id(i.reservation_id),
-                                w::ts(i.now),
-                            ],
-                        )?;
-                        w::exec(
-                            tx,
-                            INSERT_PAYMENT,
-                            &[
-                                w::id(i.payment_id),
-                                w::id(i.reservation_id),
-                                w::id(i.user_id),
-                                Value::Integer(amount),
-                                Value::Text(i.method.clone()),
-                                w::ts(i.now),
-                            ],
-                        )?;
-                        w::exec(
-                            tx,
-                            INSERT_PURCHASE,
-                            &[
-                                w::id(i.purchase_id),
-                                w::id(i.user_id),
-                                w::id(event_id),
-                                w::ts(i.now),
-                                Value::Integer(quantity.into()),
-                                Value::Integer(amount),
-                                w::id(i.reservation_id),
-                            ],
-                        )?;
-                        if let Some(ins) = tickets_insert(&rows.tickets) {
-                            w::exec(tx, &ins.text, &w::values(&ins.args))?;
-                        }
-                        w::exec(tx, FINISH_ADMISSION, &[w::ts(i.now), w::id(event_id), w::id(i.user_id)])?;
-                        w::exec(
-                            tx,
-                            ENQUEUE_TICKET_MAIL,
-                            &[
-                                w::id(Uuid::now_v7()),
-                                Value::Text(ticket_mail_payload(i.purchase_id, None)),
-                                w::ts(i.now),
-                            ],
-                        )?;
-                        Ok(Ok(rows))
-                    })
-                    .await?
-            }
-        };
+        let r = hot!(self, |h| h.pay(i).await)?;
         match r {
             Ok(rows) => Ok(PayOutcome::Paid(Box::new(rows))),
             Err(Stop::Key) => {

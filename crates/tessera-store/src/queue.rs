@@ -6,10 +6,8 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use rusqlite::types::Value;
-
-use crate::sqlite_inline as w;
-use crate::{Backend, Db, Result, Store, StoreError, WritePool, affected, on_db};
+use crate::hot_path::{QueuePath, hot};
+use crate::{Backend, Result, Store, StoreError, affected, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct QueueStateRow {
@@ -50,7 +48,7 @@ impl QueueStateRow {
     }
 }
 
-fn unix_ms(t: OffsetDateTime) -> i64 {
+pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
@@ -80,50 +78,44 @@ pub struct Joined {
     pub created: bool,
 }
 
+/// A join as `Store::join_queue` hands it to a database (pg/queue.rs, sqlite/queue.rs): a new
+/// position from the counter, then the entry made or put back at it.
+#[derive(Debug)]
+pub(crate) struct Join {
+    pub(crate) entry_id: Uuid,
+    pub(crate) event_id: Uuid,
+    pub(crate) user_id: Uuid,
+    pub(crate) now: OffsetDateTime,
+    /// The person's ended entry, to put at the back of the line (`None`: a new entry).
+    pub(crate) requeue: Option<Uuid>,
+    /// Takes the next position of a queue switched on (`$1` event, `$2` true), returning the
+    /// state in `STATE_COLUMNS` order.
+    pub(crate) state_sql: String,
+}
+
+/// An admission tick as `Store::advance_queue` hands it to a database (pg/queue.rs,
+/// sqlite/queue.rs).
+#[derive(Debug)]
+pub(crate) struct Advance {
+    pub(crate) event_id: Uuid,
+    /// The time to the millisecond (the rate clock's).
+    pub(crate) at: OffsetDateTime,
+    /// `at` in whole seconds (stored timestamps').
+    pub(crate) now: OffsetDateTime,
+    /// Reads the state (`$1` event), locking it where the database needs that.
+    pub(crate) state_sql: String,
+}
+
 /// Puts an ended entry at the back of the line: `$1` position, `$2` now, `$3` entry.
-const REQUEUE: &str = "UPDATE queue_entries SET queue_position = $1, status = 'waiting', admitted_at = NULL,
+pub(crate) const REQUEUE: &str =
+    "UPDATE queue_entries SET queue_position = $1, status = 'waiting', admitted_at = NULL,
          expires_at = NULL, updated_at = $2
      WHERE entry_id = $3 AND (status IN ('done', 'expired') OR (status = 'admitted' AND expires_at <= $2))";
 
 /// A new entry: `$1` id, `$2` event, `$3` user, `$4` position, `$5` now.
-const INSERT_ENTRY: &str =
+pub(crate) const INSERT_ENTRY: &str =
     "INSERT INTO queue_entries (entry_id, event_id, user_id, queue_position, status, created_at, updated_at)
      VALUES ($1, $2, $3, $4, 'waiting', $5, $5) ON CONFLICT (event_id, user_id) DO NOTHING";
-
-/// A queue state row read by the SQLite writer (columns in `STATE_COLUMNS` order).
-fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueStateRow> {
-    Ok(QueueStateRow {
-        event_id: w::get_id(r, 0)?,
-        enabled: r.get(1)?,
-        rate_per_min: r.get(2)?,
-        max_active: r.get(3)?,
-        window_secs: r.get(4)?,
-        next_position: r.get(5)?,
-        serving_position: r.get(6)?,
-        last_advanced_at: w::get_ts(r, 7)?,
-        admitted_per_min: r.get(8)?,
-        updated_at: w::get_ts(r, 9)?,
-        opens_at: w::get_opt_ts(r, 10)?,
-        places_left: r.get(11)?,
-        places_counted_at: w::get_opt_ts(r, 12)?,
-        rate_clock_ms: r.get(13)?,
-        ticked_ms: r.get(14)?,
-    })
-}
-
-/// A queue entry row read directly (columns in `ENTRY_COLUMNS` order).
-fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntryRow> {
-    Ok(QueueEntryRow {
-        entry_id: w::get_id(r, 0)?,
-        event_id: w::get_id(r, 1)?,
-        user_id: w::get_id(r, 2)?,
-        queue_position: r.get(3)?,
-        status: r.get(4)?,
-        admitted_at: w::get_opt_ts(r, 5)?,
-        expires_at: w::get_opt_ts(r, 6)?,
-        created_at: w::get_ts(r, 7)?,
-    })
-}
 
 /// Queue settings an organizer chooses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +128,7 @@ pub struct QueueConfig {
     pub opens_at: Option<OffsetDateTime>,
 }
 
-const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window_secs, next_position, \
+pub(crate) const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window_secs, next_position, \
      serving_position, last_advanced_at, admitted_per_min, updated_at, opens_at, places_left, places_counted_at, \
      rate_clock_ms, ticked_ms";
 
@@ -150,7 +142,7 @@ pub(crate) const ADMITTED_ENTRY_LOCKED: &str = "SELECT COUNT(*) FROM (SELECT 1 F
      WHERE entry_id = $1 AND status = 'admitted' AND expires_at > $2 FOR SHARE) AS e";
 
 /// Entry columns with the effective status at `$1`.
-const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_position, \
+pub(crate) const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_position, \
      CASE WHEN status = 'admitted' AND expires_at <= $1 THEN 'expired' ELSE status END AS status, \
      admitted_at, expires_at, created_at";
 
@@ -184,12 +176,7 @@ impl Store {
 
     pub async fn queue_state(&self, event_id: Uuid) -> Result<Option<QueueStateRow>> {
         let sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1");
-        if let Some(r) = self.sqlite_readers() {
-            return r.read(|c| w::first(c, &sql, &[w::id(event_id)], state_row));
-        }
-        Ok(on_db!(self, read, |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(p).await
-        })?)
+        hot!(self, |h| h.queue_state(sql, event_id).await)
     }
 
     /// Events whose queue is switched on (for the admission job).
@@ -210,18 +197,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Option<QueueEntryRow>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $2 AND user_id = $3");
-        if let Some(r) = self.sqlite_readers() {
-            let args = [w::ts(now), w::id(event_id), w::id(user_id)];
-            return r.read(|c| w::first(c, &sql, &args, entry_row));
-        }
-        Ok(on_db!(self, read, |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(now)
-                .bind(event_id)
-                .bind(user_id)
-                .fetch_optional(p)
-                .await
-        })?)
+        hot!(self, |h| h.queue_entry_for(sql, event_id, user_id, now).await)
     }
 
     /// Whether the entry is admitted and its admission has not run out at `now`.
@@ -231,12 +207,7 @@ impl Store {
 
     pub async fn queue_entry(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<Option<QueueEntryRow>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE entry_id = $2");
-        if let Some(r) = self.sqlite_readers() {
-            return r.read(|c| w::first(c, &sql, &[w::ts(now), w::id(entry_id)], entry_row));
-        }
-        Ok(on_db!(self, read, |p| {
-            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(entry_id).fetch_optional(p).await
-        })?)
+        hot!(self, |h| h.queue_entry(sql, entry_id, now).await)
     }
 
     /// Joins the queue: a new position from the event's counter, or the user's live entry as it
@@ -260,81 +231,9 @@ impl Store {
             "UPDATE queue_state SET next_position = next_position + 1
              WHERE event_id = $1 AND enabled = $2 RETURNING {STATE_COLUMNS}"
         );
+        let join = Join { entry_id, event_id, user_id, now, requeue, state_sql };
         // (made the entry, its position, the queue's state), or None when the queue is off.
-        let inserted: Option<(bool, i32, QueueStateRow)> = match &self.db {
-            Db::Postgres(p) => {
-                // The position comes from the counter in a statement of its own, unsynced
-                // (`unsynced_pool`): with the entry in the same transaction, the counter row
-                // stayed locked through every join's fsync and the crowd joined one at a time.
-                // The entry itself is written and synced after it. A position whose entry is
-                // never written (a racing join by the same person, or a crash) is a gap in the
-                // line: admission goes by position order and skips it, and the estimate of how
-                // many are ahead errs by one for each gap. An entry written a moment after the
-                // next position's is still the lowest waiting, so the next tick admits it first.
-                let state: Option<QueueStateRow> = sqlx::query_as(sqlx::AssertSqlSafe(state_sql))
-                    .bind(event_id)
-                    .bind(true)
-                    .fetch_optional(self.unsynced_pool().unwrap_or(p))
-                    .await?;
-                match state {
-                    None => None,
-                    Some(state) => {
-                        let pos = state.next_position;
-                        let n = match requeue {
-                            Some(id) => sqlx::query(REQUEUE)
-                                .bind(pos)
-                                .bind(now)
-                                .bind(id)
-                                .execute(p)
-                                .await
-                                .map(affected)?,
-                            None => sqlx::query(INSERT_ENTRY)
-                                .bind(entry_id)
-                                .bind(event_id)
-                                .bind(user_id)
-                                .bind(pos)
-                                .bind(now)
-                                .execute(p)
-                                .await
-                                .map(affected)?,
-                        };
-                        // n == 0: a racing join by the same person already placed them; keep theirs.
-                        Some((n == 1, pos, state))
-                    }
-                }
-            }
-            Db::Sqlite { .. } => {
-                let r = self
-                    .sqlite_writer()?
-                    .run(move |tx| {
-                        let state =
-                            w::rows(tx, &state_sql, &[w::id(event_id), Value::Integer(1)], state_row)?.pop();
-                        let Some(state) = state else { return Ok(Err(None)) };
-                        let pos = state.next_position;
-                        let n = match requeue {
-                            Some(id) => {
-                                w::exec(tx, REQUEUE, &[Value::Integer(pos.into()), w::ts(now), w::id(id)])?
-                            }
-                            None => w::exec(
-                                tx,
-                                INSERT_ENTRY,
-                                &[
-                                    w::id(entry_id),
-                                    w::id(event_id),
-                                    w::id(user_id),
-                                    Value::Integer(pos.into()),
-                                    w::ts(now),
-                                ],
-                            )?,
-                        };
-                        Ok(if n == 1 { Ok(Some((true, pos, state))) } else { Err(Some((false, pos, state))) })
-                    })
-                    .await?;
-                match r {
-                    Ok(x) | Err(x) => x,
-                }
-            }
-        };
+        let inserted = hot!(self, |h| h.join(join).await)?;
         match inserted {
             None => Err(StoreError::NotFound),
             // A new entry is exactly what was inserted: no need to read it back.
@@ -372,95 +271,7 @@ impl Store {
         let backend = self.backend();
         let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let state_sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1{lock}");
-        let pool = match &self.db {
-            Db::Postgres(p) => p,
-            // On the hot-path writer: an admission tick written by another connection would make
-            // that writer drop its whole page cache (SQLite does when another connection changed
-            // the file), four times a second in a sale.
-            Db::Sqlite { .. } => {
-                return self
-                    .sqlite_writer()?
-                    .run_ok(move |tx| {
-                        let st = w::rows(tx, &state_sql, &[w::id(event_id)], state_row)?.pop();
-                        let Some(st) = st.filter(|s| s.enabled) else { return Ok(0) };
-                        let active: i64 =
-                            w::first(tx, ACTIVE_ADMISSIONS, &[w::id(event_id), w::ts(now)], |r| r.get(0))?
-                                .unwrap_or(0);
-                        let left: Option<i64> = if recount_places(&st, now) {
-                            w::first(tx, PLACES_LEFT, &[w::id(event_id), w::ts(now)], |r| r.get(0))?
-                        } else {
-                            None
-                        };
-                        let tick = AdmissionTick::plan(&st, active, at);
-                        let admitted: Vec<i32> = if tick.n > 0 {
-                            let window = now + time::Duration::seconds(i64::from(st.window_secs));
-                            w::rows(
-                                tx,
-                                ADMIT_NEXT,
-                                &[w::id(event_id), Value::Integer(tick.n), w::ts(now), w::ts(window)],
-                                |r| r.get(0),
-                            )?
-                        } else {
-                            Vec::new()
-                        };
-                        let (serving, last, pace) = tick.outcome(&st, &admitted, at);
-                        w::exec(
-                            tx,
-                            SAVE_TICK,
-                            &[
-                                Value::Integer(serving.into()),
-                                w::ts(tessera_domain::clock::normalize_ts(last)),
-                                w::ts(now),
-                                Value::Integer(pace.into()),
-                                w::id(event_id),
-                                left.map_or(Value::Null, Value::Integer),
-                                left.map_or(Value::Null, |_| w::ts(now)),
-                                Value::Integer(unix_ms(last)),
-                                Value::Integer(unix_ms(at)),
-                            ],
-                        )?;
-                        Ok(admitted.len() as u64)
-                    })
-                    .await;
-            }
-        };
-        let mut tx = pool.begin_write().await?;
-        let st: Option<QueueStateRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(state_sql)).bind(event_id).fetch_optional(&mut *tx).await?;
-        let Some(st) = st.filter(|s| s.enabled) else { return Ok(0) };
-        let active: i64 =
-            sqlx::query_scalar(ACTIVE_ADMISSIONS).bind(event_id).bind(now).fetch_one(&mut *tx).await?;
-        let left: Option<i64> = if recount_places(&st, now) {
-            Some(sqlx::query_scalar(PLACES_LEFT).bind(event_id).bind(now).fetch_one(&mut *tx).await?)
-        } else {
-            None
-        };
-        let tick = AdmissionTick::plan(&st, active, at);
-        let mut admitted: Vec<i32> = Vec::new();
-        if tick.n > 0 {
-            admitted = sqlx::query_scalar(ADMIT_NEXT)
-                .bind(event_id)
-                .bind(tick.n)
-                .bind(now)
-                .bind(now + time::Duration::seconds(i64::from(st.window_secs)))
-                .fetch_all(&mut *tx)
-                .await?;
-        }
-        let (serving, last, pace) = tick.outcome(&st, &admitted, at);
-        sqlx::query(SAVE_TICK)
-            .bind(serving)
-            .bind(tessera_domain::clock::normalize_ts(last))
-            .bind(now)
-            .bind(pace)
-            .bind(event_id)
-            .bind(left.map(|l| i32::try_from(l).unwrap_or(i32::MAX)))
-            .bind(left.map(|_| now))
-            .bind(unix_ms(last))
-            .bind(unix_ms(at))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(admitted.len() as u64)
+        hot!(self, |h| h.advance(Advance { event_id, at, now, state_sql }).await)
     }
 
     /// (waiting, admitted and live) for an event.
@@ -485,7 +296,7 @@ pub(crate) const ACTIVE_ADMISSIONS: &str =
     "SELECT COUNT(*) FROM queue_entries WHERE event_id = $1 AND status = 'admitted' AND expires_at > $2";
 
 /// Admits the next `$2` waiting entries of event `$1` in position order (`$3` now, `$4` until).
-const ADMIT_NEXT: &str = "WITH picked AS MATERIALIZED (
+pub(crate) const ADMIT_NEXT: &str = "WITH picked AS MATERIALIZED (
          SELECT entry_id FROM queue_entries WHERE event_id = $1 AND status = 'waiting'
          ORDER BY queue_position LIMIT $2)
      UPDATE queue_entries SET status = 'admitted', admitted_at = $3, expires_at = $4, updated_at = $3
@@ -495,7 +306,7 @@ const ADMIT_NEXT: &str = "WITH picked AS MATERIALIZED (
 /// Saves a tick: serving counter, rate clock, tick time and observed pace of event `$5`, and the
 /// places left (`$6`) counted at `$7` when they were counted (NULL keeps the last count). The
 /// rate clock and tick time go in whole seconds (`$2`, `$3`) and in milliseconds (`$8`, `$9`).
-const SAVE_TICK: &str =
+pub(crate) const SAVE_TICK: &str =
     "UPDATE queue_state SET serving_position = $1, last_advanced_at = $2, updated_at = $3,
          admitted_per_min = $4, places_left = COALESCE($6, places_left),
          places_counted_at = COALESCE($7, places_counted_at), rate_clock_ms = $8, ticked_ms = $9
@@ -506,17 +317,17 @@ const SAVE_TICK: &str =
 /// far more than a hint is worth.
 const PLACES_RECOUNT: time::Duration = time::Duration::seconds(2);
 
-fn recount_places(st: &QueueStateRow, now: OffsetDateTime) -> bool {
+pub(crate) fn recount_places(st: &QueueStateRow, now: OffsetDateTime) -> bool {
     st.places_counted_at.is_none_or(|at| now - at >= PLACES_RECOUNT || now < at)
 }
 
 /// Places of event `$1` still on sale at `$2`: available, or held past the hold's deadline (as
 /// `seats::effective_status` reads them).
-const PLACES_LEFT: &str = "SELECT COUNT(*) FROM seats WHERE event_id = $1
+pub(crate) const PLACES_LEFT: &str = "SELECT COUNT(*) FROM seats WHERE event_id = $1
      AND (status = 'available' OR (status = 'held' AND held_until < $2))";
 
 /// One admission tick's arithmetic, the same on both databases.
-struct AdmissionTick {
+pub(crate) struct AdmissionTick {
     /// Where the rate clock runs from: the last advance, or the opening if that is later.
     from: OffsetDateTime,
     /// Admissions the rate has earned since `from`.
@@ -524,11 +335,11 @@ struct AdmissionTick {
     /// Free admission slots.
     capacity: i64,
     /// How many to admit now.
-    n: i64,
+    pub(crate) n: i64,
 }
 
 impl AdmissionTick {
-    fn plan(st: &QueueStateRow, active: i64, now: OffsetDateTime) -> AdmissionTick {
+    pub(crate) fn plan(st: &QueueStateRow, active: i64, now: OffsetDateTime) -> AdmissionTick {
         // Nothing is earned before a scheduled opening, so the line does not start with a burst of
         // what the waiting time before it would have earned.
         let from = st.opens_at.map_or(st.rate_clock(), |o| o.max(st.rate_clock()));
@@ -540,7 +351,7 @@ impl AdmissionTick {
     }
 
     /// (serving position, rate clock, observed pace) after admitting the entries at `admitted`.
-    fn outcome(
+    pub(crate) fn outcome(
         &self,
         st: &QueueStateRow,
         admitted: &[i32],

@@ -4,13 +4,10 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::hot_path::{HoldPath, hot};
 use crate::query::{Arg, Sql};
-use crate::queue::{ADMITTED_ENTRY, ADMITTED_ENTRY_LOCKED};
 use crate::seats::effective_status;
-use rusqlite::types::Value;
-
-use crate::sqlite_inline as w;
-use crate::{Backend, Db, Result, Store, WritePool, affected, bind_args, on_db};
+use crate::{Backend, Result, Store, WritePool, affected, on_db};
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ReservationRow {
@@ -72,7 +69,7 @@ const NEARBY: i64 = 5;
 
 /// Up to `$3` available seats of event `$1` on each side of seat `$2`, nearest first on each side
 /// (two short scans of `seats_status_idx`).
-const NEARBY_AVAILABLE: &str = "SELECT seat_number FROM (SELECT seat_number FROM seats
+pub(crate) const NEARBY_AVAILABLE: &str = "SELECT seat_number FROM (SELECT seat_number FROM seats
          WHERE event_id = $1 AND status = 'available' AND seat_number > $2 AND ticket_type_id IS NULL
          ORDER BY seat_number LIMIT $3) AS above
      UNION ALL
@@ -132,144 +129,21 @@ impl Store {
         let backend = self.backend();
         let (take, wanted, ticket_type_id) =
             take_statement(backend, event_id, req, reservation_id, now, deadline);
-        let tt = ticket_type_id.unwrap_or(Uuid::nil());
-        // A pick near a seat that comes up short takes the rest anywhere (see `pick_nearest`).
-        // Built only then, from copies, so the SQLite writer's job can carry it.
-        let near_pick = matches!(req, HoldRequest::AnySeats { near: Some(_), .. });
-        let rest = move |taken: usize| {
-            (near_pick && (taken as i64) < wanted).then(|| {
-                let rest = HoldRequest::AnySeats { quantity: wanted - taken as i64, near: None };
-                take_statement(backend, event_id, &rest, reservation_id, now, deadline).0
-            })
+        let hold = Hold {
+            backend,
+            reservation_id,
+            user_id,
+            event_id,
+            admission,
+            limits,
+            now,
+            deadline,
+            take,
+            wanted,
+            ticket_type_id,
+            near_pick: matches!(req, HoldRequest::AnySeats { near: Some(_), .. }),
         };
-        let held = |taken: &[(i32, i64)]| {
-            held_rows(reservation_id, user_id, event_id, ticket_type_id, taken, now, deadline)
-        };
-        let outcome: std::result::Result<(ReservationRow, Vec<i64>), HoldOutcome> = match &self.db {
-            Db::Postgres(p) => {
-                let mut tx = p.begin_write().await?;
-                // One hold at a time per person, so the limit check below cannot be raced.
-                sqlx::query("SELECT user_id FROM users WHERE user_id = $1 FOR UPDATE")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await?;
-                let admitted = match admission {
-                    // Locked, so a payment spending the admission at the same moment waits for this
-                    // hold, or this hold sees the admission spent.
-                    Some(entry) => {
-                        sqlx::query_scalar::<_, i64>(ADMITTED_ENTRY_LOCKED)
-                            .bind(entry)
-                            .bind(now)
-                            .fetch_one(&mut *tx)
-                            .await?
-                            > 0
-                    }
-                    None => true,
-                };
-                let (for_event, for_type): (i64, i64) = sqlx::query_as(COUNT_HELD)
-                    .bind(user_id)
-                    .bind(event_id)
-                    .bind(now)
-                    .bind(tt)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if !admitted {
-                    Err(HoldOutcome::NotAdmitted)
-                } else if let Some(over) = over_limit(for_event, for_type, wanted, limits) {
-                    Err(over)
-                } else {
-                    // The one conditional UPDATE; what it returns is what was taken.
-                    let mut taken: Vec<(i32, i64)> =
-                        bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(take.text.clone())), take.args)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                    if let Some(more) = rest(taken.len()) {
-                        let more: Vec<(i32, i64)> =
-                            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(more.text.clone())), more.args)
-                                .fetch_all(&mut *tx)
-                                .await?;
-                        taken.extend(more);
-                    }
-                    if taken.len() as i64 != wanted {
-                        Err(HoldOutcome::SoldOut { available: taken.len() as i64 })
-                    } else {
-                        let (row, seats) = held(&taken);
-                        sqlx::query(INSERT_RESERVATION)
-                            .bind(row.reservation_id)
-                            .bind(row.user_id)
-                            .bind(row.event_id)
-                            .bind(row.ticket_type_id)
-                            .bind(row.quantity)
-                            .bind(row.amount)
-                            .bind(now)
-                            .bind(deadline)
-                            .execute(&mut *tx)
-                            .await?;
-                        tx.commit().await?;
-                        Ok((row, seats))
-                    }
-                }
-            }
-            // The single writer serializes holds, so the count cannot be raced there.
-            Db::Sqlite { .. } => {
-                let (text, values) = (take.text, w::values(&take.args));
-                self.sqlite_writer()?
-                    .run(move |tx| {
-                        if let Some(entry) = admission {
-                            let n = w::rows(tx, ADMITTED_ENTRY, &[w::id(entry), w::ts(now)], |r| {
-                                r.get::<_, i64>(0)
-                            })?;
-                            if n.first().copied().unwrap_or(0) == 0 {
-                                return Ok(Err(HoldOutcome::NotAdmitted));
-                            }
-                        }
-                        let counts = w::rows(
-                            tx,
-                            COUNT_HELD,
-                            &[w::id(user_id), w::id(event_id), w::ts(now), w::id(tt)],
-                            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-                        )?;
-                        let (for_event, for_type) = counts.first().copied().unwrap_or((0, 0));
-                        if let Some(over) = over_limit(for_event, for_type, wanted, limits) {
-                            return Ok(Err(over));
-                        }
-                        let mut taken: Vec<(i32, i64)> =
-                            w::rows(tx, &text, &values, |r| Ok((r.get(0)?, r.get(1)?)))?;
-                        if let Some(more) = rest(taken.len()) {
-                            let values = w::values(&more.args);
-                            taken.extend(w::rows(tx, &more.text, &values, |r| Ok((r.get(0)?, r.get(1)?)))?);
-                        }
-                        if taken.len() as i64 != wanted {
-                            return Ok(Err(HoldOutcome::SoldOut { available: taken.len() as i64 }));
-                        }
-                        let (row, seats) = held_rows(
-                            reservation_id,
-                            user_id,
-                            event_id,
-                            ticket_type_id,
-                            &taken,
-                            now,
-                            deadline,
-                        );
-                        w::exec(
-                            tx,
-                            INSERT_RESERVATION,
-                            &[
-                                w::id(row.reservation_id),
-                                w::id(row.user_id),
-                                w::id(row.event_id),
-                                w::opt_id(row.ticket_type_id),
-                                Value::Integer(row.quantity.into()),
-                                Value::Integer(row.amount),
-                                w::ts(now),
-                                w::ts(deadline),
-                            ],
-                        )?;
-                        Ok(Ok((row, seats)))
-                    })
-                    .await?
-            }
-        };
+        let outcome = hot!(self, |h| h.hold(hold).await)?;
         match outcome {
             Ok((row, seats)) => Ok(HoldOutcome::Held(row, seats)),
             Err(HoldOutcome::SoldOut { available }) => match req {
@@ -301,7 +175,7 @@ impl Store {
             list.join(", ")
         ));
         // (taken, unknown) of the rows read.
-        let split = |rows: &[(i32, String)]| -> (Vec<i64>, Vec<i64>) {
+        let split = |rows: &[SeatStatus]| -> Refused {
             let taken = rows.iter().filter(|r| r.1 != "available").map(|r| i64::from(r.0)).collect();
             let unknown =
                 numbers.iter().copied().filter(|n| !rows.iter().any(|r| i64::from(r.0) == *n)).collect();
@@ -310,32 +184,8 @@ impl Store {
         // Enough on each side that dropping the seats asked for still leaves `NEARBY`.
         let per_side = NEARBY + i64::try_from(numbers.len()).unwrap_or(0);
         let near_args = |first: i64| [Arg::Id(event_id), Arg::Int(first), Arg::Int(per_side)];
-        let ((taken, unknown), near) = if let Some(r) = self.sqlite_readers() {
-            let values = w::values(&sql.args);
-            r.read(|c| {
-                let rows = w::rows(c, &sql.text, &values, |row| Ok((row.get(0)?, row.get(1)?)))?;
-                let (taken, unknown) = split(&rows);
-                let near: Vec<i32> = match taken.first() {
-                    Some(&first) => {
-                        w::rows(c, NEARBY_AVAILABLE, &w::values(&near_args(first)), |r| r.get(0))?
-                    }
-                    None => Vec::new(),
-                };
-                Ok(((taken, unknown), near))
-            })?
-        } else {
-            let rows: Vec<(i32, String)> = on_db!(self, read, |p| {
-                bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args).fetch_all(p).await
-            })?;
-            let (taken, unknown) = split(&rows);
-            let near: Vec<i32> = match taken.first() {
-                Some(&first) => on_db!(self, read, |p| {
-                    bind_args!(sqlx::query_scalar(NEARBY_AVAILABLE), near_args(first)).fetch_all(p).await
-                })?,
-                None => Vec::new(),
-            };
-            ((taken, unknown), near)
-        };
+        let check = SeatCheck { statuses: sql, split: &split, near_args: &near_args };
+        let ((taken, unknown), near) = hot!(self, |h| h.seat_check(&check).await)?;
         let nearby = match taken.first() {
             Some(&first) => nearest(first, near.into_iter().map(i64::from).filter(|n| !numbers.contains(n))),
             None => Vec::new(),
@@ -422,13 +272,13 @@ impl Store {
 }
 
 /// What the person holds or bought for the event, and of ticket type `$4`.
-const COUNT_HELD: &str = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT),
+pub(crate) const COUNT_HELD: &str = "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT),
             CAST(COALESCE(SUM(CASE WHEN ticket_type_id = $4 THEN quantity ELSE 0 END), 0) AS BIGINT)
      FROM reservations
      WHERE user_id = $1 AND event_id = $2
        AND (status = 'completed' OR (status = 'pending' AND payment_deadline >= $3))";
 
-const INSERT_RESERVATION: &str =
+pub(crate) const INSERT_RESERVATION: &str =
     "INSERT INTO reservations (reservation_id, user_id, event_id, ticket_type_id, quantity, amount,
          status, reserved_at, payment_deadline, created_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $7, $7)";
@@ -444,33 +294,92 @@ fn over_limit(for_event: i64, for_type: i64, wanted: i64, limits: HoldLimits) ->
     }
 }
 
-/// The new reservation and its numbered seats, from the places taken (seat number, price).
-fn held_rows(
-    reservation_id: Uuid,
-    user_id: Uuid,
-    event_id: Uuid,
-    ticket_type_id: Option<Uuid>,
-    taken: &[(i32, i64)],
-    now: OffsetDateTime,
-    deadline: OffsetDateTime,
-) -> (ReservationRow, Vec<i64>) {
-    let row = ReservationRow {
-        reservation_id,
-        user_id,
-        event_id,
-        ticket_type_id,
-        quantity: i32::try_from(taken.len()).unwrap_or(i32::MAX),
-        amount: taken.iter().map(|t| t.1).sum(),
-        status: "pending".into(),
-        reserved_at: now,
-        payment_deadline: deadline,
-        completed_at: None,
-    };
-    // Numbered seats only (general-admission places have no number to show).
-    let mut seats: Vec<i64> =
-        if ticket_type_id.is_none() { taken.iter().map(|t| i64::from(t.0)).collect() } else { Vec::new() };
-    seats.sort_unstable();
-    (row, seats)
+/// A hold as `Store::hold` hands it to a database (pg/reservations.rs, sqlite/reservations.rs):
+/// who, what, until when, and the statement that takes the places.
+#[derive(Debug)]
+pub(crate) struct Hold {
+    pub(crate) backend: Backend,
+    pub(crate) reservation_id: Uuid,
+    pub(crate) user_id: Uuid,
+    pub(crate) event_id: Uuid,
+    /// The waiting-room entry the hold is asked under: checked first, in the same transaction.
+    pub(crate) admission: Option<Uuid>,
+    pub(crate) limits: HoldLimits,
+    pub(crate) now: OffsetDateTime,
+    pub(crate) deadline: OffsetDateTime,
+    /// The one conditional UPDATE that takes the places (`take_statement`).
+    pub(crate) take: Sql,
+    /// How many places it must take.
+    pub(crate) wanted: i64,
+    pub(crate) ticket_type_id: Option<Uuid>,
+    /// A pick near a seat (`HoldRequest::AnySeats` with `near`).
+    pub(crate) near_pick: bool,
+}
+
+/// A hold taken: the reservation and its numbered seats.
+pub(crate) type Held = (ReservationRow, Vec<i64>);
+
+impl Hold {
+    /// The ticket type `COUNT_HELD` counts (`$4`; nil for numbered seats).
+    pub(crate) fn counted_type(&self) -> Uuid {
+        self.ticket_type_id.unwrap_or(Uuid::nil())
+    }
+
+    /// The refusal when the person's limits would be passed, from `COUNT_HELD`'s two counts.
+    pub(crate) fn over_limit(&self, for_event: i64, for_type: i64) -> Option<HoldOutcome> {
+        over_limit(for_event, for_type, self.wanted, self.limits)
+    }
+
+    /// A pick near a seat that comes up short takes the rest anywhere (see `pick_nearest`): the
+    /// statement for that, after `taken` places were taken. Built only then.
+    pub(crate) fn rest(&self, taken: usize) -> Option<Sql> {
+        (self.near_pick && (taken as i64) < self.wanted).then(|| {
+            let rest = HoldRequest::AnySeats { quantity: self.wanted - taken as i64, near: None };
+            take_statement(self.backend, self.event_id, &rest, self.reservation_id, self.now, self.deadline).0
+        })
+    }
+
+    /// The new reservation and its numbered seats, from the places taken (seat number, price).
+    pub(crate) fn held(&self, taken: &[(i32, i64)]) -> Held {
+        let row = ReservationRow {
+            reservation_id: self.reservation_id,
+            user_id: self.user_id,
+            event_id: self.event_id,
+            ticket_type_id: self.ticket_type_id,
+            quantity: i32::try_from(taken.len()).unwrap_or(i32::MAX),
+            amount: taken.iter().map(|t| t.1).sum(),
+            status: "pending".into(),
+            reserved_at: self.now,
+            payment_deadline: self.deadline,
+            completed_at: None,
+        };
+        // Numbered seats only (general-admission places have no number to show).
+        let mut seats: Vec<i64> = if self.ticket_type_id.is_none() {
+            taken.iter().map(|t| i64::from(t.0)).collect()
+        } else {
+            Vec::new()
+        };
+        seats.sort_unstable();
+        (row, seats)
+    }
+}
+
+/// A seat's number and effective status.
+pub(crate) type SeatStatus = (i32, String);
+
+/// The seats of a refusal: (taken, unknown).
+pub(crate) type Refused = (Vec<i64>, Vec<i64>);
+
+/// The reads behind a refusal of numbered seats (`unavailable_seats`), made by a database on one
+/// connection: the seats' statuses, split into (taken, unknown); then, when some are taken, the
+/// available seats near the first taken one (`NEARBY_AVAILABLE`).
+pub(crate) struct SeatCheck<'a> {
+    /// Seat number and effective status of each seat asked for that exists.
+    pub(crate) statuses: Sql,
+    /// (taken, unknown) of the statuses read.
+    pub(crate) split: &'a (dyn Fn(&[SeatStatus]) -> Refused + Sync),
+    /// `NEARBY_AVAILABLE`'s arguments around a taken seat.
+    pub(crate) near_args: &'a (dyn Fn(i64) -> [Arg; 3] + Sync),
 }
 
 /// Frees the places still held by a reservation: `$1` now, `$2` the reservation.

@@ -1,0 +1,18 @@
+//! PostgreSQL's side of the hot paths (hot_path.rs): holds, payments and the waiting room, run
+//! through sqlx on the store's pools. The rules and the SQL are the same as SQLite's
+//! (sqlite/): what differs is how a transaction is run, and the row locks that PostgreSQL's
+//! concurrent writers need where SQLite's single writer needs none.
+
+mod payments;
+mod queue;
+mod reservations;
+
+use sqlx::postgres::PgPool;
+
+/// The pools a hot path runs on.
+pub(crate) struct Pg<'a> {
+    pub(crate) pool: &'a PgPool,
+    /// Connections whose commits do not wait for the WAL flush (`Store::unsynced_pool`), or
+    /// `pool` when there are none.
+    pub(crate) unsynced: &'a PgPool,
+}
