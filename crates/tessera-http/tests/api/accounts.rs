@@ -221,7 +221,7 @@ async fn logout_revokes_session(b: Backend) {
 
 async fn access_token_expires(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, token) = t.user("attendee").await;
+    let token = t.user("attendee").await.token;
     assert_eq!(t.get("/users/me", Some(&token)).await.status, StatusCode::OK);
     t.clock.advance(901);
     let r = t.get("/users/me", Some(&token)).await;

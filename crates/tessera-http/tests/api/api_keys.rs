@@ -6,14 +6,14 @@ use tessera_store::Backend;
 use uuid::Uuid;
 
 use crate::both;
-use crate::support::TestApp;
+use crate::support::{TestApp, User};
 
 both!(api_key_lifecycle);
 
 async fn api_key_lifecycle(b: Backend) {
     let t = TestApp::new(b).await;
-    let (org, org_t) = t.user("organizer").await;
-    let (_, other_t) = t.user("organizer").await;
+    let User { id: org, token: org_t } = t.user("organizer").await;
+    let other_t = t.user("organizer").await.token;
     let r = t.post("/api-keys", Some(&org_t), json!({"name": "box office"})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let key = r.body["key"].as_str().unwrap().to_string();

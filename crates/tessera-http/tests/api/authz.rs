@@ -194,23 +194,21 @@ const OWNER_OR_ADMIN: [u16; 8] = [401, 200, 404, 404, 404, 200, 404, 404];
 
 /// The matrix: one row per route of the OpenAPI document.
 fn table() -> Vec<Row> {
+    [account_rows(), catalogue_rows(), booking_rows(), ticket_rows(), application_rows(), door_and_ops_rows()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Accounts, sessions and API keys.
+fn account_rows() -> Vec<Row> {
     use Use::*;
     let register = |i: &Ids| {
         Some(json!({"name": "New Person", "email": format!("new-{}@example.com", i.nonce.simple()),
                     "password": "password123"}))
     };
-    let hold_ga =
-        |i: &Ids| Some(json!({"event_id": i.event, "ticket_type_id": i.ticket_type, "quantity": 1}));
-    let pay = |i: &Ids| Some(json!({"reservation_id": i.reservation}));
     let refresh = |i: &Ids| Some(json!({"refresh_token": i.refresh_token}));
-    let scan = |i: &Ids| Some(json!({"code": i.code, "direction": "entry", "gate": "North"}));
-    let sync = |i: &Ids| {
-        Some(json!({"device_id": format!("device-{}", i.nonce.simple()), "scans": [
-            {"scan_id": i.nonce, "code": i.code, "direction": "entry", "gate": "North", "scanned_at": i.now}
-        ]}))
-    };
     vec![
-        // accounts
         row("POST", "/auth/register", [201; 8]).body(register),
         row("POST", "/auth/login", ANYONE)
             .body(|i| Some(json!({"email": i.login_email, "password": "password123"}))),
@@ -226,7 +224,13 @@ fn table() -> Vec<Row> {
         row("GET", "/api-keys", SIGNED_IN),
         // One's own keys; admins anyone's (after resetting a password, say).
         row("DELETE", "/api-keys/{api_key_id}", [401, 204, 404, 404, 404, 204, 404, 404]).uses(FreshApiKey),
-        // catalogue
+    ]
+}
+
+/// Events, categories, purchases and statistics.
+fn catalogue_rows() -> Vec<Row> {
+    use Use::*;
+    vec![
         row("GET", "/events", ANYONE),
         row("GET", "/categories", ANYONE),
         row("POST", "/events", [401, 403, 403, 403, 201, 201, 201, 403])
@@ -244,7 +248,16 @@ fn table() -> Vec<Row> {
         row("GET", "/stats/categories", [401, 403, 403, 403, 200, 200, 200, 403]),
         row("GET", "/stats/overview", [401, 403, 403, 403, 403, 200, 403, 403]),
         row("GET", "/events/{event_id}/export", EVENT_OWNER).query("format=json"),
-        // booking
+    ]
+}
+
+/// Ticket types, seats, holds, the wallet, payments, seed 002's paths and the waiting room.
+fn booking_rows() -> Vec<Row> {
+    use Use::*;
+    let hold_ga =
+        |i: &Ids| Some(json!({"event_id": i.event, "ticket_type_id": i.ticket_type, "quantity": 1}));
+    let pay = |i: &Ids| Some(json!({"reservation_id": i.reservation}));
+    vec![
         row("GET", "/events/{event_id}/ticket-types", ANYONE),
         row("POST", "/events/{event_id}/ticket-types", [401, 403, 403, 403, 403, 201, 201, 403]).body(|i| {
             Some(json!({"name": format!("Type {}", i.nonce.simple()), "price": "1.00", "quota": 5}))
@@ -279,7 +292,13 @@ fn table() -> Vec<Row> {
         row("POST", "/events/{event_id}/queue", SIGNED_IN_201).uses(FreshQueueEvent),
         // The queue token is the credential (A's token here), whoever presents it.
         row("GET", "/queue/status", ANYONE).query("token={queue_token}"),
-        // tickets
+    ]
+}
+
+/// Tickets, their e-mail jobs and the event's signing keys.
+fn ticket_rows() -> Vec<Row> {
+    use Use::*;
+    vec![
         row("GET", "/tickets/{ticket_id}", HOLDER_ORGANIZER_ADMIN),
         row("GET", "/tickets/{ticket_id}/qr.svg", HOLDER_ORGANIZER_ADMIN),
         row("GET", "/tickets/{ticket_id}/qr.png", HOLDER_ORGANIZER_ADMIN),
@@ -296,7 +315,13 @@ fn table() -> Vec<Row> {
             .uses(FreshEvent),
         row("POST", "/events/{event_id}/keys/{key_id}/retire", [401, 403, 403, 403, 403, 204, 204, 403])
             .uses(FreshRetirableKey),
-        // applications
+    ]
+}
+
+/// Applications for types sold by approval.
+fn application_rows() -> Vec<Row> {
+    use Use::*;
+    vec![
         row("GET", "/events/{event_id}/ticket-types/{ticket_type_id}/form", ANYONE).uses(FormType),
         row("PUT", "/events/{event_id}/ticket-types/{ticket_type_id}/form", EVENT_OWNER)
             .uses(FormType)
@@ -319,6 +344,19 @@ fn table() -> Vec<Row> {
         row("POST", "/applications/{application_id}/reject", EVENT_OWNER)
             .uses(FreshApplication)
             .body(|_| Some(json!({"reason": "No places for this school"}))),
+    ]
+}
+
+/// Check-in, door staff and operations.
+fn door_and_ops_rows() -> Vec<Row> {
+    use Use::*;
+    let scan = |i: &Ids| Some(json!({"code": i.code, "direction": "entry", "gate": "North"}));
+    let sync = |i: &Ids| {
+        Some(json!({"device_id": format!("device-{}", i.nonce.simple()), "scans": [
+            {"scan_id": i.nonce, "code": i.code, "direction": "entry", "gate": "North", "scanned_at": i.now}
+        ]}))
+    };
+    vec![
         // check-in: attendees may not scan at all; another event's staff or organizer is refused
         // the ticket (403 wrong_event, named).
         row("POST", "/checkin", EVENT_DOOR)
@@ -357,6 +395,14 @@ struct Stock {
     used: i64,
 }
 
+/// One GA place bought by A.
+struct Bought {
+    purchase: Uuid,
+    ticket: Uuid,
+    /// The ticket's code.
+    code: String,
+}
+
 /// The shared fixture of one backend.
 struct Fx {
     t: TestApp,
@@ -380,8 +426,14 @@ struct Fx {
     login_email: String,
 }
 
-/// An account made straight in the store (no password hashing) and an access token for it.
-async fn account(t: &TestApp, role: Role, password_hash: &str) -> (Principal, String, String) {
+/// An account made straight in the store (no password hashing), with an access token.
+struct Account {
+    principal: Principal,
+    token: String,
+    email: String,
+}
+
+async fn account(t: &TestApp, role: Role, password_hash: &str) -> Account {
     let now = t.app.now();
     let email = format!("{}-{}@example.com", role.as_str(), Uuid::new_v4().simple());
     let row = UserRow {
@@ -398,7 +450,7 @@ async fn account(t: &TestApp, role: Role, password_hash: &str) -> (Principal, St
     t.app.store.insert_users(std::slice::from_ref(&row)).await.unwrap();
     let p = Principal { user_id: row.user_id, role };
     let token = t.app.access_token(p.user_id, role).unwrap();
-    (p, token, email)
+    Account { principal: p, token, email }
 }
 
 fn event_input(name: &str, seating: &str) -> EventInput {
@@ -438,16 +490,16 @@ impl Fx {
     async fn new(b: Backend) -> Fx {
         let t = TestApp::new(b).await;
         let unused = "$argon2id$unused";
-        let (a, a_t, _) = account(&t, Role::Attendee, unused).await;
-        let (b_p, b_t, _) = account(&t, Role::Attendee, unused).await;
-        let (sx, sx_t, _) = account(&t, Role::Staff, unused).await;
-        let (o2, o2_t, _) = account(&t, Role::Organizer, unused).await;
-        let (admin, admin_t, _) = account(&t, Role::Admin, unused).await;
-        let (o, o_t, _) = account(&t, Role::Organizer, unused).await;
-        let (se, se_t, _) = account(&t, Role::Staff, unused).await;
+        let Account { principal: a, token: a_t, .. } = account(&t, Role::Attendee, unused).await;
+        let Account { principal: b_p, token: b_t, .. } = account(&t, Role::Attendee, unused).await;
+        let Account { principal: sx, token: sx_t, .. } = account(&t, Role::Staff, unused).await;
+        let Account { principal: o2, token: o2_t, .. } = account(&t, Role::Organizer, unused).await;
+        let Account { principal: admin, token: admin_t, .. } = account(&t, Role::Admin, unused).await;
+        let Account { principal: o, token: o_t, .. } = account(&t, Role::Organizer, unused).await;
+        let Account { principal: se, token: se_t, .. } = account(&t, Role::Staff, unused).await;
         // The one account that logs in with a password (POST /auth/login).
         let hash = tessera_app::auth::hash_password("password123".into()).await.unwrap();
-        let (_, _, login_email) = account(&t, Role::Attendee, &hash).await;
+        let login_email = account(&t, Role::Attendee, &hash).await.email;
 
         // Event X of O2, with S_X its door staff (assigned over HTTP, as an organizer does).
         let x =
@@ -505,7 +557,7 @@ impl Fx {
             })
             .collect();
         // A's shared ticket, hold, application, job and queue entry.
-        (fx.purchase, fx.ticket, fx.code) = fx.buy().await;
+        Bought { purchase: fx.purchase, ticket: fx.ticket, code: fx.code } = fx.buy().await;
         fx.reservation = fx.hold().await;
         let apply = ApplyInput {
             ticket_type_id: Some(approval),
@@ -524,13 +576,13 @@ impl Fx {
         self.tokens[n].as_deref()
     }
 
-    /// A buys one GA place (see `hold`): (purchase, ticket, the ticket's code).
-    async fn buy(&self) -> (Uuid, Uuid, String) {
+    /// A buys one GA place (see `hold`).
+    async fn buy(&self) -> Bought {
         let id = self.hold().await;
         let r = self.t.app.pay(&self.a, Some(id), None, None).await.unwrap();
         let ticket = r.tickets[0].ticket_id;
         let code = self.t.app.ticket(&self.a, ticket).await.unwrap().code.unwrap();
-        (r.purchase.purchase_id, ticket, code)
+        Bought { purchase: r.purchase.purchase_id, ticket, code }
     }
 
     /// A holds one GA place (of E, until A nears its per-person limit there).
@@ -596,7 +648,9 @@ impl Fx {
             Use::Shared => {}
             Use::FormType => i.ticket_type = self.approval,
             Use::QueueEvent => i.event = self.queue_event,
-            Use::FreshTicket => (i.purchase, i.ticket, i.code) = self.buy().await,
+            Use::FreshTicket => {
+                Bought { purchase: i.purchase, ticket: i.ticket, code: i.code } = self.buy().await
+            }
             Use::FreshHold => i.reservation = self.hold().await,
             Use::FreshApprovalType => i.ticket_type = self.approval_type().await,
             Use::FreshApplication => {
@@ -620,14 +674,14 @@ impl Fx {
             }
             Use::FreshQueueEvent => i.event = self.new_event(true).await,
             Use::FreshStaffAccount => {
-                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.0.user_id
+                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.principal.user_id
             }
             Use::FreshAssignedStaff => {
-                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.0.user_id;
+                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.principal.user_id;
                 app.add_event_staff(&self.o, self.event, i.user).await.unwrap();
             }
             Use::FreshSession => {
-                let (p, _, _) = account(&self.t, Role::Attendee, "$argon2id$unused").await;
+                let p = account(&self.t, Role::Attendee, "$argon2id$unused").await.principal;
                 let token = tessera_app::auth::random_token();
                 let now = app.now();
                 let expires = now + time::Duration::days(1);
@@ -693,15 +747,13 @@ fn short(v: &Value) -> String {
     out
 }
 
-async fn authorization_matrix(b: Backend) {
-    let started = Instant::now();
-    let rows = table();
-    let mut problems = Vec::new();
-
-    // Every route has exactly one row, and every row names a route.
+/// Every route has exactly one row, and every row names a route.
+#[test]
+fn every_documented_route_has_one_row() {
     let documented = documented_routes();
     let mut listed = BTreeSet::new();
-    for r in &rows {
+    let mut problems = Vec::new();
+    for r in &table() {
         let key = (r.method.to_string(), r.path.to_string());
         if !listed.insert(key.clone()) {
             problems.push(format!("{} {}: more than one row", key.0, key.1));
@@ -713,46 +765,63 @@ async fn authorization_matrix(b: Backend) {
     for (method, path) in documented.difference(&listed) {
         problems.push(format!("{method} {path}: a route of openapi() without a row in the matrix"));
     }
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) in the matrix's rows:\n  {}",
+        problems.len(),
+        problems.join("\n  ")
+    );
+}
 
+impl Fx {
+    /// Calls one cell of the matrix (row `r`, caller `n`): what is wrong with its answer, if
+    /// anything.
+    async fn check(&self, r: &Row, n: usize) -> Option<String> {
+        let ids = self.ids(r.uses).await;
+        let mut path = fill(r.path, &ids);
+        if !r.query.is_empty() {
+            path = format!("{path}?{}", fill(r.query, &ids));
+        }
+        assert!(!path.contains('{'), "{} {}: a placeholder the test does not fill: {path}", r.method, r.path);
+        let res = self.t.call(r.method, &path, self.token(n), (r.body)(&ids)).await;
+        let expected = r.expect[n];
+        let got = res.status.as_u16();
+        let mut wrong = got != expected;
+        let mut note = String::new();
+        if let Some((pointer, values)) = r.json
+            && !values[n].is_empty()
+            && res.body.pointer(pointer).and_then(Value::as_str) != Some(values[n])
+        {
+            wrong = true;
+            note = format!(" and {pointer} = {:?}", values[n]);
+        }
+        wrong.then(|| {
+            format!(
+                "{} {} as {}: expected {expected}{note}, got {got}: {}\n      ({} {path})",
+                r.method,
+                r.path,
+                CALLERS[n].label(),
+                short(&res.body),
+                r.method,
+            )
+        })
+    }
+}
+
+/// Every cell of the matrix: each documented route called by each kind of caller. Every
+/// mismatching cell is reported at once, with the answer it got.
+async fn authorization_matrix(b: Backend) {
+    let started = Instant::now();
+    let rows = table();
+    let documented = documented_routes();
     let fx = Fx::new(b).await;
     let setup = started.elapsed();
+    let mut problems = Vec::new();
     let mut cells = 0;
     for r in rows.iter().filter(|r| documented.contains(&(r.method.to_string(), r.path.to_string()))) {
-        for (n, caller) in CALLERS.iter().enumerate() {
-            let ids = fx.ids(r.uses).await;
-            let mut path = fill(r.path, &ids);
-            if !r.query.is_empty() {
-                path = format!("{path}?{}", fill(r.query, &ids));
-            }
-            assert!(
-                !path.contains('{'),
-                "{} {}: a placeholder the test does not fill: {path}",
-                r.method,
-                r.path
-            );
-            let res = fx.t.call(r.method, &path, fx.token(n), (r.body)(&ids)).await;
+        for n in 0..CALLERS.len() {
             cells += 1;
-            let expected = r.expect[n];
-            let got = res.status.as_u16();
-            let mut wrong = got != expected;
-            let mut note = String::new();
-            if let Some((pointer, values)) = r.json
-                && !values[n].is_empty()
-                && res.body.pointer(pointer).and_then(Value::as_str) != Some(values[n])
-            {
-                wrong = true;
-                note = format!(" and {pointer} = {:?}", values[n]);
-            }
-            if wrong {
-                problems.push(format!(
-                    "{} {} as {}: expected {expected}{note}, got {got}: {}\n      ({} {path})",
-                    r.method,
-                    r.path,
-                    caller.label(),
-                    short(&res.body),
-                    r.method,
-                ));
-            }
+            problems.extend(fx.check(r, n).await);
         }
     }
     eprintln!(

@@ -12,19 +12,27 @@ use tessera_app::domain::Role;
 use tessera_store::{Backend, RefundOutcome};
 
 use crate::both;
-use crate::support::TestApp;
+use crate::support::{SeatedEvent, TestApp, User};
 
 both!(
     a_cancelled_events_holds_cannot_be_paid,
+    only_the_organizer_may_cancel,
     cancelling_refunds_every_purchase_once,
+    each_refunded_buyer_is_told_once,
     payments_racing_a_cancellation
 );
 
-async fn attendee(t: &TestApp, money: &str) -> (Principal, String) {
-    let (id, token) = t.user("attendee").await;
+/// An attendee with money in their wallet.
+struct Buyer {
+    principal: Principal,
+    token: String,
+}
+
+async fn attendee(t: &TestApp, money: &str) -> Buyer {
+    let User { id, token } = t.user("attendee").await;
     let p = Principal { user_id: id, role: Role::Attendee };
     t.app.charge(&p, Some(money)).await.unwrap();
-    (p, token)
+    Buyer { principal: p, token }
 }
 
 async fn hold(t: &TestApp, p: &Principal, ev: Uuid, seat: i64) -> Uuid {
@@ -35,8 +43,8 @@ async fn hold(t: &TestApp, p: &Principal, ev: Uuid, seat: i64) -> Uuid {
 /// Regression (#21): reserve → the organizer cancels → the payment gave 201 and valid tickets.
 async fn a_cancelled_events_holds_cannot_be_paid(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let (p, token) = attendee(&t, "100").await;
+    let SeatedEvent { id: ev, organizer_token: org_t } = t.seated_event(json!({})).await;
+    let Buyer { principal: p, token } = attendee(&t, "100").await;
     let rid = hold(&t, &p, ev, 3).await;
     assert_eq!(t.call("DELETE", &format!("/events/{ev}"), Some(&org_t), None).await.status, StatusCode::OK);
     // The hold ended with the event, its seat went back.
@@ -54,18 +62,28 @@ async fn a_cancelled_events_holds_cannot_be_paid(b: Backend) {
     assert_eq!(late.status, "cancelled");
 }
 
-async fn cancelling_refunds_every_purchase_once(b: Backend) {
+/// A seated event with three seats sold to three buyers; the first buyer's purchase was refunded
+/// (by the organizer), then the event was cancelled twice and the refund jobs have run.
+struct Cancelled {
+    t: TestApp,
+    event_id: Uuid,
+    buyers: Vec<Buyer>,
+    /// The first buyer's purchase, refunded before the cancellation.
+    refunded_first: Uuid,
+}
+
+async fn cancelled(b: Backend) -> Cancelled {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
+    let SeatedEvent { id: ev, organizer_token: org_t } = t.seated_event(json!({})).await;
     let mut buyers = Vec::new();
     for seat in 1..=3 {
-        let (p, token) = attendee(&t, "100").await;
-        let rid = hold(&t, &p, ev, seat).await;
-        t.app.pay(&p, Some(rid), None, None).await.unwrap();
-        buyers.push((p, token));
+        let buyer = attendee(&t, "100").await;
+        let rid = hold(&t, &buyer.principal, ev, seat).await;
+        t.app.pay(&buyer.principal, Some(rid), None, None).await.unwrap();
+        buyers.push(buyer);
     }
     // A refund made before the cancellation stays as it was (refunded once).
-    let first = t.get("/users/me/purchases", Some(&buyers[0].1)).await.body["items"][0]["purchase_id"]
+    let first = t.get("/users/me/purchases", Some(&buyers[0].token)).await.body["items"][0]["purchase_id"]
         .as_str()
         .unwrap()
         .parse::<Uuid>()
@@ -74,15 +92,25 @@ async fn cancelling_refunds_every_purchase_once(b: Backend) {
         t.post(&format!("/purchases/{first}/refund"), Some(&org_t), json!({})).await.status,
         StatusCode::OK
     );
-    let (_, other_org) = t.user("organizer").await;
-    t.call("DELETE", &format!("/events/{ev}"), Some(&other_org), None).await.assert_problem(403, None);
-    t.call("DELETE", &format!("/events/{ev}"), None, None).await.assert_problem(401, None);
     assert_eq!(t.call("DELETE", &format!("/events/{ev}"), Some(&org_t), None).await.status, StatusCode::OK);
     // Cancelling again changes nothing and enqueues no second refund.
     assert_eq!(t.call("DELETE", &format!("/events/{ev}"), Some(&org_t), None).await.status, StatusCode::OK);
     // The tickets are void at once; the refunds come from the job.
     t.app.run_due_jobs(100).await.unwrap();
-    for (p, token) in &buyers {
+    Cancelled { t, event_id: ev, buyers, refunded_first: first }
+}
+
+async fn only_the_organizer_may_cancel(b: Backend) {
+    let t = TestApp::new(b).await;
+    let ev = t.seated_event(json!({})).await.id;
+    let other_org = t.user("organizer").await.token;
+    t.call("DELETE", &format!("/events/{ev}"), Some(&other_org), None).await.assert_problem(403, None);
+    t.call("DELETE", &format!("/events/{ev}"), None, None).await.assert_problem(401, None);
+}
+
+async fn cancelling_refunds_every_purchase_once(b: Backend) {
+    let Cancelled { t, event_id: ev, buyers, refunded_first } = cancelled(b).await;
+    for Buyer { principal: p, token } in &buyers {
         assert_eq!(t.app.balance(p).await.unwrap(), 10_000, "refunded in full");
         assert_eq!(t.app.store.ledger_sum(p.user_id).await.unwrap(), 10_000, "the ledger agrees");
         let ledger = t.get("/balance/ledger", Some(token)).await;
@@ -96,10 +124,17 @@ async fn cancelling_refunds_every_purchase_once(b: Backend) {
     }
     // Running it again (a restarted job) pays no one twice.
     assert!(t.app.store.completed_purchases_of_event(ev, Uuid::nil(), 100).await.unwrap().is_empty());
-    let again =
-        t.app.store.refund_for_cancellation(first, i64::MAX, Uuid::now_v7(), t.app.now()).await.unwrap();
+    let again = t
+        .app
+        .store
+        .refund_for_cancellation(refunded_first, i64::MAX, Uuid::now_v7(), t.app.now())
+        .await
+        .unwrap();
     assert_eq!(again, RefundOutcome::AlreadyRefunded);
-    // Each refunded buyer is told, once.
+}
+
+async fn each_refunded_buyer_is_told_once(b: Backend) {
+    let Cancelled { t, .. } = cancelled(b).await;
     let mails = t.app.store.jobs_of_kind("cancellation_mail").await.unwrap();
     assert_eq!(mails.len(), 2, "the two purchases the cancellation refunded");
     assert!(mails.iter().all(|j| j.status == "done"), "{mails:?}");
@@ -116,7 +151,7 @@ async fn cancelling_refunds_every_purchase_once(b: Backend) {
 /// event is left unrefunded, no balance disagrees with its ledger, no ticket stays valid.
 async fn payments_racing_a_cancellation(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({"seat_count": 40})).await;
+    let ev = t.seated_event(json!({"seat_count": 40})).await.id;
     let mut holds = Vec::new();
     for (n, p) in t.principals(30).await.into_iter().enumerate() {
         t.app.charge(&p, Some("100")).await.unwrap();

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use tessera_store::Backend;
 
 use crate::both;
-use crate::support::{TestApp, event_body};
+use crate::support::{SeatedEvent, TestApp, event_body};
 
 both!(far_timestamps_are_refused_by_name);
 
@@ -23,13 +23,13 @@ async fn far_timestamps_are_refused_by_name(b: Backend) {
             t.get(&format!("/events?{q}={v}"), None).await.assert_problem(400, Some(q));
         }
     }
-    let (_, org_t) = t.user("organizer").await;
+    let org_t = t.user("organizer").await.token;
     for v in [FAR, EARLY] {
         let mut body = event_body("Far");
         body["start_time"] = json!(v);
         t.post("/events", Some(&org_t), body).await.assert_problem(400, Some("start_time"));
     }
-    let (ev, org_t) = t.seated_event(json!({})).await;
+    let SeatedEvent { id: ev, organizer_token: org_t } = t.seated_event(json!({})).await;
     let path = format!("/events/{ev}");
     t.call("PATCH", &path, Some(&org_t), Some(json!({"end_time": FAR})))
         .await
@@ -38,7 +38,7 @@ async fn far_timestamps_are_refused_by_name(b: Backend) {
         .call("PUT", &format!("{path}/queue"), Some(&org_t), Some(json!({"enabled": true, "opens_at": FAR})))
         .await;
     r.assert_problem(400, Some("opens_at"));
-    let (_, staff) = t.user("admin").await;
+    let staff = t.user("admin").await.token;
     let r = t
         .post("/checkin/sync", Some(&staff), json!({"device_id": "d", "scans": [
             {"scan_id": Uuid::now_v7(), "code": "X", "direction": "entry", "scanned_at": "2026-01-01T00:00:00Z"},

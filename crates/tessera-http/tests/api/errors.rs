@@ -91,7 +91,7 @@ async fn a_5xx_log_line_keeps_the_cause_and_where(b: Backend) {
     let db = own_db(b).await;
     db.store.migrate().await.unwrap();
     let t = TestApp::on_store(db.store.clone(), tessera_app::AppConfig::default()).await;
-    let (_, org) = t.user("organizer").await;
+    let org = t.user("organizer").await.token;
     let ev = t.event(&org, json!({"name": "Festival", "start_time": "2030-07-01T10:00:00Z"})).await;
     let body = json!({"name": "Student", "quota": 5, "requires_approval": true});
     let tt = t.post(&format!("/events/{ev}/ticket-types"), Some(&org), body).await.body["ticket_type_id"]

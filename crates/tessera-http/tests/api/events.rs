@@ -6,14 +6,18 @@ use tessera_store::Backend;
 use uuid::Uuid;
 
 use crate::both;
-use crate::support::{TestApp, event_body};
+use crate::support::{Res, TestApp, User, event_body};
 
 both!(
     create_and_get_event,
     create_event_rejects_bad_input,
     create_event_authorization,
     get_event_not_found,
-    list_events_filters_sorts_and_pages,
+    events_are_listed_by_start_time_without_the_cancelled,
+    events_filter_by_category_place_text_and_organizer,
+    events_filter_by_dates_and_prices,
+    events_sort_by_price_start_or_creation,
+    pages_of_one_visit_every_event_once,
     list_events_rejects_bad_query,
     patch_event_rules,
     delete_event_cancels,
@@ -22,7 +26,7 @@ both!(
 
 async fn create_and_get_event(b: Backend) {
     let t = TestApp::new(b).await;
-    let (org, org_t) = t.user("organizer").await;
+    let User { id: org, token: org_t } = t.user("organizer").await;
     let r = t.post("/events", Some(&org_t), event_body("Jazz Night")).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id = r.body["event_id"].as_str().unwrap();
@@ -51,7 +55,7 @@ async fn create_and_get_event(b: Backend) {
 
 async fn create_event_rejects_bad_input(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
+    let org_t = t.user("organizer").await.token;
     let cases = [
         (json!({"start_time": "2026-05-01T18:00:00Z"}), "name"),
         (json!({"name": "X"}), "start_time"),
@@ -85,9 +89,9 @@ async fn create_event_rejects_bad_input(b: Backend) {
 
 async fn create_event_authorization(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, att_t) = t.user("attendee").await;
-    let (_, staff_t) = t.user("staff").await;
-    let (_, admin_t) = t.user("admin").await;
+    let att_t = t.user("attendee").await.token;
+    let staff_t = t.user("staff").await.token;
+    let admin_t = t.user("admin").await.token;
     t.post("/events", None, event_body("X")).await.assert_problem(401, None);
     t.post("/events", Some(&att_t), event_body("X")).await.assert_problem(403, None);
     t.post("/events", Some(&staff_t), event_body("X")).await.assert_problem(403, None);
@@ -100,10 +104,17 @@ async fn get_event_not_found(b: Backend) {
     t.get("/events/12345", None).await.assert_problem(404, None);
 }
 
-async fn list_events_filters_sorts_and_pages(b: Backend) {
+/// Four events of two organizers (the first organizer's id is kept): Jazz Night and Rock Fest
+/// (music, the first organizer's), Rust Meetup (tech, free) and Old Show (music, cancelled).
+struct Catalogue {
+    t: TestApp,
+    organizer: Uuid,
+}
+
+async fn catalogue(b: Backend) -> Catalogue {
     let t = TestApp::new(b).await;
-    let (org, org_t) = t.user("organizer").await;
-    let (_, org2_t) = t.user("organizer").await;
+    let User { id: org, token: org_t } = t.user("organizer").await;
+    let org2_t = t.user("organizer").await.token;
     let mk = |name: &str, start: &str, price: Option<&str>, cat: &str, loc: &str| {
         let mut v = json!({"name": name, "start_time": start, "category": cat, "location": loc,
                            "description": format!("About {name}")});
@@ -118,50 +129,71 @@ async fn list_events_filters_sorts_and_pages(b: Backend) {
     let cancelled =
         t.event(&org2_t, mk("Old Show", "2026-03-01T18:00:00Z", Some("100"), "music", "Kyoto")).await;
     t.call("DELETE", &format!("/events/{cancelled}"), Some(&org2_t), None).await;
+    Catalogue { t, organizer: org }
+}
 
-    let names = |r: &crate::support::Res| -> Vec<String> {
-        r.body["items"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect()
-    };
-    let all = t.get("/events", None).await;
-    assert_eq!(names(&all), ["Rust Meetup", "Jazz Night", "Rock Fest"], "start_time order, cancelled hidden");
-    assert_eq!(names(&t.get("/events?status=all", None).await).len(), 4);
-    assert_eq!(names(&t.get("/events?status=cancelled", None).await), ["Old Show"]);
-    assert_eq!(names(&t.get("/events?category=music", None).await), ["Jazz Night", "Rock Fest"]);
-    assert_eq!(names(&t.get("/events?location=tokyo", None).await), ["Rust Meetup", "Jazz Night"]);
-    assert_eq!(names(&t.get("/events?q=JAZZ", None).await), ["Jazz Night"]);
-    assert_eq!(names(&t.get("/events?q=about%20rust", None).await), ["Rust Meetup"]);
+impl Catalogue {
+    /// The names `GET /events?{query}` lists, in its order.
+    async fn names(&self, query: &str) -> Vec<String> {
+        names(&self.t.get(&format!("/events?{query}"), None).await)
+    }
+}
+
+fn names(r: &Res) -> Vec<String> {
+    r.body["items"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect()
+}
+
+async fn events_are_listed_by_start_time_without_the_cancelled(b: Backend) {
+    let c = catalogue(b).await;
     assert_eq!(
-        names(&t.get(&format!("/events?organizer_id={org}"), None).await),
-        ["Jazz Night", "Rock Fest"]
+        c.names("").await,
+        ["Rust Meetup", "Jazz Night", "Rock Fest"],
+        "start_time order, cancelled hidden"
     );
-    assert_eq!(names(&t.get("/events?organizer=A%20ORGANIZER", None).await).len(), 3);
+    assert_eq!(c.names("status=all").await.len(), 4);
+    assert_eq!(c.names("status=cancelled").await, ["Old Show"]);
+}
+
+async fn events_filter_by_category_place_text_and_organizer(b: Backend) {
+    let c = catalogue(b).await;
+    assert_eq!(c.names("category=music").await, ["Jazz Night", "Rock Fest"]);
+    assert_eq!(c.names("location=tokyo").await, ["Rust Meetup", "Jazz Night"]);
+    assert_eq!(c.names("q=JAZZ").await, ["Jazz Night"]);
+    assert_eq!(c.names("q=about%20rust").await, ["Rust Meetup"]);
+    assert_eq!(c.names("q=100%25").await.len(), 0, "LIKE wildcards are literal");
+    assert_eq!(c.names(&format!("organizer_id={}", c.organizer)).await, ["Jazz Night", "Rock Fest"]);
+    assert_eq!(c.names("organizer=A%20ORGANIZER").await.len(), 3);
+}
+
+async fn events_filter_by_dates_and_prices(b: Backend) {
+    let c = catalogue(b).await;
     assert_eq!(
-        names(&t.get("/events?start_from=2026-04-15T00:00:00Z&start_to=2026-05-31T00:00:00Z", None).await),
+        c.names("start_from=2026-04-15T00:00:00Z&start_to=2026-05-31T00:00:00Z").await,
         ["Jazz Night"]
     );
-    assert_eq!(names(&t.get("/events?price_min=1000&price_max=5000", None).await), ["Jazz Night"]);
-    assert_eq!(names(&t.get("/events?price_max=0", None).await), ["Rust Meetup"]);
-    assert_eq!(names(&t.get("/events?sort=-price", None).await), ["Rock Fest", "Jazz Night", "Rust Meetup"]);
-    assert_eq!(
-        names(&t.get("/events?sort=-start_time", None).await),
-        ["Rock Fest", "Jazz Night", "Rust Meetup"]
-    );
-    assert_eq!(
-        names(&t.get("/events?sort=created_at", None).await),
-        ["Jazz Night", "Rock Fest", "Rust Meetup"]
-    );
-    assert_eq!(names(&t.get("/events?q=100%25", None).await).len(), 0, "LIKE wildcards are literal");
+    assert_eq!(c.names("price_min=1000&price_max=5000").await, ["Jazz Night"]);
+    assert_eq!(c.names("price_max=0").await, ["Rust Meetup"]);
+}
 
-    // Pages of one, in every sort order, visit every event exactly once.
+async fn events_sort_by_price_start_or_creation(b: Backend) {
+    let c = catalogue(b).await;
+    assert_eq!(c.names("sort=-price").await, ["Rock Fest", "Jazz Night", "Rust Meetup"]);
+    assert_eq!(c.names("sort=-start_time").await, ["Rock Fest", "Jazz Night", "Rust Meetup"]);
+    assert_eq!(c.names("sort=created_at").await, ["Jazz Night", "Rock Fest", "Rust Meetup"]);
+}
+
+/// Pages of one, in every sort order, visit every event exactly once.
+async fn pages_of_one_visit_every_event_once(b: Backend) {
+    let c = catalogue(b).await;
     for sort in ["start_time", "-start_time", "price", "-price", "created_at"] {
         let mut seen = Vec::new();
         let mut url = format!("/events?limit=1&sort={sort}");
         loop {
-            let r = t.get(&url, None).await;
+            let r = c.t.get(&url, None).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
             seen.extend(names(&r));
             match r.body["next_cursor"].as_str() {
-                Some(c) => url = format!("/events?limit=1&sort={sort}&cursor={c}"),
+                Some(cursor) => url = format!("/events?limit=1&sort={sort}&cursor={cursor}"),
                 None => break,
             }
         }
@@ -189,7 +221,7 @@ async fn list_events_rejects_bad_query(b: Backend) {
         t.get(&format!("/events?{q}"), None).await.assert_problem(400, Some(field));
     }
     // A cursor from another sort order is refused rather than misread.
-    let (_, org_t) = t.user("organizer").await;
+    let org_t = t.user("organizer").await.token;
     t.event(&org_t, event_body("A")).await;
     t.event(&org_t, event_body("B")).await;
     let r = t.get("/events?limit=1&sort=price", None).await;
@@ -201,9 +233,9 @@ async fn list_events_rejects_bad_query(b: Backend) {
 
 async fn patch_event_rules(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
-    let (_, other_t) = t.user("organizer").await;
-    let (_, admin_t) = t.user("admin").await;
+    let org_t = t.user("organizer").await.token;
+    let other_t = t.user("organizer").await.token;
+    let admin_t = t.user("admin").await.token;
     let id = t.event(&org_t, event_body("Jazz")).await;
     let path = format!("/events/{id}");
     let r = t
@@ -233,9 +265,9 @@ async fn patch_event_rules(b: Backend) {
 
 async fn delete_event_cancels(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
-    let (_, other_t) = t.user("organizer").await;
-    let (_, att_t) = t.user("attendee").await;
+    let org_t = t.user("organizer").await.token;
+    let other_t = t.user("organizer").await.token;
+    let att_t = t.user("attendee").await.token;
     let id = t.event(&org_t, event_body("Jazz")).await;
     let path = format!("/events/{id}");
     t.call("DELETE", &path, None, None).await.assert_problem(401, None);
@@ -253,7 +285,7 @@ async fn delete_event_cancels(b: Backend) {
 
 async fn categories_count_published(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
+    let org_t = t.user("organizer").await.token;
     t.event(&org_t, event_body("A")).await;
     t.event(&org_t, event_body("B")).await;
     t.event(&org_t, json!({"name": "C", "start_time": "2026-05-01T18:00:00Z", "category": "tech"})).await;

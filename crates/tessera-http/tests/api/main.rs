@@ -20,6 +20,7 @@ mod errors;
 mod events;
 mod mail;
 mod ops;
+mod problems;
 mod purchases;
 mod queue;
 mod sessions;

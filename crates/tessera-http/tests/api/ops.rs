@@ -48,10 +48,10 @@ async fn metrics_and_docs_are_served() {
     // Regression (#21): anyone could read the metrics, and every made-up method and path
     // became a label of its own (20,000 methods: /metrics 1.2 KB → 29 MB).
     t.get("/metrics", None).await.assert_problem(401, None);
-    let (_, attendee) = t.user("attendee").await;
+    let attendee = t.user("attendee").await.token;
     t.get("/metrics", Some(&attendee)).await.assert_problem(403, None);
     t.get("/metrics", Some("wrong-token")).await.assert_problem(401, None);
-    let (_, admin) = t.user("admin").await;
+    let admin = t.user("admin").await.token;
     assert_eq!(t.get("/metrics", Some(&admin)).await.status, StatusCode::OK);
     for i in 0..50 {
         let method = format!("M{i}{}", uuid::Uuid::new_v4().simple());

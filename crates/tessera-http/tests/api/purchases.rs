@@ -8,7 +8,7 @@ use time::macros::datetime;
 use uuid::Uuid;
 
 use crate::both;
-use crate::support::{TestApp, event_body};
+use crate::support::{TestApp, User, event_body};
 
 both!(event_purchases_owner_only, my_purchases_paginate, event_stats_rules, category_stats_and_overview);
 
@@ -27,10 +27,10 @@ async fn buy(t: &TestApp, user: Uuid, event: Uuid, qty: i32, when: time::OffsetD
 
 async fn event_purchases_owner_only(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
-    let (_, other_t) = t.user("organizer").await;
-    let (_, admin_t) = t.user("admin").await;
-    let (att, att_t) = t.user("attendee").await;
+    let org_t = t.user("organizer").await.token;
+    let other_t = t.user("organizer").await.token;
+    let admin_t = t.user("admin").await.token;
+    let User { id: att, token: att_t } = t.user("attendee").await;
     let ev = t.event(&org_t, event_body("Jazz")).await;
     buy(&t, att, ev, 2, datetime!(2026-04-01 10:00 UTC)).await;
     let path = format!("/events/{ev}/purchases");
@@ -50,9 +50,9 @@ async fn event_purchases_owner_only(b: Backend) {
 
 async fn my_purchases_paginate(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
-    let (att, att_t) = t.user("attendee").await;
-    let (_, other_t) = t.user("attendee").await;
+    let org_t = t.user("organizer").await.token;
+    let User { id: att, token: att_t } = t.user("attendee").await;
+    let other_t = t.user("attendee").await.token;
     let ev = t.event(&org_t, event_body("Jazz")).await;
     for day in 1..=3 {
         buy(&t, att, ev, 1, datetime!(2026-04-01 10:00 UTC) + time::Duration::days(day)).await;
@@ -70,10 +70,10 @@ async fn my_purchases_paginate(b: Backend) {
 
 async fn event_stats_rules(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
-    let (_, other_t) = t.user("organizer").await;
-    let (a1, _) = t.user("attendee").await;
-    let (a2, att_t) = t.user("attendee").await;
+    let org_t = t.user("organizer").await.token;
+    let other_t = t.user("organizer").await.token;
+    let a1 = t.user("attendee").await.id;
+    let User { id: a2, token: att_t } = t.user("attendee").await;
     let ev = t.event(&org_t, event_body("Jazz")).await;
     buy(&t, a1, ev, 2, datetime!(2026-04-01 10:00 UTC)).await;
     buy(&t, a2, ev, 3, datetime!(2026-04-02 10:00 UTC)).await;
@@ -98,9 +98,9 @@ async fn event_stats_rules(b: Backend) {
 
 async fn category_stats_and_overview(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
-    let (_, admin_t) = t.user("admin").await;
-    let (att, att_t) = t.user("attendee").await;
+    let org_t = t.user("organizer").await.token;
+    let admin_t = t.user("admin").await.token;
+    let User { id: att, token: att_t } = t.user("attendee").await;
     let ev = t.event(&org_t, event_body("Jazz")).await;
     t.event(&org_t, json!({"name": "Meetup", "start_time": "2027-01-10T10:00:00Z", "category": "tech"}))
         .await;

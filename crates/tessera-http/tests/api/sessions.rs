@@ -16,8 +16,21 @@ both!(
     role_changes_and_disabling_apply_at_once
 );
 
-/// Registers and signs in twice (two devices): (email, [(access, refresh); 2]).
-async fn two_devices(t: &TestApp, role: &str) -> (String, uuid::Uuid, Vec<(String, String)>) {
+/// One device's session: its access and refresh tokens.
+struct Device {
+    access: String,
+    refresh: String,
+}
+
+/// An account signed in on two devices.
+struct TwoDevices {
+    email: String,
+    id: uuid::Uuid,
+    devices: Vec<Device>,
+}
+
+/// Registers with `role` and signs in twice.
+async fn two_devices(t: &TestApp, role: &str) -> TwoDevices {
     let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
     let r = t
         .post(
@@ -31,12 +44,12 @@ async fn two_devices(t: &TestApp, role: &str) -> (String, uuid::Uuid, Vec<(Strin
     for _ in 0..2 {
         let r = login(t, &email, "password123").await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        devices.push((
-            r.body["access_token"].as_str().unwrap().into(),
-            r.body["refresh_token"].as_str().unwrap().into(),
-        ));
+        devices.push(Device {
+            access: r.body["access_token"].as_str().unwrap().into(),
+            refresh: r.body["refresh_token"].as_str().unwrap().into(),
+        });
     }
-    (email, id, devices)
+    TwoDevices { email, id, devices }
 }
 
 async fn login(t: &TestApp, email: &str, password: &str) -> crate::support::Res {
@@ -50,15 +63,15 @@ fn refresh(token: &str) -> Value {
 /// Regression (#21): logout left the access token valid for up to 15 minutes.
 async fn logout_ends_access_tokens(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, _, d) = two_devices(&t, "attendee").await;
-    assert_eq!(t.get("/users/me", Some(&d[0].0)).await.status, StatusCode::OK);
-    assert_eq!(t.post("/auth/logout", None, refresh(&d[0].1)).await.status, StatusCode::NO_CONTENT);
+    let d = two_devices(&t, "attendee").await.devices;
+    assert_eq!(t.get("/users/me", Some(&d[0].access)).await.status, StatusCode::OK);
+    assert_eq!(t.post("/auth/logout", None, refresh(&d[0].refresh)).await.status, StatusCode::NO_CONTENT);
     // This instance applies its own change at once; both devices' access tokens end.
-    t.get("/users/me", Some(&d[0].0)).await.assert_problem(401, None);
-    t.get("/users/me", Some(&d[1].0)).await.assert_problem(401, None);
-    t.post("/auth/refresh", None, refresh(&d[0].1)).await.assert_problem(401, None);
+    t.get("/users/me", Some(&d[0].access)).await.assert_problem(401, None);
+    t.get("/users/me", Some(&d[1].access)).await.assert_problem(401, None);
+    t.post("/auth/refresh", None, refresh(&d[0].refresh)).await.assert_problem(401, None);
     // The other device's session goes on: it refreshes into a token that works.
-    let r = t.post("/auth/refresh", None, refresh(&d[1].1)).await;
+    let r = t.post("/auth/refresh", None, refresh(&d[1].refresh)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         t.get("/users/me", Some(r.body["access_token"].as_str().unwrap())).await.status,
@@ -67,18 +80,18 @@ async fn logout_ends_access_tokens(b: Backend) {
     // Another instance (another process on the same database) hears of a logout within a second.
     let other =
         tessera_app::App::new(t.app.store.clone(), Default::default(), t.clock.clone()).await.unwrap();
-    let (_, _, d) = two_devices(&t, "attendee").await;
-    assert!(other.authenticate(&d[0].0).await.is_ok());
-    assert_eq!(t.post("/auth/logout", None, refresh(&d[0].1)).await.status, StatusCode::NO_CONTENT);
+    let d = two_devices(&t, "attendee").await.devices;
+    assert!(other.authenticate(&d[0].access).await.is_ok());
+    assert_eq!(t.post("/auth/logout", None, refresh(&d[0].refresh)).await.status, StatusCode::NO_CONTENT);
     tokio::time::sleep(tessera_app::sessions::POLL + std::time::Duration::from_millis(100)).await;
-    assert!(other.authenticate(&d[0].0).await.is_err(), "ended on the other instance too");
+    assert!(other.authenticate(&d[0].access).await.is_err(), "ended on the other instance too");
 }
 
 /// Regression (#21): a password change left old refresh and access tokens alive.
 async fn password_changes_end_every_session(b: Backend) {
     let t = TestApp::new(b).await;
-    let (email, id, d) = two_devices(&t, "organizer").await;
-    let key = t.post("/api-keys", Some(&d[0].0), json!({"name": "box office"})).await.body["key"]
+    let TwoDevices { email, id, devices: d } = two_devices(&t, "organizer").await;
+    let key = t.post("/api-keys", Some(&d[0].access), json!({"name": "box office"})).await.body["key"]
         .as_str()
         .unwrap()
         .to_string();
@@ -87,14 +100,14 @@ async fn password_changes_end_every_session(b: Backend) {
         .call(
             "PATCH",
             &path,
-            Some(&d[0].0),
+            Some(&d[0].access),
             Some(json!({"password": "new-password-1", "current_password": "password123"})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["sessions_ended"], true);
     assert!(r.body["notice"].as_str().unwrap().contains("API keys"), "{}", r.body);
-    for (access, refresh_token) in &d {
+    for Device { access, refresh: refresh_token } in &d {
         t.get("/users/me", Some(access)).await.assert_problem(401, None);
         t.post("/auth/refresh", None, refresh(refresh_token)).await.assert_problem(401, None);
     }
@@ -109,7 +122,7 @@ async fn password_changes_end_every_session(b: Backend) {
     assert_eq!((r.body["sessions_ended"].as_bool(), r.body["notice"].is_null()), (Some(false), true));
     assert_eq!(t.get("/users/me", Some(&fresh)).await.status, StatusCode::OK);
     // An admin's reset ends them too.
-    let (_, admin) = t.user("admin").await;
+    let admin = t.user("admin").await.token;
     let r = t.call("PATCH", &path, Some(&admin), Some(json!({"password": "reset-by-admin-1"}))).await;
     assert_eq!(r.body["sessions_ended"], true, "{}", r.body);
     t.get("/users/me", Some(&fresh)).await.assert_problem(401, None);
@@ -118,14 +131,14 @@ async fn password_changes_end_every_session(b: Backend) {
 /// Regression (#21): a demoted organizer kept organizer powers until the token expired.
 async fn role_changes_and_disabling_apply_at_once(b: Backend) {
     let t = TestApp::new(b).await;
-    let (email, id, d) = two_devices(&t, "organizer").await;
-    let token = &d[0].0;
+    let TwoDevices { email, id, devices: d } = two_devices(&t, "organizer").await;
+    let token = &d[0].access;
     let key = t.post("/api-keys", Some(token), json!({"name": "k"})).await.body["key"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(t.post("/events", Some(token), event_body("Mine")).await.status, StatusCode::CREATED);
-    let (_, admin) = t.user("admin").await;
+    let admin = t.user("admin").await.token;
     let path = format!("/users/{id}");
     let r = t.call("PATCH", &path, Some(&admin), Some(json!({"role": "attendee"}))).await;
     assert_eq!((r.status, r.body["sessions_ended"].as_bool()), (StatusCode::OK, Some(false)));
@@ -148,7 +161,7 @@ async fn role_changes_and_disabling_apply_at_once(b: Backend) {
     t.get("/users/me", Some(&key)).await.assert_problem(401, None);
     let r = login(&t, &email, "password123").await;
     r.assert_problem(403, None);
-    t.post("/auth/refresh", None, refresh(&d[1].1)).await.assert_problem(401, None);
+    t.post("/auth/refresh", None, refresh(&d[1].refresh)).await.assert_problem(401, None);
     let r = t.call("PATCH", &path, Some(&admin), Some(json!({"disabled": false}))).await;
     assert_eq!(r.body["disabled"], false);
     assert_eq!(login(&t, &email, "password123").await.status, StatusCode::OK);

@@ -54,6 +54,21 @@ pub struct TestApp {
     pub outbox: tempfile::TempDir,
 }
 
+/// A registered, signed-in account.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    /// An access token (valid for 15 minutes of the test clock).
+    pub token: String,
+}
+
+/// A seated event made by a fresh organizer.
+#[derive(Debug, Clone)]
+pub struct SeatedEvent {
+    pub id: Uuid,
+    pub organizer_token: String,
+}
+
 pub struct Res {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -171,8 +186,8 @@ impl TestApp {
     }
 
     /// Registers a user with the role (staff and admin are granted directly in the store) and
-    /// returns their id and an access token.
-    pub async fn user(&self, role: &str) -> (Uuid, String) {
+    /// signs them in.
+    pub async fn user(&self, role: &str) -> User {
         let email = format!("{role}-{}@example.com", Uuid::new_v4().simple());
         let self_role = if role == "organizer" { "organizer" } else { "attendee" };
         let r = self
@@ -186,7 +201,7 @@ impl TestApp {
         }
         let r = self.post("/auth/login", None, json!({"email": email, "password": "password123"})).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        (id, r.body["access_token"].as_str().unwrap().to_string())
+        User { id, token: r.body["access_token"].as_str().unwrap().to_string() }
     }
 
     /// Creates an event as `token` and returns its id.
@@ -242,9 +257,10 @@ impl TestApp {
             .collect()
     }
 
-    /// Creates a seated event (as a fresh organizer) and returns its id and the organizer's token.
-    pub async fn seated_event(&self, extra: Value) -> (Uuid, String) {
-        let (_, org_t) = self.user("organizer").await;
+    /// Creates a seated event (as a fresh organizer): the defaults below, with `extra`'s members
+    /// in their place.
+    pub async fn seated_event(&self, extra: Value) -> SeatedEvent {
+        let org_t = self.user("organizer").await.token;
         let mut body = json!({"name": "Concert", "start_time": "2030-05-01T18:00:00Z", "seating": "seated",
                               "price": "50.00"});
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
@@ -252,7 +268,7 @@ impl TestApp {
                 b.insert(k.clone(), v.clone());
             }
         }
-        (self.event(&org_t, body).await, org_t)
+        SeatedEvent { id: self.event(&org_t, body).await, organizer_token: org_t }
     }
 }
 

@@ -16,42 +16,81 @@ use tessera_app::{App, AppConfig, Principal};
 use tessera_store::Backend;
 
 use crate::both;
-use crate::support::{TestApp, decode_qr};
+use crate::support::{SeatedEvent, TestApp, User, decode_qr};
 
 both!(
-    tickets_and_their_codes,
+    a_ticket_shows_one_verifiable_code,
+    the_qr_images_and_the_pdf_carry_the_code,
+    my_tickets_come_newest_first_in_pages,
+    ticket_reads_refuse_bad_input,
     ticket_authorization,
-    keys_rotate_and_retire,
+    keys_are_listed_without_their_secret,
+    a_rotated_key_signs_new_codes_and_old_ones_still_open_the_door,
+    the_signing_key_and_unknown_keys_cannot_be_retired,
+    retiring_a_key_gives_its_tickets_new_codes,
+    another_master_key_cannot_open_the_events_keys,
     refund_revokes_the_code,
     reissue_and_cancellation_revoke,
     resends_are_limited_and_closed_windows_swept
 );
 
-/// Buys `seat` of `ev` for a fresh attendee; answers (attendee token, principal, ticket id).
-async fn buy_seat(t: &TestApp, ev: Uuid, seat: i64) -> (String, Principal, Uuid) {
-    let (id, token) = t.user("attendee").await;
+/// A seat bought by a fresh attendee.
+struct Bought {
+    holder_token: String,
+    holder: Principal,
+    ticket_id: Uuid,
+}
+
+/// Buys `seat` of `ev` for a fresh attendee.
+async fn buy_seat(t: &TestApp, ev: Uuid, seat: i64) -> Bought {
+    let User { id, token } = t.user("attendee").await;
     let p = Principal { user_id: id, role: Role::Attendee };
     t.app.charge(&p, Some("100")).await.unwrap();
     let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![seat]), ..Default::default() };
     let h = t.app.reserve(&p, &input).await.unwrap();
     let r = t.app.pay(&p, Some(h.reservation.reservation_id), None, None).await.unwrap();
-    (token, p, r.tickets[0].ticket_id)
+    Bought { holder_token: token, holder: p, ticket_id: r.tickets[0].ticket_id }
+}
+
+/// An answer read as bytes.
+struct Raw {
+    status: StatusCode,
+    content_type: String,
+    bytes: Vec<u8>,
 }
 
 /// GET with a token, answering the status, content type and raw body.
-async fn raw(t: &TestApp, path: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
+async fn raw(t: &TestApp, path: &str, token: &str) -> Raw {
     let req =
         Request::get(path).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
     let res = t.router().oneshot(req).await.unwrap();
-    let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type =
+        res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let status = res.status();
-    (status, ct, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+    Raw { status, content_type, bytes: res.into_body().collect().await.unwrap().to_bytes().to_vec() }
 }
 
-async fn tickets_and_their_codes(b: Backend) {
+/// The code a ticket shows its holder.
+async fn shown_code(t: &TestApp, ticket_id: Uuid, token: &str) -> String {
+    t.get(&format!("/tickets/{ticket_id}"), Some(token)).await.body["code"].as_str().unwrap().to_string()
+}
+
+/// A seated event at Hall A and its ticket for seat 7.
+struct HallA {
+    t: TestApp,
+    event_id: Uuid,
+    seat_7: Bought,
+}
+
+async fn hall_a(b: Backend) -> HallA {
     let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({"end_time": "2030-05-02T23:00:00Z", "location": "Hall A"})).await;
-    let (token, _, ticket_id) = buy_seat(&t, ev, 7).await;
+    let event_id = t.seated_event(json!({"end_time": "2030-05-02T23:00:00Z", "location": "Hall A"})).await.id;
+    let seat_7 = buy_seat(&t, event_id, 7).await;
+    HallA { t, event_id, seat_7 }
+}
+
+async fn a_ticket_shows_one_verifiable_code(b: Backend) {
+    let HallA { t, event_id: ev, seat_7: Bought { holder_token: token, ticket_id, .. } } = hall_a(b).await;
     let list = t.get("/users/me/tickets", Some(&token)).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let items = list.body["items"].as_array().unwrap();
@@ -69,19 +108,27 @@ async fn tickets_and_their_codes(b: Backend) {
     // It verifies, and names this ticket.
     let verified = t.app.verify_ticket_code(&code).await.unwrap();
     assert_eq!((verified.ticket_id, verified.event_id), (ticket_id, ev));
-    // The QR images carry it.
-    let (status, ct, svg) = raw(&t, &format!("/tickets/{ticket_id}/qr.svg"), &token).await;
-    assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/svg+xml"));
-    assert!(String::from_utf8(svg).unwrap().contains("<svg"));
-    let (status, ct, png) = raw(&t, &format!("/tickets/{ticket_id}/qr.png"), &token).await;
-    assert_eq!((status, ct.as_str()), (StatusCode::OK, "image/png"));
-    assert_eq!(decode_qr(&png), code);
-    let (status, ct, pdf) = raw(&t, &format!("/tickets/{ticket_id}/ticket.pdf"), &token).await;
-    assert_eq!((status, ct.as_str()), (StatusCode::OK, "application/pdf"));
+}
+
+async fn the_qr_images_and_the_pdf_carry_the_code(b: Backend) {
+    let HallA { t, seat_7: Bought { holder_token: token, ticket_id, .. }, .. } = hall_a(b).await;
+    let code = shown_code(&t, ticket_id, &token).await;
+    let svg = raw(&t, &format!("/tickets/{ticket_id}/qr.svg"), &token).await;
+    assert_eq!((svg.status, svg.content_type.as_str()), (StatusCode::OK, "image/svg+xml"));
+    assert!(String::from_utf8(svg.bytes).unwrap().contains("<svg"));
+    let png = raw(&t, &format!("/tickets/{ticket_id}/qr.png"), &token).await;
+    assert_eq!((png.status, png.content_type.as_str()), (StatusCode::OK, "image/png"));
+    assert_eq!(decode_qr(&png.bytes), code);
+    let pdf = raw(&t, &format!("/tickets/{ticket_id}/ticket.pdf"), &token).await;
+    assert_eq!((pdf.status, pdf.content_type.as_str()), (StatusCode::OK, "application/pdf"));
+    let pdf = pdf.bytes;
     assert!(pdf.starts_with(b"%PDF") && pdf.windows(7).any(|w| w == b"Concert"), "names the event");
-    // Paging: a second ticket, one per page.
-    let (id2, _) = (ticket_id, ());
-    let p = Principal { user_id: item["user_id"].as_str().unwrap().parse().unwrap(), role: Role::Attendee };
+}
+
+/// Paging: a second ticket, one per page.
+async fn my_tickets_come_newest_first_in_pages(b: Backend) {
+    let HallA { t, event_id: ev, seat_7: Bought { holder_token: token, holder: p, ticket_id: first_bought } } =
+        hall_a(b).await;
     let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![8]), ..Default::default() };
     let h = t.app.reserve(&p, &input).await.unwrap();
     t.app.pay(&p, Some(h.reservation.reservation_id), None, None).await.unwrap();
@@ -90,9 +137,12 @@ async fn tickets_and_their_codes(b: Backend) {
     assert_eq!(first.body["items"][0]["seat_number"].as_i64(), Some(8), "newest first");
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let second = t.get(&format!("/users/me/tickets?limit=1&cursor={cursor}"), Some(&token)).await;
-    assert_eq!(second.body["items"][0]["ticket_id"], json!(id2));
+    assert_eq!(second.body["items"][0]["ticket_id"], json!(first_bought));
     assert!(second.body["next_cursor"].is_null());
-    // Bad input.
+}
+
+async fn ticket_reads_refuse_bad_input(b: Backend) {
+    let HallA { t, seat_7: Bought { holder_token: token, .. }, .. } = hall_a(b).await;
     t.get("/users/me/tickets?limit=0", Some(&token)).await.assert_problem(400, Some("limit"));
     t.get("/users/me/tickets?limit=x", Some(&token)).await.assert_problem(400, Some("limit"));
     t.get("/users/me/tickets?cursor=nope", Some(&token)).await.assert_problem(400, Some("cursor"));
@@ -103,16 +153,16 @@ async fn tickets_and_their_codes(b: Backend) {
 
 async fn ticket_authorization(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let (_, _, ticket_id) = buy_seat(&t, ev, 1).await;
+    let SeatedEvent { id: ev, organizer_token: org_t } = t.seated_event(json!({})).await;
+    let ticket_id = buy_seat(&t, ev, 1).await.ticket_id;
     let path = format!("/tickets/{ticket_id}");
     // The event's organizer and admins see it; other people cannot learn it exists.
     assert_eq!(t.get(&path, Some(&org_t)).await.status, StatusCode::OK);
-    let (_, admin) = t.user("admin").await;
+    let admin = t.user("admin").await.token;
     assert_eq!(t.get(&path, Some(&admin)).await.status, StatusCode::OK);
-    let (_, other) = t.user("attendee").await;
-    let (_, other_org) = t.user("organizer").await;
-    let (_, staff) = t.user("staff").await;
+    let other = t.user("attendee").await.token;
+    let other_org = t.user("organizer").await.token;
+    let staff = t.user("staff").await.token;
     for who in [&other, &other_org, &staff] {
         t.get(&path, Some(who)).await.assert_problem(404, None);
         t.get(&format!("{path}/qr.svg"), Some(who)).await.assert_problem(404, None);
@@ -144,52 +194,76 @@ async fn ticket_authorization(b: Backend) {
     t.post(&format!("{missing}/rotate"), Some(&admin), json!({})).await.assert_problem(404, None);
 }
 
-async fn keys_rotate_and_retire(b: Backend) {
+/// A seated event whose key 1 signed seat 1's code before the organizer rotated in key 2,
+/// which signed seat 2's.
+struct Rotated {
+    t: TestApp,
+    organizer_token: String,
+    /// `/events/{event_id}/keys`
+    keys: String,
+    /// The answer to the rotation.
+    rotated: crate::support::Res,
+    old: Bought,
+    old_code: String,
+    new: Bought,
+    new_code: String,
+}
+
+async fn rotated(b: Backend) -> Rotated {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let (token, _, old_ticket) = buy_seat(&t, ev, 1).await;
-    let old_code = t.get(&format!("/tickets/{old_ticket}"), Some(&token)).await.body["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let SeatedEvent { id: ev, organizer_token } = t.seated_event(json!({})).await;
+    let old = buy_seat(&t, ev, 1).await;
+    let old_code = shown_code(&t, old.ticket_id, &old.holder_token).await;
     let keys = format!("/events/{ev}/keys");
-    let listed = t.get(&keys, Some(&org_t)).await;
+    let rotated = t.post(&format!("{keys}/rotate"), Some(&organizer_token), json!({})).await;
+    let new = buy_seat(&t, ev, 2).await;
+    let new_code = shown_code(&t, new.ticket_id, &new.holder_token).await;
+    Rotated { t, organizer_token, keys, rotated, old, old_code, new, new_code }
+}
+
+async fn keys_are_listed_without_their_secret(b: Backend) {
+    let t = TestApp::new(b).await;
+    let SeatedEvent { id: ev, organizer_token: org_t } = t.seated_event(json!({})).await;
+    buy_seat(&t, ev, 1).await;
+    let listed = t.get(&format!("/events/{ev}/keys"), Some(&org_t)).await;
     assert_eq!(listed.status, StatusCode::OK);
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(listed.body["items"][0]["status"].as_str(), Some("signing"));
     assert!(listed.body["items"][0].get("sealed_secret").is_none());
-    // Rotate: key 2 signs new codes; key 1's codes still open the door.
-    let rotated = t.post(&format!("{keys}/rotate"), Some(&org_t), json!({})).await;
+}
+
+/// Rotate: key 2 signs new codes; key 1's codes still open the door.
+async fn a_rotated_key_signs_new_codes_and_old_ones_still_open_the_door(b: Backend) {
+    let Rotated { t, rotated, old, old_code, new_code, .. } = rotated(b).await;
     assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
     assert_eq!(
         (rotated.body["key_id"].as_i64(), rotated.body["status"].as_str()),
         (Some(2), Some("signing"))
     );
     assert!(t.app.verify_ticket_code(&old_code).await.is_ok());
-    let (token2, _, new_ticket) = buy_seat(&t, ev, 2).await;
-    let new_code = t.get(&format!("/tickets/{new_ticket}"), Some(&token2)).await.body["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
     assert!(t.app.verify_ticket_code(&new_code).await.is_ok());
     // The old ticket keeps its code while key 1 verifies.
-    let again = t.get(&format!("/tickets/{old_ticket}"), Some(&token)).await;
-    assert_eq!(again.body["code"].as_str(), Some(old_code.as_str()));
-    // The signing key cannot be retired; unknown keys are 404.
+    assert_eq!(shown_code(&t, old.ticket_id, &old.holder_token).await, old_code);
+}
+
+/// The signing key cannot be retired; unknown keys are 404.
+async fn the_signing_key_and_unknown_keys_cannot_be_retired(b: Backend) {
+    let Rotated { t, organizer_token: org_t, keys, .. } = rotated(b).await;
     t.post(&format!("{keys}/2/retire"), Some(&org_t), json!({})).await.assert_problem(409, None);
     t.post(&format!("{keys}/99/retire"), Some(&org_t), json!({})).await.assert_problem(404, None);
     t.post(&format!("{keys}/x/retire"), Some(&org_t), json!({})).await.assert_problem(404, None);
-    // Retire key 1: its codes stop working and the ticket gets a new code from key 2.
+}
+
+/// Retire key 1: its codes stop working and the ticket gets a new code from key 2.
+async fn retiring_a_key_gives_its_tickets_new_codes(b: Backend) {
+    let Rotated { t, organizer_token: org_t, keys, old, old_code, .. } = rotated(b).await;
     let r = t.post(&format!("{keys}/1/retire"), Some(&org_t), json!({})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     assert!(matches!(
         t.app.verify_ticket_code(&old_code).await,
         Err(CodeRefusal::Code(CodeError::UnknownKey))
     ));
-    let reissued = t.get(&format!("/tickets/{old_ticket}"), Some(&token)).await.body["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let reissued = shown_code(&t, old.ticket_id, &old.holder_token).await;
     assert_ne!(reissued, old_code);
     assert!(t.app.verify_ticket_code(&reissued).await.is_ok());
     t.post(&format!("{keys}/1/retire"), Some(&org_t), json!({})).await.assert_problem(409, None);
@@ -197,8 +271,14 @@ async fn keys_rotate_and_retire(b: Backend) {
     let states: Vec<_> =
         listed.body["items"].as_array().unwrap().iter().map(|k| k["status"].clone()).collect();
     assert_eq!(states, vec![json!("retired"), json!("signing")]);
-    // A different master key cannot open this event's keys: issuing fails rather than signing
-    // with something else.
+}
+
+/// A different master key cannot open this event's keys: issuing fails rather than signing
+/// with something else.
+async fn another_master_key_cannot_open_the_events_keys(b: Backend) {
+    let Rotated { t, organizer_token: org_t, keys, new, .. } = rotated(b).await;
+    let r = t.post(&format!("{keys}/1/retire"), Some(&org_t), json!({})).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     let other = App::new(
         t.app.store.clone(),
         AppConfig {
@@ -210,13 +290,13 @@ async fn keys_rotate_and_retire(b: Backend) {
     .await
     .unwrap();
     let p = Principal { user_id: Uuid::nil(), role: Role::Admin };
-    assert!(other.ticket(&p, new_ticket).await.is_err());
+    assert!(other.ticket(&p, new.ticket_id).await.is_err());
 }
 
 async fn refund_revokes_the_code(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({})).await;
-    let (token, p, ticket_id) = buy_seat(&t, ev, 3).await;
+    let ev = t.seated_event(json!({})).await.id;
+    let Bought { holder_token: token, holder: p, ticket_id } = buy_seat(&t, ev, 3).await;
     let code = t.get(&format!("/tickets/{ticket_id}"), Some(&token)).await.body["code"]
         .as_str()
         .unwrap()
@@ -241,8 +321,8 @@ async fn refund_revokes_the_code(b: Backend) {
 
 async fn reissue_and_cancellation_revoke(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let (token, _, old) = buy_seat(&t, ev, 6).await;
+    let SeatedEvent { id: ev, organizer_token: org_t } = t.seated_event(json!({})).await;
+    let Bought { holder_token: token, ticket_id: old, .. } = buy_seat(&t, ev, 6).await;
     let code = |id: Uuid| {
         let (t, token) = (&t, token.clone());
         async move {
@@ -250,7 +330,7 @@ async fn reissue_and_cancellation_revoke(b: Backend) {
         }
     };
     let old_code = code(old).await.unwrap();
-    let (_, other) = t.user("attendee").await;
+    let other = t.user("attendee").await.token;
     t.post(&format!("/tickets/{old}/reissue"), Some(&other), json!({})).await.assert_problem(404, None);
     t.post(&format!("/tickets/{old}/reissue"), None, json!({})).await.assert_problem(401, None);
     t.post(&format!("/tickets/{}/reissue", Uuid::now_v7()), Some(&token), json!({}))
@@ -281,8 +361,8 @@ async fn reissue_and_cancellation_revoke(b: Backend) {
 /// holder's inbox. And login rate-limit rows grew without bound: closed windows are swept.
 async fn resends_are_limited_and_closed_windows_swept(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let (token, holder, ticket) = buy_seat(&t, ev, 2).await;
+    let SeatedEvent { id: ev, organizer_token: org_t } = t.seated_event(json!({})).await;
+    let Bought { holder_token: token, holder, ticket_id: ticket } = buy_seat(&t, ev, 2).await;
     let path = format!("/tickets/{ticket}/resend");
     for _ in 0..3 {
         assert_eq!(t.post(&path, Some(&token), json!({})).await.status, StatusCode::ACCEPTED);

@@ -6,15 +6,15 @@ use tessera_store::Backend;
 use uuid::Uuid;
 
 use crate::both;
-use crate::support::TestApp;
+use crate::support::{TestApp, User};
 
 both!(get_user_self_or_admin, list_users_admin_only, patch_user_rules);
 
 async fn get_user_self_or_admin(b: Backend) {
     let t = TestApp::new(b).await;
-    let (alice, alice_t) = t.user("attendee").await;
-    let (_, bob_t) = t.user("attendee").await;
-    let (_, admin_t) = t.user("admin").await;
+    let User { id: alice, token: alice_t } = t.user("attendee").await;
+    let bob_t = t.user("attendee").await.token;
+    let admin_t = t.user("admin").await.token;
     assert_eq!(t.get(&format!("/users/{alice}"), Some(&alice_t)).await.status, StatusCode::OK);
     assert_eq!(t.get(&format!("/users/{alice}"), Some(&admin_t)).await.status, StatusCode::OK);
     // Another user's account is hidden as 404, like an unknown or malformed id.
@@ -26,8 +26,8 @@ async fn get_user_self_or_admin(b: Backend) {
 
 async fn list_users_admin_only(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, admin_t) = t.user("admin").await;
-    let (_, org_t) = t.user("organizer").await;
+    let admin_t = t.user("admin").await.token;
+    let org_t = t.user("organizer").await.token;
     for _ in 0..3 {
         t.user("attendee").await;
     }
@@ -56,9 +56,9 @@ async fn list_users_admin_only(b: Backend) {
 
 async fn patch_user_rules(b: Backend) {
     let t = TestApp::new(b).await;
-    let (alice, alice_t) = t.user("attendee").await;
-    let (_, bob_t) = t.user("attendee").await;
-    let (_, admin_t) = t.user("admin").await;
+    let User { id: alice, token: alice_t } = t.user("attendee").await;
+    let bob_t = t.user("attendee").await.token;
+    let admin_t = t.user("admin").await.token;
     let path = format!("/users/{alice}");
     let r = t
         .call("PATCH", &path, Some(&alice_t), Some(json!({"name": "Alice", "phone_number": "090-1234-5678"})))

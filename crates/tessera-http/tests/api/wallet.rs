@@ -10,12 +10,18 @@ use tessera_store::Backend;
 use uuid::Uuid;
 
 use crate::both;
-use crate::support::TestApp;
+use crate::support::{SeatedEvent, TestApp, User};
 
 both!(
     wallet_charges_and_ledger,
-    payment_flow_and_idempotency,
-    buy_now_and_refund,
+    a_payment_short_of_money_is_402_and_changes_nothing,
+    payment_input_and_ownership_are_checked,
+    a_payment_replays_under_its_idempotency_key,
+    a_payment_sells_the_seats_and_moves_the_money_once,
+    buying_short_of_money_gives_the_places_back,
+    buying_in_one_call_replays_under_its_key,
+    buy_now_input_is_checked,
+    a_refund_gives_the_money_and_places_back,
     refund_rules,
     race_500_buyers_for_50_seats,
     race_200_best_available_for_50_seats,
@@ -28,7 +34,7 @@ both!(
 
 async fn wallet_charges_and_ledger(b: Backend) {
     let t = TestApp::new(b).await;
-    let (id, a) = t.user("attendee").await;
+    let User { id, token: a } = t.user("attendee").await;
     let r = t.get("/balance", Some(&a)).await;
     assert_eq!(r.body, json!({"user_id": id, "balance": "0.00"}));
     assert_eq!(t.post("/balance", Some(&a), json!({"amount": "100.50"})).await.body["balance"], "100.50");
@@ -56,20 +62,48 @@ async fn wallet_charges_and_ledger(b: Backend) {
     assert_eq!(t.app.store.ledger_sum(id).await.unwrap(), 12_050);
 }
 
-async fn payment_flow_and_idempotency(b: Backend) {
+/// A `POST /payments` of `body` by `token` with an Idempotency-Key.
+fn pay_with_key(token: &str, key: &str, body: serde_json::Value) -> http::Request<axum::body::Body> {
+    http::Request::post("/payments")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .header("idempotency-key", key)
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Attendee `a` holds seats 1 and 2 (100.00) of a seated event, with nothing in the wallet.
+struct Held {
+    t: TestApp,
+    event_id: Uuid,
+    a: User,
+    reservation_id: String,
+}
+
+async fn held(b: Backend) -> Held {
     let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({})).await;
-    let (uid, a) = t.user("attendee").await;
-    let (_, bob) = t.user("attendee").await;
-    let hold = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [1, 2]})).await;
-    let rid = hold.body["reservation_id"].as_str().unwrap().to_string();
-    // Not enough money: 402 and nothing changes.
-    t.post("/balance", Some(&a), json!({"amount": "99.99"})).await;
-    let r = t.post("/payments", Some(&a), json!({"reservation_id": rid})).await;
+    let ev = t.seated_event(json!({})).await.id;
+    let a = t.user("attendee").await;
+    let hold = t.post("/reservations", Some(&a.token), json!({"event_id": ev, "seat_numbers": [1, 2]})).await;
+    let reservation_id = hold.body["reservation_id"].as_str().unwrap().to_string();
+    Held { t, event_id: ev, a, reservation_id }
+}
+
+/// Not enough money: 402 and nothing changes.
+async fn a_payment_short_of_money_is_402_and_changes_nothing(b: Backend) {
+    let Held { t, a, reservation_id: rid, .. } = held(b).await;
+    t.post("/balance", Some(&a.token), json!({"amount": "99.99"})).await;
+    let r = t.post("/payments", Some(&a.token), json!({"reservation_id": rid})).await;
     r.assert_problem(402, None);
-    assert_eq!(t.get(&format!("/reservations/{rid}"), Some(&a)).await.body["status"], "pending");
-    t.post("/balance", Some(&a), json!({"amount": "0.01"})).await;
-    // Someone else's hold, unknown holds, bad bodies.
+    assert_eq!(t.get(&format!("/reservations/{rid}"), Some(&a.token)).await.body["status"], "pending");
+    assert_eq!(t.get("/balance", Some(&a.token)).await.body["balance"], "99.99");
+}
+
+/// Someone else's hold, unknown holds, bad bodies.
+async fn payment_input_and_ownership_are_checked(b: Backend) {
+    let Held { t, a, reservation_id: rid, .. } = held(b).await;
+    let (a, bob) = (a.token, t.user("attendee").await.token);
+    t.post("/balance", Some(&a), json!({"amount": "100"})).await;
     t.post("/payments", Some(&bob), json!({"reservation_id": rid})).await.assert_problem(404, None);
     t.post("/payments", Some(&a), json!({"reservation_id": Uuid::now_v7()})).await.assert_problem(404, None);
     t.post("/payments", Some(&a), json!({})).await.assert_problem(400, Some("reservation_id"));
@@ -77,16 +111,26 @@ async fn payment_flow_and_idempotency(b: Backend) {
         .await
         .assert_problem(400, Some("method"));
     t.post("/payments", None, json!({"reservation_id": rid})).await.assert_problem(401, None);
-    // Pay with a key; the same key replays; another key finds it paid.
-    let pay = |key: &str, body: serde_json::Value| {
-        http::Request::post("/payments")
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {a}"))
-            .header("idempotency-key", key)
-            .body(axum::body::Body::from(body.to_string()))
-            .unwrap()
-    };
-    let first = t.send(pay("k-1", json!({"reservation_id": rid}))).await;
+}
+
+/// `held`, with the money in the wallet, paid with the key `k-1`.
+struct Paid {
+    held: Held,
+    /// The payment's answer.
+    first: crate::support::Res,
+}
+
+async fn paid(b: Backend) -> Paid {
+    let held = held(b).await;
+    held.t.post("/balance", Some(&held.a.token), json!({"amount": "100"})).await;
+    let body = json!({"reservation_id": held.reservation_id});
+    let first = held.t.send(pay_with_key(&held.a.token, "k-1", body)).await;
+    Paid { held, first }
+}
+
+/// Pay with a key; the same key replays; another key finds it paid; a key is for one request.
+async fn a_payment_replays_under_its_idempotency_key(b: Backend) {
+    let Paid { held: Held { t, event_id: ev, a, reservation_id: rid }, first } = paid(b).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert_eq!(first.body["amount"], "100.00");
     assert_eq!(first.body["payment_status"], "success");
@@ -98,32 +142,49 @@ async fn payment_flow_and_idempotency(b: Backend) {
         .map(|x| x["seat_number"].as_i64().unwrap())
         .collect();
     assert_eq!(seats, [1, 2]);
-    let again = t.send(pay("k-1", json!({"reservation_id": rid}))).await;
+    let again = t.send(pay_with_key(&a.token, "k-1", json!({"reservation_id": rid}))).await;
     assert_eq!(again.status, StatusCode::CREATED);
     assert_eq!(again.headers["idempotent-replayed"], "true");
     assert_eq!(again.body, first.body);
-    let other = t.send(pay("k-2", json!({"reservation_id": rid}))).await;
+    let other = t.send(pay_with_key(&a.token, "k-2", json!({"reservation_id": rid}))).await;
     other.assert_problem(409, None);
     assert_eq!(other.body["code"], "already_paid");
-    let hold2 = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [3]})).await;
-    let reused = t.send(pay("k-1", json!({"reservation_id": hold2.body["reservation_id"]}))).await;
+    let hold2 = t.post("/reservations", Some(&a.token), json!({"event_id": ev, "seat_numbers": [3]})).await;
+    let reused =
+        t.send(pay_with_key(&a.token, "k-1", json!({"reservation_id": hold2.body["reservation_id"]}))).await;
     reused.assert_problem(409, None);
     assert_eq!(reused.body["code"], "idempotency_key_reused");
-    t.send(pay(&"x".repeat(300), json!({"reservation_id": rid})))
+    t.send(pay_with_key(&a.token, &"x".repeat(300), json!({"reservation_id": rid})))
         .await
         .assert_problem(400, Some("Idempotency-Key"));
-    // Seats are sold, the money moved once, the ledger adds up.
+}
+
+/// Seats are sold, the money moved once, the ledger adds up.
+async fn a_payment_sells_the_seats_and_moves_the_money_once(b: Backend) {
+    let Paid { held: Held { t, event_id: ev, a, reservation_id: rid }, first } = paid(b).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let again = t.send(pay_with_key(&a.token, "k-1", json!({"reservation_id": rid}))).await;
+    assert_eq!(again.status, StatusCode::CREATED);
     let sold = t.get(&format!("/events/{ev}/seats?status=sold"), None).await;
     assert_eq!(sold.body["items"].as_array().unwrap().len(), 2);
-    assert_eq!(t.get("/balance", Some(&a)).await.body["balance"], "0.00");
-    assert_eq!(t.app.store.ledger_sum(uid).await.unwrap(), 0);
-    let mine = t.get("/users/me/purchases", Some(&a)).await;
+    assert_eq!(t.get("/balance", Some(&a.token)).await.body["balance"], "0.00");
+    assert_eq!(t.app.store.ledger_sum(a.id).await.unwrap(), 0);
+    let mine = t.get("/users/me/purchases", Some(&a.token)).await;
     assert_eq!(mine.body["items"][0]["total_price"], "100.00");
 }
 
-async fn buy_now_and_refund(b: Backend) {
+/// A general-admission event with a GA type (25, quota 10), and an attendee with an empty
+/// wallet.
+struct GaSale {
+    t: TestApp,
+    event_id: Uuid,
+    ticket_type_id: String,
+    a: User,
+}
+
+async fn ga_sale(b: Backend) -> GaSale {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
+    let org_t = t.user("organizer").await.token;
     let ev = t.event(&org_t, json!({"name": "Fest", "start_time": "2030-05-01T18:00:00Z"})).await;
     let tt = t
         .post(
@@ -132,65 +193,94 @@ async fn buy_now_and_refund(b: Backend) {
             json!({"name": "GA", "price": "25", "quota": 10}),
         )
         .await;
-    let tt = tt.body["ticket_type_id"].as_str().unwrap().to_string();
-    let (uid, a) = t.user("attendee").await;
-    let buy = |key: &str, qty: i64| {
-        http::Request::post(format!("/events/{ev}/purchases"))
+    let ticket_type_id = tt.body["ticket_type_id"].as_str().unwrap().to_string();
+    let a = t.user("attendee").await;
+    GaSale { t, event_id: ev, ticket_type_id, a }
+}
+
+impl GaSale {
+    /// `a` buys `qty` places in one call, with an Idempotency-Key.
+    async fn buy(&self, key: &str, qty: i64) -> crate::support::Res {
+        let body = json!({"ticket_type_id": self.ticket_type_id, "ticket_quantity": qty});
+        let req = http::Request::post(format!("/events/{}/purchases", self.event_id))
             .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {a}"))
+            .header("authorization", format!("Bearer {}", self.a.token))
             .header("idempotency-key", key)
-            .body(axum::body::Body::from(json!({"ticket_type_id": tt, "ticket_quantity": qty}).to_string()))
-            .unwrap()
-    };
-    // 402 gives the hold back at once.
-    t.send(buy("b-0", 2)).await.assert_problem(402, None);
-    let types = t.get(&format!("/events/{ev}/ticket-types"), None).await;
-    assert_eq!(types.body["items"][0]["available"], 10);
-    t.post("/balance", Some(&a), json!({"amount": "100"})).await;
-    let r = t.send(buy("b-1", 2)).await;
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        self.t.send(req).await
+    }
+
+    /// The GA type as listed.
+    async fn ga(&self) -> serde_json::Value {
+        self.t.get(&format!("/events/{}/ticket-types", self.event_id), None).await.body["items"][0].clone()
+    }
+
+    /// Tops up the wallet with 100 and buys two places (key `b-1`).
+    async fn bought_two(&self) -> crate::support::Res {
+        self.t.post("/balance", Some(&self.a.token), json!({"amount": "100"})).await;
+        self.buy("b-1", 2).await
+    }
+}
+
+/// 402 gives the hold back at once.
+async fn buying_short_of_money_gives_the_places_back(b: Backend) {
+    let sale = ga_sale(b).await;
+    sale.buy("b-0", 2).await.assert_problem(402, None);
+    assert_eq!(sale.ga().await["available"], 10);
+}
+
+async fn buying_in_one_call_replays_under_its_key(b: Backend) {
+    let sale = ga_sale(b).await;
+    let r = sale.bought_two().await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert_eq!(r.body["tickets"].as_array().unwrap().len(), 2);
     assert!(r.body["tickets"][0]["seat_number"].is_null());
-    let replay = t.send(buy("b-1", 2)).await;
+    let replay = sale.buy("b-1", 2).await;
     assert_eq!(replay.body["payment_id"], r.body["payment_id"]);
-    t.send(buy("b-1", 3)).await.assert_problem(409, None);
-    t.post(&format!("/events/{ev}/purchases"), Some(&a), json!({"ticket_type_id": tt}))
+    sale.buy("b-1", 3).await.assert_problem(409, None);
+    let ga = sale.ga().await;
+    assert_eq!((ga["sold"].as_i64(), ga["available"].as_i64()), (Some(2), Some(8)));
+    assert_eq!(sale.t.get("/balance", Some(&sale.a.token)).await.body["balance"], "50.00");
+}
+
+async fn buy_now_input_is_checked(b: Backend) {
+    let GaSale { t, event_id: ev, ticket_type_id: tt, a } = ga_sale(b).await;
+    let path = format!("/events/{ev}/purchases");
+    t.post(&path, Some(&a.token), json!({"ticket_type_id": tt}))
         .await
         .assert_problem(400, Some("ticket_quantity"));
-    t.post(&format!("/events/{ev}/purchases"), Some(&a), json!({"ticket_quantity": 1}))
+    t.post(&path, Some(&a.token), json!({"ticket_quantity": 1}))
         .await
         .assert_problem(400, Some("ticket_type_id"));
-    t.post(&format!("/events/{ev}/purchases"), None, json!({"ticket_type_id": tt, "ticket_quantity": 1}))
-        .await
-        .assert_problem(401, None);
-    let types = t.get(&format!("/events/{ev}/ticket-types"), None).await;
-    assert_eq!(
-        (types.body["items"][0]["sold"].as_i64(), types.body["items"][0]["available"].as_i64()),
-        (Some(2), Some(8))
-    );
-    assert_eq!(t.get("/balance", Some(&a)).await.body["balance"], "50.00");
-    // Refund: money back, places back, tickets void.
+    t.post(&path, None, json!({"ticket_type_id": tt, "ticket_quantity": 1})).await.assert_problem(401, None);
+}
+
+/// Refund: money back, places back, tickets void; once.
+async fn a_refund_gives_the_money_and_places_back(b: Backend) {
+    let sale = ga_sale(b).await;
+    let r = sale.bought_two().await;
+    let (t, a) = (&sale.t, &sale.a);
     let pid = r.body["purchase"]["purchase_id"].as_str().unwrap();
-    let rf = t.post(&format!("/purchases/{pid}/refund"), Some(&a), json!({})).await;
+    let rf = t.post(&format!("/purchases/{pid}/refund"), Some(&a.token), json!({})).await;
     assert_eq!(rf.status, StatusCode::OK, "{}", rf.body);
     assert_eq!(
         (rf.body["refunded_amount"].as_str(), rf.body["purchase"]["status"].as_str()),
         (Some("50.00"), Some("refunded"))
     );
-    assert_eq!(t.get("/balance", Some(&a)).await.body["balance"], "100.00");
-    assert_eq!(t.app.store.ledger_sum(uid).await.unwrap(), 10_000);
-    let types = t.get(&format!("/events/{ev}/ticket-types"), None).await;
-    assert_eq!(types.body["items"][0]["available"], 10);
+    assert_eq!(t.get("/balance", Some(&a.token)).await.body["balance"], "100.00");
+    assert_eq!(t.app.store.ledger_sum(a.id).await.unwrap(), 10_000);
+    assert_eq!(sale.ga().await["available"], 10);
     let tickets = t.app.store.tickets_for_purchase(Uuid::parse_str(pid).unwrap()).await.unwrap();
     assert!(tickets.iter().all(|x| x.status == "void"));
-    t.post(&format!("/purchases/{pid}/refund"), Some(&a), json!({})).await.assert_problem(409, None);
+    t.post(&format!("/purchases/{pid}/refund"), Some(&a.token), json!({})).await.assert_problem(409, None);
 }
 
 async fn refund_rules(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, org_t) = t.seated_event(json!({})).await;
-    let (_, a) = t.user("attendee").await;
-    let (_, bob) = t.user("attendee").await;
+    let SeatedEvent { id: ev, organizer_token: org_t } = t.seated_event(json!({})).await;
+    let a = t.user("attendee").await.token;
+    let bob = t.user("attendee").await.token;
     t.post("/balance", Some(&a), json!({"amount": "200"})).await;
     let mut pids = Vec::new();
     for seat in [1, 2] {
@@ -228,7 +318,7 @@ async fn refund_rules(b: Backend) {
 /// one or none are left: exactly 50 are sold, each once.
 async fn race_500_buyers_for_50_seats(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({})).await;
+    let ev = t.seated_event(json!({})).await.id;
     let buyers = t.principals(500).await;
     for p in &buyers {
         t.app.charge(p, Some("50")).await.unwrap();
@@ -291,7 +381,7 @@ async fn race_200_near_picks_for_50_seats(b: Backend) {
 /// 200 buyers each ask the server for one seat of 50 (buyer `i` near `near(i)`, if any).
 async fn race_200_server_picks_for_50_seats(b: Backend, near: fn(usize) -> Option<i64>) {
     let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({})).await;
+    let ev = t.seated_event(json!({})).await.id;
     let buyers = t.principals(200).await;
     let mut tasks = Vec::new();
     for (i, who) in buyers.into_iter().enumerate() {
@@ -326,7 +416,7 @@ async fn race_200_server_picks_for_50_seats(b: Backend, near: fn(usize) -> Optio
 /// below zero and the ledger sums to it.
 async fn race_200_payments_on_one_wallet(b: Backend) {
     let t = TestApp::new(b).await;
-    let (_, org_t) = t.user("organizer").await;
+    let org_t = t.user("organizer").await.token;
     let who = t.principals(1).await.remove(0);
     let mut holds = Vec::new();
     for e in 0..4 {
@@ -378,7 +468,7 @@ async fn race_200_payments_on_one_wallet(b: Backend) {
 /// One payment retried 20 times at once with the same Idempotency-Key charges once.
 async fn race_20_retries_with_one_key(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({})).await;
+    let ev = t.seated_event(json!({})).await.id;
     let who = t.principals(1).await.remove(0);
     t.app.charge(&who, Some("500")).await.unwrap();
     let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![9, 10]), ..Default::default() };
@@ -409,7 +499,7 @@ async fn race_20_retries_with_one_key(b: Backend) {
 /// never sold twice.
 async fn expired_hold_is_refused_and_never_sold_twice(b: Backend) {
     let t = TestApp::new(b).await;
-    let (ev, _) = t.seated_event(json!({"hold_seconds": 60})).await;
+    let ev = t.seated_event(json!({"hold_seconds": 60})).await.id;
     let ps = t.principals(2).await;
     for p in &ps {
         t.app.charge(p, Some("100")).await.unwrap();
@@ -429,7 +519,7 @@ async fn expired_hold_is_refused_and_never_sold_twice(b: Backend) {
 /// (#21) A top-up retried with its Idempotency-Key is applied once, even when the retries race.
 async fn top_ups_honour_idempotency_keys(b: Backend) {
     let t = TestApp::new(b).await;
-    let (id, a) = t.user("attendee").await;
+    let User { id, token: a } = t.user("attendee").await;
     let top_up = |key: &'static str, amount: &'static str| {
         let (t, a) = (&t, a.clone());
         async move {
@@ -457,7 +547,7 @@ async fn top_ups_honour_idempotency_keys(b: Backend) {
     assert_eq!(t.app.store.balance(id).await.unwrap(), Some(1500));
     assert_eq!(t.app.store.ledger_sum(id).await.unwrap(), 1500);
     // A key is the caller's own, and a payment's key is not a top-up's.
-    let (_, other) = t.user("attendee").await;
+    let other = t.user("attendee").await.token;
     let r = t
         .send(
             http::Request::post("/balance")
