@@ -7,9 +7,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use tessera_domain::id::UserId;
+use tessera_domain::records::User;
 
 use anyhow::{Context, bail};
-use uuid::Uuid;
 
 use tessera_app::auth::{Principal, TokenConfig};
 use tessera_app::booking::ReserveInput;
@@ -17,7 +18,7 @@ use tessera_app::{App, AppConfig, SystemClock};
 use tessera_domain::Role;
 use tessera_domain::booking::{SeatMapInput, TicketTypeInput};
 use tessera_domain::event::EventInput;
-use tessera_store::{Store, StoreOptions, UserRow};
+use tessera_store::{Store, StoreOptions};
 
 use crate::load::{Report, Target};
 use crate::pool::Pool;
@@ -55,19 +56,19 @@ async fn provision(store: &Store, n: usize) -> anyhow::Result<(Vec<String>, Stri
         .await
         .map_err(err)?;
     let now = tessera_domain::clock::now();
-    let user = |name: String, role: &str| UserRow {
-        user_id: Uuid::now_v7(),
+    let user = |name: String, role: Role| User {
+        user_id: UserId::new(),
         email: format!("{}@door.tessera.test", name.to_lowercase().replace(' ', ".")),
         name,
         password_hash: "!".into(),
-        role: role.into(),
+        role,
         phone_number: None,
         created_at: now,
         updated_at: now,
         disabled_at: None,
     };
-    let org = user("Door Organizer".into(), "organizer");
-    let staff = user("Door Staff".into(), "staff");
+    let org = user("Door Organizer".into(), Role::Organizer);
+    let staff = user("Door Staff".into(), Role::Staff);
     store.provision_users(&[org.clone(), staff.clone()], 0, now).await?;
     let who = Principal { user_id: org.user_id, role: Role::Organizer };
     let input = EventInput {
@@ -89,8 +90,8 @@ async fn provision(store: &Store, n: usize) -> anyhow::Result<(Vec<String>, Stri
     let tt = app.create_ticket_type(&who, event.event_id, &tt).await.map_err(err)?;
     app.add_event_staff(&who, event.event_id, staff.user_id).await.map_err(err)?;
     // Buyers of up to 100 tickets each.
-    let buyers: Vec<UserRow> =
-        (0..n.div_ceil(100)).map(|i| user(format!("Holder {i}"), "attendee")).collect();
+    let buyers: Vec<User> =
+        (0..n.div_ceil(100)).map(|i| user(format!("Holder {i}"), Role::Attendee)).collect();
     store.provision_users(&buyers, 100_000_000, now).await?;
     let mut left = n;
     let mut ticket_ids = Vec::with_capacity(n);

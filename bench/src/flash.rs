@@ -21,6 +21,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tessera_domain::id::EventId;
+use tessera_domain::id::UserId;
+use tessera_domain::records::{SaleAudit, User};
 
 use anyhow::{Context, bail};
 use rand::Rng;
@@ -33,7 +36,7 @@ use tessera_app::{App, AppConfig, SystemClock};
 use tessera_domain::Role;
 use tessera_domain::booking::SeatMapInput;
 use tessera_domain::event::EventInput;
-use tessera_store::{Store, StoreOptions, UserRow};
+use tessera_store::{Store, StoreOptions};
 
 use crate::pool::Pool;
 
@@ -118,7 +121,7 @@ pub struct FlashReport {
     pub sale_secs: f64,
     pub sold: u64,
     pub oversold: i64,
-    pub audit: tessera_store::SaleAudit,
+    pub audit: SaleAudit,
     pub reservations: u64,
     pub conflicts: u64,
     /// Polls from the opening on.
@@ -148,7 +151,7 @@ fn latency(mut v: Vec<u32>) -> Latency {
 
 /// Everything the setup made.
 struct Provisioned {
-    event_id: Uuid,
+    event_id: EventId,
     organizer_token: String,
     buyer_tokens: Vec<String>,
 }
@@ -161,19 +164,19 @@ async fn provision(store: &Store, args: &FlashArgs) -> anyhow::Result<Provisione
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let now = tessera_domain::clock::now();
-    let user = |name: String, email: String, role: &str| UserRow {
-        user_id: Uuid::now_v7(),
+    let user = |name: String, email: String, role: Role| User {
+        user_id: UserId::new(),
         name,
         email,
         // Not a password hash: these accounts cannot log in, they use minted tokens.
         password_hash: "!".into(),
-        role: role.into(),
+        role,
         phone_number: None,
         created_at: now,
         updated_at: now,
         disabled_at: None,
     };
-    let org = user("Flash Organizer".into(), "organizer@flash.tessera.test".into(), "organizer");
+    let org = user("Flash Organizer".into(), "organizer@flash.tessera.test".into(), Role::Organizer);
     store.provision_users(std::slice::from_ref(&org), 0, now).await?;
     let who = Principal { user_id: org.user_id, role: Role::Organizer };
     let start = tessera_domain::clock::format_ts(now + time::Duration::days(30));
@@ -199,8 +202,8 @@ async fn provision(store: &Store, args: &FlashArgs) -> anyhow::Result<Provisione
         opens_at: Some(Some(tomorrow)),
     };
     app.set_queue(&who, event.event_id, announced).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let buyers: Vec<UserRow> = (0..args.buyers)
-        .map(|i| user(format!("Buyer {i}"), format!("buyer{i}@flash.tessera.test"), "attendee"))
+    let buyers: Vec<User> = (0..args.buyers)
+        .map(|i| user(format!("Buyer {i}"), format!("buyer{i}@flash.tessera.test"), Role::Attendee))
         .collect();
     store.provision_users(&buyers, 10_000, now).await?;
     let buyer_tokens = buyers

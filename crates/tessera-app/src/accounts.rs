@@ -1,5 +1,7 @@
 //! Accounts: registration, login with rotating refresh tokens, profiles, API keys.
 
+use tessera_domain::id::{ApiKeyId, UserId};
+use tessera_domain::records::{ApiKey, Rotation, User, UserChanges, UserFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -7,9 +9,8 @@ use tessera_domain::Role;
 use tessera_domain::page::{Page, page_cursor, parse_limit};
 use tessera_domain::user::{NewUser, RegisterInput, UserPatch, parse_email, parse_password, parse_phone};
 use tessera_domain::validation::{ValidationErrors, required_text};
-use tessera_store::tokens::ApiKeyRow;
-use tessera_store::users::{UserChanges, UserFilter, UserRow};
-use tessera_store::{Rotation, StoreError};
+
+use tessera_store::StoreError;
 
 use crate::auth::{API_KEY_PREFIX, Principal, hash_password, random_token, token_hash, verify_password};
 use crate::cursor;
@@ -21,14 +22,14 @@ pub struct Session {
     pub access_token: String,
     pub expires_in: i64,
     pub refresh_token: String,
-    pub user: UserRow,
+    pub user: User,
 }
 
 /// A newly created API key: the secret is shown once and never stored.
 #[derive(Debug, Clone)]
 pub struct NewApiKey {
     pub key: String,
-    pub row: ApiKeyRow,
+    pub row: ApiKey,
 }
 
 /// Raw profile change fields as they arrive (`phone_number: Some(None)` clears it).
@@ -53,19 +54,19 @@ pub struct PatchOutcome {
 
 impl App {
     /// Registers an account; a taken e-mail is 409 however many requests race for it.
-    pub async fn register(&self, input: RegisterInput<'_>) -> Result<UserRow> {
+    pub async fn register(&self, input: RegisterInput<'_>) -> Result<User> {
         let new = NewUser::parse(input)?;
         self.create_user(new).await
     }
 
-    async fn create_user(&self, new: NewUser) -> Result<UserRow> {
+    async fn create_user(&self, new: NewUser) -> Result<User> {
         let now = self.now();
-        let row = UserRow {
-            user_id: Uuid::now_v7(),
+        let row = User {
+            user_id: UserId::new(),
             name: new.name,
             email: new.email,
             password_hash: hash_password(new.password).await?,
-            role: new.role.as_str().to_string(),
+            role: new.role,
             phone_number: new.phone_number,
             created_at: now,
             updated_at: now,
@@ -82,7 +83,7 @@ impl App {
     }
 
     /// Creates an administrator (the CLI's `admin create`).
-    pub async fn create_admin(&self, email: &str, password: &str, name: Option<&str>) -> Result<UserRow> {
+    pub async fn create_admin(&self, email: &str, password: &str, name: Option<&str>) -> Result<User> {
         let mut errs = ValidationErrors::new();
         let email = errs.check("email", parse_email(Some(email)));
         let password = errs.check("password", parse_password(Some(password)));
@@ -149,8 +150,8 @@ impl App {
         Ok(())
     }
 
-    async fn start_session(&self, user: UserRow, family_id: Uuid) -> Result<Session> {
-        let role: Role = user.role.parse().map_err(|_| AppError::internal("bad role in database"))?;
+    async fn start_session(&self, user: User, family_id: Uuid) -> Result<Session> {
+        let role = user.role;
         let state = self.session_state(user.user_id).await?;
         if state.disabled_at.is_some() {
             return Err(AppError::Unauthorized("this account is disabled"));
@@ -197,7 +198,7 @@ impl App {
     }
 
     /// A user as seen by `who`: themself or, for admins, anyone; otherwise 404.
-    pub async fn get_user(&self, who: &Principal, user_id: Uuid) -> Result<UserRow> {
+    pub async fn get_user(&self, who: &Principal, user_id: UserId) -> Result<User> {
         if !(who.is_admin() || who.user_id == user_id) {
             return Err(AppError::NotFound("user"));
         }
@@ -212,13 +213,13 @@ impl App {
         q: Option<&str>,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> Result<Page<UserRow>> {
+    ) -> Result<Page<User>> {
         if !who.is_admin() {
             return Err(AppError::Forbidden("only admins may list users"));
         }
         let mut errs = ValidationErrors::new();
         let role = match role {
-            Some(r) => errs.check("role", r.parse::<Role>()).map(|r| r.as_str().to_string()),
+            Some(r) => errs.check("role", r.parse::<Role>()),
             None => None,
         };
         let limit = errs.check("limit", parse_limit(limit));
@@ -245,9 +246,9 @@ impl App {
     pub async fn patch_user(
         &self,
         who: &Principal,
-        user_id: Uuid,
+        user_id: UserId,
         input: PatchUserInput,
-    ) -> Result<(UserRow, PatchOutcome)> {
+    ) -> Result<(User, PatchOutcome)> {
         let current = self.get_user(who, user_id).await?;
         let mut errs = ValidationErrors::new();
         let mut patch = UserPatch::default();
@@ -281,7 +282,7 @@ impl App {
             name: patch.name,
             phone_number: patch.phone_number,
             password_hash: None,
-            role: patch.role.map(|r| r.as_str().to_string()),
+            role: patch.role,
             disabled: input.disabled,
         };
         if let Some(pw) = patch.password {
@@ -307,8 +308,8 @@ impl App {
     pub async fn create_api_key(&self, who: &Principal, name: Option<&str>) -> Result<NewApiKey> {
         let name = required_text(name, 100).map_err(|m| AppError::invalid("name", m))?;
         let key = format!("{API_KEY_PREFIX}{}", random_token());
-        let row = ApiKeyRow {
-            api_key_id: Uuid::now_v7(),
+        let row = ApiKey {
+            api_key_id: ApiKeyId::new(),
             user_id: who.user_id,
             name,
             prefix: key.chars().take(API_KEY_PREFIX.len() + 6).collect(),
@@ -318,13 +319,13 @@ impl App {
         Ok(NewApiKey { key, row })
     }
 
-    pub async fn list_api_keys(&self, who: &Principal) -> Result<Vec<ApiKeyRow>> {
+    pub async fn list_api_keys(&self, who: &Principal) -> Result<Vec<ApiKey>> {
         Ok(self.store.list_api_keys(who.user_id).await?)
     }
 
     /// Revokes one of the caller's keys (an admin: anyone's, e.g. after resetting a password);
     /// someone else's key is 404.
-    pub async fn revoke_api_key(&self, who: &Principal, api_key_id: Uuid) -> Result<()> {
+    pub async fn revoke_api_key(&self, who: &Principal, api_key_id: ApiKeyId) -> Result<()> {
         let owner = (!who.is_admin()).then_some(who.user_id);
         if self.store.revoke_api_key(api_key_id, owner, self.now()).await? {
             Ok(())

@@ -2,13 +2,15 @@
 //! and the organizer's approval (tickets issued and e-mailed) or rejection (the reason e-mailed).
 
 use std::collections::BTreeMap;
-
-use uuid::Uuid;
+use tessera_domain::event::EventStatus;
+use tessera_domain::id::JobId;
+use tessera_domain::id::{ApplicationId, EventId, PurchaseId, ReservationId, TicketId, TicketTypeId};
+use tessera_domain::records::{Application, ApplicationStatus, Approval, TicketType};
 
 use tessera_domain::application::{Answer, FormField, check_answers, parse_form, parse_guest_names};
 use tessera_domain::booking::on_sale;
 use tessera_domain::page::parse_limit;
-use tessera_store::{ApplicationRow, Approval, StoreError, TicketTypeRow};
+use tessera_store::StoreError;
 
 use crate::auth::Principal;
 use crate::{App, AppError, Result, cursor};
@@ -17,7 +19,7 @@ use tessera_domain::page::{Page, page_cursor};
 /// An application as sent.
 #[derive(Debug, Clone, Default)]
 pub struct ApplyInput {
-    pub ticket_type_id: Option<Uuid>,
+    pub ticket_type_id: Option<TicketTypeId>,
     pub answers: BTreeMap<String, Answer>,
     pub guest_names: Option<Vec<String>>,
 }
@@ -25,14 +27,14 @@ pub struct ApplyInput {
 /// What became of one application in a batch approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchResult {
-    pub application_id: Uuid,
+    pub application_id: ApplicationId,
     /// approved, or why not (not_found, not_pending, sold_out, forbidden).
     pub result: &'static str,
 }
 
 impl App {
     /// A ticket type of this event that is sold by approval.
-    async fn approval_type(&self, event_id: Uuid, ticket_type_id: Uuid) -> Result<TicketTypeRow> {
+    async fn approval_type(&self, event_id: EventId, ticket_type_id: TicketTypeId) -> Result<TicketType> {
         let t = self.store.ticket_type(ticket_type_id).await?.filter(|t| t.event_id == event_id);
         let t = t.ok_or(AppError::NotFound("ticket type"))?;
         if !t.requires_approval {
@@ -48,8 +50,8 @@ impl App {
     pub async fn set_application_form(
         &self,
         who: &Principal,
-        event_id: Uuid,
-        ticket_type_id: Uuid,
+        event_id: EventId,
+        ticket_type_id: TicketTypeId,
         fields: Vec<FormField>,
     ) -> Result<Vec<FormField>> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may change its forms")
@@ -62,7 +64,11 @@ impl App {
     }
 
     /// A ticket type's form (anyone: applicants need to see it). No form: no questions.
-    pub async fn application_form(&self, event_id: Uuid, ticket_type_id: Uuid) -> Result<Vec<FormField>> {
+    pub async fn application_form(
+        &self,
+        event_id: EventId,
+        ticket_type_id: TicketTypeId,
+    ) -> Result<Vec<FormField>> {
         self.get_event(event_id).await?;
         self.approval_type(event_id, ticket_type_id).await?;
         match self.store.application_form(ticket_type_id).await? {
@@ -74,10 +80,10 @@ impl App {
 
     /// Applies for tickets of a type sold by approval: one ticket per guest name, up to the
     /// type's per-person limit; one live application per person and type.
-    pub async fn apply(&self, who: &Principal, event_id: Uuid, i: ApplyInput) -> Result<ApplicationRow> {
+    pub async fn apply(&self, who: &Principal, event_id: EventId, i: ApplyInput) -> Result<Application> {
         let event = self.get_event(event_id).await?;
         let now = self.now();
-        if event.status != "published" || event.start_time <= now {
+        if event.status != EventStatus::Published || event.start_time <= now {
             return Err(AppError::Forbidden("this event is not taking applications"));
         }
         let tt_id = i.ticket_type_id.ok_or_else(|| AppError::invalid("ticket_type_id", "is required"))?;
@@ -95,15 +101,15 @@ impl App {
         let names = i.guest_names.unwrap_or_default();
         let names = parse_guest_names(&names, i64::from(tt.per_person_limit))
             .map_err(|m| AppError::invalid("guest_names", m))?;
-        let row = ApplicationRow {
-            application_id: Uuid::now_v7(),
+        let row = Application {
+            application_id: ApplicationId::new(),
             event_id,
             ticket_type_id: tt_id,
             user_id: who.user_id,
             answers: serde_json::to_string(&answers).map_err(|e| AppError::internal(e))?,
             guest_names: serde_json::to_string(&names).map_err(|e| AppError::internal(e))?,
             quantity: i32::try_from(names.len()).unwrap_or(i32::MAX),
-            status: "pending".into(),
+            status: ApplicationStatus::Pending,
             reason: None,
             decided_by: None,
             decided_at: None,
@@ -123,7 +129,7 @@ impl App {
     }
 
     /// An application: its applicant's, the event organizer's or an admin's to see.
-    pub async fn application(&self, who: &Principal, application_id: Uuid) -> Result<ApplicationRow> {
+    pub async fn application(&self, who: &Principal, application_id: ApplicationId) -> Result<Application> {
         let a = self.store.application(application_id).await?.ok_or(AppError::NotFound("application"))?;
         if a.user_id == who.user_id {
             return Ok(a);
@@ -136,11 +142,11 @@ impl App {
     pub async fn event_applications(
         &self,
         who: &Principal,
-        event_id: Uuid,
+        event_id: EventId,
         status: Option<&str>,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> Result<Page<ApplicationRow>> {
+    ) -> Result<Page<Application>> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may see its applications")
             .await?;
         if let Some(s) = status
@@ -159,7 +165,7 @@ impl App {
         Ok(Page { items, next_cursor })
     }
 
-    async fn decidable(&self, who: &Principal, application_id: Uuid) -> Result<ApplicationRow> {
+    async fn decidable(&self, who: &Principal, application_id: ApplicationId) -> Result<Application> {
         let a = self.store.application(application_id).await?.ok_or(AppError::NotFound("application"))?;
         self.owned_event(
             who,
@@ -172,16 +178,20 @@ impl App {
 
     /// Approves: issues one ticket per guest (places of the ticket type taken, all or none) and
     /// queues the ticket e-mail.
-    pub async fn approve_application(&self, who: &Principal, application_id: Uuid) -> Result<ApplicationRow> {
+    pub async fn approve_application(
+        &self,
+        who: &Principal,
+        application_id: ApplicationId,
+    ) -> Result<Application> {
         let a = self.decidable(who, application_id).await?;
-        if self.get_event(a.event_id).await?.status != "published" {
+        if self.get_event(a.event_id).await?.status != EventStatus::Published {
             return Err(AppError::Conflict {
                 code: "event_cancelled",
                 detail: "the event is cancelled: its applications can only be rejected".into(),
             });
         }
-        let ticket_ids: Vec<Uuid> = (0..a.quantity).map(|_| Uuid::now_v7()).collect();
-        let ids = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let ticket_ids: Vec<TicketId> = (0..a.quantity).map(|_| TicketId::new()).collect();
+        let ids = (ReservationId::new(), PurchaseId::new(), JobId::new());
         match self
             .store
             .approve_application(application_id, who.user_id, ids, &ticket_ids, self.now())
@@ -205,15 +215,15 @@ impl App {
     pub async fn reject_application(
         &self,
         who: &Principal,
-        application_id: Uuid,
+        application_id: ApplicationId,
         reason: Option<&str>,
-    ) -> Result<ApplicationRow> {
+    ) -> Result<Application> {
         let reason = tessera_domain::validation::required_text(reason, 500)
             .map_err(|m| AppError::invalid("reason", m))?;
         let a = self.decidable(who, application_id).await?;
         if !self
             .store
-            .reject_application(application_id, who.user_id, &reason, Uuid::now_v7(), self.now())
+            .reject_application(application_id, who.user_id, &reason, JobId::new(), self.now())
             .await?
         {
             return Err(AppError::Conflict {
@@ -228,8 +238,8 @@ impl App {
     pub async fn approve_applications(
         &self,
         who: &Principal,
-        event_id: Uuid,
-        ids: &[Uuid],
+        event_id: EventId,
+        ids: &[ApplicationId],
     ) -> Result<Vec<BatchResult>> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may decide its applications")
             .await?;

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use uuid::Uuid;
+use tessera_domain::id::{EventId, QueueEntryId, UserId};
 
 use tessera_domain::Role;
 use tessera_store::Store;
@@ -73,9 +73,9 @@ impl Keys {
 /// What a queue token proves: this user holds this entry in this event's queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueTicket {
-    pub user_id: Uuid,
-    pub event_id: Uuid,
-    pub entry_id: Uuid,
+    pub user_id: UserId,
+    pub event_id: EventId,
+    pub entry_id: QueueEntryId,
     /// The place in line when the token was issued.
     pub position: i32,
     pub issued_at: i64,
@@ -83,9 +83,9 @@ pub struct QueueTicket {
 
 #[derive(Debug, Serialize, Deserialize)]
 struct QueueClaims {
-    sub: Uuid,
-    evt: Uuid,
-    ent: Uuid,
+    sub: UserId,
+    evt: EventId,
+    ent: QueueEntryId,
     pos: i32,
     typ: String,
     iat: i64,
@@ -96,7 +96,7 @@ struct QueueClaims {
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub role: Role,
 }
 
@@ -106,14 +106,14 @@ impl Principal {
     }
 
     /// Admins may act on anything; others only on what they own.
-    pub fn owns_or_admin(&self, owner: Option<Uuid>) -> bool {
+    pub fn owns_or_admin(&self, owner: Option<UserId>) -> bool {
         self.is_admin() || owner == Some(self.user_id)
     }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    sub: Uuid,
+    sub: UserId,
     role: String,
     iat: i64,
     exp: i64,
@@ -172,12 +172,12 @@ const DUMMY_HASH: &str =
 impl App {
     /// Signs an access token for an account that never logged out or changed its password (tools
     /// such as the load benchmark that provision accounts directly, and tests).
-    pub fn access_token(&self, user_id: Uuid, role: Role) -> Result<String> {
+    pub fn access_token(&self, user_id: UserId, role: Role) -> Result<String> {
         self.access_token_of(user_id, role, 0)
     }
 
     /// Signs an access token under the user's current token generation.
-    pub(crate) fn access_token_of(&self, user_id: Uuid, role: Role, generation: i32) -> Result<String> {
+    pub(crate) fn access_token_of(&self, user_id: UserId, role: Role, generation: i32) -> Result<String> {
         let iat = self.now().unix_timestamp();
         let claims = Claims {
             sub: user_id,
@@ -194,9 +194,9 @@ impl App {
     /// Signs a queue token (a JWT) for an entry; it is valid for a day.
     pub(crate) fn queue_token(
         &self,
-        user_id: Uuid,
-        event_id: Uuid,
-        entry_id: Uuid,
+        user_id: UserId,
+        event_id: EventId,
+        entry_id: QueueEntryId,
         pos: i32,
     ) -> Result<String> {
         let iat = self.now().unix_timestamp();
@@ -247,8 +247,7 @@ impl App {
                 .user_by_api_key(&token_hash(bearer))
                 .await?
                 .ok_or(AppError::Unauthorized("unknown or revoked API key"))?;
-            let role = user.role.parse().map_err(|_| AppError::internal("bad role in database"))?;
-            return Ok(Principal { user_id: user.user_id, role });
+            return Ok(Principal { user_id: user.user_id, role: user.role });
         }
         let (claims, exp) = match self.access_tokens.get(bearer) {
             Some(hit) => hit,

@@ -1,5 +1,12 @@
 //! Booking: ticket types, seat maps, and holds (reservations).
 
+use tessera_domain::booking::Seating;
+use tessera_domain::event::EventStatus;
+use tessera_domain::id::{EventId, ReservationId, TicketTypeId};
+use tessera_domain::records::{
+    Event, HoldCommand, HoldLimits, HoldOutcome, HoldRequest, Reservation, Seat, SeatBlock, TicketType,
+    TicketTypeView,
+};
 use uuid::Uuid;
 
 use tessera_domain::booking::{
@@ -9,12 +16,7 @@ use tessera_domain::booking::{
 use tessera_domain::event::EventInput;
 use tessera_domain::validation::ValidationErrors;
 use tessera_domain::{Money, event::EventFields};
-use tessera_store::events::EventRow;
-use tessera_store::reservations::HoldLimits;
-use tessera_store::seats::SeatBlock;
-use tessera_store::{
-    HoldOutcome, HoldRequest, ReservationRow, SeatRow, StoreError, TicketTypeRow, TicketTypeView,
-};
+use tessera_store::StoreError;
 
 use crate::auth::Principal;
 use crate::catalogue::fields_to_row;
@@ -24,9 +26,9 @@ use tessera_domain::page::Page;
 /// A hold request as received.
 #[derive(Debug, Clone, Default)]
 pub struct ReserveInput {
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<EventId>,
     pub seat_numbers: Option<Vec<i64>>,
-    pub ticket_type_id: Option<Uuid>,
+    pub ticket_type_id: Option<TicketTypeId>,
     pub quantity: Option<i64>,
     /// Seated events, with `quantity`: the best available seats nearest this seat number.
     pub near_seat: Option<i64>,
@@ -37,7 +39,7 @@ pub struct ReserveInput {
 /// A reservation with the seats it holds.
 #[derive(Debug, Clone)]
 pub struct ReservationView {
-    pub reservation: ReservationRow,
+    pub reservation: Reservation,
     pub seat_numbers: Vec<i64>,
 }
 
@@ -65,7 +67,7 @@ impl App {
         who: &Principal,
         input: &EventInput,
         seats: &SeatMapInput,
-    ) -> Result<EventRow> {
+    ) -> Result<Event> {
         if !who.role.can_create_events() {
             return Err(AppError::Forbidden("only organizers and admins may create events"));
         }
@@ -87,7 +89,7 @@ impl App {
             return Err(AppError::invalid("seating", "must be seated to give seat_count or sections"));
         }
         let now = self.now();
-        let row = fields_to_row(Uuid::now_v7(), Some(who.user_id), &f, "published", now, now);
+        let row = fields_to_row(EventId::new(), Some(who.user_id), &f, EventStatus::Published, now, now);
         match map {
             Some(sections) => {
                 let mut next = 1;
@@ -115,11 +117,11 @@ impl App {
     /// A page of a seated event's seats (expired holds show as available).
     pub async fn list_seats(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         status: Option<&str>,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> Result<Page<SeatRow>> {
+    ) -> Result<Page<Seat>> {
         let event = self.get_event(event_id).await?;
         let mut errs = ValidationErrors::new();
         let status = match status.map(str::trim) {
@@ -139,7 +141,7 @@ impl App {
             }
         };
         let after = match cursor {
-            Some(c) => crate::cursor::decode(c, "seats")?.0.parse::<i64>().map_err(|_| {
+            Some(c) => crate::cursor::decode::<Uuid>(c, "seats")?.0.parse::<i64>().map_err(|_| {
                 AppError::invalid("cursor", "is not a cursor from this list; start again without it")
             })?,
             None => 0,
@@ -147,7 +149,7 @@ impl App {
         if !errs.is_empty() {
             return Err(errs.into());
         }
-        if event.seating != "seated" {
+        if event.seating != Seating::Seated {
             return Ok(Page { items: Vec::new(), next_cursor: None });
         }
         let mut items = self.store.list_seats(event_id, status, after, limit + 1, self.now()).await?;
@@ -161,7 +163,7 @@ impl App {
     pub async fn create_ticket_type(
         &self,
         who: &Principal,
-        event_id: Uuid,
+        event_id: EventId,
         input: &TicketTypeInput,
     ) -> Result<TicketTypeView> {
         let event = self.get_event(event_id).await?;
@@ -170,7 +172,7 @@ impl App {
         }
         let f = TicketTypeFields::parse(input)?;
         let now = self.now();
-        let row = tt_row(Uuid::now_v7(), event_id, &f, now, now);
+        let row = tt_row(TicketTypeId::new(), event_id, &f, now, now);
         match self.store.create_ticket_type(&row).await {
             Ok(()) => Ok(TicketTypeView { row, sold: 0, held: 0 }),
             Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
@@ -181,7 +183,7 @@ impl App {
         }
     }
 
-    pub async fn list_ticket_types(&self, event_id: Uuid) -> Result<Vec<TicketTypeView>> {
+    pub async fn list_ticket_types(&self, event_id: EventId) -> Result<Vec<TicketTypeView>> {
         self.get_event(event_id).await?;
         Ok(self.store.ticket_types(event_id, self.now()).await?)
     }
@@ -190,8 +192,8 @@ impl App {
     pub async fn patch_ticket_type(
         &self,
         who: &Principal,
-        event_id: Uuid,
-        ticket_type_id: Uuid,
+        event_id: EventId,
+        ticket_type_id: TicketTypeId,
         p: TicketTypePatch,
     ) -> Result<TicketTypeView> {
         let event = self.get_event(event_id).await?;
@@ -250,7 +252,7 @@ impl App {
         let event_id = input.event_id.ok_or_else(|| AppError::invalid("event_id", "is required"))?;
         let event = self.recent_event(event_id).await?;
         let now = self.now();
-        if event.status != "published" || event.start_time <= now {
+        if event.status != EventStatus::Published || event.start_time <= now {
             return Err(AppError::Forbidden("this event is not on sale"));
         }
         let admission = self.admission(who, event_id, input.queue_token.as_deref()).await?;
@@ -258,7 +260,7 @@ impl App {
         if let Some(near) = input.near_seat
             && let Some(why) = near_seat_misuse(
                 near,
-                event.seating == "seated",
+                event.seating == Seating::Seated,
                 input.seat_numbers.is_some(),
                 input.ticket_type_id.is_some(),
                 input.quantity.is_some(),
@@ -268,7 +270,7 @@ impl App {
         }
         let (req, per_type) = match (&input.seat_numbers, input.ticket_type_id) {
             (Some(seats), None) => {
-                if event.seating != "seated" {
+                if event.seating != Seating::Seated {
                     return Err(AppError::invalid(
                         "seat_numbers",
                         "this event has no numbered seats; give ticket_type_id and quantity",
@@ -302,7 +304,7 @@ impl App {
             }
             // Seated events: "best available" — any free seats (or the free seats nearest
             // `near_seat`), chosen by the server.
-            (None, None) if event.seating == "seated" && input.quantity.is_some() => {
+            (None, None) if event.seating == Seating::Seated && input.quantity.is_some() => {
                 let q = input.quantity.unwrap_or(0);
                 if !(1..=per_event).contains(&q) {
                     return Err(AppError::invalid("quantity", format!("must be between 1 and {per_event}")));
@@ -312,7 +314,7 @@ impl App {
             (None, None) => {
                 return Err(AppError::invalid(
                     "seat_numbers",
-                    if event.seating == "seated" {
+                    if event.seating == Seating::Seated {
                         "give seat_numbers, or quantity for the best available seats"
                     } else {
                         "give ticket_type_id and quantity"
@@ -322,8 +324,17 @@ impl App {
         };
         let deadline = now + time::Duration::seconds(i64::from(event.hold_secs));
         let limits = HoldLimits { per_event, per_type };
-        let id = Uuid::now_v7();
-        match self.store.hold(id, who.user_id, event_id, admission, &req, limits, now, deadline).await? {
+        let cmd = HoldCommand {
+            reservation_id: ReservationId::new(),
+            user_id: who.user_id,
+            event_id,
+            admission,
+            request: req,
+            limits,
+            now,
+            deadline,
+        };
+        match self.store.hold(cmd).await? {
             HoldOutcome::Held(reservation, seat_numbers) => Ok(ReservationView { reservation, seat_numbers }),
             HoldOutcome::Unavailable { taken, unknown, nearby } if unknown.is_empty() => {
                 Err(AppError::SeatsTaken { taken, available_nearby: nearby })
@@ -348,7 +359,7 @@ impl App {
     }
 
     /// A reservation: its holder's or, for admins, anyone's; otherwise 404.
-    pub async fn get_reservation(&self, who: &Principal, id: Uuid) -> Result<ReservationView> {
+    pub async fn get_reservation(&self, who: &Principal, id: ReservationId) -> Result<ReservationView> {
         let reservation = self
             .store
             .reservation(id, self.now())
@@ -360,7 +371,7 @@ impl App {
     }
 
     /// Releases the caller's pending hold.
-    pub async fn release_reservation(&self, who: &Principal, id: Uuid) -> Result<()> {
+    pub async fn release_reservation(&self, who: &Principal, id: ReservationId) -> Result<()> {
         let view = self.get_reservation(who, id).await?;
         if self.store.release(id, view.reservation.user_id, self.now()).await? {
             Ok(())
@@ -392,13 +403,13 @@ fn join(v: &[i64]) -> String {
 }
 
 fn tt_row(
-    id: Uuid,
-    event_id: Uuid,
+    id: TicketTypeId,
+    event_id: EventId,
     f: &TicketTypeFields,
     created_at: time::OffsetDateTime,
     updated_at: time::OffsetDateTime,
-) -> TicketTypeRow {
-    TicketTypeRow {
+) -> TicketType {
+    TicketType {
         ticket_type_id: id,
         event_id,
         name: f.name.clone(),

@@ -1,13 +1,13 @@
 //! The event catalogue: create, read, list with filters and cursors, change, cancel, categories.
 
-use uuid::Uuid;
+use tessera_domain::id::{EventId, JobId, UserId};
+use tessera_domain::records::{Event, EventFilter, SortValue};
 
 use tessera_domain::Money;
 use tessera_domain::clock::format_ts;
 use tessera_domain::event::{EventFields, EventInput, EventSort, EventSortKey, EventStatus};
 use tessera_domain::page::parse_limit;
 use tessera_domain::validation::ValidationErrors;
-use tessera_store::events::{EventFilter, EventRow, SortValue};
 
 use crate::accounts::opt_ts;
 use crate::auth::Principal;
@@ -59,13 +59,13 @@ fn non_empty(v: &Option<String>) -> Option<String> {
 }
 
 impl App {
-    pub async fn get_event(&self, event_id: Uuid) -> Result<EventRow> {
+    pub async fn get_event(&self, event_id: EventId) -> Result<Event> {
         self.store.event_by_id(event_id).await?.ok_or(AppError::NotFound("event"))
     }
 
     /// The event as read at most `recent::TTL` ago on this instance (the checks before a hold:
     /// a change made a moment ago answers as it would have a moment earlier).
-    pub(crate) async fn recent_event(&self, event_id: Uuid) -> Result<EventRow> {
+    pub(crate) async fn recent_event(&self, event_id: EventId) -> Result<Event> {
         if let Some(e) = self.events.get(event_id) {
             return Ok(e);
         }
@@ -75,7 +75,7 @@ impl App {
     }
 
     /// Lists events by the filters, in a stable order, one page at a time.
-    pub async fn list_events(&self, q: &EventQuery) -> Result<Page<EventRow>> {
+    pub async fn list_events(&self, q: &EventQuery) -> Result<Page<Event>> {
         let mut errs = ValidationErrors::new();
         let limit = errs.check("limit", parse_limit(q.limit));
         let sort = match q.sort.as_deref() {
@@ -83,25 +83,21 @@ impl App {
             None => Some(EventSort::default()),
         };
         let status = match q.status.as_deref().map(str::trim) {
-            None | Some("") => Some(EventStatus::Published.as_str().to_string()),
+            None | Some("") => Some(EventStatus::Published),
             Some("all") => None,
-            Some(s) => errs
-                .check(
-                    "status",
-                    s.parse::<EventStatus>().map_err(|_| "must be published, cancelled or all".to_string()),
-                )
-                .map(|s| s.as_str().to_string()),
+            Some(s) => errs.check(
+                "status",
+                s.parse::<EventStatus>().map_err(|_| "must be published, cancelled or all".to_string()),
+            ),
         };
         let organizer_id = match q.organizer_id.as_deref() {
             Some(s) => errs
-                .check("organizer_id", Uuid::parse_str(s.trim()).map_err(|_| "must be a UUID".to_string())),
+                .check("organizer_id", s.trim().parse::<UserId>().map_err(|_| "must be a UUID".to_string())),
             None => None,
         };
         let seating = match q.seating.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(s) => errs
-                .check("seating", s.parse::<tessera_domain::booking::Seating>())
-                .map(|s| s.as_str().to_string()),
+            Some(s) => errs.check("seating", s.parse::<tessera_domain::booking::Seating>()),
         };
         let start_from = opt_ts(&mut errs, "start_from", q.start_from.as_deref());
         let start_to = opt_ts(&mut errs, "start_to", q.start_to.as_deref());
@@ -165,21 +161,15 @@ impl App {
     }
 
     /// Changes an event (its organizer or an admin); the result is validated as a whole.
-    pub async fn patch_event(&self, who: &Principal, event_id: Uuid, patch: EventPatch) -> Result<EventRow> {
+    pub async fn patch_event(&self, who: &Principal, event_id: EventId, patch: EventPatch) -> Result<Event> {
         let current = self.get_event(event_id).await?;
         if !who.owns_or_admin(current.organizer_id) {
             return Err(AppError::Forbidden("only the event's organizer or an admin may change it"));
         }
         let input = merge(&current, patch);
         let f = EventFields::parse(&input, &current.organizer)?;
-        let row = fields_to_row(
-            event_id,
-            current.organizer_id,
-            &f,
-            &current.status,
-            current.created_at,
-            self.now(),
-        );
+        let row =
+            fields_to_row(event_id, current.organizer_id, &f, current.status, current.created_at, self.now());
         let updated = self.store.update_event(&row).await?.ok_or(AppError::NotFound("event"));
         self.events.forget(event_id);
         updated
@@ -188,12 +178,12 @@ impl App {
     /// Cancels an event (`DELETE`): it stays readable with status `cancelled`. Its pending holds
     /// end and its tickets are voided at once; a job refunds every purchase to its buyer's
     /// wallet and e-mails them (see `jobs`).
-    pub async fn cancel_event(&self, who: &Principal, event_id: Uuid) -> Result<EventRow> {
+    pub async fn cancel_event(&self, who: &Principal, event_id: EventId) -> Result<Event> {
         let current = self.get_event(event_id).await?;
         if !who.owns_or_admin(current.organizer_id) {
             return Err(AppError::Forbidden("only the event's organizer or an admin may cancel it"));
         }
-        self.store.cancel_event(event_id, Uuid::now_v7(), self.now()).await?;
+        self.store.cancel_event(event_id, JobId::new(), self.now()).await?;
         self.events.forget(event_id);
         self.get_event(event_id).await
     }
@@ -204,7 +194,7 @@ impl App {
     }
 
     /// The event, if `who` may see its sales (purchases and statistics): its organizer or an admin.
-    pub(crate) async fn event_for_owner(&self, who: &Principal, event_id: Uuid) -> Result<EventRow> {
+    pub(crate) async fn event_for_owner(&self, who: &Principal, event_id: EventId) -> Result<Event> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may see its sales").await
     }
 
@@ -212,9 +202,9 @@ impl App {
     pub(crate) async fn owned_event(
         &self,
         who: &Principal,
-        event_id: Uuid,
+        event_id: EventId,
         forbidden: &'static str,
-    ) -> Result<EventRow> {
+    ) -> Result<Event> {
         let event = self.get_event(event_id).await?;
         if who.owns_or_admin(event.organizer_id) { Ok(event) } else { Err(AppError::Forbidden(forbidden)) }
     }
@@ -233,14 +223,14 @@ fn sort_kind(sort: EventSort) -> &'static str {
 
 /// Turns validated fields into a row.
 pub fn fields_to_row(
-    event_id: Uuid,
-    organizer_id: Option<Uuid>,
+    event_id: EventId,
+    organizer_id: Option<UserId>,
     f: &EventFields,
-    status: &str,
+    status: EventStatus,
     created_at: time::OffsetDateTime,
     updated_at: time::OffsetDateTime,
-) -> EventRow {
-    EventRow {
+) -> Event {
+    Event {
         event_id,
         name: f.name.clone(),
         description: f.description.clone(),
@@ -254,8 +244,8 @@ pub fn fields_to_row(
         currency: f.currency.clone(),
         max_attendees: f.max_attendees.and_then(|n| i32::try_from(n).ok()),
         url: f.url.clone(),
-        status: status.to_string(),
-        seating: f.seating.as_str().to_string(),
+        status,
+        seating: f.seating,
         hold_secs: i32::try_from(f.hold_secs).unwrap_or(300),
         max_per_person: i32::try_from(f.max_per_person).unwrap_or(10),
         created_at,
@@ -264,7 +254,7 @@ pub fn fields_to_row(
 }
 
 /// The current event as raw input with the patch laid over it.
-fn merge(c: &EventRow, p: EventPatch) -> EventInput {
+fn merge(c: &Event, p: EventPatch) -> EventInput {
     EventInput {
         name: Some(p.name.unwrap_or_else(|| c.name.clone())),
         description: p.description.unwrap_or_else(|| c.description.clone()),
@@ -277,7 +267,7 @@ fn merge(c: &EventRow, p: EventPatch) -> EventInput {
         currency: Some(p.currency.unwrap_or_else(|| c.currency.clone())),
         max_attendees: p.max_attendees.unwrap_or_else(|| c.max_attendees.map(i64::from)),
         url: p.url.unwrap_or_else(|| c.url.clone()),
-        seating: Some(c.seating.clone()),
+        seating: Some(c.seating.as_str().to_string()),
         hold_seconds: Some(p.hold_seconds.unwrap_or(i64::from(c.hold_secs))),
         max_per_person: Some(p.max_per_person.unwrap_or(i64::from(c.max_per_person))),
     }

@@ -2,12 +2,15 @@
 //! the offline bundle they verify with, and the door's counts.
 
 use sha2::{Digest, Sha256};
+use tessera_domain::id::{EventId, ScanId, TicketId, TicketTypeId, UserId};
+use tessera_domain::records::KeyStatus;
+use tessera_domain::records::{
+    CheckinSummary, Event, EventKey, PresenceRecord, ScanRecord, ScanSource, StaffMember, TicketDetail,
+};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use tessera_domain::checkin::{Direction, Outcome, event_day};
 use tessera_domain::ticket_code::CodeError;
-use tessera_store::{CheckinSummary, EventKeyRow, PresenceRow, ScanRow, StaffRow, TicketDetailRow};
 
 use crate::auth::Principal;
 use crate::ticket_codes::{CodeRefusal, EventKeyView};
@@ -21,17 +24,17 @@ pub struct ScanInput {
     pub gate: Option<String>,
     pub device_id: Option<String>,
     /// The event the door is scanning for (optional: a code names its own event).
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<EventId>,
 }
 
 /// An accepted scan.
 #[derive(Debug, Clone)]
 pub struct Admitted {
-    pub scan_id: Uuid,
-    pub ticket: TicketDetailRow,
+    pub scan_id: ScanId,
+    pub ticket: TicketDetail,
     pub direction: Direction,
     pub day: i32,
-    pub presence: Option<PresenceRow>,
+    pub presence: Option<PresenceRecord>,
 }
 
 /// Why a scan was refused; each has its own status.
@@ -40,7 +43,7 @@ pub enum Refusal {
     /// 422: not a code of ours, altered, forged, or signed with a retired key.
     InvalidCode(CodeError),
     /// 403: a genuine code for another event.
-    WrongEvent { event_id: Uuid, event_name: String },
+    WrongEvent { event_id: EventId, event_name: String },
     /// 410: a voided ticket.
     Void,
     /// 404: a genuine code whose ticket does not exist here.
@@ -64,23 +67,23 @@ impl From<AppError> for Refusal {
 /// What an offline scanner needs to verify codes with no network.
 #[derive(Debug, Clone)]
 pub struct OfflineBundle {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub event_name: String,
     pub start_time: OffsetDateTime,
     pub end_time: Option<OffsetDateTime>,
     /// Changes whenever the keys, the revocation list or the ticket types change.
     pub version: String,
     pub keys: Vec<EventKeyView>,
-    pub revoked: Vec<Uuid>,
+    pub revoked: Vec<TicketId>,
     /// (ticket type, name, re-entry allowed)
-    pub ticket_types: Vec<(Uuid, String, bool)>,
+    pub ticket_types: Vec<(TicketTypeId, String, bool)>,
     pub generated_at: OffsetDateTime,
 }
 
 /// One scan made offline.
 #[derive(Debug, Clone, Default)]
 pub struct OfflineScan {
-    pub scan_id: Option<Uuid>,
+    pub scan_id: Option<ScanId>,
     pub code: Option<String>,
     pub direction: Option<String>,
     pub gate: Option<String>,
@@ -91,8 +94,8 @@ pub struct OfflineScan {
 /// What became of one synced scan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncResult {
-    pub scan_id: Uuid,
-    pub ticket_id: Option<Uuid>,
+    pub scan_id: ScanId,
+    pub ticket_id: Option<TicketId>,
     /// accepted, already_inside, not_inside, or why the code was refused.
     pub result: String,
 }
@@ -107,7 +110,12 @@ fn refusal_code(e: CodeError) -> &'static str {
 
 impl App {
     /// May `who` scan for this event: its staff, its organizer, an admin.
-    async fn may_scan(&self, who: &Principal, event_id: Uuid, organizer_id: Option<Uuid>) -> Result<bool> {
+    async fn may_scan(
+        &self,
+        who: &Principal,
+        event_id: EventId,
+        organizer_id: Option<UserId>,
+    ) -> Result<bool> {
         Ok(who.owns_or_admin(organizer_id) || self.store.is_staff(event_id, who.user_id).await?)
     }
 
@@ -140,18 +148,18 @@ impl App {
             return Err(AppError::invalid("code", "is too long to be a ticket code").into());
         }
         let now = self.now();
-        let mut scan = ScanRow {
-            scan_id: Uuid::now_v7(),
+        let mut scan = ScanRecord {
+            scan_id: ScanId::new(),
             event_id: None,
             ticket_id: None,
-            direction: direction.as_str().into(),
+            direction,
             day: None,
             gate,
             device_id,
             scanned_by: who.user_id,
             scanned_at: now,
             recorded_at: now,
-            source: "online".into(),
+            source: ScanSource::Online,
             result: String::new(),
             detail: None,
         };
@@ -237,7 +245,7 @@ impl App {
         }
     }
 
-    async fn door_event(&self, who: &Principal, event_id: Uuid) -> Result<tessera_store::EventRow> {
+    async fn door_event(&self, who: &Principal, event_id: EventId) -> Result<Event> {
         let event = self.get_event(event_id).await?;
         if !self.may_scan(who, event_id, event.organizer_id).await? {
             return Err(AppError::Forbidden(
@@ -248,25 +256,25 @@ impl App {
     }
 
     /// The public keys, revocation list and ticket types a scanner needs offline.
-    pub async fn offline_bundle(&self, who: &Principal, event_id: Uuid) -> Result<OfflineBundle> {
+    pub async fn offline_bundle(&self, who: &Principal, event_id: EventId) -> Result<OfflineBundle> {
         let event = self.door_event(who, event_id).await?;
-        let keys: Vec<EventKeyRow> =
-            self.keys_of(event_id).await?.into_iter().filter(|k| k.status != "retired").collect();
+        let keys: Vec<EventKey> =
+            self.keys_of(event_id).await?.into_iter().filter(|k| k.status != KeyStatus::Retired).collect();
         let revoked = self.store.revoked_tickets(event_id).await?;
         let types = self.store.ticket_types(event_id, self.now()).await?;
-        let ticket_types: Vec<(Uuid, String, bool)> =
+        let ticket_types: Vec<(TicketTypeId, String, bool)> =
             types.into_iter().map(|t| (t.row.ticket_type_id, t.row.name, t.row.allow_reentry)).collect();
         let mut h = Sha256::new();
         for k in &keys {
             h.update(k.key_id.to_be_bytes());
             h.update(&k.public_key);
-            h.update(k.status.as_bytes());
+            h.update(k.status.as_str().as_bytes());
         }
         for r in &revoked {
-            h.update(r.as_bytes());
+            h.update(r.as_uuid().as_bytes());
         }
         for (id, name, reentry) in &ticket_types {
-            h.update(id.as_bytes());
+            h.update(id.as_uuid().as_bytes());
             h.update(name.as_bytes());
             h.update([u8::from(*reentry)]);
         }
@@ -325,20 +333,20 @@ impl App {
         // by the last sync.
         let last_sync = self.store.last_offline_sync(who.user_id, device_id.as_deref()).await?;
         let mut out = Vec::with_capacity(parsed.len());
-        let mut allowed_events: std::collections::HashMap<Uuid, bool> = std::collections::HashMap::new();
+        let mut allowed_events: std::collections::HashMap<EventId, bool> = std::collections::HashMap::new();
         for (scan_id, code, direction, gate, at) in parsed {
-            let mut row = ScanRow {
+            let mut row = ScanRecord {
                 scan_id,
                 event_id: None,
                 ticket_id: None,
-                direction: direction.as_str().into(),
+                direction,
                 day: None,
                 gate,
                 device_id: device_id.clone(),
                 scanned_by: who.user_id,
                 scanned_at: at,
                 recorded_at: now,
-                source: "offline".into(),
+                source: ScanSource::Offline,
                 result: "pending".into(),
                 detail: None,
             };
@@ -401,24 +409,29 @@ impl App {
     }
 
     /// The door's counts now (staff, organizer, admin).
-    pub async fn checkin_summary(&self, who: &Principal, event_id: Uuid) -> Result<(i32, CheckinSummary)> {
+    pub async fn checkin_summary(&self, who: &Principal, event_id: EventId) -> Result<(i32, CheckinSummary)> {
         let event = self.door_event(who, event_id).await?;
         let today = event_day(event.start_time, self.now());
         Ok((today, self.store.checkin_summary(event_id, today).await?))
     }
 
     /// Makes a staff account door staff for the event (its organizer or an admin).
-    pub async fn add_event_staff(&self, who: &Principal, event_id: Uuid, user_id: Uuid) -> Result<bool> {
+    pub async fn add_event_staff(&self, who: &Principal, event_id: EventId, user_id: UserId) -> Result<bool> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may assign its staff")
             .await?;
         let user = self.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("user"))?;
-        if user.role != "staff" {
+        if user.role != tessera_domain::Role::Staff {
             return Err(AppError::invalid("user_id", "only staff accounts can be assigned to the door"));
         }
         Ok(self.store.add_staff(event_id, user_id, self.now()).await?)
     }
 
-    pub async fn remove_event_staff(&self, who: &Principal, event_id: Uuid, user_id: Uuid) -> Result<()> {
+    pub async fn remove_event_staff(
+        &self,
+        who: &Principal,
+        event_id: EventId,
+        user_id: UserId,
+    ) -> Result<()> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may change its staff")
             .await?;
         if self.store.remove_staff(event_id, user_id).await? {
@@ -428,7 +441,7 @@ impl App {
         }
     }
 
-    pub async fn event_staff(&self, who: &Principal, event_id: Uuid) -> Result<Vec<StaffRow>> {
+    pub async fn event_staff(&self, who: &Principal, event_id: EventId) -> Result<Vec<StaffMember>> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may see its staff").await?;
         Ok(self.store.staff_of(event_id).await?)
     }

@@ -1,13 +1,14 @@
 //! Money: the wallet (balance, charges, ledger), paying holds, buying in one call, refunds.
 
 use sha2::{Digest, Sha256};
+use tessera_domain::id::{EventId, PaymentId, PurchaseId, ReservationId, TicketTypeId};
+use tessera_domain::records::{
+    ChargeOutcome, LedgerEntry, PayInput, PayOutcome, Payment, Purchase, RefundOutcome, Ticket,
+};
 use uuid::Uuid;
 
 use tessera_domain::booking::{MAX_BALANCE_MINOR, buyer_may_refund, parse_charge, parse_idempotency_key};
 use tessera_domain::page::parse_limit;
-use tessera_store::{
-    ChargeOutcome, LedgerRow, PayInput, PayOutcome, PaymentRow, PurchaseRow, RefundOutcome, TicketRow,
-};
 
 use crate::auth::Principal;
 use crate::booking::ReserveInput;
@@ -17,9 +18,9 @@ use tessera_domain::page::{Page, page_cursor};
 /// What a payment produced: shown on success and replayed for retries with the same key.
 #[derive(Debug, Clone)]
 pub struct Receipt {
-    pub payment: PaymentRow,
-    pub purchase: PurchaseRow,
-    pub tickets: Vec<TicketRow>,
+    pub payment: Payment,
+    pub purchase: Purchase,
+    pub tickets: Vec<Ticket>,
     /// False when this answer replays an earlier request with the same Idempotency-Key.
     pub created: bool,
 }
@@ -88,7 +89,7 @@ impl App {
         who: &Principal,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> Result<Page<LedgerRow>> {
+    ) -> Result<Page<LedgerEntry>> {
         let limit = parse_limit(limit).map_err(|m| AppError::invalid("limit", m))?;
         let before = match cursor {
             Some(c) => {
@@ -109,7 +110,7 @@ impl App {
     pub async fn pay(
         &self,
         who: &Principal,
-        reservation_id: Option<Uuid>,
+        reservation_id: Option<ReservationId>,
         method: Option<&str>,
         idempotency_key: Option<&str>,
     ) -> Result<Receipt> {
@@ -126,7 +127,7 @@ impl App {
     async fn pay_with_hash(
         &self,
         who: &Principal,
-        reservation_id: Uuid,
+        reservation_id: ReservationId,
         idempotency_key: Option<&str>,
         hash: String,
     ) -> Result<Receipt> {
@@ -134,8 +135,8 @@ impl App {
             .map(|k| parse_idempotency_key(k).map_err(|m| AppError::invalid("Idempotency-Key", m)))
             .transpose()?;
         let input = PayInput {
-            payment_id: Uuid::now_v7(),
-            purchase_id: Uuid::now_v7(),
+            payment_id: PaymentId::new(),
+            purchase_id: PurchaseId::new(),
             user_id: who.user_id,
             reservation_id,
             method: "balance".into(),
@@ -176,7 +177,7 @@ impl App {
         }
     }
 
-    async fn receipt(&self, payment_id: Uuid, created: bool) -> Result<Receipt> {
+    async fn receipt(&self, payment_id: PaymentId, created: bool) -> Result<Receipt> {
         let payment = self.store.payment(payment_id).await?.ok_or(AppError::NotFound("payment"))?;
         let purchase = self
             .store
@@ -191,8 +192,8 @@ impl App {
     pub async fn buy_now(
         &self,
         who: &Principal,
-        event_id: Uuid,
-        ticket_type_id: Option<Uuid>,
+        event_id: EventId,
+        ticket_type_id: Option<TicketTypeId>,
         quantity: Option<i64>,
         idempotency_key: Option<&str>,
         queue_token: Option<&str>,
@@ -242,7 +243,7 @@ impl App {
 
     /// Refunds a purchase to the buyer's wallet: the buyer until 24 hours before the event,
     /// the event's organizer or an admin at any time.
-    pub async fn refund(&self, who: &Principal, purchase_id: Uuid) -> Result<(PurchaseRow, i64)> {
+    pub async fn refund(&self, who: &Principal, purchase_id: PurchaseId) -> Result<(Purchase, i64)> {
         let purchase = self.store.purchase(purchase_id).await?.ok_or(AppError::NotFound("purchase"))?;
         let event = self.get_event(purchase.event_id).await?;
         let is_buyer = purchase.user_id == who.user_id;

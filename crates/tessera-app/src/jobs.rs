@@ -2,10 +2,12 @@
 //! a holder's ticket e-mail, an organizer's bulk send to an event's holders, and the refunds
 //! (with their e-mails) of a cancelled event.
 
+use tessera_domain::id::{ApplicationId, EventId, JobId, PurchaseId, TicketId};
+use tessera_domain::records::TicketStatus;
+use tessera_domain::records::{Job, RefundOutcome};
 use uuid::Uuid;
 
 use tessera_domain::jobs::retry_delay_secs;
-use tessera_store::JobRow;
 
 use crate::auth::Principal;
 use crate::mail::{MailedTicket, ticket_message};
@@ -23,33 +25,33 @@ const BULK_PAGE: i64 = 50;
 
 #[derive(serde::Deserialize)]
 struct TicketMail {
-    purchase_id: Uuid,
+    purchase_id: PurchaseId,
     /// Only this ticket (a resend); otherwise all of the purchase's valid tickets.
-    ticket_id: Option<Uuid>,
+    ticket_id: Option<TicketId>,
 }
 
 #[derive(serde::Deserialize)]
 struct Rejected {
-    application_id: Uuid,
+    application_id: ApplicationId,
 }
 
 #[derive(serde::Deserialize)]
 struct Cancellation {
-    event_id: Uuid,
+    event_id: EventId,
 }
 
 #[derive(serde::Deserialize)]
 struct CancellationMail {
-    purchase_id: Uuid,
+    purchase_id: PurchaseId,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct BulkSend {
-    event_id: Uuid,
+    event_id: EventId,
     /// Also holders who were sent their tickets before.
     all: bool,
     /// The last purchase handled (a restarted job carries on after it).
-    after: Option<Uuid>,
+    after: Option<PurchaseId>,
 }
 
 impl App {
@@ -81,7 +83,7 @@ impl App {
         Ok(n)
     }
 
-    async fn run_job(&self, job: &JobRow) -> std::result::Result<(), String> {
+    async fn run_job(&self, job: &Job) -> std::result::Result<(), String> {
         match job.kind.as_str() {
             "ticket_mail" => {
                 let p: TicketMail =
@@ -112,8 +114,8 @@ impl App {
     /// whose tickets were all voided).
     async fn send_ticket_mail(
         &self,
-        purchase_id: Uuid,
-        only: Option<Uuid>,
+        purchase_id: PurchaseId,
+        only: Option<TicketId>,
     ) -> std::result::Result<(), String> {
         let tickets = self.store.mail_tickets(purchase_id, only).await.map_err(|e| e.to_string())?;
         let Some(email) = tickets.first().map(|t| t.email.clone()) else { return Ok(()) };
@@ -129,7 +131,7 @@ impl App {
         self.store.mark_mailed(purchase_id, only, self.now()).await.map_err(|e| e.to_string())
     }
 
-    async fn send_rejection(&self, application_id: Uuid) -> std::result::Result<(), String> {
+    async fn send_rejection(&self, application_id: ApplicationId) -> std::result::Result<(), String> {
         let err = |e: tessera_store::StoreError| e.to_string();
         let Some(a) = self.store.application(application_id).await.map_err(err)? else { return Ok(()) };
         let user = self.store.user_by_id(a.user_id).await.map_err(err)?.ok_or("applicant gone")?;
@@ -148,11 +150,11 @@ impl App {
     /// own transaction with its e-mail enqueued, page by page with progress saved. A restarted
     /// job finds only the purchases not yet refunded. One that would pass the buyer's wallet cap
     /// is left for the job's next attempt (the buyer may spend meanwhile), and the job says so.
-    async fn refund_cancelled_event(&self, job: &JobRow, event_id: Uuid) -> std::result::Result<(), String> {
+    async fn refund_cancelled_event(&self, job: &Job, event_id: EventId) -> std::result::Result<(), String> {
         let err = |e: tessera_store::StoreError| e.to_string();
         let lease = |app: &App| app.now() + time::Duration::seconds(LEASE_SECS);
         let mut done = job.progress_done;
-        let mut after = Uuid::nil();
+        let mut after = PurchaseId::from(Uuid::nil());
         let mut capped = 0usize;
         loop {
             let page =
@@ -164,16 +166,15 @@ impl App {
                     .refund_for_cancellation(
                         purchase,
                         tessera_domain::booking::MAX_BALANCE_MINOR,
-                        Uuid::now_v7(),
+                        JobId::new(),
                         self.now(),
                     )
                     .await
                     .map_err(err)?;
                 match outcome {
-                    tessera_store::RefundOutcome::Refunded { .. } => done = done.saturating_add(1),
-                    tessera_store::RefundOutcome::BalanceCap => capped += 1,
-                    tessera_store::RefundOutcome::AlreadyRefunded
-                    | tessera_store::RefundOutcome::NotFound => {}
+                    RefundOutcome::Refunded { .. } => done = done.saturating_add(1),
+                    RefundOutcome::BalanceCap => capped += 1,
+                    RefundOutcome::AlreadyRefunded | RefundOutcome::NotFound => {}
                 }
             }
             after = last;
@@ -193,7 +194,7 @@ impl App {
     }
 
     /// Tells a buyer their purchase was refunded because its event was cancelled.
-    async fn send_cancellation_mail(&self, purchase_id: Uuid) -> std::result::Result<(), String> {
+    async fn send_cancellation_mail(&self, purchase_id: PurchaseId) -> std::result::Result<(), String> {
         let err = |e: tessera_store::StoreError| e.to_string();
         let Some(p) = self.store.purchase(purchase_id).await.map_err(err)? else { return Ok(()) };
         let user = self.store.user_by_id(p.user_id).await.map_err(err)?.ok_or("buyer gone")?;
@@ -211,7 +212,7 @@ impl App {
         self.mailer.send(msg).await
     }
 
-    async fn run_bulk_send(&self, job: &JobRow) -> std::result::Result<(), String> {
+    async fn run_bulk_send(&self, job: &Job) -> std::result::Result<(), String> {
         let mut p: BulkSend = serde_json::from_str(&job.payload).map_err(|e| format!("bad payload: {e}"))?;
         let err = |e: tessera_store::StoreError| e.to_string();
         let total = self.store.count_purchases_to_mail(p.event_id, p.all).await.map_err(err)?;
@@ -230,7 +231,12 @@ impl App {
         loop {
             let page = self
                 .store
-                .purchases_to_mail(p.event_id, p.all, p.after.unwrap_or(Uuid::nil()), BULK_PAGE)
+                .purchases_to_mail(
+                    p.event_id,
+                    p.all,
+                    p.after.unwrap_or(PurchaseId::from(Uuid::nil())),
+                    BULK_PAGE,
+                )
                 .await
                 .map_err(err)?;
             if page.is_empty() {
@@ -258,10 +264,10 @@ impl App {
     }
 
     /// Sends a ticket again (its holder, the event's organizer, an admin): a job, answered at once.
-    pub async fn resend_ticket(&self, who: &Principal, ticket_id: Uuid) -> Result<Uuid> {
+    pub async fn resend_ticket(&self, who: &Principal, ticket_id: TicketId) -> Result<JobId> {
         let t = self.store.ticket_detail(ticket_id).await?.filter(|t| may_see(who, t));
         let t = t.ok_or(AppError::NotFound("ticket"))?;
-        if t.status != "valid" {
+        if t.status != TicketStatus::Valid {
             return Err(AppError::TicketVoid("this ticket is void: there is nothing to send"));
         }
         // Each resend is an e-mail to the holder: limited per ticket and per requester, so
@@ -277,25 +283,25 @@ impl App {
         )
         .await?;
         let payload = tessera_store::jobs::ticket_mail_payload(t.purchase_id, Some(ticket_id));
-        let id = Uuid::now_v7();
+        let id = JobId::new();
         self.store.enqueue_job(id, "ticket_mail", &payload, Some(who.user_id), self.now()).await?;
         Ok(id)
     }
 
     /// Sends an event's tickets to its holders (those not yet sent, or all): one job whose
     /// progress `job` shows.
-    pub async fn send_event_tickets(&self, who: &Principal, event_id: Uuid, all: bool) -> Result<Uuid> {
+    pub async fn send_event_tickets(&self, who: &Principal, event_id: EventId, all: bool) -> Result<JobId> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may send its tickets")
             .await?;
         let payload = serde_json::to_string(&BulkSend { event_id, all, after: None })
             .map_err(|e| AppError::internal(e))?;
-        let id = Uuid::now_v7();
+        let id = JobId::new();
         self.store.enqueue_job(id, "bulk_ticket_send", &payload, Some(who.user_id), self.now()).await?;
         Ok(id)
     }
 
     /// A job: whoever started it, or an admin.
-    pub async fn job(&self, who: &Principal, job_id: Uuid) -> Result<JobRow> {
+    pub async fn job(&self, who: &Principal, job_id: JobId) -> Result<Job> {
         self.store
             .job(job_id)
             .await?

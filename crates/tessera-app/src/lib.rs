@@ -4,6 +4,7 @@
 //! domain types, and calls the store. Handlers stay thin and the CLI reuses the same rules.
 
 use std::sync::Arc;
+use tessera_domain::records::{Event, QueueState};
 
 use time::OffsetDateTime;
 
@@ -31,7 +32,6 @@ pub mod verified;
 pub use auth::{Principal, TokenConfig};
 pub use error::AppError;
 pub use tessera_domain as domain;
-pub use tessera_store as store;
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
@@ -107,8 +107,8 @@ pub struct App {
     keys: Arc<auth::Keys>,
     master: Arc<ticket_codes::MasterKey>,
     mailer: Arc<mail::Mailer>,
-    queue_states: Arc<recent::Recent<tessera_store::QueueStateRow>>,
-    events: Arc<recent::Recent<tessera_store::events::EventRow>>,
+    queue_states: Arc<recent::Recent<QueueState>>,
+    events: Arc<recent::Recent<Event>>,
     access_tokens: Arc<verified::Verified<sessions::TokenClaims>>,
     sessions: Arc<sessions::Sessions>,
     queue_tokens: Arc<verified::Verified<auth::QueueTicket>>,

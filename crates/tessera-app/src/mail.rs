@@ -2,12 +2,11 @@
 //! for it) or, by default, a local outbox directory of .eml files — and the ticket e-mail.
 
 use std::path::PathBuf;
+use tessera_domain::records::TicketDetail;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-
-use tessera_store::TicketDetailRow;
 
 use crate::{AppError, Result};
 
@@ -85,7 +84,7 @@ impl Mailer {
 
 /// One ticket of an order, ready to mail: its code as a QR image.
 pub struct MailedTicket<'a> {
-    pub ticket: &'a TicketDetailRow,
+    pub ticket: &'a TicketDetail,
     pub qr_png: Vec<u8>,
     /// The printable ticket (PDF).
     pub pdf: Vec<u8>,
@@ -95,7 +94,7 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn seat_line(t: &TicketDetailRow) -> String {
+fn seat_line(t: &TicketDetail) -> String {
     match (t.seat_number, &t.ticket_type_name) {
         (Some(n), _) => format!("Seat {n}"),
         (None, Some(name)) => name.clone(),

@@ -1,8 +1,7 @@
 //! The printable ticket: one A4 page (PDF) with the event, date, venue, holder, seat and the QR.
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
-
-use tessera_store::TicketDetailRow;
+use tessera_domain::records::TicketDetail;
 
 use crate::Result;
 
@@ -13,7 +12,7 @@ fn latin(s: &str) -> Vec<u8> {
 }
 
 /// A PDF of one ticket.
-pub fn ticket_pdf(t: &TicketDetailRow, code: &str) -> Result<Vec<u8>> {
+pub fn ticket_pdf(t: &TicketDetail, code: &str) -> Result<Vec<u8>> {
     let (catalog, tree, page_id, font, image, contents) =
         (Ref::new(1), Ref::new(2), Ref::new(3), Ref::new(4), Ref::new(5), Ref::new(6));
     let mut pdf = Pdf::new();

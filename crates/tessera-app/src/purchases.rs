@@ -1,12 +1,11 @@
 //! Purchases read API and sales statistics (per event, per category, platform totals).
 
+use tessera_domain::id::EventId;
+use tessera_domain::records::{CategoryStats, Event, EventStats, ExportRow, Overview, Purchase};
 use uuid::Uuid;
 
 use tessera_domain::page::parse_limit;
 use tessera_domain::validation::ValidationErrors;
-use tessera_store::events::EventRow;
-use tessera_store::purchases::PurchaseRow;
-use tessera_store::stats::{CategoryStats, EventStats, Overview};
 
 use crate::accounts::opt_ts;
 use crate::auth::Principal;
@@ -19,10 +18,10 @@ impl App {
     pub async fn event_purchases(
         &self,
         who: &Principal,
-        event_id: Uuid,
+        event_id: EventId,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> Result<Page<PurchaseRow>> {
+    ) -> Result<Page<Purchase>> {
         self.event_for_owner(who, event_id).await?;
         let (limit, after) = page_args(limit, cursor)?;
         let mut items = self.store.purchases_for_event(event_id, after, limit + 1).await?;
@@ -36,7 +35,7 @@ impl App {
         who: &Principal,
         limit: Option<i64>,
         cursor: Option<&str>,
-    ) -> Result<Page<PurchaseRow>> {
+    ) -> Result<Page<Purchase>> {
         let (limit, after) = page_args(limit, cursor)?;
         let mut items = self.store.purchases_for_user(who.user_id, after, limit + 1).await?;
         let next_cursor = page_cursor(&mut items, limit, purchase_cursor);
@@ -44,18 +43,14 @@ impl App {
     }
 
     /// Sales of one event (its organizer or an admin).
-    pub async fn event_stats(&self, who: &Principal, event_id: Uuid) -> Result<(EventRow, EventStats)> {
+    pub async fn event_stats(&self, who: &Principal, event_id: EventId) -> Result<(Event, EventStats)> {
         let event = self.event_for_owner(who, event_id).await?;
         let stats = self.store.event_stats(event_id).await?;
         Ok((event, stats))
     }
 
     /// Every ticket of an event with holder, purchase and door state (its organizer or an admin).
-    pub async fn event_export(
-        &self,
-        who: &Principal,
-        event_id: Uuid,
-    ) -> Result<(EventRow, Vec<tessera_store::ExportRow>)> {
+    pub async fn event_export(&self, who: &Principal, event_id: EventId) -> Result<(Event, Vec<ExportRow>)> {
         let event = self.event_for_owner(who, event_id).await?;
         let rows = self.store.export_rows(event_id).await?;
         Ok((event, rows))
@@ -94,7 +89,7 @@ impl App {
     }
 }
 
-fn purchase_cursor(p: &PurchaseRow) -> String {
+fn purchase_cursor(p: &Purchase) -> String {
     cursor::encode("purchases", &cursor::ts_value(p.purchase_time), p.purchase_id)
 }
 

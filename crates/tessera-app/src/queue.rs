@@ -1,11 +1,13 @@
 //! The virtual waiting room: organizers switch it on per event; buyers join, poll cheaply, and
 //! may reserve only while admitted.
 
-use uuid::Uuid;
+use tessera_domain::event::EventStatus;
+use tessera_domain::id::{EventId, QueueEntryId};
+use tessera_domain::records::{QueueConfig, QueueEntry, QueueEntryStatus, QueueState};
 
 use tessera_domain::queue_pace;
 use tessera_domain::validation::ValidationErrors;
-use tessera_store::{QueueConfig, QueueEntryRow, QueueStateRow, StoreError};
+use tessera_store::StoreError;
 
 use crate::auth::Principal;
 use crate::{App, AppError, Result};
@@ -25,7 +27,7 @@ pub struct QueueSettingsInput {
 /// Where a buyer stands.
 #[derive(Debug, Clone)]
 pub struct QueueView {
-    pub entry: QueueEntryRow,
+    pub entry: QueueEntry,
     pub queue_token: String,
     /// Waiting entries ahead (an estimate from the serving counter).
     pub ahead: i64,
@@ -47,7 +49,7 @@ pub struct QueueView {
 /// An event's queue: settings and live counts.
 #[derive(Debug, Clone)]
 pub struct QueueInfo {
-    pub state: QueueStateRow,
+    pub state: QueueState,
     pub waiting: i64,
     pub admitted: i64,
 }
@@ -61,7 +63,7 @@ impl App {
     pub async fn set_queue(
         &self,
         who: &Principal,
-        event_id: Uuid,
+        event_id: EventId,
         i: QueueSettingsInput,
     ) -> Result<QueueInfo> {
         let event = self.get_event(event_id).await?;
@@ -130,7 +132,7 @@ impl App {
     }
 
     /// An event's queue settings and counts; 404 when it never had a queue.
-    pub async fn queue_info(&self, event_id: Uuid) -> Result<QueueInfo> {
+    pub async fn queue_info(&self, event_id: EventId) -> Result<QueueInfo> {
         self.get_event(event_id).await?;
         let state = self.store.queue_state(event_id).await?.ok_or(AppError::NotFound("queue"))?;
         let (waiting, admitted) = self.store.queue_counts(event_id, self.now()).await?;
@@ -141,12 +143,12 @@ impl App {
     pub async fn join_queue(
         &self,
         who: &Principal,
-        event_id: Option<Uuid>,
+        event_id: Option<EventId>,
         client_ip: &str,
     ) -> Result<QueueView> {
         let event_id = event_id.ok_or_else(|| AppError::invalid("event_id", "is required"))?;
         let event = self.get_event(event_id).await?;
-        if event.status != "published" || event.start_time <= self.now() {
+        if event.status != EventStatus::Published || event.start_time <= self.now() {
             return Err(AppError::Forbidden("this event is not on sale"));
         }
         let limits = &self.config.rate_limits;
@@ -156,7 +158,8 @@ impl App {
             ("queue:user:", &user, limits.queue_join_per_user),
         ])
         .await?;
-        let joined = match self.store.join_queue(Uuid::now_v7(), event_id, who.user_id, self.now()).await {
+        let joined = match self.store.join_queue(QueueEntryId::new(), event_id, who.user_id, self.now()).await
+        {
             Ok(x) => x,
             Err(StoreError::NotFound) => return Err(AppError::NotFound("queue")),
             Err(e) => return Err(e.into()),
@@ -175,12 +178,12 @@ impl App {
         if let Some(state) = state.as_ref().filter(|s| s.enabled && t.position > s.serving_position) {
             // Admission goes in position order up to the serving counter, and the counter only
             // moves forward: a place past it is still waiting.
-            let entry = QueueEntryRow {
+            let entry = QueueEntry {
                 entry_id: t.entry_id,
                 event_id: t.event_id,
                 user_id: t.user_id,
                 queue_position: t.position,
-                status: "waiting".into(),
+                status: QueueEntryStatus::Waiting,
                 admitted_at: None,
                 expires_at: None,
                 created_at: time::OffsetDateTime::from_unix_timestamp(t.issued_at)
@@ -197,7 +200,7 @@ impl App {
     }
 
     /// The event's queue state, read at most once per `recent::TTL` on this instance.
-    pub(crate) async fn queue_state_cached(&self, event_id: Uuid) -> Result<Option<QueueStateRow>> {
+    pub(crate) async fn queue_state_cached(&self, event_id: EventId) -> Result<Option<QueueState>> {
         if let Some(s) = self.queue_states.get(event_id) {
             return Ok(Some(s));
         }
@@ -210,8 +213,8 @@ impl App {
 
     async fn queue_view(
         &self,
-        entry: QueueEntryRow,
-        state: Option<QueueStateRow>,
+        entry: QueueEntry,
+        state: Option<QueueState>,
         created: bool,
     ) -> Result<QueueView> {
         let state = match state {
@@ -224,12 +227,12 @@ impl App {
     /// The answer for `entry`: its estimates from `state`, and `token` (or a new one).
     fn queue_view_with(
         &self,
-        entry: QueueEntryRow,
-        state: &QueueStateRow,
+        entry: QueueEntry,
+        state: &QueueState,
         created: bool,
         token: Option<&str>,
     ) -> Result<QueueView> {
-        let waiting = entry.status == "waiting";
+        let waiting = entry.status == QueueEntryStatus::Waiting;
         let ahead =
             if waiting { i64::from(entry.queue_position - state.serving_position - 1).max(0) } else { 0 };
         let pace = queue_pace::estimate_pace(state.admitted_per_min, state.rate_per_min);
@@ -281,9 +284,9 @@ impl App {
     pub(crate) async fn admission(
         &self,
         who: &Principal,
-        event_id: Uuid,
+        event_id: EventId,
         token: Option<&str>,
-    ) -> Result<Option<Uuid>> {
+    ) -> Result<Option<QueueEntryId>> {
         // As read at most `recent::TTL` ago: a waiting room switched on or off a moment ago
         // answers as it would have a moment earlier.
         let Some(state) = self.queue_state_cached(event_id).await? else { return Ok(None) };
@@ -307,7 +310,7 @@ impl App {
     }
 
     /// Why the entry is not admitted now (read afresh), for a hold its transaction refused.
-    pub(crate) async fn not_admitted(&self, entry_id: Uuid) -> AppError {
+    pub(crate) async fn not_admitted(&self, entry_id: QueueEntryId) -> AppError {
         match self.store.queue_entry(entry_id, self.now()).await {
             Ok(entry) => not_admitted(entry.as_ref())
                 .unwrap_or(AppError::Forbidden("your admission has ended: join the queue again")),
@@ -317,7 +320,7 @@ impl App {
 }
 
 /// The refusal for an entry in this state (with its effective status), or `None` when admitted.
-fn not_admitted(entry: Option<&QueueEntryRow>) -> Option<AppError> {
+fn not_admitted(entry: Option<&QueueEntry>) -> Option<AppError> {
     match entry.map(|e| e.status.as_str()) {
         Some("admitted") => None,
         Some("waiting") => Some(AppError::Forbidden("not admitted yet: keep your place in the queue")),

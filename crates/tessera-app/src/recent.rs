@@ -12,8 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-use uuid::Uuid;
+use tessera_domain::id::EventId;
 
 /// How stale a row may be.
 pub const TTL: Duration = Duration::from_millis(200);
@@ -24,7 +23,7 @@ const TIDY_AT: usize = 1024;
 /// Rows by id, each kept for `TTL`.
 #[derive(Debug)]
 pub struct Recent<V> {
-    rows: Mutex<HashMap<Uuid, (Instant, V)>>,
+    rows: Mutex<HashMap<EventId, (Instant, V)>>,
 }
 
 impl<V> Default for Recent<V> {
@@ -35,12 +34,12 @@ impl<V> Default for Recent<V> {
 
 impl<V: Clone> Recent<V> {
     /// The row if it was read within `TTL`.
-    pub fn get(&self, id: Uuid) -> Option<V> {
+    pub fn get(&self, id: EventId) -> Option<V> {
         let rows = self.rows.lock().ok()?;
         rows.get(&id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, v)| v.clone())
     }
 
-    pub fn put(&self, id: Uuid, row: V) {
+    pub fn put(&self, id: EventId, row: V) {
         if let Ok(mut rows) = self.rows.lock() {
             if rows.len() >= TIDY_AT {
                 rows.retain(|_, (at, _)| at.elapsed() < TTL);
@@ -49,7 +48,7 @@ impl<V: Clone> Recent<V> {
         }
     }
 
-    pub fn forget(&self, id: Uuid) {
+    pub fn forget(&self, id: EventId) {
         if let Ok(mut rows) = self.rows.lock() {
             rows.remove(&id);
         }
@@ -59,11 +58,11 @@ impl<V: Clone> Recent<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_store::QueueStateRow;
+    use tessera_domain::records::QueueState;
 
-    fn state(event_id: Uuid, serving: i32) -> QueueStateRow {
+    fn state(event_id: EventId, serving: i32) -> QueueState {
         let now = time::OffsetDateTime::UNIX_EPOCH;
-        QueueStateRow {
+        QueueState {
             event_id,
             enabled: true,
             rate_per_min: 60,
@@ -84,8 +83,8 @@ mod tests {
 
     #[test]
     fn keeps_fresh_states_and_forgets_on_request() {
-        let c = Recent::<QueueStateRow>::default();
-        let e = Uuid::now_v7();
+        let c = Recent::<QueueState>::default();
+        let e = EventId::new();
         assert!(c.get(e).is_none());
         c.put(e, state(e, 5));
         assert_eq!(c.get(e).map(|s| s.serving_position), Some(5));
@@ -95,8 +94,8 @@ mod tests {
 
     #[test]
     fn stale_states_are_not_answered() {
-        let c = Recent::<QueueStateRow>::default();
-        let e = Uuid::now_v7();
+        let c = Recent::<QueueState>::default();
+        let e = EventId::new();
         c.put(e, state(e, 5));
         std::thread::sleep(TTL + Duration::from_millis(20));
         assert!(c.get(e).is_none());

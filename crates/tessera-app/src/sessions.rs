@@ -12,12 +12,12 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tessera_domain::id::UserId;
+use tessera_domain::records::AuthState;
 
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use tessera_domain::Role;
-use tessera_store::AuthStateRow;
 
 use crate::{App, AppError, Result};
 
@@ -40,20 +40,20 @@ pub(crate) struct Sessions {
 struct Known {
     looked_at: Option<(Instant, OffsetDateTime)>,
     /// Users changed recently: their state, and when this instance learned it.
-    changed: HashMap<Uuid, (AuthStateRow, OffsetDateTime)>,
+    changed: HashMap<UserId, (AuthState, OffsetDateTime)>,
 }
 
 /// What an access token claims.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TokenClaims {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub role: Role,
     pub issued_at: i64,
     pub generation: i32,
 }
 
 /// Whether a token issued under these claims still works for a user in `state`; its role if so.
-pub(crate) fn still_valid(state: &AuthStateRow, t: &TokenClaims) -> std::result::Result<Role, &'static str> {
+pub(crate) fn still_valid(state: &AuthState, t: &TokenClaims) -> std::result::Result<Role, &'static str> {
     if state.disabled_at.is_some() {
         return Err("this account is disabled");
     }
@@ -63,15 +63,15 @@ pub(crate) fn still_valid(state: &AuthStateRow, t: &TokenClaims) -> std::result:
     if t.generation != state.token_generation {
         return Err("this session ended (logged out); log in again or refresh");
     }
-    state.role.parse().map_err(|_| "this account's role is unknown")
+    Ok(state.role)
 }
 
 impl Sessions {
-    fn state(&self, user_id: Uuid) -> Option<AuthStateRow> {
+    fn state(&self, user_id: UserId) -> Option<AuthState> {
         self.known.lock().ok()?.changed.get(&user_id).map(|(s, _)| s.clone())
     }
 
-    fn learn(&self, state: AuthStateRow, now: OffsetDateTime) {
+    fn learn(&self, state: AuthState, now: OffsetDateTime) {
         if let Ok(mut k) = self.known.lock() {
             k.changed.insert(state.user_id, (state, now));
         }
@@ -89,7 +89,7 @@ impl App {
     }
 
     /// Reads a user's state now and keeps it (after a change made here, and at sign-in).
-    pub(crate) async fn session_state(&self, user_id: Uuid) -> Result<AuthStateRow> {
+    pub(crate) async fn session_state(&self, user_id: UserId) -> Result<AuthState> {
         let state = self.store.auth_state(user_id).await?.ok_or(AppError::Unauthorized("account is gone"))?;
         self.sessions.learn(state.clone(), self.now());
         Ok(state)
@@ -132,10 +132,10 @@ impl App {
 mod tests {
     use super::*;
 
-    fn state() -> AuthStateRow {
-        AuthStateRow {
-            user_id: Uuid::nil(),
-            role: "organizer".into(),
+    fn state() -> AuthState {
+        AuthState {
+            user_id: UserId::from(uuid::Uuid::nil()),
+            role: tessera_domain::Role::Organizer,
             token_generation: 2,
             sessions_valid_after: Some(OffsetDateTime::from_unix_timestamp(1_000).unwrap()),
             disabled_at: None,
@@ -143,7 +143,7 @@ mod tests {
     }
 
     fn claims(issued_at: i64, generation: i32) -> TokenClaims {
-        TokenClaims { user_id: Uuid::nil(), role: Role::Attendee, issued_at, generation }
+        TokenClaims { user_id: UserId::from(uuid::Uuid::nil()), role: Role::Attendee, issued_at, generation }
     }
 
     #[test]
@@ -153,7 +153,7 @@ mod tests {
         // Issued before the password changed, or under an older generation (a logout).
         assert!(still_valid(&state(), &claims(999, 2)).is_err());
         assert!(still_valid(&state(), &claims(2_000, 1)).is_err());
-        let disabled = AuthStateRow { disabled_at: state().sessions_valid_after, ..state() };
+        let disabled = AuthState { disabled_at: state().sessions_valid_after, ..state() };
         assert!(still_valid(&disabled, &claims(2_000, 2)).is_err());
     }
 }

@@ -4,11 +4,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
-use uuid::Uuid;
+use tessera_domain::id::EventId;
+use tessera_domain::records::KeyStatus;
+use tessera_domain::records::TicketStatus;
+use tessera_domain::records::{EventKey, TicketDetail};
 
 use tessera_domain::key_seal;
 use tessera_domain::ticket_code::{self, CodeError, SigningKey, TicketClaims, VerifyingKey};
-use tessera_store::{EventKeyRow, Store, StoreError, TicketDetailRow};
+use tessera_store::{Store, StoreError};
 
 use crate::auth::Principal;
 use crate::{App, AppError, Result};
@@ -81,7 +84,7 @@ fn random<const N: usize>() -> [u8; N] {
 /// Unix seconds a ticket's code is valid between: from its issue until a day after the event
 /// ends (or starts, when it has no end), as festivals run late. Which days a scan counts for is
 /// the door's business, not the code's.
-pub fn validity(t: &TicketDetailRow) -> (i64, i64) {
+pub fn validity(t: &TicketDetail) -> (i64, i64) {
     let end = t.event_end.unwrap_or(t.event_start);
     // The code holds 32-bit times: an event beyond 2106 is valid until then.
     let cap = i64::from(u32::MAX);
@@ -89,7 +92,7 @@ pub fn validity(t: &TicketDetailRow) -> (i64, i64) {
 }
 
 /// Who may see a ticket: its holder, the event's organizer, an admin.
-pub(crate) fn may_see(who: &Principal, t: &TicketDetailRow) -> bool {
+pub(crate) fn may_see(who: &Principal, t: &TicketDetail) -> bool {
     t.user_id == who.user_id || who.owns_or_admin(t.organizer_id)
 }
 
@@ -98,31 +101,31 @@ fn key_id_u8(k: i32) -> Result<u8> {
 }
 
 impl App {
-    fn sealed_key_row(&self, event_id: Uuid, key_id: u8) -> Result<(EventKeyRow, SigningKey)> {
+    fn sealed_key_row(&self, event_id: EventId, key_id: u8) -> Result<(EventKey, SigningKey)> {
         let secret = random::<32>();
         let sealed = key_seal::seal(&self.master.0, event_id, key_id, &secret, &random::<24>())
             .map_err(|e| AppError::internal(e))?;
         let key = ticket_code::signing_key(&secret);
-        let row = EventKeyRow {
+        let row = EventKey {
             event_id,
             key_id: i32::from(key_id),
             public_key: key.verifying_key().as_bytes().to_vec(),
             sealed_secret: sealed,
-            status: "signing".into(),
+            status: KeyStatus::Signing,
             created_at: self.now(),
             retired_at: None,
         };
         Ok((row, key))
     }
 
-    fn open_key(&self, k: &EventKeyRow) -> Result<SigningKey> {
+    fn open_key(&self, k: &EventKey) -> Result<SigningKey> {
         let secret = key_seal::open(&self.master.0, k.event_id, key_id_u8(k.key_id)?, &k.sealed_secret)
             .map_err(|e| AppError::internal(format!("event {} key {}: {e}", k.event_id, k.key_id)))?;
         Ok(ticket_code::signing_key(&secret))
     }
 
     /// The event's keys, making its first one if it has none.
-    pub(crate) async fn keys_of(&self, event_id: Uuid) -> Result<Vec<EventKeyRow>> {
+    pub(crate) async fn keys_of(&self, event_id: EventId) -> Result<Vec<EventKey>> {
         let keys = self.store.event_keys(event_id).await?;
         if !keys.is_empty() {
             return Ok(keys);
@@ -134,17 +137,18 @@ impl App {
 
     /// A ticket's code. The first issue fixes the key that signs it (the event's signing key
     /// then), so the code stays the same until that key is retired.
-    pub async fn ticket_code(&self, t: &TicketDetailRow) -> Result<String> {
+    pub async fn ticket_code(&self, t: &TicketDetail) -> Result<String> {
         let mut t = t.clone();
         // A rotation can race the first issue; a few tries settle on the new signing key.
         for _ in 0..3 {
             let keys = self.keys_of(t.event_id).await?;
             // A key retired since (its tickets were released from it) counts as none.
-            let usable = t.key_id.filter(|k| keys.iter().any(|r| r.key_id == *k && r.status != "retired"));
+            let usable =
+                t.key_id.filter(|k| keys.iter().any(|r| r.key_id == *k && r.status != KeyStatus::Retired));
             let key_id = match usable {
                 Some(k) => k,
                 None => {
-                    let signing = keys.iter().find(|k| k.status == "signing").ok_or_else(|| {
+                    let signing = keys.iter().find(|k| k.status == KeyStatus::Signing).ok_or_else(|| {
                         AppError::internal(format!("event {} has no signing key", t.event_id))
                     })?;
                     if !self.store.assign_ticket_key(t.ticket_id, signing.key_id).await? {
@@ -179,7 +183,7 @@ impl App {
 
     /// Verifies a scanned code online: layout, the event's key, signature, revocation and the
     /// validity window. Answers the ticket it names.
-    pub async fn verify_ticket_code(&self, code: &str) -> std::result::Result<TicketDetailRow, CodeRefusal> {
+    pub async fn verify_ticket_code(&self, code: &str) -> std::result::Result<TicketDetail, CodeRefusal> {
         self.verify_ticket_code_at(code, self.now()).await
     }
 
@@ -189,29 +193,29 @@ impl App {
         &self,
         code: &str,
         at: time::OffsetDateTime,
-    ) -> std::result::Result<TicketDetailRow, CodeRefusal> {
+    ) -> std::result::Result<TicketDetail, CodeRefusal> {
         let parsed = ticket_code::parse(code).map_err(CodeRefusal::Code)?;
         let keys = self.store.event_keys(parsed.claims.event_id).await.map_err(store_refusal)?;
         let ticket = self.store.ticket_detail(parsed.claims.ticket_id).await.map_err(store_refusal)?;
-        let public = |event: Uuid, kid: u8| {
+        let public = |event: EventId, kid: u8| {
             keys.iter()
-                .find(|k| k.event_id == event && k.key_id == i32::from(kid) && k.status != "retired")
+                .find(|k| k.event_id == event && k.key_id == i32::from(kid) && k.status != KeyStatus::Retired)
                 .and_then(|k| ticket_code::verifying_key(&k.public_key))
         };
-        let void = ticket.as_ref().is_some_and(|t| t.status == "void");
+        let void = ticket.as_ref().is_some_and(|t| t.status == TicketStatus::Void);
         ticket_code::verify(code, public, |_| void, at.unix_timestamp()).map_err(CodeRefusal::Code)?;
         // A genuine signature over a ticket we do not have: deleted data, or another server's.
         ticket.filter(|t| t.event_id == parsed.claims.event_id).ok_or(CodeRefusal::UnknownTicket)
     }
 
     /// An event's keys (its organizer or an admin): public halves and states.
-    pub async fn event_keys(&self, who: &Principal, event_id: Uuid) -> Result<Vec<EventKeyView>> {
+    pub async fn event_keys(&self, who: &Principal, event_id: EventId) -> Result<Vec<EventKeyView>> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may see its keys").await?;
         Ok(self.keys_of(event_id).await?.iter().map(EventKeyView::from).collect())
     }
 
     /// Makes a new signing key; the old one keeps verifying the codes it signed until retired.
-    pub async fn rotate_event_key(&self, who: &Principal, event_id: Uuid) -> Result<EventKeyView> {
+    pub async fn rotate_event_key(&self, who: &Principal, event_id: EventId) -> Result<EventKeyView> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may rotate its keys").await?;
         let keys = self.keys_of(event_id).await?;
         let next = keys.iter().map(|k| k.key_id).max().unwrap_or(0) + 1;
@@ -232,7 +236,7 @@ impl App {
 
     /// Retires a key that no longer signs: codes it signed stop working and their tickets get
     /// new codes from the current key.
-    pub async fn retire_event_key(&self, who: &Principal, event_id: Uuid, key_id: i64) -> Result<()> {
+    pub async fn retire_event_key(&self, who: &Principal, event_id: EventId, key_id: i64) -> Result<()> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may retire its keys").await?;
         let keys = self.store.event_keys(event_id).await?;
         let Some(k) = keys.iter().find(|k| i64::from(k.key_id) == key_id) else {
@@ -279,17 +283,17 @@ pub struct EventKeyView {
     pub key_id: i32,
     /// Base64url Ed25519 public key.
     pub public_key: String,
-    pub status: String,
+    pub status: KeyStatus,
     pub created_at: time::OffsetDateTime,
     pub retired_at: Option<time::OffsetDateTime>,
 }
 
-impl From<&EventKeyRow> for EventKeyView {
-    fn from(k: &EventKeyRow) -> Self {
+impl From<&EventKey> for EventKeyView {
+    fn from(k: &EventKey) -> Self {
         EventKeyView {
             key_id: k.key_id,
             public_key: URL_SAFE_NO_PAD.encode(&k.public_key),
-            status: k.status.clone(),
+            status: k.status,
             created_at: k.created_at,
             retired_at: k.retired_at,
         }
@@ -297,6 +301,6 @@ impl From<&EventKeyRow> for EventKeyView {
 }
 
 /// The verifying key of a stored row (for scanners' bundles).
-pub fn public_key(k: &EventKeyRow) -> Option<VerifyingKey> {
+pub fn public_key(k: &EventKey) -> Option<VerifyingKey> {
     ticket_code::verifying_key(&k.public_key)
 }

@@ -1,9 +1,10 @@
 //! Tickets as holders see them: their own list, one ticket with its signed code.
 
-use uuid::Uuid;
+use tessera_domain::id::{JobId, TicketId};
+use tessera_domain::records::TicketDetail;
+use tessera_domain::records::TicketStatus;
 
 use tessera_domain::page::parse_limit;
-use tessera_store::TicketDetailRow;
 
 use crate::auth::Principal;
 use crate::ticket_codes::may_see;
@@ -13,30 +14,30 @@ use tessera_domain::page::{Page, page_cursor};
 /// A ticket and its code (`None` for a voided ticket: it has no code worth showing).
 #[derive(Debug, Clone)]
 pub struct TicketView {
-    pub ticket: TicketDetailRow,
+    pub ticket: TicketDetail,
     pub code: Option<String>,
 }
 
 impl App {
-    async fn view(&self, t: TicketDetailRow) -> Result<TicketView> {
-        let code = if t.status == "valid" { Some(self.ticket_code(&t).await?) } else { None };
+    async fn view(&self, t: TicketDetail) -> Result<TicketView> {
+        let code = if t.status == TicketStatus::Valid { Some(self.ticket_code(&t).await?) } else { None };
         Ok(TicketView { ticket: t, code })
     }
 
     /// One ticket: its holder's, its event organizer's, or an admin's to see; 404 for anyone
     /// else (they may not learn it exists).
-    pub async fn ticket(&self, who: &Principal, ticket_id: Uuid) -> Result<TicketView> {
+    pub async fn ticket(&self, who: &Principal, ticket_id: TicketId) -> Result<TicketView> {
         let t = self.store.ticket_detail(ticket_id).await?.filter(|t| may_see(who, t));
         self.view(t.ok_or(AppError::NotFound("ticket"))?).await
     }
 
     /// Reissues a ticket (its holder, the event's organizer, an admin): the old code stops
     /// opening the door at once, and the new ticket is e-mailed.
-    pub async fn reissue_ticket(&self, who: &Principal, ticket_id: Uuid) -> Result<TicketView> {
+    pub async fn reissue_ticket(&self, who: &Principal, ticket_id: TicketId) -> Result<TicketView> {
         let t = self.store.ticket_detail(ticket_id).await?.filter(|t| may_see(who, t));
         let t = t.ok_or(AppError::NotFound("ticket"))?;
-        let new_id = Uuid::now_v7();
-        if !self.store.reissue_ticket(t.ticket_id, new_id, Uuid::now_v7(), self.now()).await? {
+        let new_id = TicketId::new();
+        if !self.store.reissue_ticket(t.ticket_id, new_id, JobId::new(), self.now()).await? {
             return Err(AppError::TicketVoid("this ticket is void: it cannot be reissued"));
         }
         let fresh = self.store.ticket_detail(new_id).await?.ok_or(AppError::NotFound("ticket"))?;

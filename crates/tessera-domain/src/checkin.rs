@@ -2,8 +2,8 @@
 //! into accepted entries and exits — the same way whatever order they reach the server in, so
 //! scans made offline on several devices merge deterministically.
 
+use crate::id::ScanId;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Entry or exit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +29,21 @@ impl Direction {
     }
 }
 
+impl std::str::FromStr for Direction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Direction::parse(s).ok_or_else(|| "must be entry or exit".to_string())
+    }
+}
+
+crate::text_enum::text_decode!(Direction);
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The event day a scan counts for: day 1 is the first 24 hours from the event's start, day 2
 /// the next, and so on; scans before the start count for day 1. (Events carry no time zone, so
 /// days run from the start time rather than from midnight.)
@@ -40,7 +55,7 @@ pub fn event_day(event_start: OffsetDateTime, scanned_at: OffsetDateTime) -> i32
 /// One scan of a ticket on one day, as the merge sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scan {
-    pub scan_id: Uuid,
+    pub scan_id: ScanId,
     pub direction: Direction,
     pub scanned_at: OffsetDateTime,
     pub gate: Option<String>,
@@ -82,7 +97,7 @@ pub struct Presence {
 /// Replays one ticket's scans of one day in scan-time order (ties by scan id): an entry is
 /// accepted when outside (and, without re-entry, only the first time), an exit when inside.
 /// The answer depends only on the set of scans, never on the order they arrived in.
-pub fn resolve(scans: &[Scan], reentry: bool) -> (Vec<(Uuid, Outcome)>, Presence) {
+pub fn resolve(scans: &[Scan], reentry: bool) -> (Vec<(ScanId, Outcome)>, Presence) {
     let mut ordered: Vec<&Scan> = scans.iter().collect();
     ordered.sort_by(|a, b| a.scanned_at.cmp(&b.scanned_at).then(a.scan_id.cmp(&b.scan_id)));
     let mut p = Presence::default();
@@ -117,10 +132,11 @@ pub fn resolve(scans: &[Scan], reentry: bool) -> (Vec<(Uuid, Outcome)>, Presence
 mod tests {
     use super::*;
     use time::macros::datetime;
+    use uuid::Uuid;
 
     fn scan(n: u128, dir: Direction, minute: i64, gate: &str) -> Scan {
         Scan {
-            scan_id: Uuid::from_u128(n),
+            scan_id: ScanId::from(Uuid::from_u128(n)),
             direction: dir,
             scanned_at: datetime!(2030-05-01 10:00 UTC) + time::Duration::minutes(minute),
             gate: Some(gate.into()),

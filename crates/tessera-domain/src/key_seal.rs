@@ -3,9 +3,9 @@
 //! database dump alone yields no key that can sign tickets, and a sealed key copied onto another
 //! event's row does not open.
 
+use crate::id::EventId;
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{Key, KeyInit, XChaCha20Poly1305, XNonce};
-use uuid::Uuid;
 
 const NONCE_LEN: usize = 24;
 
@@ -14,9 +14,9 @@ const NONCE_LEN: usize = 24;
 #[error("the event key does not open with this master key")]
 pub struct SealError;
 
-fn aad(event_id: Uuid, key_id: u8) -> [u8; 17] {
+fn aad(event_id: EventId, key_id: u8) -> [u8; 17] {
     let mut a = [0u8; 17];
-    a[..16].copy_from_slice(event_id.as_bytes());
+    a[..16].copy_from_slice(event_id.as_uuid().as_bytes());
     a[16] = key_id;
     a
 }
@@ -24,7 +24,7 @@ fn aad(event_id: Uuid, key_id: u8) -> [u8; 17] {
 /// Seals `secret` (nonce ‖ ciphertext ‖ tag). The caller draws `nonce` from a CSPRNG.
 pub fn seal(
     master: &[u8; 32],
-    event_id: Uuid,
+    event_id: EventId,
     key_id: u8,
     secret: &[u8; 32],
     nonce: &[u8; NONCE_LEN],
@@ -40,7 +40,7 @@ pub fn seal(
 }
 
 /// Opens what [`seal`] made for the same event and key id.
-pub fn open(master: &[u8; 32], event_id: Uuid, key_id: u8, sealed: &[u8]) -> Result<[u8; 32], SealError> {
+pub fn open(master: &[u8; 32], event_id: EventId, key_id: u8, sealed: &[u8]) -> Result<[u8; 32], SealError> {
     if sealed.len() <= NONCE_LEN {
         return Err(SealError);
     }
@@ -60,8 +60,8 @@ mod tests {
     const MASTER: [u8; 32] = [9; 32];
     const SECRET: [u8; 32] = [42; 32];
 
-    fn ev(n: u128) -> Uuid {
-        Uuid::from_u128(n)
+    fn ev(n: u128) -> EventId {
+        uuid::Uuid::from_u128(n).into()
     }
 
     #[test]

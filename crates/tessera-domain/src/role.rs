@@ -50,6 +50,8 @@ impl FromStr for Role {
     }
 }
 
+crate::text_enum::text_decode!(Role);
+
 #[cfg(test)]
 mod tests {
     use super::*;

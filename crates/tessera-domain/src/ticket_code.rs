@@ -15,6 +15,8 @@ use ed25519_dalek::{Signature, Signer};
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 use uuid::Uuid;
 
+use crate::id::{EventId, TicketId, TicketTypeId};
+
 /// The payload layout this module writes and reads.
 pub const VERSION: u8 = 1;
 const SIGNED_LEN: usize = 1 + 1 + 16 + 16 + 16 + 4 + 4;
@@ -23,9 +25,9 @@ const CODE_LEN: usize = SIGNED_LEN + 64;
 /// What a valid code says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TicketClaims {
-    pub event_id: Uuid,
-    pub ticket_id: Uuid,
-    pub ticket_type_id: Option<Uuid>,
+    pub event_id: EventId,
+    pub ticket_id: TicketId,
+    pub ticket_type_id: Option<TicketTypeId>,
     /// Unix seconds.
     pub valid_from: i64,
     pub valid_until: i64,
@@ -73,9 +75,9 @@ pub fn encode(claims: &TicketClaims, key_id: u8, key: &SigningKey) -> Result<Str
     let mut bytes = Vec::with_capacity(CODE_LEN);
     bytes.push(VERSION);
     bytes.push(key_id);
-    bytes.extend_from_slice(claims.event_id.as_bytes());
-    bytes.extend_from_slice(claims.ticket_id.as_bytes());
-    bytes.extend_from_slice(claims.ticket_type_id.unwrap_or(Uuid::nil()).as_bytes());
+    bytes.extend_from_slice(claims.event_id.as_uuid().as_bytes());
+    bytes.extend_from_slice(claims.ticket_id.as_uuid().as_bytes());
+    bytes.extend_from_slice(claims.ticket_type_id.map_or(Uuid::nil(), Uuid::from).as_bytes());
     bytes.extend_from_slice(&seconds(claims.valid_from)?);
     bytes.extend_from_slice(&seconds(claims.valid_until)?);
     let signature = key.sign(&bytes);
@@ -108,9 +110,9 @@ pub fn parse(code: &str) -> Result<ParsedCode, CodeError> {
     }
     let tt = uuid_at(&bytes, 34);
     let claims = TicketClaims {
-        event_id: uuid_at(&bytes, 2),
-        ticket_id: uuid_at(&bytes, 18),
-        ticket_type_id: (!tt.is_nil()).then_some(tt),
+        event_id: uuid_at(&bytes, 2).into(),
+        ticket_id: uuid_at(&bytes, 18).into(),
+        ticket_type_id: (!tt.is_nil()).then_some(tt.into()),
         valid_from: u32_at(&bytes, 50),
         valid_until: u32_at(&bytes, 54),
     };
@@ -135,8 +137,8 @@ impl ParsedCode {
 /// void. What it does not know — whether the ticket was already used — is the caller's.
 pub fn verify(
     code: &str,
-    key: impl FnOnce(Uuid, u8) -> Option<VerifyingKey>,
-    revoked: impl FnOnce(Uuid) -> bool,
+    key: impl FnOnce(EventId, u8) -> Option<VerifyingKey>,
+    revoked: impl FnOnce(TicketId) -> bool,
     now_unix: i64,
 ) -> Result<TicketClaims, CodeError> {
     let parsed = parse(code)?;
@@ -176,9 +178,9 @@ mod tests {
 
     fn claims() -> TicketClaims {
         TicketClaims {
-            event_id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001),
-            ticket_id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002),
-            ticket_type_id: Some(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0003)),
+            event_id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001).into(),
+            ticket_id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0002).into(),
+            ticket_type_id: Some(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0003).into()),
             valid_from: 1_700_000_000,
             valid_until: 1_800_000_000,
         }

@@ -1,51 +1,23 @@
 //! Applications for ticket types sold by approval: their forms, the applications, and the
 //! approval that issues tickets (places taken, purchase, tickets, e-mail job: one transaction).
 
+use tessera_domain::id::{
+    ApplicationId, EventId, JobId, PurchaseId, ReservationId, TicketId, TicketTypeId, UserId,
+};
+use tessera_domain::records::{Application, Approval, HoldRequest};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::reservations::{HoldRequest, take_statement};
+use crate::reservations::take_statement;
 use crate::{Result, Store, WritePool, affected, bind_args, on_db};
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ApplicationRow {
-    pub application_id: Uuid,
-    pub event_id: Uuid,
-    pub ticket_type_id: Uuid,
-    pub user_id: Uuid,
-    /// JSON object.
-    pub answers: String,
-    /// JSON array of names.
-    pub guest_names: String,
-    pub quantity: i32,
-    /// pending, approved or rejected.
-    pub status: String,
-    pub reason: Option<String>,
-    pub decided_by: Option<Uuid>,
-    pub decided_at: Option<OffsetDateTime>,
-    pub purchase_id: Option<Uuid>,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-}
 
 const COLUMNS: &str = "application_id, event_id, ticket_type_id, user_id, answers, guest_names, quantity, status, \
      reason, decided_by, decided_at, purchase_id, created_at, updated_at";
 
-/// How an approval ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Approval {
-    /// Tickets issued under this purchase.
-    Approved { purchase_id: Uuid, ticket_ids: Vec<Uuid> },
-    /// Not pending (already decided, or no such application).
-    NotPending,
-    /// Fewer places left than guests.
-    SoldOut,
-}
-
 impl Store {
     pub async fn set_application_form(
         &self,
-        ticket_type_id: Uuid,
+        ticket_type_id: TicketTypeId,
         fields: &str,
         now: OffsetDateTime,
     ) -> Result<()> {
@@ -65,7 +37,7 @@ impl Store {
     }
 
     /// A ticket type's form (JSON fields), if it has one.
-    pub async fn application_form(&self, ticket_type_id: Uuid) -> Result<Option<String>> {
+    pub async fn application_form(&self, ticket_type_id: TicketTypeId) -> Result<Option<String>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar("SELECT fields FROM application_forms WHERE ticket_type_id = $1")
                 .bind(ticket_type_id)
@@ -76,7 +48,7 @@ impl Store {
 
     /// Files an application; `StoreError::Conflict` when the person already has a live one for
     /// this ticket type (the unique index decides, so two racing submissions cannot both land).
-    pub async fn insert_application(&self, a: &ApplicationRow) -> Result<()> {
+    pub async fn insert_application(&self, a: &Application) -> Result<()> {
         on_db!(self, write, |p| {
             sqlx::query(
                 "INSERT INTO applications (application_id, event_id, ticket_type_id, user_id, answers, guest_names,
@@ -98,7 +70,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn application(&self, application_id: Uuid) -> Result<Option<ApplicationRow>> {
+    pub async fn application(&self, application_id: ApplicationId) -> Result<Option<Application>> {
         let sql = format!("SELECT {COLUMNS} FROM applications WHERE application_id = $1");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(application_id).fetch_optional(p).await
@@ -108,11 +80,11 @@ impl Store {
     /// A page of an event's applications in the order they came, optionally of one status.
     pub async fn applications_of_event(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         status: Option<&str>,
         after: Option<Uuid>,
         limit: i64,
-    ) -> Result<Vec<ApplicationRow>> {
+    ) -> Result<Vec<Application>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM applications WHERE event_id = $1 AND ($2 IS NULL OR status = $2)
              AND application_id > $3 ORDER BY application_id LIMIT $4"
@@ -135,10 +107,10 @@ impl Store {
     /// e-mail job.
     pub async fn approve_application(
         &self,
-        application_id: Uuid,
-        decided_by: Uuid,
-        ids: (Uuid, Uuid, Uuid),
-        ticket_ids: &[Uuid],
+        application_id: ApplicationId,
+        decided_by: UserId,
+        ids: (ReservationId, PurchaseId, JobId),
+        ticket_ids: &[TicketId],
         now: OffsetDateTime,
     ) -> Result<Approval> {
         let (reservation_id, purchase_id, job_id) = ids;
@@ -146,7 +118,7 @@ impl Store {
         let r = on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;
-                let decided: Option<(Uuid, Uuid, Uuid, i32, String)> = sqlx::query_as(
+                let decided: Option<(EventId, TicketTypeId, UserId, i32, String)> = sqlx::query_as(
                     "UPDATE applications SET status = 'approved', decided_by = $1, decided_at = $2, updated_at = $2,
                          purchase_id = $3
                      WHERE application_id = $4 AND status = 'pending'
@@ -246,10 +218,10 @@ impl Store {
     /// in one transaction. False when it was not pending.
     pub async fn reject_application(
         &self,
-        application_id: Uuid,
-        decided_by: Uuid,
+        application_id: ApplicationId,
+        decided_by: UserId,
         reason: &str,
-        job_id: Uuid,
+        job_id: JobId,
         now: OffsetDateTime,
     ) -> Result<bool> {
         let n = on_db!(self, write, |p| {

@@ -2,6 +2,7 @@
 //! ledger (imports from another system, load tests). Chunked multi-row INSERTs in one transaction
 //! per chunk, because one statement per account would cost a commit each.
 
+use tessera_domain::records::User;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -16,7 +17,7 @@ impl Store {
     /// a `charge` ledger entry (a negative one is refused by the balance CHECK), so the cached balance equals the ledger as everywhere else.
     pub async fn provision_users(
         &self,
-        users: &[crate::UserRow],
+        users: &[User],
         opening_balance: i64,
         now: OffsetDateTime,
     ) -> Result<u64> {
@@ -31,11 +32,11 @@ impl Store {
             for (i, u) in chunk.iter().enumerate() {
                 let sep = if i == 0 { "" } else { ", " };
                 let row = [
-                    ins.arg(Arg::Id(u.user_id)),
+                    ins.arg(Arg::id(u.user_id)),
                     ins.arg(Arg::Text(u.name.clone())),
                     ins.arg(Arg::Text(u.email.clone())),
                     ins.arg(Arg::Text(u.password_hash.clone())),
-                    ins.arg(Arg::Text(u.role.clone())),
+                    ins.arg(Arg::Text(u.role.as_str().into())),
                     ins.arg(Arg::Int(opening_balance)),
                     ins.arg(Arg::Ts(u.created_at)),
                     ins.arg(Arg::Ts(u.updated_at)),
@@ -45,8 +46,8 @@ impl Store {
                     row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7]
                 ));
                 let row = [
-                    ledger.arg(Arg::Id(Uuid::now_v7())),
-                    ledger.arg(Arg::Id(u.user_id)),
+                    ledger.arg(Arg::id(Uuid::now_v7())),
+                    ledger.arg(Arg::id(u.user_id)),
                     ledger.arg(Arg::Int(opening_balance)),
                     ledger.arg(Arg::Ts(now)),
                 ];

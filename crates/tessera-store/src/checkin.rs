@@ -1,66 +1,12 @@
 //! Door check-in: event staff, every scan, and each ticket's state at the door per event day.
 
+use tessera_domain::id::{EventId, ScanId, TicketId, TicketTypeId, UserId};
+use tessera_domain::records::{CheckinSummary, PresenceRecord, ScanRecord, StaffMember};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use tessera_domain::checkin::{self, Direction, Outcome, Scan};
 
 use crate::{Backend, Result, Store, WritePool, affected, on_db};
-
-/// One scan as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ScanRow {
-    pub scan_id: Uuid,
-    pub event_id: Option<Uuid>,
-    pub ticket_id: Option<Uuid>,
-    pub direction: String,
-    pub day: Option<i32>,
-    pub gate: Option<String>,
-    pub device_id: Option<String>,
-    pub scanned_by: Uuid,
-    pub scanned_at: OffsetDateTime,
-    pub recorded_at: OffsetDateTime,
-    /// online or offline.
-    pub source: String,
-    pub result: String,
-    pub detail: Option<String>,
-}
-
-/// A ticket's state at the door on one day.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct PresenceRow {
-    pub ticket_id: Uuid,
-    pub day: i32,
-    pub event_id: Uuid,
-    pub inside: bool,
-    pub entries: i32,
-    pub first_entry_at: Option<OffsetDateTime>,
-    pub first_gate: Option<String>,
-    pub last_scan_at: Option<OffsetDateTime>,
-    pub version: i32,
-}
-
-/// A staff member of an event.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct StaffRow {
-    pub user_id: Uuid,
-    pub name: String,
-    pub email: String,
-    pub created_at: OffsetDateTime,
-}
-
-/// Counts for an event's door.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CheckinSummary {
-    pub inside_now: i64,
-    pub entered_today: i64,
-    /// (day, tickets that entered that day)
-    pub per_day: Vec<(i32, i64)>,
-    /// (gate, accepted entries)
-    pub per_gate: Vec<(Option<String>, i64)>,
-    /// (ticket type, tickets that entered today)
-    pub per_ticket_type: Vec<(Option<Uuid>, i64)>,
-}
 
 const SCAN_COLUMNS: &str = "scan_id, event_id, ticket_id, direction, day, gate, device_id, scanned_by, \
      scanned_at, recorded_at, source, result, detail";
@@ -104,7 +50,7 @@ fn presence_sql(lock: &str) -> String {
 }
 
 impl Store {
-    pub async fn add_staff(&self, event_id: Uuid, user_id: Uuid, now: OffsetDateTime) -> Result<bool> {
+    pub async fn add_staff(&self, event_id: EventId, user_id: UserId, now: OffsetDateTime) -> Result<bool> {
         let n = on_db!(self, write, |p| {
             sqlx::query(
                 "INSERT INTO event_staff (event_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -119,7 +65,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub async fn remove_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool> {
+    pub async fn remove_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool> {
         let n = on_db!(self, write, |p| {
             sqlx::query("DELETE FROM event_staff WHERE event_id = $1 AND user_id = $2")
                 .bind(event_id)
@@ -131,7 +77,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub async fn is_staff(&self, event_id: Uuid, user_id: Uuid) -> Result<bool> {
+    pub async fn is_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool> {
         let n: i64 = on_db!(self, read, |p| {
             sqlx::query_scalar(
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM event_staff WHERE event_id = $1 AND user_id = $2",
@@ -144,7 +90,7 @@ impl Store {
         Ok(n > 0)
     }
 
-    pub async fn staff_of(&self, event_id: Uuid) -> Result<Vec<StaffRow>> {
+    pub async fn staff_of(&self, event_id: EventId) -> Result<Vec<StaffMember>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT u.user_id, u.name, u.email, s.created_at FROM event_staff s
@@ -158,13 +104,13 @@ impl Store {
 
     /// Records a scan that was refused before reaching a ticket's state (a forged code, a void
     /// ticket, another event's ticket ...).
-    pub async fn record_scan(&self, s: &ScanRow) -> Result<()> {
+    pub async fn record_scan(&self, s: &ScanRecord) -> Result<()> {
         on_db!(self, write, |p| bind_scan!(sqlx::query(INSERT_SCAN), s).execute(p).await.map(affected))?;
         Ok(())
     }
 
     /// Records a refused scan from an offline batch, once (a batch sent again adds nothing).
-    pub async fn record_scan_once(&self, s: &ScanRow) -> Result<()> {
+    pub async fn record_scan_once(&self, s: &ScanRecord) -> Result<()> {
         on_db!(self, write, |p| bind_scan!(sqlx::query(INSERT_SCAN_ONCE), s).execute(p).await.map(affected))?;
         Ok(())
     }
@@ -172,12 +118,15 @@ impl Store {
     /// An online scan of a genuine ticket: ONE conditional change of its state for the day and
     /// the scan's record, in one transaction. `s.result` is ignored: the change decides it.
     /// Answers the outcome and the state afterwards.
-    pub async fn scan_ticket(&self, s: &ScanRow, reentry: bool) -> Result<(Outcome, Option<PresenceRow>)> {
+    pub async fn scan_ticket(
+        &self,
+        s: &ScanRecord,
+        reentry: bool,
+    ) -> Result<(Outcome, Option<PresenceRecord>)> {
         let (Some(ticket_id), Some(event_id), Some(day)) = (s.ticket_id, s.event_id, s.day) else {
             return Err(crate::StoreError::other("a ticket scan needs its ticket, event and day"));
         };
-        let direction = Direction::parse(&s.direction)
-            .ok_or_else(|| crate::StoreError::other(format!("bad direction {}", s.direction)))?;
+        let direction = s.direction;
         let presence_sql = presence_sql("");
         let leave_sql = leave_sql();
         Ok(on_db!(self, write, |p| {
@@ -218,9 +167,9 @@ impl Store {
                     }
                     (_, Direction::Exit) => Outcome::NotInside,
                 };
-                let row = ScanRow { result: outcome.as_str().into(), ..s.clone() };
+                let row = ScanRecord { result: outcome.as_str().into(), ..s.clone() };
                 bind_scan!(sqlx::query(INSERT_SCAN), row).execute(&mut *tx).await?;
-                let presence: Option<PresenceRow> = sqlx::query_as(sqlx::AssertSqlSafe(presence_sql))
+                let presence: Option<PresenceRecord> = sqlx::query_as(sqlx::AssertSqlSafe(presence_sql))
                     .bind(ticket_id)
                     .bind(day)
                     .fetch_optional(&mut *tx)
@@ -239,12 +188,12 @@ impl Store {
     /// changed, and only if no other write changed it since it was read (its version).
     pub async fn merge_scans(
         &self,
-        ticket_id: Uuid,
-        event_id: Uuid,
+        ticket_id: TicketId,
+        event_id: EventId,
         day: i32,
-        new: &[ScanRow],
+        new: &[ScanRecord],
         reentry: bool,
-    ) -> Result<Vec<(Uuid, Outcome)>> {
+    ) -> Result<Vec<(ScanId, Outcome)>> {
         let lock = if self.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
         let presence_sql = presence_sql(lock);
         // The day's scans of every ticket of the admission (a reissued ticket's predecessor's too).
@@ -267,7 +216,7 @@ impl Store {
                 .bind(event_id)
                 .execute(&mut *tx)
                 .await?;
-                let before: PresenceRow = sqlx::query_as(sqlx::AssertSqlSafe(presence_sql))
+                let before: PresenceRecord = sqlx::query_as(sqlx::AssertSqlSafe(presence_sql))
                     .bind(ticket_id)
                     .bind(day)
                     .fetch_one(&mut *tx)
@@ -275,20 +224,18 @@ impl Store {
                 for s in new {
                     bind_scan!(sqlx::query(INSERT_SCAN_ONCE), s).execute(&mut *tx).await?;
                 }
-                let all: Vec<ScanRow> = sqlx::query_as(sqlx::AssertSqlSafe(scans_sql))
+                let all: Vec<ScanRecord> = sqlx::query_as(sqlx::AssertSqlSafe(scans_sql))
                     .bind(ticket_id)
                     .bind(day)
                     .fetch_all(&mut *tx)
                     .await?;
                 let scans: Vec<Scan> = all
                     .iter()
-                    .filter_map(|r| {
-                        Some(Scan {
-                            scan_id: r.scan_id,
-                            direction: Direction::parse(&r.direction)?,
-                            scanned_at: r.scanned_at,
-                            gate: r.gate.clone(),
-                        })
+                    .map(|r| Scan {
+                        scan_id: r.scan_id,
+                        direction: r.direction,
+                        scanned_at: r.scanned_at,
+                        gate: r.gate.clone(),
                     })
                     .collect();
                 let (outcomes, state) = checkin::resolve(&scans, reentry);
@@ -338,7 +285,7 @@ impl Store {
     /// offline scans: the latest time the server recorded one.
     pub async fn last_offline_sync(
         &self,
-        scanned_by: Uuid,
+        scanned_by: UserId,
         device_id: Option<&str>,
     ) -> Result<Option<OffsetDateTime>> {
         Ok(on_db!(self, read, |p| {
@@ -353,7 +300,7 @@ impl Store {
         })?)
     }
 
-    pub async fn scan(&self, scan_id: Uuid) -> Result<Option<ScanRow>> {
+    pub async fn scan(&self, scan_id: ScanId) -> Result<Option<ScanRecord>> {
         let sql = format!("SELECT {SCAN_COLUMNS} FROM checkins WHERE scan_id = $1");
         Ok(on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(scan_id)
@@ -362,7 +309,7 @@ impl Store {
     }
 
     /// A ticket's door state on a day: its admission's, which a reissue carries over.
-    pub async fn presence(&self, ticket_id: Uuid, day: i32) -> Result<Option<PresenceRow>> {
+    pub async fn presence(&self, ticket_id: TicketId, day: i32) -> Result<Option<PresenceRecord>> {
         let sql = presence_sql("");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id).bind(day).fetch_optional(p).await
@@ -370,7 +317,7 @@ impl Store {
     }
 
     /// Every scan of a ticket's admission (the tickets it reissued from and to), in scan-time order.
-    pub async fn scans_of_ticket(&self, ticket_id: Uuid) -> Result<Vec<ScanRow>> {
+    pub async fn scans_of_ticket(&self, ticket_id: TicketId) -> Result<Vec<ScanRecord>> {
         let sql = format!(
             "SELECT {SCAN_COLUMNS} FROM checkins
              WHERE ticket_id IN (SELECT ticket_id FROM tickets WHERE ticket_id = {ADMISSION_OF} OR admission_id = {ADMISSION_OF})
@@ -382,7 +329,7 @@ impl Store {
     }
 
     /// (event day, tickets that entered that day) for an event.
-    pub async fn checked_in_per_day(&self, event_id: Uuid) -> Result<Vec<(i32, i64)>> {
+    pub async fn checked_in_per_day(&self, event_id: EventId) -> Result<Vec<(i32, i64)>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT day, CAST(COUNT(*) AS BIGINT) FROM ticket_presence
@@ -395,7 +342,7 @@ impl Store {
     }
 
     /// The door's counts for `today` (an event day).
-    pub async fn checkin_summary(&self, event_id: Uuid, today: i32) -> Result<CheckinSummary> {
+    pub async fn checkin_summary(&self, event_id: EventId, today: i32) -> Result<CheckinSummary> {
         let per_day = self.checked_in_per_day(event_id).await?;
         Ok(on_db!(self, read, |p| {
             async {
@@ -416,7 +363,7 @@ impl Store {
                 .bind(event_id)
                 .fetch_all(p)
                 .await?;
-                let per_ticket_type: Vec<(Option<Uuid>, i64)> = sqlx::query_as(
+                let per_ticket_type: Vec<(Option<TicketTypeId>, i64)> = sqlx::query_as(
                     "SELECT t.ticket_type_id, CAST(COUNT(*) AS BIGINT) FROM ticket_presence tp
                      JOIN tickets t ON t.ticket_id = tp.ticket_id
                      WHERE tp.event_id = $1 AND tp.day = $2 AND tp.entries > 0
@@ -456,14 +403,14 @@ macro_rules! bind_scan {
         $q.bind($s.scan_id)
             .bind($s.event_id)
             .bind($s.ticket_id)
-            .bind(&$s.direction)
+            .bind($s.direction.as_str())
             .bind($s.day)
             .bind(&$s.gate)
             .bind(&$s.device_id)
             .bind($s.scanned_by)
             .bind($s.scanned_at)
             .bind($s.recorded_at)
-            .bind(&$s.source)
+            .bind($s.source.as_str())
             .bind(&$s.result)
             .bind(&$s.detail)
     };

@@ -133,6 +133,7 @@ impl WalSync {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_domain::records::User;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writers_share_flushes() {
@@ -164,12 +165,12 @@ mod tests {
         let db = crate::testing::test_db(crate::Backend::Sqlite).await;
         let store = &db.store;
         let now = tessera_domain::clock::now();
-        let user = crate::UserRow {
-            user_id: uuid::Uuid::now_v7(),
+        let user = User {
+            user_id: tessera_domain::id::UserId::new(),
             name: "A".into(),
             email: "a@example.com".into(),
             password_hash: "x".into(),
-            role: "attendee".into(),
+            role: tessera_domain::Role::Attendee,
             phone_number: None,
             created_at: now,
             updated_at: now,

@@ -1,47 +1,22 @@
 //! The event catalogue (seed 000's `events` table).
 
+use tessera_domain::id::{EventId, JobId};
+use tessera_domain::records::{Event, EventFilter, SortValue};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use tessera_domain::event::{EventSort, EventSortKey};
+use tessera_domain::event::EventSortKey;
 
 use crate::query::{Arg, Sql, like_pattern};
 use crate::sqlite::values as w;
 use crate::{Result, Store, affected, bind_args, on_db};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct EventRow {
-    pub event_id: Uuid,
-    pub name: String,
-    pub description: Option<String>,
-    pub location: Option<String>,
-    pub start_time: OffsetDateTime,
-    pub end_time: Option<OffsetDateTime>,
-    pub organizer: String,
-    pub organizer_id: Option<Uuid>,
-    pub category: Option<String>,
-    /// Minor units.
-    pub price: Option<i64>,
-    pub currency: String,
-    pub max_attendees: Option<i32>,
-    pub url: Option<String>,
-    pub status: String,
-    /// general or seated.
-    pub seating: String,
-    /// How long a hold lasts before it must be paid.
-    pub hold_secs: i32,
-    /// Most places one person may hold or buy for the event.
-    pub max_per_person: i32,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-}
-
 const COLUMNS: &str = "event_id, name, description, location, start_time, end_time, organizer, organizer_id, \
      category, price, currency, max_attendees, url, status, seating, hold_secs, max_per_person, created_at, updated_at";
 
 /// An event row read directly on SQLite (columns in `COLUMNS` order).
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
-    Ok(EventRow {
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
         event_id: w::get_id(r, 0)?,
         name: r.get(1)?,
         description: r.get(2)?,
@@ -55,41 +30,13 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRow> {
         currency: r.get(10)?,
         max_attendees: r.get(11)?,
         url: r.get(12)?,
-        status: r.get(13)?,
-        seating: r.get(14)?,
+        status: w::get_word(r, 13)?,
+        seating: w::get_word(r, 14)?,
         hold_secs: r.get(15)?,
         max_per_person: r.get(16)?,
         created_at: w::get_ts(r, 17)?,
         updated_at: w::get_ts(r, 18)?,
     })
-}
-
-/// The value of the sort key of the last row of a page (the keyset cursor).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortValue {
-    Ts(OffsetDateTime),
-    Int(i64),
-}
-
-/// `GET /events` filters.
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub category: Option<String>,
-    pub organizer: Option<String>,
-    pub organizer_id: Option<Uuid>,
-    pub location: Option<String>,
-    pub q: Option<String>,
-    pub start_from: Option<OffsetDateTime>,
-    pub start_to: Option<OffsetDateTime>,
-    pub price_min: Option<i64>,
-    pub price_max: Option<i64>,
-    /// `None` means every status.
-    pub status: Option<String>,
-    /// general or seated.
-    pub seating: Option<String>,
-    pub sort: EventSort,
-    pub after: Option<(SortValue, Uuid)>,
-    pub limit: i64,
 }
 
 /// The sort expression for a key; free events sort as price 0.
@@ -102,12 +49,12 @@ pub fn sort_expr(key: EventSortKey) -> &'static str {
 }
 
 impl Store {
-    pub async fn insert_event(&self, e: &EventRow) -> Result<()> {
+    pub async fn insert_event(&self, e: &Event) -> Result<()> {
         self.insert_events(std::slice::from_ref(e)).await?;
         Ok(())
     }
 
-    pub async fn event_by_id(&self, event_id: Uuid) -> Result<Option<EventRow>> {
+    pub async fn event_by_id(&self, event_id: EventId) -> Result<Option<Event>> {
         let sql = format!("SELECT {COLUMNS} FROM events WHERE event_id = $1");
         if let Some(r) = self.sqlite_readers() {
             return r.read(|c| w::first(c, &sql, &[w::id(event_id)], event_row));
@@ -118,7 +65,7 @@ impl Store {
     }
 
     /// One page of events in the requested order.
-    pub async fn list_events(&self, f: &EventFilter) -> Result<Vec<EventRow>> {
+    pub async fn list_events(&self, f: &EventFilter) -> Result<Vec<Event>> {
         let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM events WHERE 1=1"));
         if let Some(v) = &f.category {
             let p = sql.arg(Arg::Text(v.clone()));
@@ -129,7 +76,7 @@ impl Store {
             sql.push(&format!(" AND LOWER(organizer) = {p}"));
         }
         if let Some(v) = f.organizer_id {
-            let p = sql.arg(Arg::Id(v));
+            let p = sql.arg(Arg::id(v));
             sql.push(&format!(" AND organizer_id = {p}"));
         }
         if let Some(v) = &f.location {
@@ -159,11 +106,11 @@ impl Store {
             sql.push(&format!(" AND COALESCE(price, 0) <= {p}"));
         }
         if let Some(v) = &f.status {
-            let p = sql.arg(Arg::Text(v.clone()));
+            let p = sql.arg(Arg::Text(v.as_str().into()));
             sql.push(&format!(" AND status = {p}"));
         }
         if let Some(v) = &f.seating {
-            let p = sql.arg(Arg::Text(v.clone()));
+            let p = sql.arg(Arg::Text(v.as_str().into()));
             sql.push(&format!(" AND seating = {p}"));
         }
         let expr = sort_expr(f.sort.key);
@@ -173,7 +120,7 @@ impl Store {
                 SortValue::Ts(t) => Arg::Ts(t),
                 SortValue::Int(i) => Arg::Int(i),
             });
-            let pi = sql.arg(Arg::Id(id));
+            let pi = sql.arg(Arg::id(id));
             sql.push(&format!(" AND ({expr} {cmp} {pv} OR ({expr} = {pv} AND event_id {cmp} {pi}))"));
         }
         let pl = sql.arg(Arg::Int(f.limit));
@@ -184,7 +131,7 @@ impl Store {
     }
 
     /// Replaces the editable fields of an event; `None` when it does not exist.
-    pub async fn update_event(&self, e: &EventRow) -> Result<Option<EventRow>> {
+    pub async fn update_event(&self, e: &Event) -> Result<Option<Event>> {
         let sql = format!(
             "UPDATE events SET name = $1, description = $2, location = $3, start_time = $4, end_time = $5,
                  organizer = $6, category = $7, price = $8, currency = $9, max_attendees = $10, url = $11,
@@ -220,8 +167,8 @@ impl Store {
     /// nothing).
     pub async fn cancel_event(
         &self,
-        event_id: Uuid,
-        cancellation_job: Uuid,
+        event_id: EventId,
+        cancellation_job: JobId,
         now: OffsetDateTime,
     ) -> Result<bool> {
         let n = on_db!(self, write, |p| {
@@ -296,7 +243,7 @@ impl Store {
 
 /// The INSERT for one event (skipping an existing id), for use inside a caller's transaction.
 pub(crate) fn insert_event_query<'q, DB: sqlx::Database>(
-    e: &'q EventRow,
+    e: &'q Event,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
 where
     Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -323,14 +270,14 @@ where
     .bind(e.start_time)
     .bind(e.end_time)
     .bind(e.organizer.clone())
-    .bind(e.organizer_id)
+    .bind(e.organizer_id.map(Uuid::from))
     .bind(e.category.clone())
     .bind(e.price)
     .bind(e.currency.clone())
     .bind(e.max_attendees)
     .bind(e.url.clone())
-    .bind(e.status.clone())
-    .bind(e.seating.clone())
+    .bind(e.status.as_str().to_string())
+    .bind(e.seating.as_str().to_string())
     .bind(e.hold_secs)
     .bind(e.max_per_person)
     .bind(e.created_at)

@@ -12,15 +12,16 @@
 //! refunds, queue settings) are written once for both through sqlx (`on_db!`); on SQLite they
 //! take turns with the hot-path writer.
 
+use tessera_domain::id::{EventId, QueueEntryId, UserId};
+use tessera_domain::records::{HoldOutcome, PaidRows, PayInput, QueueEntry, QueueState};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::Result;
 use crate::Store;
-use crate::payments::{PaidRows, PayInput, Stop};
+use crate::payments::Stop;
 use crate::pg::Pg;
-use crate::queue::{Advance, Join, QueueEntryRow, QueueStateRow};
-use crate::reservations::{Held, Hold, HoldOutcome, Refused, SeatCheck};
+use crate::queue::{Advance, Join};
+use crate::reservations::{Held, Hold, Refused, SeatCheck};
 use crate::sqlite::Sqlite;
 
 /// Holds (reservations.rs).
@@ -44,28 +45,28 @@ pub(crate) trait PaymentPath {
 /// The waiting room (queue.rs). The reads run `sql`, built by the caller from the shared columns.
 pub(crate) trait QueuePath {
     /// An event's queue state (`$1` event).
-    async fn queue_state(&self, sql: String, event_id: Uuid) -> Result<Option<QueueStateRow>>;
+    async fn queue_state(&self, sql: String, event_id: EventId) -> Result<Option<QueueState>>;
 
     /// The user's entry for an event (`$1` now, `$2` event, `$3` user).
     async fn queue_entry_for(
         &self,
         sql: String,
-        event_id: Uuid,
-        user_id: Uuid,
+        event_id: EventId,
+        user_id: UserId,
         now: OffsetDateTime,
-    ) -> Result<Option<QueueEntryRow>>;
+    ) -> Result<Option<QueueEntry>>;
 
     /// An entry (`$1` now, `$2` entry).
     async fn queue_entry(
         &self,
         sql: String,
-        entry_id: Uuid,
+        entry_id: QueueEntryId,
         now: OffsetDateTime,
-    ) -> Result<Option<QueueEntryRow>>;
+    ) -> Result<Option<QueueEntry>>;
 
     /// A position from the counter and the entry made or put back at it: (made the entry, its
     /// position, the queue's state), or `None` when the queue is off.
-    async fn join(&self, j: Join) -> Result<Option<(bool, i32, QueueStateRow)>>;
+    async fn join(&self, j: Join) -> Result<Option<(bool, i32, QueueState)>>;
 
     /// One admission tick, in one transaction; how many were admitted.
     async fn advance(&self, a: Advance) -> Result<u64>;

@@ -2,39 +2,14 @@
 //! PostgreSQL so many workers never wait on each other), finish, retry later, report progress —
 //! and the ticket rows a mail job reads.
 
+use tessera_domain::id::{EventId, JobId, PurchaseId, TicketId, UserId};
+use tessera_domain::records::{Job, MailTicket, TicketDetail, TicketStatus};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::{Backend, Result, Store, TicketDetailRow, affected, on_db};
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct JobRow {
-    pub job_id: Uuid,
-    pub kind: String,
-    pub payload: String,
-    /// queued, running, done or failed.
-    pub status: String,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    pub run_at: OffsetDateTime,
-    pub locked_until: Option<OffsetDateTime>,
-    pub last_error: Option<String>,
-    pub progress_done: i32,
-    pub progress_total: Option<i32>,
-    pub created_by: Option<Uuid>,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-}
+use crate::{Backend, Result, Store, affected, on_db};
 
 const JOB_COLUMNS: &str = "job_id, kind, payload, status, attempts, max_attempts, run_at, locked_until, \
      last_error, progress_done, progress_total, created_by, created_at, updated_at";
-
-/// A ticket as its e-mail needs it, with the holder's address.
-#[derive(Debug, Clone)]
-pub struct MailTicket {
-    pub ticket: TicketDetailRow,
-    pub email: String,
-}
 
 /// A holder's ticket e-mail, enqueued in the transaction that issues the tickets (a payment, an
 /// approval, a reissue), so none goes out for a rolled-back write and none is lost to a crash:
@@ -50,7 +25,7 @@ pub(crate) const ENQUEUE_JOB: &str =
      VALUES ($1, $2, $3, 'queued', $4, $4, $4)";
 
 /// The arguments of a `ticket_mail` job: a purchase's valid tickets, or only one of them.
-pub fn ticket_mail_payload(purchase_id: Uuid, only: Option<Uuid>) -> String {
+pub fn ticket_mail_payload(purchase_id: PurchaseId, only: Option<TicketId>) -> String {
     match only {
         Some(t) => format!(r#"{{"purchase_id":"{purchase_id}","ticket_id":"{t}"}}"#),
         None => format!(r#"{{"purchase_id":"{purchase_id}"}}"#),
@@ -60,10 +35,10 @@ pub fn ticket_mail_payload(purchase_id: Uuid, only: Option<Uuid>) -> String {
 impl Store {
     pub async fn enqueue_job(
         &self,
-        job_id: Uuid,
+        job_id: JobId,
         kind: &str,
         payload: &str,
-        created_by: Option<Uuid>,
+        created_by: Option<UserId>,
         now: OffsetDateTime,
     ) -> Result<()> {
         on_db!(self, write, |p| {
@@ -84,12 +59,12 @@ impl Store {
     }
 
     /// Every job of a kind, oldest first (operators' and tests' view of what was enqueued).
-    pub async fn jobs_of_kind(&self, kind: &str) -> Result<Vec<JobRow>> {
+    pub async fn jobs_of_kind(&self, kind: &str) -> Result<Vec<Job>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE kind = $1 ORDER BY created_at, job_id");
         Ok(on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(kind).fetch_all(p).await)?)
     }
 
-    pub async fn job(&self, job_id: Uuid) -> Result<Option<JobRow>> {
+    pub async fn job(&self, job_id: JobId) -> Result<Option<Job>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE job_id = $1");
         Ok(on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(job_id)
@@ -99,11 +74,7 @@ impl Store {
 
     /// Claims the most overdue job that is queued (or whose worker's lease lapsed) until
     /// `lease_until`. One statement; a job two workers race for goes to one of them.
-    pub async fn claim_job(
-        &self,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-    ) -> Result<Option<JobRow>> {
+    pub async fn claim_job(&self, now: OffsetDateTime, lease_until: OffsetDateTime) -> Result<Option<Job>> {
         let skip = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, updated_at = $1
@@ -119,7 +90,7 @@ impl Store {
     }
 
     /// Marks a claimed job done (only while this worker's lease holds the job running).
-    pub async fn finish_job(&self, job_id: Uuid, attempts: i32, now: OffsetDateTime) -> Result<bool> {
+    pub async fn finish_job(&self, job_id: JobId, attempts: i32, now: OffsetDateTime) -> Result<bool> {
         let n = on_db!(self, write, |p| {
             sqlx::query(
                 "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $1
@@ -138,7 +109,7 @@ impl Store {
     /// A failed attempt: queued again for `retry_at`, or failed for good when `retry_at` is none.
     pub async fn fail_job(
         &self,
-        job_id: Uuid,
+        job_id: JobId,
         attempts: i32,
         error: &str,
         retry_at: Option<OffsetDateTime>,
@@ -167,7 +138,7 @@ impl Store {
     /// when the job is no longer this worker's (its lease lapsed and another took it over).
     pub async fn job_progress(
         &self,
-        job_id: Uuid,
+        job_id: JobId,
         attempts: i32,
         done: i32,
         total: Option<i32>,
@@ -194,7 +165,7 @@ impl Store {
 
     /// Saves where a running job has got to (its arguments, for a restart), while it is still
     /// this worker's claim.
-    pub async fn set_job_payload(&self, job_id: Uuid, attempts: i32, payload: &str) -> Result<()> {
+    pub async fn set_job_payload(&self, job_id: JobId, attempts: i32, payload: &str) -> Result<()> {
         on_db!(self, write, |p| {
             sqlx::query(
                 "UPDATE jobs SET payload = $1 WHERE job_id = $2 AND status = 'running' AND attempts = $3",
@@ -210,12 +181,16 @@ impl Store {
     }
 
     /// The valid tickets of a purchase (or just `only`), with the holder's address.
-    pub async fn mail_tickets(&self, purchase_id: Uuid, only: Option<Uuid>) -> Result<Vec<MailTicket>> {
-        let tickets: Vec<TicketDetailRow> = self
+    pub async fn mail_tickets(
+        &self,
+        purchase_id: PurchaseId,
+        only: Option<TicketId>,
+    ) -> Result<Vec<MailTicket>> {
+        let tickets: Vec<TicketDetail> = self
             .purchase_tickets(purchase_id)
             .await?
             .into_iter()
-            .filter(|t| t.status == "valid" && only.is_none_or(|o| o == t.ticket_id))
+            .filter(|t| t.status == TicketStatus::Valid && only.is_none_or(|o| o == t.ticket_id))
             .collect();
         // A purchase has one holder: one address to look up.
         let Some(user_id) = tickets.first().map(|t| t.user_id) else { return Ok(Vec::new()) };
@@ -228,8 +203,8 @@ impl Store {
     /// Notes that a purchase's valid tickets (or just `only`) were e-mailed: one statement.
     pub async fn mark_mailed(
         &self,
-        purchase_id: Uuid,
-        only: Option<Uuid>,
+        purchase_id: PurchaseId,
+        only: Option<TicketId>,
         now: OffsetDateTime,
     ) -> Result<()> {
         on_db!(self, write, |p| {
@@ -251,11 +226,11 @@ impl Store {
     /// never sent), after `after` in id order: a bulk send walks them page by page.
     pub async fn purchases_to_mail(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         all: bool,
-        after: Uuid,
+        after: PurchaseId,
         limit: i64,
-    ) -> Result<Vec<Uuid>> {
+    ) -> Result<Vec<PurchaseId>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar(
                 "SELECT DISTINCT purchase_id FROM tickets
@@ -272,7 +247,7 @@ impl Store {
     }
 
     /// How many purchases a bulk send will cover.
-    pub async fn count_purchases_to_mail(&self, event_id: Uuid, all: bool) -> Result<i64> {
+    pub async fn count_purchases_to_mail(&self, event_id: EventId, all: bool) -> Result<i64> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar(
                 "SELECT CAST(COUNT(DISTINCT purchase_id) AS BIGINT) FROM tickets

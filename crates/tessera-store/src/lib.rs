@@ -38,20 +38,7 @@ pub mod tokens;
 pub mod users;
 pub mod wallet;
 
-pub use applications::{ApplicationRow, Approval};
-pub use checkin::{CheckinSummary, PresenceRow, ScanRow, StaffRow};
-pub use events::{EventFilter, EventRow, SortValue};
-pub use jobs::{JobRow, MailTicket};
-pub use payments::{PaidRows, PayInput, PayOutcome, PaymentRow, RefundOutcome, TicketRow};
-pub use purchases::{NewPurchase, PurchaseRow};
-pub use queue::{Joined, QueueConfig, QueueEntryRow, QueueStateRow};
-pub use reservations::{HoldLimits, HoldOutcome, HoldRequest, ReservationRow};
-pub use seats::{SeatBlock, SeatRow, TicketTypeRow, TicketTypeView};
-pub use stats::{CategoryStats, DaySales, EventStats, ExportRow, Overview, SaleAudit};
-pub use tickets::{EventKeyRow, TicketDetailRow};
-pub use tokens::{ApiKeyRow, Rotation};
-pub use users::{AuthStateRow, UserFilter, UserRow};
-pub use wallet::{ChargeOutcome, LedgerRow};
+pub use purchases::NewPurchase;
 
 /// Store failures, as callers need to tell them apart.
 #[derive(Debug, Clone, thiserror::Error)]

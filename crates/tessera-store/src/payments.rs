@@ -1,6 +1,14 @@
 //! Payments from the wallet and refunds: each is one transaction whose conditional updates
 //! (reservation pending → completed, balance ≥ amount, seats held → sold) decide by rows affected.
 
+use tessera_domain::event::EventStatus;
+use tessera_domain::id::{
+    EventId, JobId, PaymentId, PurchaseId, ReservationId, TicketId, TicketTypeId, UserId,
+};
+use tessera_domain::records::{
+    PaidRows, PayInput, PayOutcome, Payment, PaymentStatus, Purchase, PurchaseStatus, RefundOutcome,
+    ReservationStatus, Ticket, TicketStatus,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -9,85 +17,6 @@ use crate::query::{Arg, Sql};
 use crate::reservations::FREE_HELD;
 use crate::wallet::INSERT_LEDGER;
 use crate::{Result, Store, WritePool, on_db};
-
-#[derive(Debug, Clone)]
-pub struct PayInput {
-    pub payment_id: Uuid,
-    pub purchase_id: Uuid,
-    pub user_id: Uuid,
-    pub reservation_id: Uuid,
-    pub method: String,
-    /// (Idempotency-Key, SHA-256 of the request) when the client sent a key.
-    pub idempotency: Option<(String, String)>,
-    pub now: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PayOutcome {
-    /// Paid: what the transaction wrote, so the answer needs no further reads.
-    Paid(Box<PaidRows>),
-    /// The key was used before with the same request: this is its payment.
-    Replayed {
-        payment_id: Uuid,
-    },
-    /// The key was used before with a different request.
-    KeyReused,
-    NotFound,
-    AlreadyPaid,
-    /// The hold's deadline passed.
-    Expired,
-    /// The hold was released.
-    Released,
-    /// The event was cancelled (its holds end with it).
-    EventCancelled,
-    Insufficient {
-        balance: i64,
-        amount: i64,
-    },
-}
-
-/// The rows a payment wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaidRows {
-    pub payment: PaymentRow,
-    pub purchase: crate::PurchaseRow,
-    pub tickets: Vec<TicketRow>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct PaymentRow {
-    pub payment_id: Uuid,
-    pub reservation_id: Uuid,
-    pub user_id: Uuid,
-    pub amount: i64,
-    pub payment_status: String,
-    pub payment_method: String,
-    pub created_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct TicketRow {
-    pub ticket_id: Uuid,
-    pub purchase_id: Uuid,
-    pub event_id: Uuid,
-    pub user_id: Uuid,
-    pub ticket_type_id: Option<Uuid>,
-    pub seat_number: Option<i32>,
-    pub status: String,
-    pub created_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefundOutcome {
-    Refunded {
-        amount: i64,
-        balance: i64,
-    },
-    NotFound,
-    AlreadyRefunded,
-    /// Returning the money would pass the wallet's cap.
-    BalanceCap,
-}
 
 pub(crate) const INSERT_IDEMPOTENCY: &str =
     "INSERT INTO idempotency_keys (user_id, idem_key, request_hash, payment_id, created_at)
@@ -136,50 +65,50 @@ pub(crate) const FINISH_ADMISSION: &str = "UPDATE queue_entries SET status = 'do
 /// The rows a successful payment writes (the tickets in seat order).
 pub(crate) fn paid_rows(
     i: &PayInput,
-    event_id: Uuid,
+    event_id: EventId,
     quantity: i32,
     amount: i64,
-    ticket_type_id: Option<Uuid>,
-    mut places: Vec<(i32, Option<Uuid>)>,
+    ticket_type_id: Option<TicketTypeId>,
+    mut places: Vec<(i32, Option<TicketTypeId>)>,
 ) -> PaidRows {
     places.sort_unstable();
     let tickets = places
         .into_iter()
-        .map(|(seat_number, tt)| TicketRow {
-            ticket_id: Uuid::now_v7(),
+        .map(|(seat_number, tt)| Ticket {
+            ticket_id: TicketId::new(),
             purchase_id: i.purchase_id,
             event_id,
             user_id: i.user_id,
             ticket_type_id: tt.or(ticket_type_id),
             // Numbered seats keep their number on the ticket; general-admission places do not.
             seat_number: if tt.is_none() { Some(seat_number) } else { None },
-            status: "valid".into(),
+            status: TicketStatus::Valid,
             created_at: i.now,
         })
         .collect();
-    let payment = PaymentRow {
+    let payment = Payment {
         payment_id: i.payment_id,
         reservation_id: i.reservation_id,
         user_id: i.user_id,
         amount,
-        payment_status: "success".into(),
+        payment_status: PaymentStatus::Success,
         payment_method: i.method.clone(),
         created_at: i.now,
     };
-    let purchase = crate::PurchaseRow {
+    let purchase = Purchase {
         purchase_id: i.purchase_id,
         user_id: i.user_id,
         event_id,
         purchase_time: i.now,
         ticket_quantity: quantity,
         total_price: amount,
-        status: "completed".into(),
+        status: PurchaseStatus::Completed,
     };
     PaidRows { payment, purchase, tickets }
 }
 
 /// One multi-row INSERT of the tickets; `None` when there are none.
-pub(crate) fn tickets_insert(tickets: &[TicketRow]) -> Option<Sql> {
+pub(crate) fn tickets_insert(tickets: &[Ticket]) -> Option<Sql> {
     if tickets.is_empty() {
         return None;
     }
@@ -188,12 +117,12 @@ pub(crate) fn tickets_insert(tickets: &[TicketRow]) -> Option<Sql> {
     );
     for (n, t) in tickets.iter().enumerate() {
         let row = [
-            ins.arg(Arg::Id(t.ticket_id)),
-            ins.arg(Arg::Id(t.purchase_id)),
-            ins.arg(Arg::Id(t.event_id)),
-            ins.arg(Arg::Id(t.user_id)),
+            ins.arg(Arg::id(t.ticket_id)),
+            ins.arg(Arg::id(t.purchase_id)),
+            ins.arg(Arg::id(t.event_id)),
+            ins.arg(Arg::id(t.user_id)),
             match t.ticket_type_id {
-                Some(id) => ins.arg(Arg::Id(id)),
+                Some(id) => ins.arg(Arg::id(id)),
                 None => "NULL".into(),
             },
             match t.seat_number {
@@ -244,9 +173,10 @@ impl Store {
             Err(Stop::Reservation) => {
                 let res = self.reservation(i.reservation_id, i.now).await?;
                 let cancelled = match &res {
-                    Some(r) if r.status != "completed" => {
-                        self.event_by_id(r.event_id).await?.is_some_and(|e| e.status == "cancelled")
-                    }
+                    Some(r) if r.status != ReservationStatus::Completed => self
+                        .event_by_id(r.event_id)
+                        .await?
+                        .is_some_and(|e| e.status == EventStatus::Cancelled),
                     _ => false,
                 };
                 Ok(match res {
@@ -263,7 +193,11 @@ impl Store {
     }
 
     /// The request hash and payment recorded for an Idempotency-Key.
-    pub async fn idempotency_record(&self, user_id: Uuid, key: &str) -> Result<Option<(String, Uuid)>> {
+    pub async fn idempotency_record(
+        &self,
+        user_id: UserId,
+        key: &str,
+    ) -> Result<Option<(String, PaymentId)>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT request_hash, payment_id FROM idempotency_keys WHERE user_id = $1 AND idem_key = $2",
@@ -275,7 +209,7 @@ impl Store {
         })?)
     }
 
-    pub async fn payment(&self, payment_id: Uuid) -> Result<Option<PaymentRow>> {
+    pub async fn payment(&self, payment_id: PaymentId) -> Result<Option<Payment>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT payment_id, reservation_id, user_id, amount, payment_status, payment_method, created_at
@@ -288,7 +222,7 @@ impl Store {
     }
 
     /// The purchase a reservation became.
-    pub async fn purchase_for_reservation(&self, reservation_id: Uuid) -> Result<Option<crate::PurchaseRow>> {
+    pub async fn purchase_for_reservation(&self, reservation_id: ReservationId) -> Result<Option<Purchase>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price, status
@@ -300,7 +234,7 @@ impl Store {
         })?)
     }
 
-    pub async fn tickets_for_purchase(&self, purchase_id: Uuid) -> Result<Vec<TicketRow>> {
+    pub async fn tickets_for_purchase(&self, purchase_id: PurchaseId) -> Result<Vec<Ticket>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT ticket_id, purchase_id, event_id, user_id, ticket_type_id, seat_number, status, created_at
@@ -315,7 +249,7 @@ impl Store {
     /// Refunds a purchase to the buyer's wallet, frees its places and voids its tickets.
     pub async fn refund_purchase(
         &self,
-        purchase_id: Uuid,
+        purchase_id: PurchaseId,
         cap: i64,
         now: OffsetDateTime,
     ) -> Result<RefundOutcome> {
@@ -328,9 +262,9 @@ impl Store {
     /// part-way pays no one twice.
     pub async fn refund_for_cancellation(
         &self,
-        purchase_id: Uuid,
+        purchase_id: PurchaseId,
         cap: i64,
-        mail_job: Uuid,
+        mail_job: JobId,
         now: OffsetDateTime,
     ) -> Result<RefundOutcome> {
         self.refund(purchase_id, cap, Some(mail_job), now).await
@@ -339,10 +273,10 @@ impl Store {
     /// An event's completed purchases after `after`, in id order (a cancellation walks them).
     pub async fn completed_purchases_of_event(
         &self,
-        event_id: Uuid,
-        after: Uuid,
+        event_id: EventId,
+        after: PurchaseId,
         limit: i64,
-    ) -> Result<Vec<Uuid>> {
+    ) -> Result<Vec<PurchaseId>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar(
                 "SELECT purchase_id FROM purchases WHERE event_id = $1 AND status = 'completed' AND purchase_id > $2
@@ -358,9 +292,9 @@ impl Store {
 
     async fn refund(
         &self,
-        purchase_id: Uuid,
+        purchase_id: PurchaseId,
         cap: i64,
-        mail_job: Option<Uuid>,
+        mail_job: Option<JobId>,
         now: OffsetDateTime,
     ) -> Result<RefundOutcome> {
         let r = on_db!(self, write, |p| {

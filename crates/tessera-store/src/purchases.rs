@@ -1,26 +1,13 @@
 //! Purchases (seed 000's `purchases` table): read API and bulk loading for import and demo data.
 
+use tessera_domain::id::{EventId, PurchaseId, UserId};
+use tessera_domain::records::{Event, Purchase, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::events::EventRow;
-use crate::users::UserRow;
 use crate::{Result, Store, WritePool, affected, on_db};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct PurchaseRow {
-    pub purchase_id: Uuid,
-    pub user_id: Uuid,
-    pub event_id: Uuid,
-    pub purchase_time: OffsetDateTime,
-    pub ticket_quantity: i32,
-    /// Minor units.
-    pub total_price: i64,
-    /// completed or refunded.
-    pub status: String,
-}
-
-pub type NewPurchase = PurchaseRow;
+pub type NewPurchase = Purchase;
 
 const COLUMNS: &str = "purchase_id, user_id, event_id, purchase_time, ticket_quantity, total_price, status";
 
@@ -28,25 +15,25 @@ impl Store {
     /// A page of an event's purchases, oldest first, after the cursor (purchase_time, purchase_id).
     pub async fn purchases_for_event(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         after: Option<(OffsetDateTime, Uuid)>,
         limit: i64,
-    ) -> Result<Vec<PurchaseRow>> {
-        self.purchases_page("event_id", event_id, after, limit).await
+    ) -> Result<Vec<Purchase>> {
+        self.purchases_page("event_id", event_id.into(), after, limit).await
     }
 
     /// A page of a user's purchases, oldest first.
     pub async fn purchases_for_user(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         after: Option<(OffsetDateTime, Uuid)>,
         limit: i64,
-    ) -> Result<Vec<PurchaseRow>> {
-        self.purchases_page("user_id", user_id, after, limit).await
+    ) -> Result<Vec<Purchase>> {
+        self.purchases_page("user_id", user_id.into(), after, limit).await
     }
 
     /// One purchase.
-    pub async fn purchase(&self, purchase_id: Uuid) -> Result<Option<PurchaseRow>> {
+    pub async fn purchase(&self, purchase_id: PurchaseId) -> Result<Option<Purchase>> {
         let sql = format!("SELECT {COLUMNS} FROM purchases WHERE purchase_id = $1");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(purchase_id).fetch_optional(p).await
@@ -59,7 +46,7 @@ impl Store {
         owner: Uuid,
         after: Option<(OffsetDateTime, Uuid)>,
         limit: i64,
-    ) -> Result<Vec<PurchaseRow>> {
+    ) -> Result<Vec<Purchase>> {
         // With no cursor, start before every possible row so one query text serves both cases.
         let (t, id) = after.unwrap_or((OffsetDateTime::UNIX_EPOCH, Uuid::nil()));
         let sql = format!(
@@ -79,7 +66,7 @@ impl Store {
     }
 
     /// Inserts purchases in one transaction (import and demo data); all or none.
-    pub async fn insert_purchases(&self, rows: &[PurchaseRow]) -> Result<u64> {
+    pub async fn insert_purchases(&self, rows: &[Purchase]) -> Result<u64> {
         let sql = format!(
             "INSERT INTO purchases ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (purchase_id) DO NOTHING"
         );
@@ -94,7 +81,7 @@ impl Store {
                     .bind(r.purchase_time)
                     .bind(r.ticket_quantity)
                     .bind(r.total_price)
-                    .bind(r.status.clone())
+                    .bind(r.status.as_str())
                     .execute(&mut *tx)
                     .await
                     .map(affected)?;
@@ -104,7 +91,7 @@ impl Store {
     }
 
     /// Inserts users in one transaction, skipping e-mails that exist; returns how many were new.
-    pub async fn insert_users(&self, rows: &[UserRow]) -> Result<u64> {
+    pub async fn insert_users(&self, rows: &[User]) -> Result<u64> {
         Ok(on_db!(self, write, |p| {
             let mut tx = p.begin_write().await?;
             let mut n = 0;
@@ -117,7 +104,7 @@ impl Store {
                 .bind(&u.name)
                 .bind(&u.email)
                 .bind(&u.password_hash)
-                .bind(&u.role)
+                .bind(u.role.as_str())
                 .bind(&u.phone_number)
                 .bind(u.created_at)
                 .bind(u.updated_at)
@@ -130,7 +117,7 @@ impl Store {
     }
 
     /// Inserts events in one transaction, skipping ids that exist; returns how many were new.
-    pub async fn insert_events(&self, rows: &[EventRow]) -> Result<u64> {
+    pub async fn insert_events(&self, rows: &[Event]) -> Result<u64> {
         Ok(on_db!(self, write, |p| {
             let mut tx = p.begin_write().await?;
             let mut n = 0;
@@ -142,12 +129,12 @@ impl Store {
     }
 
     /// Ids of the given users that exist (import checks references before writing).
-    pub async fn existing_user_emails(&self) -> Result<Vec<(String, Uuid)>> {
+    pub async fn existing_user_emails(&self) -> Result<Vec<(String, UserId)>> {
         Ok(on_db!(self, read, |p| sqlx::query_as("SELECT email, user_id FROM users").fetch_all(p).await)?)
     }
 
     /// Every event id with its price (import computes missing totals from it).
-    pub async fn event_prices(&self) -> Result<Vec<(Uuid, Option<i64>)>> {
+    pub async fn event_prices(&self) -> Result<Vec<(EventId, Option<i64>)>> {
         Ok(on_db!(self, read, |p| sqlx::query_as("SELECT event_id, price FROM events").fetch_all(p).await)?)
     }
 }

@@ -14,6 +14,13 @@ pub enum Arg {
     Id(Uuid),
 }
 
+impl Arg {
+    /// Any typed id, bound as its UUID.
+    pub fn id(id: impl Into<Uuid>) -> Arg {
+        Arg::Id(id.into())
+    }
+}
+
 /// SQL text plus its arguments.
 #[derive(Debug, Default)]
 pub struct Sql {

@@ -3,91 +3,27 @@
 //! admissions live. An admission lasts `window_secs`; one that is used up (a purchase) or lapses
 //! stops counting at once, so users who walk away never stall the line.
 
+use tessera_domain::id::{EventId, QueueEntryId, UserId};
+use tessera_domain::records::{Joined, QueueConfig, QueueEntry, QueueEntryStatus, QueueState};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::hot_path::{QueuePath, hot};
 use crate::{Backend, Result, Store, StoreError, affected, on_db};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct QueueStateRow {
-    pub event_id: Uuid,
-    pub enabled: bool,
-    pub rate_per_min: i32,
-    pub max_active: i32,
-    pub window_secs: i32,
-    pub next_position: i32,
-    pub serving_position: i32,
-    pub last_advanced_at: OffsetDateTime,
-    /// Admissions per minute observed over the last ticks (0 before any).
-    pub admitted_per_min: i32,
-    /// The last admission tick (or settings change).
-    pub updated_at: OffsetDateTime,
-    /// Nobody is admitted before this (joining is open); `None`: admission runs now.
-    pub opens_at: Option<OffsetDateTime>,
-    /// Places still on sale when last counted (`None` before the first admission tick).
-    pub places_left: Option<i32>,
-    /// When `places_left` was counted.
-    pub places_counted_at: Option<OffsetDateTime>,
-    /// The admission job's rate clock and its last tick, in milliseconds since the Unix epoch
-    /// (migration 0013): `last_advanced_at` and `updated_at` as the job keeps them, below the
-    /// whole seconds stored timestamps have. `None` until the first tick after a settings change.
-    pub rate_clock_ms: Option<i64>,
-    pub ticked_ms: Option<i64>,
-}
-
-impl QueueStateRow {
-    /// Where the rate clock stands, to the millisecond when the job has ticked.
-    fn rate_clock(&self) -> OffsetDateTime {
-        self.rate_clock_ms.and_then(from_unix_ms).unwrap_or(self.last_advanced_at)
-    }
-
-    /// When the job last ticked (or the settings changed).
-    fn ticked(&self) -> OffsetDateTime {
-        self.ticked_ms.and_then(from_unix_ms).unwrap_or(self.updated_at)
-    }
-}
-
 pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn from_unix_ms(ms: i64) -> Option<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct QueueEntryRow {
-    pub entry_id: Uuid,
-    pub event_id: Uuid,
-    pub user_id: Uuid,
-    pub queue_position: i32,
-    /// waiting, admitted, done or expired (an admission past expires_at reads as expired).
-    pub status: String,
-    pub admitted_at: Option<OffsetDateTime>,
-    pub expires_at: Option<OffsetDateTime>,
-    pub created_at: OffsetDateTime,
-}
-
-/// The result of joining: the entry, the queue's state when the join already read it, and
-/// whether this call made the entry.
-#[derive(Debug, Clone)]
-pub struct Joined {
-    pub entry: QueueEntryRow,
-    pub state: Option<QueueStateRow>,
-    pub created: bool,
 }
 
 /// A join as `Store::join_queue` hands it to a database (pg/queue.rs, sqlite/queue.rs): a new
 /// position from the counter, then the entry made or put back at it.
 #[derive(Debug)]
 pub(crate) struct Join {
-    pub(crate) entry_id: Uuid,
-    pub(crate) event_id: Uuid,
-    pub(crate) user_id: Uuid,
+    pub(crate) entry_id: QueueEntryId,
+    pub(crate) event_id: EventId,
+    pub(crate) user_id: UserId,
     pub(crate) now: OffsetDateTime,
     /// The person's ended entry, to put at the back of the line (`None`: a new entry).
-    pub(crate) requeue: Option<Uuid>,
+    pub(crate) requeue: Option<QueueEntryId>,
     /// Takes the next position of a queue switched on (`$1` event, `$2` true), returning the
     /// state in `STATE_COLUMNS` order.
     pub(crate) state_sql: String,
@@ -97,7 +33,7 @@ pub(crate) struct Join {
 /// sqlite/queue.rs).
 #[derive(Debug)]
 pub(crate) struct Advance {
-    pub(crate) event_id: Uuid,
+    pub(crate) event_id: EventId,
     /// The time to the millisecond (the rate clock's).
     pub(crate) at: OffsetDateTime,
     /// `at` in whole seconds (stored timestamps').
@@ -116,17 +52,6 @@ pub(crate) const REQUEUE: &str =
 pub(crate) const INSERT_ENTRY: &str =
     "INSERT INTO queue_entries (entry_id, event_id, user_id, queue_position, status, created_at, updated_at)
      VALUES ($1, $2, $3, $4, 'waiting', $5, $5) ON CONFLICT (event_id, user_id) DO NOTHING";
-
-/// Queue settings an organizer chooses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueConfig {
-    pub enabled: bool,
-    pub rate_per_min: i32,
-    pub max_active: i32,
-    pub window_secs: i32,
-    /// A scheduled opening (`None`: admit from now on).
-    pub opens_at: Option<OffsetDateTime>,
-}
 
 pub(crate) const STATE_COLUMNS: &str = "event_id, enabled, rate_per_min, max_active, window_secs, next_position, \
      serving_position, last_advanced_at, admitted_per_min, updated_at, opens_at, places_left, places_counted_at, \
@@ -149,7 +74,12 @@ pub(crate) const ENTRY_COLUMNS: &str = "entry_id, event_id, user_id, queue_posit
 impl Store {
     /// Creates or changes an event's queue settings. The observed pace starts again: it was
     /// measured under the old settings.
-    pub async fn set_queue_config(&self, event_id: Uuid, c: QueueConfig, now: OffsetDateTime) -> Result<()> {
+    pub async fn set_queue_config(
+        &self,
+        event_id: EventId,
+        c: QueueConfig,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         on_db!(self, write, |p| {
             sqlx::query(
                 "INSERT INTO queue_state (event_id, enabled, rate_per_min, max_active, window_secs, last_advanced_at,
@@ -174,13 +104,13 @@ impl Store {
         Ok(())
     }
 
-    pub async fn queue_state(&self, event_id: Uuid) -> Result<Option<QueueStateRow>> {
+    pub async fn queue_state(&self, event_id: EventId) -> Result<Option<QueueState>> {
         let sql = format!("SELECT {STATE_COLUMNS} FROM queue_state WHERE event_id = $1");
         hot!(self, |h| h.queue_state(sql, event_id).await)
     }
 
     /// Events whose queue is switched on (for the admission job).
-    pub async fn enabled_queues(&self) -> Result<Vec<Uuid>> {
+    pub async fn enabled_queues(&self) -> Result<Vec<EventId>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar("SELECT event_id FROM queue_state WHERE enabled = $1")
                 .bind(true)
@@ -192,20 +122,24 @@ impl Store {
     /// The user's entry for the event.
     pub async fn queue_entry_for(
         &self,
-        event_id: Uuid,
-        user_id: Uuid,
+        event_id: EventId,
+        user_id: UserId,
         now: OffsetDateTime,
-    ) -> Result<Option<QueueEntryRow>> {
+    ) -> Result<Option<QueueEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE event_id = $2 AND user_id = $3");
         hot!(self, |h| h.queue_entry_for(sql, event_id, user_id, now).await)
     }
 
     /// Whether the entry is admitted and its admission has not run out at `now`.
-    pub(crate) async fn admission_holds(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<bool> {
-        Ok(self.queue_entry(entry_id, now).await?.is_some_and(|e| e.status == "admitted"))
+    pub(crate) async fn admission_holds(&self, entry_id: QueueEntryId, now: OffsetDateTime) -> Result<bool> {
+        Ok(self.queue_entry(entry_id, now).await?.is_some_and(|e| e.status == QueueEntryStatus::Admitted))
     }
 
-    pub async fn queue_entry(&self, entry_id: Uuid, now: OffsetDateTime) -> Result<Option<QueueEntryRow>> {
+    pub async fn queue_entry(
+        &self,
+        entry_id: QueueEntryId,
+        now: OffsetDateTime,
+    ) -> Result<Option<QueueEntry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM queue_entries WHERE entry_id = $2");
         hot!(self, |h| h.queue_entry(sql, entry_id, now).await)
     }
@@ -215,14 +149,14 @@ impl Store {
     /// line. `NotFound` when the event has no queue switched on.
     pub async fn join_queue(
         &self,
-        entry_id: Uuid,
-        event_id: Uuid,
-        user_id: Uuid,
+        entry_id: QueueEntryId,
+        event_id: EventId,
+        user_id: UserId,
         now: OffsetDateTime,
     ) -> Result<Joined> {
         let existing = self.queue_entry_for(event_id, user_id, now).await?;
         if let Some(e) = &existing
-            && (e.status == "waiting" || e.status == "admitted")
+            && matches!(e.status, QueueEntryStatus::Waiting | QueueEntryStatus::Admitted)
         {
             return Ok(Joined { entry: e.clone(), state: None, created: false });
         }
@@ -238,12 +172,12 @@ impl Store {
             None => Err(StoreError::NotFound),
             // A new entry is exactly what was inserted: no need to read it back.
             Some((true, pos, state)) if requeue.is_none() => Ok(Joined {
-                entry: QueueEntryRow {
+                entry: QueueEntry {
                     entry_id,
                     event_id,
                     user_id,
                     queue_position: pos,
-                    status: "waiting".into(),
+                    status: QueueEntryStatus::Waiting,
                     admitted_at: None,
                     expires_at: None,
                     created_at: now,
@@ -266,7 +200,7 @@ impl Store {
     ///
     /// `at` is the time to the millisecond: the rate earns from it and the pace is measured with
     /// it. What is stored as a timestamp (admissions, the tick) takes it in whole seconds.
-    pub async fn advance_queue(&self, event_id: Uuid, at: OffsetDateTime) -> Result<u64> {
+    pub async fn advance_queue(&self, event_id: EventId, at: OffsetDateTime) -> Result<u64> {
         let now = tessera_domain::clock::normalize_ts(at);
         let backend = self.backend();
         let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
@@ -275,7 +209,7 @@ impl Store {
     }
 
     /// (waiting, admitted and live) for an event.
-    pub async fn queue_counts(&self, event_id: Uuid, now: OffsetDateTime) -> Result<(i64, i64)> {
+    pub async fn queue_counts(&self, event_id: EventId, now: OffsetDateTime) -> Result<(i64, i64)> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'waiting' THEN 1 ELSE 0 END), 0) AS BIGINT),
@@ -317,7 +251,7 @@ pub(crate) const SAVE_TICK: &str =
 /// far more than a hint is worth.
 const PLACES_RECOUNT: time::Duration = time::Duration::seconds(2);
 
-pub(crate) fn recount_places(st: &QueueStateRow, now: OffsetDateTime) -> bool {
+pub(crate) fn recount_places(st: &QueueState, now: OffsetDateTime) -> bool {
     st.places_counted_at.is_none_or(|at| now - at >= PLACES_RECOUNT || now < at)
 }
 
@@ -339,7 +273,7 @@ pub(crate) struct AdmissionTick {
 }
 
 impl AdmissionTick {
-    pub(crate) fn plan(st: &QueueStateRow, active: i64, now: OffsetDateTime) -> AdmissionTick {
+    pub(crate) fn plan(st: &QueueState, active: i64, now: OffsetDateTime) -> AdmissionTick {
         // Nothing is earned before a scheduled opening, so the line does not start with a burst of
         // what the waiting time before it would have earned.
         let from = st.opens_at.map_or(st.rate_clock(), |o| o.max(st.rate_clock()));
@@ -353,7 +287,7 @@ impl AdmissionTick {
     /// (serving position, rate clock, observed pace) after admitting the entries at `admitted`.
     pub(crate) fn outcome(
         &self,
-        st: &QueueStateRow,
+        st: &QueueState,
         admitted: &[i32],
         now: OffsetDateTime,
     ) -> (i32, OffsetDateTime, i32) {
@@ -386,9 +320,9 @@ impl AdmissionTick {
 mod tests {
     use super::*;
 
-    fn state(rate_per_min: i32, max_active: i32, last: OffsetDateTime) -> QueueStateRow {
-        QueueStateRow {
-            event_id: Uuid::nil(),
+    fn state(rate_per_min: i32, max_active: i32, last: OffsetDateTime) -> QueueState {
+        QueueState {
+            event_id: EventId::from(uuid::Uuid::nil()),
             enabled: true,
             rate_per_min,
             max_active,
@@ -433,7 +367,8 @@ mod tests {
         // Without them (before the first tick, or after new settings) the whole seconds stand.
         st.rate_clock_ms = None;
         assert_eq!(AdmissionTick::plan(&st, 2_500, second).n, 5_000);
-        assert_eq!(from_unix_ms(unix_ms(second)), Some(second));
+        st.rate_clock_ms = Some(unix_ms(second));
+        assert_eq!(st.rate_clock(), second);
     }
 
     #[test]

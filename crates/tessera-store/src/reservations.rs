@@ -1,6 +1,10 @@
 //! Holds (reservations): all requested seats or places are held, or none; expired holds are
 //! available to everyone else; releasing and sweeping return them.
 
+use tessera_domain::id::{EventId, QueueEntryId, ReservationId, TicketTypeId, UserId};
+use tessera_domain::records::{
+    HoldCommand, HoldLimits, HoldOutcome, HoldRequest, Reservation, ReservationStatus,
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -8,57 +12,6 @@ use crate::hot_path::{HoldPath, hot};
 use crate::query::{Arg, Sql};
 use crate::seats::effective_status;
 use crate::{Backend, Result, Store, WritePool, affected, on_db};
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct ReservationRow {
-    pub reservation_id: Uuid,
-    pub user_id: Uuid,
-    pub event_id: Uuid,
-    pub ticket_type_id: Option<Uuid>,
-    pub quantity: i32,
-    /// Minor units.
-    pub amount: i64,
-    /// pending, completed, cancelled or expired (a pending hold past its deadline reads as expired).
-    pub status: String,
-    pub reserved_at: OffsetDateTime,
-    pub payment_deadline: OffsetDateTime,
-    pub completed_at: Option<OffsetDateTime>,
-}
-
-/// What to hold.
-#[derive(Debug, Clone)]
-pub enum HoldRequest {
-    /// These numbered seats (sorted, distinct).
-    Seats(Vec<i64>),
-    /// This many places of a ticket type.
-    Places { ticket_type_id: Uuid, quantity: i64 },
-    /// This many numbered seats, whichever are free (the server's pick): with `near`, the free
-    /// seats nearest that seat number.
-    AnySeats { quantity: i64, near: Option<i64> },
-}
-
-/// Most places one person may hold or buy: for the event, and of the ticket type asked for.
-#[derive(Debug, Clone, Copy)]
-pub struct HoldLimits {
-    pub per_event: i64,
-    pub per_type: Option<i64>,
-}
-
-/// The outcome of a hold attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HoldOutcome {
-    /// Held: the reservation and its numbered seats (none for general admission).
-    Held(ReservationRow, Vec<i64>),
-    /// Some requested seats are held or sold by others (listed), or do not exist (listed); with
-    /// a few available seats nearest the first taken one (`NEARBY`), to try instead.
-    Unavailable { taken: Vec<i64>, unknown: Vec<i64>, nearby: Vec<i64> },
-    /// Not enough places (of the ticket type, or numbered seats) are available.
-    SoldOut { available: i64 },
-    /// The person would exceed the limit; `already` counts what they hold or bought.
-    OverLimit { already: i64, limit: i64 },
-    /// The waiting-room admission the hold was asked under is not (or no longer) admitted.
-    NotAdmitted,
-}
 
 const COLUMNS: &str = "reservation_id, user_id, event_id, ticket_type_id, quantity, amount, \
      CASE WHEN status = 'pending' AND payment_deadline < $1 THEN 'expired' ELSE status END AS status, \
@@ -94,18 +47,10 @@ impl Store {
     /// With `admission` (a waiting-room entry), the entry must be admitted and unexpired, checked
     /// first and in the same transaction, so an admission cannot run out between the check and
     /// the hold; refusals for it come before any other (`NotAdmitted`).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn hold(
-        &self,
-        reservation_id: Uuid,
-        user_id: Uuid,
-        event_id: Uuid,
-        admission: Option<Uuid>,
-        req: &HoldRequest,
-        limits: HoldLimits,
-        now: OffsetDateTime,
-        deadline: OffsetDateTime,
-    ) -> Result<HoldOutcome> {
+    pub async fn hold(&self, cmd: HoldCommand) -> Result<HoldOutcome> {
+        let HoldCommand { reservation_id, user_id, event_id, admission, request, limits, now, deadline } =
+            cmd;
+        let req = &request;
         if let HoldRequest::Seats(numbers) = req {
             // Seats already taken are refused from a read, without a write transaction: in a
             // flash sale most requests for a random seat late in the sale are for a taken one,
@@ -160,13 +105,13 @@ impl Store {
     /// to `NEARBY` available seats nearest the first taken one, in one read.
     async fn unavailable_seats(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         numbers: &[i64],
         now: OffsetDateTime,
     ) -> Result<HoldOutcome> {
         let mut sql = Sql::new("");
         let pn = sql.arg(Arg::Ts(now));
-        let pe = sql.arg(Arg::Id(event_id));
+        let pe = sql.arg(Arg::id(event_id));
         let list: Vec<String> = numbers.iter().map(|n| sql.arg(Arg::Int(*n))).collect();
         sql.push(&format!(
             "SELECT seat_number, {} AS status FROM seats
@@ -183,7 +128,7 @@ impl Store {
         };
         // Enough on each side that dropping the seats asked for still leaves `NEARBY`.
         let per_side = NEARBY + i64::try_from(numbers.len()).unwrap_or(0);
-        let near_args = |first: i64| [Arg::Id(event_id), Arg::Int(first), Arg::Int(per_side)];
+        let near_args = |first: i64| [Arg::id(event_id), Arg::Int(first), Arg::Int(per_side)];
         let check = SeatCheck { statuses: sql, split: &split, near_args: &near_args };
         let ((taken, unknown), near) = hot!(self, |h| h.seat_check(&check).await)?;
         let nearby = match taken.first() {
@@ -196,9 +141,9 @@ impl Store {
     /// A reservation, with a pending hold past its deadline shown as expired.
     pub async fn reservation(
         &self,
-        reservation_id: Uuid,
+        reservation_id: ReservationId,
         now: OffsetDateTime,
-    ) -> Result<Option<ReservationRow>> {
+    ) -> Result<Option<Reservation>> {
         let sql = format!("SELECT {COLUMNS} FROM reservations WHERE reservation_id = $2");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(reservation_id).fetch_optional(p).await
@@ -206,7 +151,7 @@ impl Store {
     }
 
     /// The seat numbers a reservation holds or bought (numbered seats only).
-    pub async fn reservation_seats(&self, reservation_id: Uuid) -> Result<Vec<i64>> {
+    pub async fn reservation_seats(&self, reservation_id: ReservationId) -> Result<Vec<i64>> {
         let rows: Vec<i32> = on_db!(self, read, |p| {
             sqlx::query_scalar(
                 "SELECT seat_number FROM seats WHERE reservation_id = $1 AND ticket_type_id IS NULL ORDER BY seat_number",
@@ -219,7 +164,12 @@ impl Store {
     }
 
     /// Releases a pending hold of `user_id`; false when there is none to release.
-    pub async fn release(&self, reservation_id: Uuid, user_id: Uuid, now: OffsetDateTime) -> Result<bool> {
+    pub async fn release(
+        &self,
+        reservation_id: ReservationId,
+        user_id: UserId,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
         Ok(on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;
@@ -299,11 +249,11 @@ fn over_limit(for_event: i64, for_type: i64, wanted: i64, limits: HoldLimits) ->
 #[derive(Debug)]
 pub(crate) struct Hold {
     pub(crate) backend: Backend,
-    pub(crate) reservation_id: Uuid,
-    pub(crate) user_id: Uuid,
-    pub(crate) event_id: Uuid,
+    pub(crate) reservation_id: ReservationId,
+    pub(crate) user_id: UserId,
+    pub(crate) event_id: EventId,
     /// The waiting-room entry the hold is asked under: checked first, in the same transaction.
-    pub(crate) admission: Option<Uuid>,
+    pub(crate) admission: Option<QueueEntryId>,
     pub(crate) limits: HoldLimits,
     pub(crate) now: OffsetDateTime,
     pub(crate) deadline: OffsetDateTime,
@@ -311,18 +261,18 @@ pub(crate) struct Hold {
     pub(crate) take: Sql,
     /// How many places it must take.
     pub(crate) wanted: i64,
-    pub(crate) ticket_type_id: Option<Uuid>,
+    pub(crate) ticket_type_id: Option<TicketTypeId>,
     /// A pick near a seat (`HoldRequest::AnySeats` with `near`).
     pub(crate) near_pick: bool,
 }
 
 /// A hold taken: the reservation and its numbered seats.
-pub(crate) type Held = (ReservationRow, Vec<i64>);
+pub(crate) type Held = (Reservation, Vec<i64>);
 
 impl Hold {
     /// The ticket type `COUNT_HELD` counts (`$4`; nil for numbered seats).
     pub(crate) fn counted_type(&self) -> Uuid {
-        self.ticket_type_id.unwrap_or(Uuid::nil())
+        self.ticket_type_id.map_or(Uuid::nil(), Uuid::from)
     }
 
     /// The refusal when the person's limits would be passed, from `COUNT_HELD`'s two counts.
@@ -341,14 +291,14 @@ impl Hold {
 
     /// The new reservation and its numbered seats, from the places taken (seat number, price).
     pub(crate) fn held(&self, taken: &[(i32, i64)]) -> Held {
-        let row = ReservationRow {
+        let row = Reservation {
             reservation_id: self.reservation_id,
             user_id: self.user_id,
             event_id: self.event_id,
             ticket_type_id: self.ticket_type_id,
             quantity: i32::try_from(taken.len()).unwrap_or(i32::MAX),
             amount: taken.iter().map(|t| t.1).sum(),
-            status: "pending".into(),
+            status: ReservationStatus::Pending,
             reserved_at: self.now,
             payment_deadline: self.deadline,
             completed_at: None,
@@ -390,17 +340,17 @@ pub(crate) const FREE_HELD: &str =
 /// The one conditional UPDATE that takes the places, how many it must take, and the ticket type.
 pub(crate) fn take_statement(
     backend: Backend,
-    event_id: Uuid,
+    event_id: EventId,
     req: &HoldRequest,
-    reservation_id: Uuid,
+    reservation_id: ReservationId,
     now: OffsetDateTime,
     deadline: OffsetDateTime,
-) -> (Sql, i64, Option<Uuid>) {
+) -> (Sql, i64, Option<TicketTypeId>) {
     let mut sql = Sql::new("");
-    let pr = sql.arg(Arg::Id(reservation_id));
+    let pr = sql.arg(Arg::id(reservation_id));
     let pd = sql.arg(Arg::Ts(deadline));
     let pn = sql.arg(Arg::Ts(now));
-    let pe = sql.arg(Arg::Id(event_id));
+    let pe = sql.arg(Arg::id(event_id));
     let set = format!(
         "UPDATE seats SET status = 'held', reservation_id = {pr}, held_until = {pd}, updated_at = {pn}"
     );
@@ -417,7 +367,7 @@ pub(crate) fn take_statement(
             return (sql, numbers.len() as i64, None);
         }
         HoldRequest::Places { ticket_type_id, quantity } => (
-            format!("ticket_type_id = {}", sql.arg(Arg::Id(*ticket_type_id))),
+            format!("ticket_type_id = {}", sql.arg(Arg::id(*ticket_type_id))),
             *quantity,
             Some(*ticket_type_id),
         ),

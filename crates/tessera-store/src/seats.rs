@@ -3,58 +3,14 @@
 //! Status is stored as available / held / sold; a hold whose `held_until` has passed is shown and
 //! treated as available everywhere (lazy expiry), so correctness never waits for the sweeper.
 
+use tessera_domain::id::{EventId, TicketTypeId};
+use tessera_domain::records::{Event, Seat, SeatBlock, TicketType, TicketTypeView};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::events::{EventRow, insert_event_query};
+use crate::events::insert_event_query;
 use crate::query::{Arg, Sql};
 use crate::{Backend, Db, Result, Store, StoreError, WritePool, affected, bind_args, on_db};
-
-/// A block of seats to create: numbers `first..first + rows*seats_per_row`, rows labelled 1, 2, ….
-#[derive(Debug, Clone)]
-pub struct SeatBlock {
-    pub first_number: i64,
-    pub section: Option<String>,
-    pub rows: i64,
-    pub seats_per_row: i64,
-    /// Minor units.
-    pub price: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SeatRow {
-    pub seat_number: i32,
-    pub section: Option<String>,
-    pub row_label: Option<String>,
-    pub price: i64,
-    /// available, held or sold — with expired holds already shown as available.
-    pub status: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct TicketTypeRow {
-    pub ticket_type_id: Uuid,
-    pub event_id: Uuid,
-    pub name: String,
-    pub price: i64,
-    pub quota: i32,
-    pub per_person_limit: i32,
-    pub sale_starts_at: Option<OffsetDateTime>,
-    pub sale_ends_at: Option<OffsetDateTime>,
-    pub requires_approval: bool,
-    /// Re-entry after an exit is allowed at the door.
-    pub allow_reentry: bool,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-}
-
-/// A ticket type with how many of its places are sold and held right now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketTypeView {
-    pub row: TicketTypeRow,
-    pub sold: i64,
-    pub held: i64,
-}
 
 const TT_COLUMNS: &str = "ticket_type_id, event_id, name, price, quota, per_person_limit, sale_starts_at, \
      sale_ends_at, requires_approval, allow_reentry, created_at, updated_at";
@@ -109,7 +65,7 @@ impl Store {
     }
 
     /// Creates an event and its seat map in one transaction.
-    pub async fn create_event_with_seats(&self, e: &EventRow, blocks: &[SeatBlock]) -> Result<()> {
+    pub async fn create_event_with_seats(&self, e: &Event, blocks: &[SeatBlock]) -> Result<()> {
         on_db!(self, write, |p| {
             let mut tx = p.begin_write().await?;
             insert_event_query(e).execute(&mut *tx).await?;
@@ -135,15 +91,15 @@ impl Store {
     /// A page of an event's seats in number order, optionally only those with `status`.
     pub async fn list_seats(
         &self,
-        event_id: Uuid,
+        event_id: EventId,
         status: Option<&str>,
         after: i64,
         limit: i64,
         now: OffsetDateTime,
-    ) -> Result<Vec<SeatRow>> {
+    ) -> Result<Vec<Seat>> {
         let mut sql = Sql::new("");
         let pn = sql.arg(Arg::Ts(now));
-        let pe = sql.arg(Arg::Id(event_id));
+        let pe = sql.arg(Arg::id(event_id));
         let pa = sql.arg(Arg::Int(after));
         let eff = effective_status(&pn);
         sql.push(&format!(
@@ -162,7 +118,7 @@ impl Store {
     }
 
     /// Counts an event's numbered seats by effective status: (available, held, sold).
-    pub async fn seat_counts(&self, event_id: Uuid, now: OffsetDateTime) -> Result<(i64, i64, i64)> {
+    pub async fn seat_counts(&self, event_id: EventId, now: OffsetDateTime) -> Result<(i64, i64, i64)> {
         let eff = effective_status("$1");
         let sql = format!(
             "SELECT CAST(COALESCE(SUM(CASE WHEN {eff} = 'available' THEN 1 ELSE 0 END), 0) AS BIGINT),
@@ -176,7 +132,7 @@ impl Store {
     }
 
     /// Creates a ticket type and its `quota` places in one transaction.
-    pub async fn create_ticket_type(&self, t: &TicketTypeRow) -> Result<()> {
+    pub async fn create_ticket_type(&self, t: &TicketType) -> Result<()> {
         let backend = self.backend();
         on_db!(self, write, |p| {
             let mut tx = p.begin_write().await?;
@@ -215,7 +171,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn ticket_type(&self, ticket_type_id: Uuid) -> Result<Option<TicketTypeRow>> {
+    pub async fn ticket_type(&self, ticket_type_id: TicketTypeId) -> Result<Option<TicketType>> {
         let sql = format!("SELECT {TT_COLUMNS} FROM ticket_types WHERE ticket_type_id = $1");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_type_id).fetch_optional(p).await
@@ -223,11 +179,11 @@ impl Store {
     }
 
     /// An event's ticket types with live sold and held counts.
-    pub async fn ticket_types(&self, event_id: Uuid, now: OffsetDateTime) -> Result<Vec<TicketTypeView>> {
+    pub async fn ticket_types(&self, event_id: EventId, now: OffsetDateTime) -> Result<Vec<TicketTypeView>> {
         let sql = format!(
             "SELECT {TT_COLUMNS} FROM ticket_types WHERE event_id = $1 ORDER BY created_at, ticket_type_id"
         );
-        let rows: Vec<TicketTypeRow> = on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let rows: Vec<TicketType> = on_db!(self, read, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(event_id)
             .fetch_all(p)
             .await)?;
@@ -238,7 +194,7 @@ impl Store {
                     CAST(COALESCE(SUM(CASE WHEN {eff} = 'held' THEN 1 ELSE 0 END), 0) AS BIGINT)
              FROM seats WHERE event_id = $2 AND ticket_type_id IS NOT NULL GROUP BY ticket_type_id"
         );
-        let counts: Vec<(Uuid, i64, i64)> = on_db!(self, read, |p| {
+        let counts: Vec<(TicketTypeId, i64, i64)> = on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(counts_sql)).bind(now).bind(event_id).fetch_all(p).await
         })?;
         Ok(rows
@@ -255,7 +211,7 @@ impl Store {
     /// `Conflict` when fewer are available than must go). Prices of unsold places follow the type.
     pub async fn update_ticket_type(
         &self,
-        t: &TicketTypeRow,
+        t: &TicketType,
         old_quota: i32,
         now: OffsetDateTime,
     ) -> Result<()> {
@@ -346,7 +302,7 @@ impl Store {
 }
 
 fn insert_ticket_type<'q, DB: sqlx::Database>(
-    t: &'q TicketTypeRow,
+    t: &'q TicketType,
 ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
 where
     Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,

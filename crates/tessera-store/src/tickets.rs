@@ -1,37 +1,11 @@
 //! Tickets as their holders and doors see them, and the event keys that sign their codes.
 
+use tessera_domain::id::{EventId, JobId, PurchaseId, TicketId, TicketTypeId, UserId};
+use tessera_domain::records::{EventKey, TicketDetail};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{Result, Store, StoreError, WritePool, affected, on_db};
-
-/// A ticket with what a printed ticket or a scanner needs: the event, the holder, the type.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct TicketDetailRow {
-    pub ticket_id: Uuid,
-    pub purchase_id: Uuid,
-    pub event_id: Uuid,
-    pub user_id: Uuid,
-    pub ticket_type_id: Option<Uuid>,
-    pub seat_number: Option<i32>,
-    /// valid or void.
-    pub status: String,
-    pub created_at: OffsetDateTime,
-    /// The event key that signs this ticket's code (none until the code is first issued).
-    pub key_id: Option<i32>,
-    pub voided_at: Option<OffsetDateTime>,
-    pub event_name: String,
-    pub event_start: OffsetDateTime,
-    pub event_end: Option<OffsetDateTime>,
-    pub location: Option<String>,
-    pub organizer_id: Option<Uuid>,
-    pub ticket_type_name: Option<String>,
-    pub holder_name: String,
-    /// The guest the ticket was issued for (applications name each guest).
-    pub guest_name: Option<String>,
-    /// Whether its type lets it back in after an exit (tickets without a type: yes).
-    pub allow_reentry: bool,
-}
 
 const DETAIL: &str =
     "SELECT t.ticket_id, t.purchase_id, t.event_id, t.user_id, t.ticket_type_id, t.seat_number,
@@ -43,25 +17,12 @@ const DETAIL: &str =
      JOIN users u ON u.user_id = t.user_id
      LEFT JOIN ticket_types tt ON tt.ticket_type_id = t.ticket_type_id";
 
-/// One of an event's signing keys; the private half only ever sealed.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct EventKeyRow {
-    pub event_id: Uuid,
-    pub key_id: i32,
-    pub public_key: Vec<u8>,
-    pub sealed_secret: Vec<u8>,
-    /// signing, verifying or retired.
-    pub status: String,
-    pub created_at: OffsetDateTime,
-    pub retired_at: Option<OffsetDateTime>,
-}
-
 /// What a reissued ticket keeps: purchase, event, holder, type, seat, guest, and its admission
 /// (the first ticket of the chain, whose door state and history it carries on).
-type Reissued = (Uuid, Uuid, Uuid, Option<Uuid>, Option<i32>, Option<String>, Uuid);
+type Reissued = (PurchaseId, EventId, UserId, Option<TicketTypeId>, Option<i32>, Option<String>, Uuid);
 
 impl Store {
-    pub async fn ticket_detail(&self, ticket_id: Uuid) -> Result<Option<TicketDetailRow>> {
+    pub async fn ticket_detail(&self, ticket_id: TicketId) -> Result<Option<TicketDetail>> {
         let sql = format!("{DETAIL} WHERE t.ticket_id = $1");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_optional(p).await
@@ -69,7 +30,7 @@ impl Store {
     }
 
     /// A purchase's tickets, in issue order.
-    pub async fn purchase_tickets(&self, purchase_id: Uuid) -> Result<Vec<TicketDetailRow>> {
+    pub async fn purchase_tickets(&self, purchase_id: PurchaseId) -> Result<Vec<TicketDetail>> {
         let sql = format!("{DETAIL} WHERE t.purchase_id = $1 ORDER BY t.ticket_id");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(purchase_id).fetch_all(p).await
@@ -79,10 +40,10 @@ impl Store {
     /// A page of a holder's tickets, newest first, before the cursor ticket (ids are time-ordered).
     pub async fn tickets_of_user(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         before: Option<Uuid>,
         limit: i64,
-    ) -> Result<Vec<TicketDetailRow>> {
+    ) -> Result<Vec<TicketDetail>> {
         let sql =
             format!("{DETAIL} WHERE t.user_id = $1 AND t.ticket_id < $2 ORDER BY t.ticket_id DESC LIMIT $3");
         Ok(on_db!(self, read, |p| {
@@ -97,7 +58,7 @@ impl Store {
 
     /// Fixes which key signs a ticket's code, once: a ticket keeps its first key (so its printed
     /// code stays valid) until that key is retired. False when it already had one.
-    pub async fn assign_ticket_key(&self, ticket_id: Uuid, key_id: i32) -> Result<bool> {
+    pub async fn assign_ticket_key(&self, ticket_id: TicketId, key_id: i32) -> Result<bool> {
         // Only while that key still signs: a rotation and retirement racing this must not leave
         // the ticket on a retired key.
         let n = on_db!(self, write, |p| {
@@ -124,9 +85,9 @@ impl Store {
     /// void a conditional update (a ticket is reissued once). False when it was not valid.
     pub async fn reissue_ticket(
         &self,
-        old_id: Uuid,
-        new_id: Uuid,
-        job_id: Uuid,
+        old_id: TicketId,
+        new_id: TicketId,
+        job_id: JobId,
         now: OffsetDateTime,
     ) -> Result<bool> {
         let n = on_db!(self, write, |p| {
@@ -176,7 +137,7 @@ impl Store {
     }
 
     /// The event's revocation list: its voided tickets.
-    pub async fn revoked_tickets(&self, event_id: Uuid) -> Result<Vec<Uuid>> {
+    pub async fn revoked_tickets(&self, event_id: EventId) -> Result<Vec<TicketId>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar(
                 "SELECT ticket_id FROM tickets WHERE event_id = $1 AND status = 'void' ORDER BY ticket_id",
@@ -188,7 +149,7 @@ impl Store {
     }
 
     /// All of an event's keys, oldest first.
-    pub async fn event_keys(&self, event_id: Uuid) -> Result<Vec<EventKeyRow>> {
+    pub async fn event_keys(&self, event_id: EventId) -> Result<Vec<EventKey>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT event_id, key_id, public_key, sealed_secret, status, created_at, retired_at
@@ -202,7 +163,7 @@ impl Store {
 
     /// Adds an event's first key, unless it has one (two first issues racing: one wins, the
     /// other reads the winner's). True when this call added it.
-    pub async fn insert_first_event_key(&self, k: &EventKeyRow) -> Result<bool> {
+    pub async fn insert_first_event_key(&self, k: &EventKey) -> Result<bool> {
         let n = on_db!(self, write, |p| {
             sqlx::query(
                 "INSERT INTO event_keys (event_id, key_id, public_key, sealed_secret, status, created_at)
@@ -223,7 +184,7 @@ impl Store {
     /// Makes `k` the event's signing key; the previous signing key keeps verifying. `k.key_id`
     /// must be the next free id (the caller sealed the secret for it): if another rotation took
     /// that id first, this is `StoreError::Conflict` and nothing changes.
-    pub async fn rotate_event_key(&self, k: &EventKeyRow) -> Result<()> {
+    pub async fn rotate_event_key(&self, k: &EventKey) -> Result<()> {
         on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;
@@ -264,7 +225,12 @@ impl Store {
     /// Retires a key that no longer signs: codes it signed stop verifying, and its valid tickets
     /// lose it, so their next issue is signed with the current key (holders need the new code).
     /// False when there is no such verifying key (the signing key must be rotated out first).
-    pub async fn retire_event_key(&self, event_id: Uuid, key_id: i32, now: OffsetDateTime) -> Result<bool> {
+    pub async fn retire_event_key(
+        &self,
+        event_id: EventId,
+        key_id: i32,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
         let n = on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;

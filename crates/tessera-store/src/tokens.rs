@@ -1,36 +1,17 @@
 //! Refresh tokens (rotated, stored hashed) and API keys (stored hashed, shown once).
 
+use tessera_domain::id::{ApiKeyId, UserId};
+use tessera_domain::records::{ApiKey, Rotation, User};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::users::UserRow;
 use crate::{Result, Store, affected, on_db};
-
-/// The outcome of presenting a refresh token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rotation {
-    /// The token was live and is now spent; issue a new one in the same family.
-    Rotated { user_id: Uuid, family_id: Uuid },
-    /// The token had already been spent: someone replayed it, so the whole family was revoked.
-    Reused,
-    /// Unknown or expired.
-    Invalid,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ApiKeyRow {
-    pub api_key_id: Uuid,
-    pub user_id: Uuid,
-    pub name: String,
-    pub prefix: String,
-    pub created_at: OffsetDateTime,
-}
 
 impl Store {
     pub async fn insert_refresh_token(
         &self,
         token_hash: &str,
-        user_id: Uuid,
+        user_id: UserId,
         family_id: Uuid,
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
@@ -54,7 +35,7 @@ impl Store {
 
     /// Spends a refresh token with one conditional update, so two racing refreshes cannot both win.
     pub async fn rotate_refresh_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Rotation> {
-        let spent: Option<(Uuid, Uuid)> = on_db!(self, write, |p| {
+        let spent: Option<(UserId, Uuid)> = on_db!(self, write, |p| {
             sqlx::query_as(
                 "UPDATE refresh_tokens SET revoked_at = $1
                  WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1
@@ -99,7 +80,7 @@ impl Store {
         Ok(r)
     }
 
-    pub async fn insert_api_key(&self, row: &ApiKeyRow, key_hash: &str) -> Result<()> {
+    pub async fn insert_api_key(&self, row: &ApiKey, key_hash: &str) -> Result<()> {
         on_db!(self, write, |p| {
             sqlx::query(
                 "INSERT INTO api_keys (api_key_id, user_id, name, prefix, key_hash, created_at)
@@ -119,7 +100,7 @@ impl Store {
     }
 
     /// The caller's live keys, newest first.
-    pub async fn list_api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKeyRow>> {
+    pub async fn list_api_keys(&self, user_id: UserId) -> Result<Vec<ApiKey>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT api_key_id, user_id, name, prefix, created_at FROM api_keys
@@ -135,8 +116,8 @@ impl Store {
     /// Revokes a live key: the owner's (`owner`), or anyone's (`None`, an admin).
     pub async fn revoke_api_key(
         &self,
-        api_key_id: Uuid,
-        owner: Option<Uuid>,
+        api_key_id: ApiKeyId,
+        owner: Option<UserId>,
         now: OffsetDateTime,
     ) -> Result<bool> {
         let n = on_db!(self, write, |p| {
@@ -155,7 +136,7 @@ impl Store {
     }
 
     /// The owner of a live API key.
-    pub async fn user_by_api_key(&self, key_hash: &str) -> Result<Option<UserRow>> {
+    pub async fn user_by_api_key(&self, key_hash: &str) -> Result<Option<User>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT u.user_id, u.name, u.email, u.password_hash, u.role, u.phone_number, u.created_at, u.updated_at,

@@ -1,58 +1,12 @@
 //! Accounts (seed 000's `users` table plus a role).
 
+use tessera_domain::id::UserId;
+use tessera_domain::records::{AuthState, User, UserChanges, UserFilter};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::query::{Arg, Sql, like_pattern};
 use crate::{Result, Store, StoreError, WritePool, affected, bind_args, on_db};
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct UserRow {
-    pub user_id: Uuid,
-    pub name: String,
-    pub email: String,
-    pub password_hash: String,
-    pub role: String,
-    pub phone_number: Option<String>,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
-    /// When an admin disabled the account (it cannot sign in); `None` while it is enabled.
-    pub disabled_at: Option<OffsetDateTime>,
-}
-
-/// `GET /users` filters; `after` is the keyset cursor (created_at, user_id).
-#[derive(Debug, Clone, Default)]
-pub struct UserFilter {
-    pub role: Option<String>,
-    pub q: Option<String>,
-    pub after: Option<(OffsetDateTime, Uuid)>,
-    pub limit: i64,
-}
-
-/// A profile change; `None` keeps the stored value.
-#[derive(Debug, Clone, Default)]
-pub struct UserChanges {
-    pub name: Option<String>,
-    pub phone_number: Option<Option<String>>,
-    /// A new password: every session of the user ends (refresh tokens revoked, access tokens
-    /// issued before now refused).
-    pub password_hash: Option<String>,
-    pub role: Option<String>,
-    /// Disable (every session ends, no new ones) or enable the account.
-    pub disabled: Option<bool>,
-}
-
-/// What decides whether a user's tokens still work.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct AuthStateRow {
-    pub user_id: Uuid,
-    pub role: String,
-    /// Access tokens carry the generation they were issued under; a logout moves it on.
-    pub token_generation: i32,
-    /// Tokens issued before this are refused (a password change, a reset, a disabling).
-    pub sessions_valid_after: Option<OffsetDateTime>,
-    pub disabled_at: Option<OffsetDateTime>,
-}
 
 /// `$1` user, `$2` now.
 const NOTE_AUTH_CHANGE: &str = "INSERT INTO auth_changes (user_id, changed_at) VALUES ($1, $2)";
@@ -62,7 +16,7 @@ const COLUMNS: &str =
 
 impl Store {
     /// Inserts a user; a taken e-mail is `Conflict` (the UNIQUE index decides, so races are safe).
-    pub async fn insert_user(&self, u: &UserRow) -> Result<()> {
+    pub async fn insert_user(&self, u: &User) -> Result<()> {
         on_db!(self, write, |p| {
             sqlx::query(
                 "INSERT INTO users (user_id, name, email, password_hash, role, phone_number, created_at, updated_at)
@@ -72,7 +26,7 @@ impl Store {
             .bind(&u.name)
             .bind(&u.email)
             .bind(&u.password_hash)
-            .bind(&u.role)
+            .bind(u.role.as_str())
             .bind(&u.phone_number)
             .bind(u.created_at)
             .bind(u.updated_at)
@@ -87,14 +41,14 @@ impl Store {
         Ok(())
     }
 
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>> {
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(email).fetch_optional(p).await
         })?)
     }
 
-    pub async fn user_by_id(&self, user_id: Uuid) -> Result<Option<UserRow>> {
+    pub async fn user_by_id(&self, user_id: UserId) -> Result<Option<User>> {
         let sql = format!("SELECT {COLUMNS} FROM users WHERE user_id = $1");
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).fetch_optional(p).await
@@ -102,10 +56,10 @@ impl Store {
     }
 
     /// Users in creation order, filtered by role and by text over name and e-mail.
-    pub async fn list_users(&self, f: &UserFilter) -> Result<Vec<UserRow>> {
+    pub async fn list_users(&self, f: &UserFilter) -> Result<Vec<User>> {
         let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users WHERE 1=1"));
         if let Some(role) = &f.role {
-            let p = sql.arg(Arg::Text(role.clone()));
+            let p = sql.arg(Arg::Text(role.as_str().into()));
             sql.push(&format!(" AND role = {p}"));
         }
         if let Some(q) = &f.q {
@@ -114,7 +68,7 @@ impl Store {
         }
         if let Some((t, id)) = f.after {
             let pt = sql.arg(Arg::Ts(t));
-            let pi = sql.arg(Arg::Id(id));
+            let pi = sql.arg(Arg::id(id));
             sql.push(&format!(" AND (created_at > {pt} OR (created_at = {pt} AND user_id > {pi}))"));
         }
         let pl = sql.arg(Arg::Int(f.limit));
@@ -127,10 +81,10 @@ impl Store {
     /// Applies the given changes and returns the updated row (`None` for an unknown id).
     pub async fn update_user(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         c: &UserChanges,
         now: OffsetDateTime,
-    ) -> Result<Option<UserRow>> {
+    ) -> Result<Option<User>> {
         let mut sql = Sql::new("UPDATE users SET updated_at = ");
         let pn = sql.arg(Arg::Ts(now));
         sql.push(&pn);
@@ -153,7 +107,7 @@ impl Store {
             sql.push(&format!(", password_hash = {p}"));
         }
         if let Some(role) = &c.role {
-            let p = sql.arg(Arg::Text(role.clone()));
+            let p = sql.arg(Arg::Text(role.as_str().into()));
             sql.push(&format!(", role = {p}"));
         }
         let ends_sessions = c.password_hash.is_some() || c.disabled == Some(true);
@@ -169,14 +123,14 @@ impl Store {
             }
             None => {}
         }
-        let pid = sql.arg(Arg::Id(user_id));
+        let pid = sql.arg(Arg::id(user_id));
         sql.push(&format!(" WHERE user_id = {pid} RETURNING {COLUMNS}"));
         // What a token may do changed: every instance hears of it (`auth_changes_since`).
         let noted = ends_sessions || c.role.is_some() || c.disabled.is_some();
         Ok(on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;
-                let row: Option<UserRow> =
+                let row: Option<User> =
                     bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(sql.text.clone())), sql.args)
                         .fetch_optional(&mut *tx)
                         .await?;
@@ -200,7 +154,7 @@ impl Store {
     }
 
     /// What decides whether a user's tokens still work.
-    pub async fn auth_state(&self, user_id: Uuid) -> Result<Option<AuthStateRow>> {
+    pub async fn auth_state(&self, user_id: UserId) -> Result<Option<AuthState>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
                 "SELECT user_id, role, token_generation, sessions_valid_after, disabled_at FROM users WHERE user_id = $1",
@@ -212,7 +166,7 @@ impl Store {
     }
 
     /// The users whose sessions or role changed at or after `since`.
-    pub async fn auth_changes_since(&self, since: OffsetDateTime) -> Result<Vec<Uuid>> {
+    pub async fn auth_changes_since(&self, since: OffsetDateTime) -> Result<Vec<UserId>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar("SELECT DISTINCT user_id FROM auth_changes WHERE changed_at >= $1")
                 .bind(since)
@@ -224,11 +178,11 @@ impl Store {
     /// Logs out the session a refresh token belongs to: its family is revoked and the user's
     /// access tokens stop working (a new token generation; other devices refresh into it).
     /// The user, or `None` for an unknown token.
-    pub async fn end_session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Uuid>> {
+    pub async fn end_session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<UserId>> {
         Ok(on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;
-                let found: Option<(Uuid, Uuid)> =
+                let found: Option<(UserId, Uuid)> =
                     sqlx::query_as("SELECT user_id, family_id FROM refresh_tokens WHERE token_hash = $1")
                         .bind(token_hash)
                         .fetch_optional(&mut *tx)

@@ -1,44 +1,21 @@
 //! The wallet (seed 002's balance): an append-only ledger and a cached balance that only
 //! conditional updates change, so it can never go below zero or above the cap.
 
+use tessera_domain::id::UserId;
+use tessera_domain::records::{ChargeOutcome, LedgerEntry};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{Result, Store, WritePool, affected, on_db};
-
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct LedgerRow {
-    pub entry_id: Uuid,
-    /// Signed minor units: + charge / refund, − payment.
-    pub amount: i64,
-    pub balance_after: i64,
-    /// charge, payment or refund.
-    pub kind: String,
-    pub reference_id: Option<Uuid>,
-    pub created_at: OffsetDateTime,
-}
 
 /// Appends a ledger entry (inside the caller's transaction); `$4` is the balance just written.
 pub(crate) const INSERT_LEDGER: &str =
     "INSERT INTO balance_ledger (entry_id, user_id, amount, balance_after, kind, reference_id, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
-/// What became of a top-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChargeOutcome {
-    /// Added: the new balance.
-    Charged(i64),
-    /// It would have passed the cap; nothing changed.
-    Capped,
-    /// The Idempotency-Key was used for this same top-up before: the balance it answered.
-    Replayed(i64),
-    /// The key was used for a different request.
-    KeyReused,
-}
-
 impl Store {
     /// The cached balance; `None` for an unknown user.
-    pub async fn balance(&self, user_id: Uuid) -> Result<Option<i64>> {
+    pub async fn balance(&self, user_id: UserId) -> Result<Option<i64>> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar("SELECT balance FROM users WHERE user_id = $1")
                 .bind(user_id)
@@ -52,7 +29,7 @@ impl Store {
     /// transaction, so a retried top-up is applied once and answered as the first was.
     pub async fn charge(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         amount: i64,
         cap: i64,
         entry_id: Uuid,
@@ -129,10 +106,10 @@ impl Store {
     /// A page of the ledger, newest first, before the cursor (created_at, entry_id).
     pub async fn ledger(
         &self,
-        user_id: Uuid,
+        user_id: UserId,
         before: Option<(OffsetDateTime, Uuid)>,
         limit: i64,
-    ) -> Result<Vec<LedgerRow>> {
+    ) -> Result<Vec<LedgerEntry>> {
         let (t, id) = before.unwrap_or((time::macros::datetime!(9999-12-31 23:59:59 UTC), Uuid::max()));
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(
@@ -150,7 +127,7 @@ impl Store {
     }
 
     /// The ledger's sum for a user (it must equal the balance).
-    pub async fn ledger_sum(&self, user_id: Uuid) -> Result<i64> {
+    pub async fn ledger_sum(&self, user_id: UserId) -> Result<i64> {
         Ok(on_db!(self, read, |p| {
             sqlx::query_scalar(
                 "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM balance_ledger WHERE user_id = $1",

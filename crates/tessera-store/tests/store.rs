@@ -2,10 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use tessera_domain::id::*;
+use tessera_domain::records::*;
 use tessera_store::both;
 use tessera_store::testing::test_db;
-use tessera_store::users::UserRow;
-use tessera_store::{Backend, EventRow, PurchaseRow, StoreError};
+use tessera_store::{Backend, StoreError};
 use time::macros::datetime;
 use uuid::Uuid;
 
@@ -23,14 +24,14 @@ both!(
     admission_ticks_keep_milliseconds,
 );
 
-fn user(email: &str) -> UserRow {
+fn user(email: &str) -> User {
     let t = datetime!(2026-01-01 00:00 UTC);
-    UserRow {
-        user_id: Uuid::now_v7(),
+    User {
+        user_id: UserId::new(),
         name: "U".into(),
         email: email.into(),
         password_hash: "$x".into(),
-        role: "attendee".into(),
+        role: tessera_domain::Role::Attendee,
         phone_number: None,
         created_at: t,
         updated_at: t,
@@ -38,9 +39,9 @@ fn user(email: &str) -> UserRow {
     }
 }
 
-fn event(start: time::OffsetDateTime, price: Option<i64>, category: &str) -> EventRow {
-    EventRow {
-        event_id: Uuid::now_v7(),
+fn event(start: time::OffsetDateTime, price: Option<i64>, category: &str) -> Event {
+    Event {
+        event_id: EventId::new(),
         name: "E".into(),
         description: None,
         location: None,
@@ -53,8 +54,8 @@ fn event(start: time::OffsetDateTime, price: Option<i64>, category: &str) -> Eve
         currency: "JPY".into(),
         max_attendees: Some(100),
         url: None,
-        status: "published".into(),
-        seating: "general".into(),
+        status: tessera_domain::event::EventStatus::Published,
+        seating: tessera_domain::booking::Seating::General,
         hold_secs: 300,
         max_per_person: 10,
         created_at: start,
@@ -84,11 +85,8 @@ async fn timestamps_round_trip_and_order(b: Backend) {
     db.store.insert_event(&late).await.unwrap();
     db.store.insert_event(&early).await.unwrap();
     assert_eq!(db.store.event_by_id(early.event_id).await.unwrap().unwrap(), early);
-    let f = tessera_store::EventFilter {
-        start_from: Some(datetime!(2026-03-01 09:30 UTC)),
-        limit: 10,
-        ..Default::default()
-    };
+    let f =
+        EventFilter { start_from: Some(datetime!(2026-03-01 09:30 UTC)), limit: 10, ..Default::default() };
     let rows = db.store.list_events(&f).await.unwrap();
     assert_eq!(rows.iter().map(|e| e.event_id).collect::<Vec<_>>(), vec![late.event_id]);
 }
@@ -113,14 +111,14 @@ async fn stats_aggregate_purchases(b: Backend) {
     db.store.insert_users(&[u1.clone(), u2.clone()]).await.unwrap();
     let e = event(datetime!(2026-05-01 10:00 UTC), Some(150_000), "music");
     db.store.insert_event(&e).await.unwrap();
-    let p = |u: &UserRow, t, q: i32| PurchaseRow {
-        purchase_id: Uuid::now_v7(),
+    let p = |u: &User, t, q: i32| Purchase {
+        purchase_id: PurchaseId::new(),
         user_id: u.user_id,
         event_id: e.event_id,
         purchase_time: t,
         ticket_quantity: q,
         total_price: 150_000 * i64::from(q),
-        status: "completed".into(),
+        status: PurchaseStatus::Completed,
     };
     let rows = [
         p(&u1, datetime!(2026-04-01 23:59 UTC), 2),
@@ -141,7 +139,7 @@ async fn stats_aggregate_purchases(b: Backend) {
 }
 
 async fn refresh_token_rotates_once(b: Backend) {
-    use tessera_store::Rotation;
+    use tessera_domain::records::Rotation;
     let db = test_db(b).await;
     let u = user("a@example.com");
     db.store.insert_user(&u).await.unwrap();
@@ -167,7 +165,7 @@ async fn refresh_token_rotates_once(b: Backend) {
 /// Bulk provisioning crosses chunk boundaries and leaves every balance equal to its ledger.
 async fn provisioned_users_have_ledgered_balance(b: Backend) {
     let db = test_db(b).await;
-    let users: Vec<UserRow> = (0..1203).map(|i| user(&format!("bulk{i}@example.com"))).collect();
+    let users: Vec<User> = (0..1203).map(|i| user(&format!("bulk{i}@example.com"))).collect();
     let now = datetime!(2026-01-02 00:00 UTC);
     assert_eq!(db.store.provision_users(&users, 12_345, now).await.unwrap(), 1203);
     for u in [&users[0], &users[500], &users[1202]] {
@@ -223,14 +221,9 @@ async fn big_seat_maps_are_analyzed(b: Backend) {
     let t = datetime!(2026-01-01 00:00 UTC);
     let seated = |n: i64| {
         let mut e = event(t, Some(1_000), "music");
-        e.seating = "seated".into();
-        let block = tessera_store::SeatBlock {
-            first_number: 1,
-            section: None,
-            rows: n / 50,
-            seats_per_row: 50,
-            price: 1_000,
-        };
+        e.seating = tessera_domain::booking::Seating::Seated;
+        let block =
+            SeatBlock { first_number: 1, section: None, rows: n / 50, seats_per_row: 50, price: 1_000 };
         (e, block)
     };
     let (small, block) = seated(100);
@@ -261,7 +254,7 @@ async fn admission_ticks_keep_milliseconds(b: Backend) {
     db.store.insert_event(&e).await.unwrap();
     let open = t0 + time::Duration::minutes(1);
     // 600 a minute: one admission every 100 ms.
-    let config = tessera_store::queue::QueueConfig {
+    let config = QueueConfig {
         enabled: true,
         rate_per_min: 600,
         max_active: 100,
@@ -272,7 +265,7 @@ async fn admission_ticks_keep_milliseconds(b: Backend) {
     for i in 0..20 {
         let u = user(&format!("line{i}@example.com"));
         db.store.insert_user(&u).await.unwrap();
-        db.store.join_queue(Uuid::now_v7(), e.event_id, u.user_id, t0).await.unwrap();
+        db.store.join_queue(QueueEntryId::new(), e.event_id, u.user_id, t0).await.unwrap();
     }
     let ms = time::Duration::milliseconds;
     // A quarter second after the opening: 2 earned (the clock moves on to 200 ms).

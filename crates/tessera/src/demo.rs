@@ -5,6 +5,12 @@
 //! second run inserts nothing new.
 
 use std::fmt;
+use tessera_domain::Role;
+use tessera_domain::booking::Seating;
+use tessera_domain::event::EventStatus;
+use tessera_domain::id::UserId;
+use tessera_domain::records::PurchaseStatus;
+use tessera_domain::records::{Event, Purchase, User};
 
 use time::OffsetDateTime;
 use time::macros::datetime;
@@ -12,7 +18,6 @@ use uuid::Uuid;
 
 use tessera_app::App;
 use tessera_app::auth::hash_password;
-use tessera_store::{EventRow, PurchaseRow, UserRow};
 
 pub const DEMO_PASSWORD: &str = "tessera-demo";
 pub const DEMO_ADMIN: &str = "admin@demo.tessera.test";
@@ -91,12 +96,12 @@ impl Rng {
     }
 
     /// A UUIDv7 at `t` with deterministic "random" bits.
-    fn uuid_at(&mut self, t: OffsetDateTime) -> Uuid {
+    fn uuid_at<I: From<Uuid>>(&mut self, t: OffsetDateTime) -> I {
         let mut bytes = [0u8; 10];
         bytes[..8].copy_from_slice(&self.next().to_le_bytes());
         bytes[8..].copy_from_slice(&self.next().to_le_bytes()[..2]);
         let ms = u64::try_from(t.unix_timestamp()).unwrap_or(0) * 1000;
-        uuid::Builder::from_unix_timestamp_millis(ms, &bytes).into_uuid()
+        uuid::Builder::from_unix_timestamp_millis(ms, &bytes).into_uuid().into()
     }
 }
 
@@ -108,28 +113,28 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
     let hash = hash_password(DEMO_PASSWORD.into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
     let mut users = Vec::with_capacity(ATTENDEES + ORGANIZERS + 1);
-    let mut push_user = |rng: &mut Rng, name: String, email: String, role: &str, i: i64| {
+    let mut push_user = |rng: &mut Rng, name: String, email: String, role: Role, i: i64| {
         let t = base - time::Duration::days(200) + time::Duration::minutes(i * 7);
-        users.push(UserRow {
+        users.push(User {
             user_id: rng.uuid_at(t),
             name,
             email,
             password_hash: hash.clone(),
-            role: role.into(),
+            role,
             phone_number: (i % 3 == 0).then(|| format!("090-{:04}-{:04}", i % 10_000, (i * 37) % 10_000)),
             created_at: t,
             updated_at: t,
             disabled_at: None,
         });
     };
-    push_user(&mut rng, "Demo Admin".into(), DEMO_ADMIN.into(), "admin", 0);
+    push_user(&mut rng, "Demo Admin".into(), DEMO_ADMIN.into(), Role::Admin, 0);
     for i in 0..ORGANIZERS {
         let n = i64::try_from(i).unwrap_or(0) + 1;
         push_user(
             &mut rng,
             format!("Organizer {:02}", i + 1),
             format!("organizer{:02}@demo.tessera.test", i + 1),
-            "organizer",
+            Role::Organizer,
             n,
         );
     }
@@ -139,13 +144,13 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
             &mut rng,
             format!("Attendee {:04}", i + 1),
             format!("user{:04}@demo.tessera.test", i + 1),
-            "attendee",
+            Role::Attendee,
             n,
         );
     }
-    let organizers: Vec<(Uuid, String)> =
+    let organizers: Vec<(UserId, String)> =
         users[1..=ORGANIZERS].iter().map(|u| (u.user_id, u.name.clone())).collect();
-    let attendees: Vec<Uuid> = users[ORGANIZERS + 1..].iter().map(|u| u.user_id).collect();
+    let attendees: Vec<UserId> = users[ORGANIZERS + 1..].iter().map(|u| u.user_id).collect();
 
     let mut events = Vec::with_capacity(EVENTS);
     for i in 0..EVENTS {
@@ -157,7 +162,7 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
         let city = CITIES[rng.below(CITIES.len())];
         let name = format!("{} {} {}", ADJECTIVES[rng.below(ADJECTIVES.len())], nouns[rng.below(3)], city);
         let price = if rng.below(100) < 15 { None } else { Some(rng.between(2, 40) * 50_000) };
-        events.push(EventRow {
+        events.push(Event {
             event_id: rng.uuid_at(created),
             description: Some(format!("{name}: a {category} event in {city}. Demo data.")),
             location: Some(format!("{city} {}", VENUES[rng.below(VENUES.len())])),
@@ -170,8 +175,8 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
             currency: "JPY".into(),
             max_attendees: Some(i32::try_from(rng.between(1, 40) * 50).unwrap_or(100)),
             url: Some(format!("https://events.example.com/demo/{i}")),
-            status: if i % 40 == 39 { "cancelled".into() } else { "published".into() },
-            seating: "general".into(),
+            status: if i % 40 == 39 { EventStatus::Cancelled } else { EventStatus::Published },
+            seating: Seating::General,
             hold_secs: 300,
             max_per_person: 10,
             created_at: created,
@@ -191,14 +196,14 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
         }
         sold[e] += qty;
         let t = ev.start_time - time::Duration::hours(rng.between(1, 24 * 60));
-        purchases.push(PurchaseRow {
+        purchases.push(Purchase {
             purchase_id: rng.uuid_at(t),
             user_id: attendees[rng.below(attendees.len())],
             event_id: ev.event_id,
             purchase_time: t,
             ticket_quantity: i32::try_from(qty).unwrap_or(1),
             total_price: ev.price.unwrap_or(0) * qty,
-            status: "completed".into(),
+            status: PurchaseStatus::Completed,
         });
     }
 

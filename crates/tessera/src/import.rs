@@ -6,6 +6,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
+use tessera_domain::event::EventStatus;
+use tessera_domain::id::{EventId, PurchaseId, UserId};
+use tessera_domain::records::PurchaseStatus;
+use tessera_domain::records::{Event, Purchase, User};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,7 +21,6 @@ use tessera_domain::event::{EventFields, EventInput};
 use tessera_domain::user::{parse_email, parse_phone};
 use tessera_domain::validation::required_text;
 use tessera_domain::{Money, Role, parse_ts};
-use tessera_store::{EventRow, PurchaseRow, UserRow};
 
 /// What happened to one file.
 #[derive(Debug, Default, Clone)]
@@ -107,8 +110,8 @@ fn bar(len: usize, what: &str) -> ProgressBar {
     pb
 }
 
-fn opt_uuid(v: Option<&str>, field: &str) -> Result<Option<Uuid>, String> {
-    v.map(|s| Uuid::parse_str(s).map_err(|_| format!("{field}: must be a UUID"))).transpose()
+fn opt_uuid<I: From<Uuid>>(v: Option<&str>, field: &str) -> Result<Option<I>, String> {
+    v.map(|s| Uuid::parse_str(s).map(I::from).map_err(|_| format!("{field}: must be a UUID"))).transpose()
 }
 
 /// Runs the import: users, then events, then purchases (which refer to both).
@@ -137,7 +140,7 @@ async fn import_users(app: &App, path: &Path) -> anyhow::Result<FileReport> {
     let now = app.now();
     let mut good = Vec::new();
     for (line, rec) in &csv.rows {
-        let row = (|| -> Result<UserRow, String> {
+        let row = (|| -> Result<User, String> {
             let name = required_text(csv.get(rec, "name"), 255).map_err(|m| format!("name: {m}"))?;
             let email = parse_email(csv.get(rec, "email")).map_err(|m| format!("email: {m}"))?;
             let password_hash = csv
@@ -161,12 +164,12 @@ async fn import_users(app: &App, path: &Path) -> anyhow::Result<FileReport> {
                 .map(parse_ts)
                 .transpose()
                 .map_err(|m| format!("updated_at: {m}"))?;
-            Ok(UserRow {
-                user_id: opt_uuid(csv.get(rec, "user_id"), "user_id")?.unwrap_or_else(Uuid::now_v7),
+            Ok(User {
+                user_id: opt_uuid(csv.get(rec, "user_id"), "user_id")?.unwrap_or_else(UserId::new),
                 name,
                 email,
                 password_hash,
-                role: role.as_str().into(),
+                role,
                 phone_number,
                 created_at: created_at.unwrap_or(now),
                 updated_at: updated_at.or(created_at).unwrap_or(now),
@@ -193,10 +196,10 @@ async fn import_events(app: &App, path: &Path) -> anyhow::Result<FileReport> {
     let csv = Csv::read(path)?;
     let mut rep = FileReport { name: path.display().to_string(), rows: csv.rows.len(), ..Default::default() };
     let now = app.now();
-    let mut good: Vec<EventRow> = Vec::new();
+    let mut good: Vec<Event> = Vec::new();
     for (line, rec) in &csv.rows {
         let g = |c: &str| csv.get(rec, c).map(str::to_string);
-        let row = (|| -> Result<EventRow, String> {
+        let row = (|| -> Result<Event, String> {
             let max_attendees = g("max_attendees")
                 .map(|v| v.parse::<i64>().map_err(|_| "max_attendees: must be an integer".to_string()))
                 .transpose()?;
@@ -218,7 +221,7 @@ async fn import_events(app: &App, path: &Path) -> anyhow::Result<FileReport> {
                 return Err("organizer: is required".into());
             }
             let f = EventFields::parse(&input, "").map_err(|e| e.to_string())?;
-            let id = opt_uuid(csv.get(rec, "event_id"), "event_id")?.unwrap_or_else(Uuid::now_v7);
+            let id = opt_uuid(csv.get(rec, "event_id"), "event_id")?.unwrap_or_else(EventId::new);
             let created = csv
                 .get(rec, "created_at")
                 .map(parse_ts)
@@ -229,10 +232,11 @@ async fn import_events(app: &App, path: &Path) -> anyhow::Result<FileReport> {
                 .map(parse_ts)
                 .transpose()
                 .map_err(|m| format!("updated_at: {m}"))?;
-            let status = csv.get(rec, "status").unwrap_or("published");
-            if status != "published" && status != "cancelled" {
-                return Err("status: must be published or cancelled".into());
-            }
+            let status: EventStatus = csv
+                .get(rec, "status")
+                .unwrap_or("published")
+                .parse()
+                .map_err(|_| "status: must be published or cancelled".to_string())?;
             let c = created.unwrap_or(now);
             Ok(fields_to_row(id, None, &f, status, c, updated.unwrap_or(c)))
         })();
@@ -255,14 +259,16 @@ async fn import_events(app: &App, path: &Path) -> anyhow::Result<FileReport> {
 async fn import_purchases(app: &App, path: &Path) -> anyhow::Result<FileReport> {
     let csv = Csv::read(path)?;
     let mut rep = FileReport { name: path.display().to_string(), rows: csv.rows.len(), ..Default::default() };
-    let users: HashMap<Uuid, ()> =
+    let users: HashMap<UserId, ()> =
         app.store.existing_user_emails().await?.into_iter().map(|(_, id)| (id, ())).collect();
-    let prices: HashMap<Uuid, Option<i64>> = app.store.event_prices().await?.into_iter().collect();
+    let prices: HashMap<EventId, Option<i64>> = app.store.event_prices().await?.into_iter().collect();
     let mut good = Vec::new();
     for (line, rec) in &csv.rows {
-        let row = (|| -> Result<PurchaseRow, String> {
-            let user_id = opt_uuid(csv.get(rec, "user_id"), "user_id")?.ok_or("user_id: is required")?;
-            let event_id = opt_uuid(csv.get(rec, "event_id"), "event_id")?.ok_or("event_id: is required")?;
+        let row = (|| -> Result<Purchase, String> {
+            let user_id: UserId =
+                opt_uuid(csv.get(rec, "user_id"), "user_id")?.ok_or("user_id: is required")?;
+            let event_id: EventId =
+                opt_uuid(csv.get(rec, "event_id"), "event_id")?.ok_or("event_id: is required")?;
             if !users.contains_key(&user_id) {
                 return Err(format!("user_id: no user {user_id}"));
             }
@@ -280,15 +286,15 @@ async fn import_purchases(app: &App, path: &Path) -> anyhow::Result<FileReport> 
             };
             let t = parse_ts(csv.get(rec, "purchase_time").ok_or("purchase_time: is required")?)
                 .map_err(|m| format!("purchase_time: {m}"))?;
-            Ok(PurchaseRow {
+            Ok(Purchase {
                 purchase_id: opt_uuid(csv.get(rec, "purchase_id"), "purchase_id")?
-                    .unwrap_or_else(Uuid::now_v7),
+                    .unwrap_or_else(PurchaseId::new),
                 user_id,
                 event_id,
                 purchase_time: t,
                 ticket_quantity: qty,
                 total_price: total,
-                status: "completed".into(),
+                status: PurchaseStatus::Completed,
             })
         })();
         match row {

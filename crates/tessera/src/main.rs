@@ -171,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Tickets { command: TicketsCommand::Send { event, all } } => {
             let app = tessera::build_app(&cfg).await?;
-            let r = tessera::tickets::send(&app, event, all).await;
+            let r = tessera::tickets::send(&app, event.into(), all).await;
             app.store.close().await;
             r
         }

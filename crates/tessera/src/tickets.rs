@@ -2,6 +2,7 @@
 //! bar. The same job the API starts; run here in the foreground.
 
 use std::time::Duration;
+use tessera_domain::id::EventId;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
@@ -10,9 +11,9 @@ use tessera_app::domain::Role;
 use tessera_app::{App, Principal};
 
 /// Enqueues the bulk send and runs jobs until it is done, showing its progress.
-pub async fn send(app: &App, event_id: Uuid, all: bool) -> anyhow::Result<()> {
+pub async fn send(app: &App, event_id: EventId, all: bool) -> anyhow::Result<()> {
     // The command line acts with an administrator's authority.
-    let operator = Principal { user_id: Uuid::nil(), role: Role::Admin };
+    let operator = Principal { user_id: Uuid::nil().into(), role: Role::Admin };
     let job_id =
         app.send_event_tickets(&operator, event_id, all).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let bar = ProgressBar::new(0);

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use tessera_domain::records::User;
 
 use tessera::config::{Config, Secret};
 use tessera_app::{App, AppConfig, SystemClock};
@@ -90,7 +91,7 @@ async fn demo_seed_is_big_and_idempotent(b: Backend) {
         .login(Some(tessera::demo::DEMO_ADMIN), Some(tessera::demo::DEMO_PASSWORD), "127.0.0.1")
         .await
         .unwrap();
-    assert_eq!(s.user.role, "admin");
+    assert_eq!(s.user.role, tessera_domain::Role::Admin);
 }
 
 fn curl(args: &[&str]) -> (String, String) {
@@ -324,19 +325,19 @@ async fn tickets_send_mails_every_holder(b: Backend) {
     };
     let app = App::new(db.store.clone(), config, Arc::new(SystemClock)).await.unwrap();
     let now = app.now();
-    let user = |n: usize, role: &str| tessera_store::UserRow {
-        user_id: uuid::Uuid::now_v7(),
+    let user = |n: usize, role: tessera_domain::Role| User {
+        user_id: tessera_domain::id::UserId::new(),
         name: format!("User {n}"),
         email: format!("user{n}-{}@example.com", uuid::Uuid::new_v4().simple()),
         password_hash: "!".into(),
-        role: role.into(),
+        role,
         phone_number: None,
         created_at: now,
         updated_at: now,
         disabled_at: None,
     };
-    let org = user(0, "organizer");
-    let buyers = [user(1, "attendee"), user(2, "attendee")];
+    let org = user(0, tessera_domain::Role::Organizer);
+    let buyers = [user(1, tessera_domain::Role::Attendee), user(2, tessera_domain::Role::Attendee)];
     app.store.provision_users(std::slice::from_ref(&org), 0, now).await.unwrap();
     app.store.provision_users(&buyers, 10_000, now).await.unwrap();
     let who = Principal { user_id: org.user_id, role: Role::Organizer };
@@ -361,5 +362,5 @@ async fn tickets_send_mails_every_holder(b: Backend) {
     assert_eq!(emails(), 2, "each order once (the payments' own e-mail and the bulk send agree)");
     tessera::tickets::send(&app, ev, true).await.unwrap();
     assert_eq!(emails(), 4);
-    assert!(tessera::tickets::send(&app, uuid::Uuid::now_v7(), false).await.is_err());
+    assert!(tessera::tickets::send(&app, tessera_domain::id::EventId::new(), false).await.is_err());
 }

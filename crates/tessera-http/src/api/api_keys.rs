@@ -4,13 +4,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use tessera_domain::id::ApiKeyId;
+use tessera_domain::records::ApiKey;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
-
-use tessera_app::store::ApiKeyRow;
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
@@ -28,7 +27,7 @@ pub struct ApiKeyRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApiKeyBody {
-    pub api_key_id: Uuid,
+    pub api_key_id: ApiKeyId,
     pub name: String,
     /// The first characters of the key, to recognise it.
     pub prefix: String,
@@ -49,8 +48,8 @@ pub struct ApiKeyList {
     pub items: Vec<ApiKeyBody>,
 }
 
-impl From<ApiKeyRow> for ApiKeyBody {
-    fn from(r: ApiKeyRow) -> Self {
+impl From<ApiKey> for ApiKeyBody {
+    fn from(r: ApiKey) -> Self {
         ApiKeyBody { api_key_id: r.api_key_id, name: r.name, prefix: r.prefix, created_at: r.created_at }
     }
 }
@@ -96,6 +95,6 @@ pub async fn delete_api_key(
     Path(api_key_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_id(&api_key_id, "api key")?;
-    s.app.revoke_api_key(&who, id).await?;
+    s.app.revoke_api_key(&who, id.into()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

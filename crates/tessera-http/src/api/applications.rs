@@ -2,6 +2,8 @@
 //! `/events/{event_id}/applications`, `/applications/{id}` with approve and reject.
 
 use std::collections::BTreeMap;
+use tessera_domain::id::{ApplicationId, EventId, PurchaseId, TicketTypeId, UserId};
+use tessera_domain::records::Application;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,11 +13,9 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use tessera_app::applications::ApplyInput;
 use tessera_app::domain::application::{Answer, FormField};
-use tessera_app::store::ApplicationRow;
 
 use super::Paged;
 use crate::AppState;
@@ -45,8 +45,8 @@ pub struct FormRequest {
     pub fields: Option<Vec<FormField>>,
 }
 
-fn ids(event_id: &str, ticket_type_id: &str) -> Result<(Uuid, Uuid), crate::error::ApiError> {
-    Ok((path_id(event_id, "event")?, path_id(ticket_type_id, "ticket type")?))
+fn ids(event_id: &str, ticket_type_id: &str) -> Result<(EventId, TicketTypeId), crate::error::ApiError> {
+    Ok((path_id(event_id, "event")?.into(), path_id(ticket_type_id, "ticket type")?.into()))
 }
 
 /// A ticket type's application form (anyone)
@@ -89,7 +89,7 @@ pub async fn set_application_form(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ApplicationRequest {
-    pub ticket_type_id: Option<Uuid>,
+    pub ticket_type_id: Option<TicketTypeId>,
     /// The form's answers by field name: strings, or numbers for number fields.
     #[serde(default)]
     #[schema(value_type = Object)]
@@ -100,10 +100,10 @@ pub struct ApplicationRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApplicationBody {
-    pub application_id: Uuid,
-    pub event_id: Uuid,
-    pub ticket_type_id: Uuid,
-    pub user_id: Uuid,
+    pub application_id: ApplicationId,
+    pub event_id: EventId,
+    pub ticket_type_id: TicketTypeId,
+    pub user_id: UserId,
     #[schema(value_type = Object)]
     pub answers: serde_json::Value,
     pub guest_names: Vec<String>,
@@ -111,17 +111,17 @@ pub struct ApplicationBody {
     pub status: String,
     /// Why it was rejected.
     pub reason: Option<String>,
-    pub decided_by: Option<Uuid>,
+    pub decided_by: Option<UserId>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub decided_at: Option<OffsetDateTime>,
     /// The tickets' purchase, once approved.
-    pub purchase_id: Option<Uuid>,
+    pub purchase_id: Option<PurchaseId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-impl From<ApplicationRow> for ApplicationBody {
-    fn from(a: ApplicationRow) -> Self {
+impl From<Application> for ApplicationBody {
+    fn from(a: Application) -> Self {
         ApplicationBody {
             application_id: a.application_id,
             event_id: a.event_id,
@@ -129,7 +129,7 @@ impl From<ApplicationRow> for ApplicationBody {
             user_id: a.user_id,
             answers: serde_json::from_str(&a.answers).unwrap_or_default(),
             guest_names: serde_json::from_str(&a.guest_names).unwrap_or_default(),
-            status: a.status,
+            status: a.status.to_string(),
             reason: a.reason,
             decided_by: a.decided_by,
             decided_at: a.decided_at,
@@ -163,7 +163,7 @@ pub async fn create_application(
     let ev = path_id(&event_id, "event")?;
     let input =
         ApplyInput { ticket_type_id: b.ticket_type_id, answers: b.answers, guest_names: b.guest_names };
-    Ok((StatusCode::CREATED, Json(s.app.apply(&who, ev, input).await?.into())))
+    Ok((StatusCode::CREATED, Json(s.app.apply(&who, ev.into(), input).await?.into())))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -192,7 +192,8 @@ pub async fn list_applications(
     ApiQuery(q): ApiQuery<ApplicationsQuery>,
 ) -> ApiResult<Json<Paged<ApplicationBody>>> {
     let ev = path_id(&event_id, "event")?;
-    let page = s.app.event_applications(&who, ev, q.status.as_deref(), q.limit, q.cursor.as_deref()).await?;
+    let page =
+        s.app.event_applications(&who, ev.into(), q.status.as_deref(), q.limit, q.cursor.as_deref()).await?;
     Ok(Json(Paged::from_page(page, ApplicationBody::from)))
 }
 
@@ -210,7 +211,7 @@ pub async fn get_application(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApplicationBody>> {
     let id = path_id(&id, "application")?;
-    Ok(Json(s.app.application(&who, id).await?.into()))
+    Ok(Json(s.app.application(&who, id.into()).await?.into()))
 }
 
 /// Approve an application: its tickets are issued and e-mailed (the event's organizer or an admin)
@@ -229,7 +230,7 @@ pub async fn approve_application(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApplicationBody>> {
     let id = path_id(&id, "application")?;
-    Ok(Json(s.app.approve_application(&who, id).await?.into()))
+    Ok(Json(s.app.approve_application(&who, id.into()).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -257,18 +258,18 @@ pub async fn reject_application(
     ApiJson(b): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<ApplicationBody>> {
     let id = path_id(&id, "application")?;
-    Ok(Json(s.app.reject_application(&who, id, b.reason.as_deref()).await?.into()))
+    Ok(Json(s.app.reject_application(&who, id.into(), b.reason.as_deref()).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BatchApproveRequest {
     /// 1 to 500 applications of this event.
-    pub application_ids: Option<Vec<Uuid>>,
+    pub application_ids: Option<Vec<ApplicationId>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BatchResultBody {
-    pub application_id: Uuid,
+    pub application_id: ApplicationId,
     /// approved, or not_found, not_pending, sold_out.
     pub result: String,
 }
@@ -299,7 +300,7 @@ pub async fn approve_applications(
     let ev = path_id(&event_id, "event")?;
     let ids =
         b.application_ids.ok_or_else(|| crate::error::ApiError::field("application_ids", "is required"))?;
-    let results = s.app.approve_applications(&who, ev, &ids).await?;
+    let results = s.app.approve_applications(&who, ev.into(), &ids).await?;
     let approved = results.iter().filter(|r| r.result == "approved").count();
     let results = results
         .into_iter()

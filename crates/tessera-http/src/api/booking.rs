@@ -4,15 +4,15 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use tessera_domain::id::{EventId, ReservationId, TicketTypeId, UserId};
+use tessera_domain::records::{Seat, TicketTypeView};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use tessera_app::booking::{ReservationView, ReserveInput, TicketTypePatch};
 use tessera_app::domain::booking::TicketTypeInput;
-use tessera_app::store::{SeatRow, TicketTypeView};
 
 use super::{DecimalInput, Paged, double_option, money};
 use crate::AppState;
@@ -66,8 +66,8 @@ pub struct TicketTypePatchRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketTypeBody {
-    pub ticket_type_id: Uuid,
-    pub event_id: Uuid,
+    pub ticket_type_id: TicketTypeId,
+    pub event_id: EventId,
     pub name: String,
     pub price: String,
     pub quota: i32,
@@ -129,14 +129,14 @@ pub struct SeatBody {
     pub status: String,
 }
 
-impl From<SeatRow> for SeatBody {
-    fn from(s: SeatRow) -> Self {
+impl From<Seat> for SeatBody {
+    fn from(s: Seat) -> Self {
         SeatBody {
             seat_number: s.seat_number,
             section: s.section,
             row: s.row_label,
             price: money(s.price),
-            status: s.status,
+            status: s.status.to_string(),
         }
     }
 }
@@ -145,11 +145,11 @@ impl From<SeatRow> for SeatBody {
 pub struct ReservationRequest {
     /// The event (also accepted as concert_id).
     #[serde(alias = "concert_id")]
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<EventId>,
     /// Seated events: the seats to hold.
     pub seat_numbers: Option<Vec<i64>>,
     /// General admission: the ticket type…
-    pub ticket_type_id: Option<Uuid>,
+    pub ticket_type_id: Option<TicketTypeId>,
     /// …and how many places. Seated events: without seat_numbers, this many of the best
     /// available seats, chosen by the server.
     pub quantity: Option<i64>,
@@ -162,10 +162,10 @@ pub struct ReservationRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReservationBody {
-    pub reservation_id: Uuid,
-    pub event_id: Uuid,
-    pub user_id: Uuid,
-    pub ticket_type_id: Option<Uuid>,
+    pub reservation_id: ReservationId,
+    pub event_id: EventId,
+    pub user_id: UserId,
+    pub ticket_type_id: Option<TicketTypeId>,
     pub seat_numbers: Vec<i64>,
     pub quantity: i32,
     #[schema(example = "7000.00")]
@@ -190,7 +190,7 @@ impl From<ReservationView> for ReservationBody {
             seat_numbers: v.seat_numbers,
             quantity: r.quantity,
             amount: money(r.amount),
-            status: r.status,
+            status: r.status.to_string(),
             reserved_at: r.reserved_at,
             payment_deadline: r.payment_deadline,
         }
@@ -231,7 +231,7 @@ pub async fn create_ticket_type(
 ) -> ApiResult<(StatusCode, Json<TicketTypeBody>)> {
     let id = path_id(&event_id, "event")?;
     let input = TicketTypeInput::from(b);
-    let t = s.app.create_ticket_type(&who, id, &input).await?;
+    let t = s.app.create_ticket_type(&who, id.into(), &input).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
 
@@ -247,7 +247,7 @@ pub async fn list_ticket_types(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<TicketTypeList>> {
     let id = path_id(&event_id, "event")?;
-    let items = s.app.list_ticket_types(id).await?.into_iter().map(TicketTypeBody::from).collect();
+    let items = s.app.list_ticket_types(id.into()).await?.into_iter().map(TicketTypeBody::from).collect();
     Ok(Json(TicketTypeList { items }))
 }
 
@@ -283,7 +283,7 @@ pub async fn patch_ticket_type(
         requires_approval: b.requires_approval,
         allow_reentry: b.allow_reentry,
     };
-    Ok(Json(s.app.patch_ticket_type(&who, event_id, tt, patch).await?.into()))
+    Ok(Json(s.app.patch_ticket_type(&who, event_id.into(), tt.into(), patch).await?.into()))
 }
 
 pub(crate) async fn seats_page(
@@ -292,7 +292,7 @@ pub(crate) async fn seats_page(
     q: SeatQuery,
 ) -> ApiResult<Json<Paged<SeatBody>>> {
     let id = path_id(event_id, "event")?;
-    let page = s.app.list_seats(id, q.status.as_deref(), q.limit, q.cursor.as_deref()).await?;
+    let page = s.app.list_seats(id.into(), q.status.as_deref(), q.limit, q.cursor.as_deref()).await?;
     Ok(Json(Paged::from_page(page, SeatBody::from)))
 }
 
@@ -373,7 +373,7 @@ pub async fn get_reservation(
     Path(reservation_id): Path<String>,
 ) -> ApiResult<Json<ReservationBody>> {
     let id = path_id(&reservation_id, "reservation")?;
-    Ok(Json(s.app.get_reservation(&who, id).await?.into()))
+    Ok(Json(s.app.get_reservation(&who, id.into()).await?.into()))
 }
 
 /// Release a pending hold
@@ -391,6 +391,6 @@ pub async fn release_reservation(
     Path(reservation_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_id(&reservation_id, "reservation")?;
-    s.app.release_reservation(&who, id).await?;
+    s.app.release_reservation(&who, id.into()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,14 +4,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use tessera_domain::id::{EventId, ScanId, TicketId, TicketTypeId, UserId};
+use tessera_domain::records::StaffMember;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use tessera_app::checkin::{OfflineScan, Refusal, ScanInput};
-use tessera_app::store::StaffRow;
 
 use super::tickets::EventKeyBody;
 use crate::AppState;
@@ -37,14 +37,14 @@ pub struct CheckinRequest {
     pub gate: Option<String>,
     pub device_id: Option<String>,
     /// The event this door is for: a code for another event is refused even for admins.
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<EventId>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckinBody {
-    pub scan_id: Uuid,
-    pub ticket_id: Uuid,
-    pub event_id: Uuid,
+    pub scan_id: ScanId,
+    pub ticket_id: TicketId,
+    pub event_id: EventId,
     pub direction: String,
     /// The event day the scan counts for (day 1 is the first 24 hours from the start).
     pub day: i32,
@@ -143,7 +143,7 @@ pub async fn check_in_ticket(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OfflineScanRequest {
     /// The scanner's own id for this scan (a UUID): sending it again changes nothing.
-    pub scan_id: Option<Uuid>,
+    pub scan_id: Option<ScanId>,
     pub code: Option<String>,
     /// entry (default) or exit.
     pub direction: Option<String>,
@@ -162,8 +162,8 @@ pub struct SyncRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncResultBody {
-    pub scan_id: Uuid,
-    pub ticket_id: Option<Uuid>,
+    pub scan_id: ScanId,
+    pub ticket_id: Option<TicketId>,
     /// accepted; already_inside or not_inside (a conflict: an earlier scan won); or why the code
     /// was refused (invalid_code, ticket_void, wrong_event, unknown_ticket, not_valid_now).
     pub result: String,
@@ -217,14 +217,14 @@ pub async fn sync_scans(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BundleTicketType {
-    pub ticket_type_id: Uuid,
+    pub ticket_type_id: TicketTypeId,
     pub name: String,
     pub allow_reentry: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OfflineBundleBody {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub event_name: String,
     #[serde(with = "time::serde::rfc3339")]
     pub start_time: OffsetDateTime,
@@ -235,7 +235,7 @@ pub struct OfflineBundleBody {
     /// Ed25519 public keys (base64url) still accepted, by key id.
     pub keys: Vec<EventKeyBody>,
     /// Voided tickets: refuse them even though their signatures verify.
-    pub revoked_ticket_ids: Vec<Uuid>,
+    pub revoked_ticket_ids: Vec<TicketId>,
     pub ticket_types: Vec<BundleTicketType>,
     #[serde(with = "time::serde::rfc3339")]
     pub generated_at: OffsetDateTime,
@@ -256,7 +256,7 @@ pub async fn get_offline_bundle(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<OfflineBundleBody>> {
     let id = path_id(&event_id, "event")?;
-    let b = s.app.offline_bundle(&who, id).await?;
+    let b = s.app.offline_bundle(&who, id.into()).await?;
     Ok(Json(OfflineBundleBody {
         event_id: b.event_id,
         event_name: b.event_name,
@@ -292,13 +292,13 @@ pub struct GateCount {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TypeCount {
-    pub ticket_type_id: Option<Uuid>,
+    pub ticket_type_id: Option<TicketTypeId>,
     pub entered_today: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CheckinSummaryBody {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     /// Today's event day.
     pub day: i32,
     pub inside_now: i64,
@@ -323,9 +323,9 @@ pub async fn get_checkin_summary(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<CheckinSummaryBody>> {
     let id = path_id(&event_id, "event")?;
-    let (day, c) = s.app.checkin_summary(&who, id).await?;
+    let (day, c) = s.app.checkin_summary(&who, id.into()).await?;
     Ok(Json(CheckinSummaryBody {
-        event_id: id,
+        event_id: id.into(),
         day,
         inside_now: c.inside_now,
         entered_today: c.entered_today,
@@ -341,7 +341,7 @@ pub async fn get_checkin_summary(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StaffBody {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub name: String,
     pub email: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -353,8 +353,8 @@ pub struct StaffListBody {
     pub items: Vec<StaffBody>,
 }
 
-impl From<StaffRow> for StaffBody {
-    fn from(r: StaffRow) -> Self {
+impl From<StaffMember> for StaffBody {
+    fn from(r: StaffMember) -> Self {
         StaffBody { user_id: r.user_id, name: r.name, email: r.email, created_at: r.created_at }
     }
 }
@@ -374,7 +374,7 @@ pub async fn list_event_staff(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<StaffListBody>> {
     let id = path_id(&event_id, "event")?;
-    let items = s.app.event_staff(&who, id).await?.into_iter().map(StaffBody::from).collect();
+    let items = s.app.event_staff(&who, id.into()).await?.into_iter().map(StaffBody::from).collect();
     Ok(Json(StaffListBody { items }))
 }
 
@@ -396,7 +396,7 @@ pub async fn add_event_staff(
 ) -> ApiResult<StatusCode> {
     let id = path_id(&event_id, "event")?;
     let user = path_id(&user_id, "user")?;
-    let added = s.app.add_event_staff(&who, id, user).await?;
+    let added = s.app.add_event_staff(&who, id.into(), user.into()).await?;
     Ok(if added { StatusCode::CREATED } else { StatusCode::OK })
 }
 
@@ -416,6 +416,6 @@ pub async fn remove_event_staff(
 ) -> ApiResult<StatusCode> {
     let id = path_id(&event_id, "event")?;
     let user = path_id(&user_id, "staff member")?;
-    s.app.remove_event_staff(&who, id, user).await?;
+    s.app.remove_event_staff(&who, id.into(), user.into()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

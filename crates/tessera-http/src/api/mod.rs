@@ -1,12 +1,12 @@
 //! The JSON API, one module per area; shared response shapes live here.
 
 use serde::{Deserialize, Deserializer, Serialize};
+use tessera_domain::id::{EventId, PurchaseId, UserId};
+use tessera_domain::records::{Event, Purchase, User};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use tessera_app::domain::Money;
-use tessera_app::store::{EventRow, PurchaseRow, UserRow};
 
 pub mod api_keys;
 pub mod applications;
@@ -71,7 +71,7 @@ where
 /// An account as others see it (never the password hash).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserBody {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub name: String,
     pub email: String,
     /// attendee, organizer, staff or admin.
@@ -85,13 +85,13 @@ pub struct UserBody {
     pub disabled: bool,
 }
 
-impl From<UserRow> for UserBody {
-    fn from(u: UserRow) -> Self {
+impl From<User> for UserBody {
+    fn from(u: User) -> Self {
         UserBody {
             user_id: u.user_id,
             name: u.name,
             email: u.email,
-            role: u.role,
+            role: u.role.to_string(),
             phone_number: u.phone_number,
             created_at: u.created_at,
             updated_at: u.updated_at,
@@ -103,7 +103,7 @@ impl From<UserRow> for UserBody {
 /// An event in the catalogue.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventBody {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub name: String,
     pub description: Option<String>,
     pub location: Option<String>,
@@ -114,7 +114,7 @@ pub struct EventBody {
     /// The organizer's display name.
     pub organizer: String,
     /// The account that owns the event.
-    pub organizer_id: Option<Uuid>,
+    pub organizer_id: Option<UserId>,
     pub category: Option<String>,
     /// Decimal string, e.g. "3500.00"; null for a free event.
     #[schema(example = "3500.00")]
@@ -137,8 +137,8 @@ pub struct EventBody {
     pub updated_at: OffsetDateTime,
 }
 
-impl From<EventRow> for EventBody {
-    fn from(e: EventRow) -> Self {
+impl From<Event> for EventBody {
+    fn from(e: Event) -> Self {
         EventBody {
             event_id: e.event_id,
             name: e.name,
@@ -153,8 +153,8 @@ impl From<EventRow> for EventBody {
             currency: e.currency,
             max_attendees: e.max_attendees,
             url: e.url,
-            status: e.status,
-            seating: e.seating,
+            status: e.status.to_string(),
+            seating: e.seating.to_string(),
             hold_seconds: e.hold_secs,
             max_per_person: e.max_per_person,
             created_at: e.created_at,
@@ -166,9 +166,9 @@ impl From<EventRow> for EventBody {
 /// A purchase: tickets of one event bought by one user.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PurchaseBody {
-    pub purchase_id: Uuid,
-    pub user_id: Uuid,
-    pub event_id: Uuid,
+    pub purchase_id: PurchaseId,
+    pub user_id: UserId,
+    pub event_id: EventId,
     #[serde(with = "time::serde::rfc3339")]
     pub purchase_time: OffsetDateTime,
     pub ticket_quantity: i32,
@@ -178,8 +178,8 @@ pub struct PurchaseBody {
     pub status: String,
 }
 
-impl From<PurchaseRow> for PurchaseBody {
-    fn from(p: PurchaseRow) -> Self {
+impl From<Purchase> for PurchaseBody {
+    fn from(p: Purchase) -> Self {
         PurchaseBody {
             purchase_id: p.purchase_id,
             user_id: p.user_id,
@@ -187,7 +187,7 @@ impl From<PurchaseRow> for PurchaseBody {
             purchase_time: p.purchase_time,
             ticket_quantity: p.ticket_quantity,
             total_price: money(p.total_price),
-            status: p.status,
+            status: p.status.to_string(),
         }
     }
 }

@@ -5,10 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use tessera_domain::id::TicketTypeId;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::{Paged, PurchaseBody};
 use crate::AppState;
@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BuyRequest {
-    pub ticket_type_id: Option<Uuid>,
+    pub ticket_type_id: Option<TicketTypeId>,
     pub ticket_quantity: Option<i64>,
 }
 
@@ -62,7 +62,7 @@ pub async fn buy_tickets(
     let queue = crate::api::queue::queue_token_header(&headers);
     let r = s
         .app
-        .buy_now(&who, id, b.ticket_type_id, b.ticket_quantity, key.as_deref(), queue.as_deref())
+        .buy_now(&who, id.into(), b.ticket_type_id, b.ticket_quantity, key.as_deref(), queue.as_deref())
         .await?;
     Ok(crate::api::wallet::receipt_response(r))
 }
@@ -86,7 +86,7 @@ pub async fn refund_purchase(
     Path(purchase_id): Path<String>,
 ) -> ApiResult<Json<RefundBody>> {
     let id = path_id(&purchase_id, "purchase")?;
-    let (p, amount) = s.app.refund(&who, id).await?;
+    let (p, amount) = s.app.refund(&who, id.into()).await?;
     Ok(Json(RefundBody { purchase: p.into(), refunded_amount: super::money(amount) }))
 }
 
@@ -115,7 +115,7 @@ pub async fn list_event_purchases(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Paged<PurchaseBody>>> {
     let id = path_id(&event_id, "event")?;
-    let page = s.app.event_purchases(&who, id, q.limit, q.cursor.as_deref()).await?;
+    let page = s.app.event_purchases(&who, id.into(), q.limit, q.cursor.as_deref()).await?;
     Ok(Json(Paged::from_page(page, PurchaseBody::from)))
 }
 

@@ -5,11 +5,11 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use tessera_domain::id::{EventId, QueueEntryId};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use tessera_app::queue::{QueueInfo, QueueSettingsInput, QueueView};
 
@@ -53,7 +53,7 @@ where
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueInfoBody {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub enabled: bool,
     pub admission_rate_per_minute: i32,
     pub max_admitted: i32,
@@ -90,8 +90,8 @@ impl From<QueueInfo> for QueueInfoBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueStatusBody {
-    pub entry_id: Uuid,
-    pub event_id: Uuid,
+    pub entry_id: QueueEntryId,
+    pub event_id: EventId,
     /// Send this as `X-Queue-Token` to poll and, once admitted, to reserve.
     pub queue_token: String,
     pub queue_position: i32,
@@ -142,7 +142,7 @@ impl From<QueueView> for QueueStatusBody {
             beyond_places_left: v.beyond_places,
             places_left: v.places_left,
             opens_at: v.opens_at,
-            status: v.entry.status,
+            status: v.entry.status.to_string(),
             admitted_at: v.entry.admitted_at,
             expires_at: v.entry.expires_at,
         }
@@ -160,7 +160,7 @@ pub struct TokenQuery {
 pub struct QueueTokenRequest {
     /// The event (also accepted as concert_id).
     #[serde(alias = "concert_id")]
-    pub event_id: Option<Uuid>,
+    pub event_id: Option<EventId>,
 }
 
 /// The `X-Queue-Token` header.
@@ -197,7 +197,7 @@ pub async fn set_queue(
         admission_window_seconds: b.admission_window_seconds,
         opens_at: b.opens_at,
     };
-    Ok(Json(s.app.set_queue(&who, id, input).await?.into()))
+    Ok(Json(s.app.set_queue(&who, id.into(), input).await?.into()))
 }
 
 /// An event's waiting room: settings and live counts
@@ -212,7 +212,7 @@ pub async fn get_queue(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<QueueInfoBody>> {
     let id = path_id(&event_id, "event")?;
-    Ok(Json(s.app.queue_info(id).await?.into()))
+    Ok(Json(s.app.queue_info(id.into()).await?.into()))
 }
 
 /// Join an event's waiting room
@@ -236,7 +236,7 @@ pub async fn join_queue(
     Path(event_id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<QueueStatusBody>)> {
     let id = path_id(&event_id, "event")?;
-    Ok(joined(s.app.join_queue(&who, Some(id), &ip).await?))
+    Ok(joined(s.app.join_queue(&who, Some(id.into()), &ip).await?))
 }
 
 /// Where a queue token's holder stands (cheap: reads only)

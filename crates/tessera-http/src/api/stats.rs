@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
+use tessera_domain::id::{EventId, PurchaseId, TicketId};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -32,7 +33,7 @@ pub struct DaySalesBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventStatsBody {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub name: String,
     pub purchases: i64,
     pub tickets_sold: i64,
@@ -111,7 +112,7 @@ pub async fn get_event_stats(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<EventStatsBody>> {
     let id = path_id(&event_id, "event")?;
-    let (event, st) = s.app.event_stats(&who, id).await?;
+    let (event, st) = s.app.event_stats(&who, id.into()).await?;
     #[allow(clippy::cast_precision_loss)]
     let fill_rate = event.max_attendees.map(|cap| st.tickets_sold as f64 / f64::from(cap.max(1)));
     Ok(Json(EventStatsBody {
@@ -174,7 +175,11 @@ pub async fn get_overview(State(s): State<AppState>, Auth(who): Auth) -> ApiResu
     let o = s.app.overview(&who).await?;
     Ok(Json(OverviewBody {
         users: o.users,
-        users_by_role: o.users_by_role.into_iter().map(|(role, users)| RoleCount { role, users }).collect(),
+        users_by_role: o
+            .users_by_role
+            .into_iter()
+            .map(|(role, users)| RoleCount { role: role.to_string(), users })
+            .collect(),
         events: o.events,
         events_published: o.events_published,
         events_cancelled: o.events_cancelled,
@@ -194,7 +199,7 @@ pub struct ExportQuery {
 /// One ticket in an event's export.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportItem {
-    pub ticket_id: Uuid,
+    pub ticket_id: TicketId,
     /// valid or void.
     pub status: String,
     pub ticket_type: Option<String>,
@@ -203,7 +208,7 @@ pub struct ExportItem {
     pub holder_name: String,
     pub holder_email: String,
     pub guest_name: Option<String>,
-    pub purchase_id: Uuid,
+    pub purchase_id: PurchaseId,
     #[serde(with = "time::serde::rfc3339")]
     pub purchase_time: OffsetDateTime,
     pub ticket_quantity: i32,
@@ -220,7 +225,7 @@ pub struct ExportItem {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ExportBody {
-    pub event_id: Uuid,
+    pub event_id: EventId,
     pub name: String,
     pub items: Vec<ExportItem>,
 }
@@ -259,15 +264,15 @@ pub async fn export_event(
     if format != "csv" && format != "json" {
         return Err(ApiError::field("format", "must be csv or json"));
     }
-    let (event, rows) = s.app.event_export(&who, id).await?;
+    let (event, rows) = s.app.event_export(&who, id.into()).await?;
     let items: Vec<ExportItem> = rows
         .into_iter()
         .map(|r| ExportItem {
             ticket_id: r.ticket_id,
-            status: r.status,
+            status: r.status.to_string(),
             ticket_type: r.ticket_type,
             seat_number: r.seat_number,
-            holder_id: r.holder_id,
+            holder_id: r.holder_id.into(),
             holder_name: r.holder_name,
             holder_email: r.holder_email,
             guest_name: r.guest_name,

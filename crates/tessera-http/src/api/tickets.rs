@@ -6,11 +6,11 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tessera_domain::id::{EventId, JobId, PurchaseId, TicketId, TicketTypeId, UserId};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use tessera_app::ticket_codes::EventKeyView;
 use tessera_app::tickets::TicketView;
@@ -39,9 +39,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A ticket with its door code.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketBody {
-    pub ticket_id: Uuid,
-    pub purchase_id: Uuid,
-    pub event_id: Uuid,
+    pub ticket_id: TicketId,
+    pub purchase_id: PurchaseId,
+    pub event_id: EventId,
     pub event_name: String,
     #[serde(with = "time::serde::rfc3339")]
     pub start_time: OffsetDateTime,
@@ -49,11 +49,11 @@ pub struct TicketBody {
     pub end_time: Option<OffsetDateTime>,
     pub location: Option<String>,
     /// The holder.
-    pub user_id: Uuid,
+    pub user_id: UserId,
     pub holder_name: String,
     /// The guest it was issued for (tickets from applications).
     pub guest_name: Option<String>,
-    pub ticket_type_id: Option<Uuid>,
+    pub ticket_type_id: Option<TicketTypeId>,
     pub ticket_type_name: Option<String>,
     pub seat_number: Option<i32>,
     /// valid or void (refunded, cancelled or reissued: the code no longer opens the door).
@@ -83,7 +83,7 @@ impl From<TicketView> for TicketBody {
             ticket_type_id: t.ticket_type_id,
             ticket_type_name: t.ticket_type_name,
             seat_number: t.seat_number,
-            status: t.status,
+            status: t.status.to_string(),
             code: v.code,
             created_at: t.created_at,
             voided_at: t.voided_at,
@@ -110,7 +110,7 @@ impl From<EventKeyView> for EventKeyBody {
         EventKeyBody {
             key_id: k.key_id,
             public_key: k.public_key,
-            status: k.status,
+            status: k.status.to_string(),
             created_at: k.created_at,
             retired_at: k.retired_at,
         }
@@ -161,13 +161,13 @@ pub async fn get_ticket(
     Path(ticket_id): Path<String>,
 ) -> ApiResult<Json<TicketBody>> {
     let id = path_id(&ticket_id, "ticket")?;
-    Ok(Json(s.app.ticket(&who, id).await?.into()))
+    Ok(Json(s.app.ticket(&who, id.into()).await?.into()))
 }
 
 async fn ticket_code(s: &AppState, who: &tessera_app::Principal, raw: &str) -> Result<String, ApiError> {
     let id = path_id(raw, "ticket")?;
     s.app
-        .ticket(who, id)
+        .ticket(who, id.into())
         .await?
         .code
         .ok_or_else(|| ApiError::new(StatusCode::GONE, "ticket_void", "this ticket is void: it has no code"))
@@ -228,7 +228,7 @@ pub async fn get_ticket_pdf(
     Path(ticket_id): Path<String>,
 ) -> ApiResult<Response> {
     let id = path_id(&ticket_id, "ticket")?;
-    let v = s.app.ticket(&who, id).await?;
+    let v = s.app.ticket(&who, id.into()).await?;
     let code = v.code.ok_or_else(|| {
         ApiError::new(StatusCode::GONE, "ticket_void", "this ticket is void: it has no code")
     })?;
@@ -262,7 +262,7 @@ pub async fn list_event_keys(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<EventKeysBody>> {
     let id = path_id(&event_id, "event")?;
-    let items = s.app.event_keys(&who, id).await?.into_iter().map(EventKeyBody::from).collect();
+    let items = s.app.event_keys(&who, id.into()).await?.into_iter().map(EventKeyBody::from).collect();
     Ok(Json(EventKeysBody { items }))
 }
 
@@ -285,7 +285,7 @@ pub async fn rotate_event_key(
     Path(event_id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<EventKeyBody>)> {
     let id = path_id(&event_id, "event")?;
-    Ok((StatusCode::CREATED, Json(s.app.rotate_event_key(&who, id).await?.into())))
+    Ok((StatusCode::CREATED, Json(s.app.rotate_event_key(&who, id.into()).await?.into())))
 }
 
 /// Retire an event key that no longer signs
@@ -307,19 +307,19 @@ pub async fn retire_event_key(
 ) -> ApiResult<StatusCode> {
     let id = path_id(&event_id, "event")?;
     let key_id = key_id.parse::<i64>().map_err(|_| ApiError::not_found("event key"))?;
-    s.app.retire_event_key(&who, id, key_id).await?;
+    s.app.retire_event_key(&who, id.into(), key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// A background job, answered at once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobAccepted {
-    pub job_id: Uuid,
+    pub job_id: JobId,
     /// Where to follow it.
     pub href: String,
 }
 
-fn accepted(job_id: Uuid) -> (StatusCode, [(header::HeaderName, String); 1], Json<JobAccepted>) {
+fn accepted(job_id: JobId) -> (StatusCode, [(header::HeaderName, String); 1], Json<JobAccepted>) {
     let href = format!("/jobs/{job_id}");
     (StatusCode::ACCEPTED, [(header::LOCATION, href.clone())], Json(JobAccepted { job_id, href }))
 }
@@ -340,7 +340,7 @@ pub async fn resend_ticket(
     Path(ticket_id): Path<String>,
 ) -> ApiResult<Response> {
     let id = path_id(&ticket_id, "ticket")?;
-    Ok(accepted(s.app.resend_ticket(&who, id).await?).into_response())
+    Ok(accepted(s.app.resend_ticket(&who, id.into()).await?).into_response())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -376,12 +376,12 @@ pub async fn send_event_tickets(
         crate::extract::parse_json(&body)?
     };
     let all = b.all.unwrap_or(false);
-    Ok(accepted(s.app.send_event_tickets(&who, id, all).await?).into_response())
+    Ok(accepted(s.app.send_event_tickets(&who, id.into(), all).await?).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobBody {
-    pub job_id: Uuid,
+    pub job_id: JobId,
     /// ticket_mail or bulk_ticket_send.
     pub kind: String,
     /// queued, running, done or failed (after its last retry).
@@ -413,11 +413,11 @@ pub async fn get_job(
     Path(job_id): Path<String>,
 ) -> ApiResult<Json<JobBody>> {
     let id = path_id(&job_id, "job")?;
-    let j = s.app.job(&who, id).await?;
+    let j = s.app.job(&who, id.into()).await?;
     Ok(Json(JobBody {
         job_id: j.job_id,
         kind: j.kind,
-        status: j.status,
+        status: j.status.to_string(),
         attempts: j.attempts,
         progress_done: j.progress_done,
         progress_total: j.progress_total,
@@ -444,7 +444,7 @@ pub async fn reissue_ticket(
     Path(ticket_id): Path<String>,
 ) -> ApiResult<Response> {
     let id = path_id(&ticket_id, "ticket")?;
-    let v = s.app.reissue_ticket(&who, id).await?;
+    let v = s.app.reissue_ticket(&who, id.into()).await?;
     let location = format!("/tickets/{}", v.ticket.ticket_id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TicketBody::from(v))).into_response())
 }

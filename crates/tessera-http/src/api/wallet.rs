@@ -5,6 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tessera_domain::id::{EventId, LedgerEntryId, PaymentId, ReservationId, TicketId, TicketTypeId, UserId};
+use tessera_domain::records::{LedgerEntry, Ticket};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,7 +14,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use tessera_app::checkout::Receipt;
-use tessera_app::store::{LedgerRow, TicketRow};
 
 use super::{DecimalInput, Paged, PurchaseBody, money};
 use crate::AppState;
@@ -28,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BalanceBody {
-    pub user_id: Uuid,
+    pub user_id: UserId,
     #[schema(example = "10000.00")]
     pub balance: String,
 }
@@ -41,7 +42,7 @@ pub struct ChargeRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerEntryBody {
-    pub entry_id: Uuid,
+    pub entry_id: LedgerEntryId,
     /// Signed: + charge or refund, − payment.
     #[schema(example = "-7000.00")]
     pub amount: String,
@@ -54,13 +55,13 @@ pub struct LedgerEntryBody {
     pub created_at: OffsetDateTime,
 }
 
-impl From<LedgerRow> for LedgerEntryBody {
-    fn from(r: LedgerRow) -> Self {
+impl From<LedgerEntry> for LedgerEntryBody {
+    fn from(r: LedgerEntry) -> Self {
         LedgerEntryBody {
             entry_id: r.entry_id,
             amount: money(r.amount),
             balance_after: money(r.balance_after),
-            kind: r.kind,
+            kind: r.kind.to_string(),
             reference_id: r.reference_id,
             created_at: r.created_at,
         }
@@ -76,37 +77,37 @@ pub struct LedgerQuery {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PaymentRequest {
-    pub reservation_id: Option<Uuid>,
+    pub reservation_id: Option<ReservationId>,
     /// balance (the wallet; the only method).
     pub method: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketBody {
-    pub ticket_id: Uuid,
-    pub event_id: Uuid,
-    pub ticket_type_id: Option<Uuid>,
+    pub ticket_id: TicketId,
+    pub event_id: EventId,
+    pub ticket_type_id: Option<TicketTypeId>,
     pub seat_number: Option<i32>,
     /// valid or void.
     pub status: String,
 }
 
-impl From<TicketRow> for TicketBody {
-    fn from(t: TicketRow) -> Self {
+impl From<Ticket> for TicketBody {
+    fn from(t: Ticket) -> Self {
         TicketBody {
             ticket_id: t.ticket_id,
             event_id: t.event_id,
             ticket_type_id: t.ticket_type_id,
             seat_number: t.seat_number,
-            status: t.status,
+            status: t.status.to_string(),
         }
     }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReceiptBody {
-    pub payment_id: Uuid,
-    pub reservation_id: Uuid,
+    pub payment_id: PaymentId,
+    pub reservation_id: ReservationId,
     pub amount: String,
     /// success or refunded.
     pub payment_status: String,
@@ -122,7 +123,7 @@ pub(crate) fn receipt_response(r: Receipt) -> Response {
         payment_id: r.payment.payment_id,
         reservation_id: r.payment.reservation_id,
         amount: money(r.payment.amount),
-        payment_status: r.payment.payment_status,
+        payment_status: r.payment.payment_status.to_string(),
         payment_method: r.payment.payment_method,
         purchase: r.purchase.into(),
         tickets: r.tickets.into_iter().map(TicketBody::from).collect(),

@@ -338,12 +338,12 @@ async fn racing_approvals_issue_once(b: Backend) {
     let r = t.post(&format!("/events/{ev}/applications"), Some(&a), body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let id: Uuid = r.body["application_id"].as_str().unwrap().parse().unwrap();
-    let org_id = t.app.get_event(ev).await.unwrap().organizer_id.unwrap();
+    let org_id = t.app.get_event(ev.into()).await.unwrap().organizer_id.unwrap();
     let who = Principal { user_id: org_id, role: tessera_app::domain::Role::Organizer };
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let (app, who) = (t.app.clone(), who.clone());
-            tokio::spawn(async move { app.approve_application(&who, id).await.is_ok() })
+            tokio::spawn(async move { app.approve_application(&who, id.into()).await.is_ok() })
         })
         .collect();
     let mut ok = 0;
@@ -358,8 +358,8 @@ async fn racing_approvals_issue_once(b: Backend) {
     let body = json!({"ticket_type_id": student, "guest_names": ["Chika"]});
     let r = t.post(&format!("/events/{ev}/applications"), Some(&b2), body).await;
     let pending: Uuid = r.body["application_id"].as_str().unwrap().parse().unwrap();
-    t.app.cancel_event(&who, ev).await.unwrap();
-    match t.app.approve_application(&who, pending).await {
+    t.app.cancel_event(&who, ev.into()).await.unwrap();
+    match t.app.approve_application(&who, pending.into()).await {
         Err(tessera_app::AppError::Conflict { code, .. }) => assert_eq!(code, "event_cancelled"),
         other => panic!("approved for a cancelled event: {other:?}"),
     }

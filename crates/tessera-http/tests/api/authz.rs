@@ -17,6 +17,8 @@
 
 use std::collections::BTreeSet;
 use std::time::Instant;
+use tessera_domain::id::UserId;
+use tessera_domain::records::User as UserRecord;
 
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -29,7 +31,7 @@ use tessera_app::domain::Role;
 use tessera_app::domain::booking::{SeatMapInput, TicketTypeInput};
 use tessera_app::domain::event::EventInput;
 use tessera_app::queue::QueueSettingsInput;
-use tessera_store::{Backend, UserRow};
+use tessera_store::Backend;
 
 use crate::both;
 use crate::support::TestApp;
@@ -436,12 +438,12 @@ struct Account {
 async fn account(t: &TestApp, role: Role, password_hash: &str) -> Account {
     let now = t.app.now();
     let email = format!("{}-{}@example.com", role.as_str(), Uuid::new_v4().simple());
-    let row = UserRow {
-        user_id: Uuid::now_v7(),
+    let row = UserRecord {
+        user_id: UserId::new(),
         name: format!("A {}", role.as_str()),
         email: email.clone(),
         password_hash: password_hash.into(),
-        role: role.as_str().into(),
+        role,
         phone_number: None,
         created_at: now,
         updated_at: now,
@@ -528,11 +530,11 @@ impl Fx {
             tokens: Vec::new(),
             a,
             o,
-            staff_e: se.user_id,
-            stock: std::sync::Mutex::new(Stock { event, ga, used: 0 }),
-            event,
-            ga,
-            approval,
+            staff_e: se.user_id.into(),
+            stock: std::sync::Mutex::new(Stock { event: event.into(), ga: ga.into(), used: 0 }),
+            event: event.into(),
+            ga: ga.into(),
+            approval: approval.into(),
             queue_event: Uuid::nil(),
             ticket: Uuid::nil(),
             purchase: Uuid::nil(),
@@ -564,10 +566,10 @@ impl Fx {
             guest_names: Some(vec!["Aiko".into()]),
             ..Default::default()
         };
-        fx.application = fx.t.app.apply(&fx.a, event, apply).await.unwrap().application_id;
-        fx.job = fx.t.app.resend_ticket(&fx.a, fx.ticket).await.unwrap();
+        fx.application = fx.t.app.apply(&fx.a, event, apply).await.unwrap().application_id.into();
+        fx.job = fx.t.app.resend_ticket(&fx.a, fx.ticket.into()).await.unwrap().into();
         fx.queue_event = fx.new_event(true).await;
-        let joined = fx.t.app.join_queue(&fx.a, Some(fx.queue_event), "192.0.2.1").await.unwrap();
+        let joined = fx.t.app.join_queue(&fx.a, Some(fx.queue_event.into()), "192.0.2.1").await.unwrap();
         fx.queue_token = joined.queue_token;
         fx
     }
@@ -579,10 +581,10 @@ impl Fx {
     /// A buys one GA place (see `hold`).
     async fn buy(&self) -> Bought {
         let id = self.hold().await;
-        let r = self.t.app.pay(&self.a, Some(id), None, None).await.unwrap();
+        let r = self.t.app.pay(&self.a, Some(id.into()), None, None).await.unwrap();
         let ticket = r.tickets[0].ticket_id;
         let code = self.t.app.ticket(&self.a, ticket).await.unwrap().code.unwrap();
-        Bought { purchase: r.purchase.purchase_id, ticket, code }
+        Bought { purchase: r.purchase.purchase_id.into(), ticket: ticket.into(), code }
     }
 
     /// A holds one GA place (of E, until A nears its per-person limit there).
@@ -591,36 +593,43 @@ impl Fx {
         // Room for the places A takes on E over HTTP (its own cells of the booking rows).
         if stock.used >= 80 {
             let event = self.new_event(false).await;
-            let ga = self.t.app.create_ticket_type(&self.o, event, &ga_input()).await.unwrap();
-            stock = Stock { event, ga: ga.row.ticket_type_id, used: 0 };
+            let ga = self.t.app.create_ticket_type(&self.o, event.into(), &ga_input()).await.unwrap();
+            stock = Stock { event, ga: ga.row.ticket_type_id.into(), used: 0 };
         }
         stock.used += 1;
         *self.stock.lock().unwrap() = stock;
         let input = ReserveInput {
-            event_id: Some(stock.event),
-            ticket_type_id: Some(stock.ga),
+            event_id: Some(stock.event.into()),
+            ticket_type_id: Some(stock.ga.into()),
             quantity: Some(1),
             ..Default::default()
         };
-        self.t.app.reserve(&self.a, &input).await.unwrap().reservation.reservation_id
+        self.t.app.reserve(&self.a, &input).await.unwrap().reservation.reservation_id.into()
     }
 
     /// A new type of E sold by approval.
     async fn approval_type(&self) -> Uuid {
         let input = approval_type_input(format!("Approval {}", Uuid::new_v4().simple()));
-        self.t.app.create_ticket_type(&self.o, self.event, &input).await.unwrap().row.ticket_type_id
+        self.t
+            .app
+            .create_ticket_type(&self.o, self.event.into(), &input)
+            .await
+            .unwrap()
+            .row
+            .ticket_type_id
+            .into()
     }
 
     /// A new event of O with S_E its door staff (and its waiting room on, if asked).
     async fn new_event(&self, queue: bool) -> Uuid {
         let input = event_input("Fresh Night", "general");
         let ev = self.t.app.create_event(&self.o, &input, &SeatMapInput::default()).await.unwrap().event_id;
-        self.t.app.add_event_staff(&self.o, ev, self.staff_e).await.unwrap();
+        self.t.app.add_event_staff(&self.o, ev, self.staff_e.into()).await.unwrap();
         if queue {
             let q = QueueSettingsInput { enabled: Some(true), ..Default::default() };
             self.t.app.set_queue(&self.o, ev, q).await.unwrap();
         }
-        ev
+        ev.into()
     }
 
     /// The values of one cell: the shared fixture, with a fresh resource where the row asks.
@@ -628,7 +637,7 @@ impl Fx {
         let mut i = Ids {
             event: self.event,
             ticket_type: self.ga,
-            user: self.a.user_id,
+            user: self.a.user_id.into(),
             ticket: self.ticket,
             purchase: self.purchase,
             reservation: self.reservation,
@@ -656,29 +665,30 @@ impl Fx {
             Use::FreshApplication => {
                 let tt = self.approval_type().await;
                 let apply = ApplyInput {
-                    ticket_type_id: Some(tt),
+                    ticket_type_id: Some(tt.into()),
                     guest_names: Some(vec!["Aiko".into()]),
                     ..Default::default()
                 };
                 i.ticket_type = tt;
-                i.application = app.apply(&self.a, self.event, apply).await.unwrap().application_id;
+                i.application =
+                    app.apply(&self.a, self.event.into(), apply).await.unwrap().application_id.into();
             }
             Use::FreshApiKey => {
-                i.api_key = app.create_api_key(&self.a, Some("server")).await.unwrap().row.api_key_id
+                i.api_key = app.create_api_key(&self.a, Some("server")).await.unwrap().row.api_key_id.into()
             }
             Use::FreshEvent => i.event = self.new_event(false).await,
             Use::FreshRetirableKey => {
                 i.event = self.new_event(false).await;
-                app.rotate_event_key(&self.o, i.event).await.unwrap();
+                app.rotate_event_key(&self.o, i.event.into()).await.unwrap();
                 i.key_id = 1;
             }
             Use::FreshQueueEvent => i.event = self.new_event(true).await,
             Use::FreshStaffAccount => {
-                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.principal.user_id
+                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.principal.user_id.into()
             }
             Use::FreshAssignedStaff => {
-                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.principal.user_id;
-                app.add_event_staff(&self.o, self.event, i.user).await.unwrap();
+                i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.principal.user_id.into();
+                app.add_event_staff(&self.o, self.event.into(), i.user.into()).await.unwrap();
             }
             Use::FreshSession => {
                 let p = account(&self.t, Role::Attendee, "$argon2id$unused").await.principal;

@@ -2,6 +2,7 @@
 
 use http::StatusCode;
 use serde_json::json;
+use tessera_domain::id::EventId;
 use tessera_store::Backend;
 use uuid::Uuid;
 
@@ -112,7 +113,7 @@ fn encode_seat_cursor(after: i64) -> String {
 /// and Student (10, quota 20, 2 a person, on sale from 2026 to the eve of the event).
 struct Fest {
     t: TestApp,
-    event_id: Uuid,
+    event_id: EventId,
     organizer_token: String,
     /// `/events/{event_id}/ticket-types`
     types: String,
@@ -136,7 +137,7 @@ async fn fest(b: Backend) -> Fest {
             "sale_starts_at": "2026-01-01T00:00:00Z", "sale_ends_at": "2030-04-30T00:00:00Z"}),
         )
         .await;
-    Fest { t, event_id: ev, organizer_token: org_t, types, general, student }
+    Fest { t, event_id: ev.into(), organizer_token: org_t, types, general, student }
 }
 
 async fn ticket_types_are_created_and_listed(b: Backend) {
@@ -184,7 +185,7 @@ async fn a_quota_moves_but_not_below_what_is_held(b: Backend) {
     let buyers = t.principals(1).await;
     let input = tessera_app::booking::ReserveInput {
         event_id: Some(ev),
-        ticket_type_id: Some(Uuid::parse_str(&tt).unwrap()),
+        ticket_type_id: Some(tt.parse().unwrap()),
         quantity: Some(5),
         ..Default::default()
     };
@@ -212,7 +213,7 @@ async fn ticket_type_changes_are_checked(b: Backend) {
 /// A seated event (3 seats a person) where attendee `a` holds seats 1 and 2.
 struct TwoHeld {
     t: TestApp,
-    event_id: Uuid,
+    event_id: EventId,
     a: String,
     /// The answer to `a`'s hold.
     held: crate::support::Res,
@@ -223,7 +224,7 @@ async fn two_held(b: Backend) -> TwoHeld {
     let ev = t.seated_event(json!({"max_per_person": 3})).await.id;
     let a = t.user("attendee").await.token;
     let held = t.post("/reservations", Some(&a), json!({"event_id": ev, "seat_numbers": [1, 2]})).await;
-    TwoHeld { t, event_id: ev, a, held }
+    TwoHeld { t, event_id: ev.into(), a, held }
 }
 
 async fn seat_holds_are_all_or_none(b: Backend) {
@@ -423,7 +424,7 @@ async fn holds_expire_lazily(b: Backend) {
 /// A general-admission event with one type, GA (20, quota 5, 3 a person), and two attendees.
 struct GaFest {
     t: TestApp,
-    event_id: Uuid,
+    event_id: EventId,
     organizer_token: String,
     /// `/events/{event_id}/ticket-types`
     types: String,
@@ -443,7 +444,7 @@ async fn ga_fest(b: Backend) -> GaFest {
     let ga = tt.body["ticket_type_id"].as_str().unwrap().to_string();
     let a = t.user("attendee").await.token;
     let bob = t.user("attendee").await.token;
-    GaFest { t, event_id: ev, organizer_token: org_t, types, ga, a, bob }
+    GaFest { t, event_id: ev.into(), organizer_token: org_t, types, ga, a, bob }
 }
 
 async fn general_admission_keeps_to_the_quota_and_the_limit(b: Backend) {

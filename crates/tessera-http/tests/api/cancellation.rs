@@ -4,12 +4,16 @@
 
 use http::StatusCode;
 use serde_json::json;
+use tessera_domain::id::EventId;
+use tessera_domain::records::JobStatus;
+use tessera_domain::records::RefundOutcome;
+use tessera_domain::records::ReservationStatus;
 use uuid::Uuid;
 
 use tessera_app::Principal;
 use tessera_app::booking::ReserveInput;
 use tessera_app::domain::Role;
-use tessera_store::{Backend, RefundOutcome};
+use tessera_store::Backend;
 
 use crate::both;
 use crate::support::{SeatedEvent, TestApp, User};
@@ -30,14 +34,15 @@ struct Buyer {
 
 async fn attendee(t: &TestApp, money: &str) -> Buyer {
     let User { id, token } = t.user("attendee").await;
-    let p = Principal { user_id: id, role: Role::Attendee };
+    let p = Principal { user_id: id.into(), role: Role::Attendee };
     t.app.charge(&p, Some(money)).await.unwrap();
     Buyer { principal: p, token }
 }
 
 async fn hold(t: &TestApp, p: &Principal, ev: Uuid, seat: i64) -> Uuid {
-    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![seat]), ..Default::default() };
-    t.app.reserve(p, &input).await.unwrap().reservation.reservation_id
+    let input =
+        ReserveInput { event_id: Some(ev.into()), seat_numbers: Some(vec![seat]), ..Default::default() };
+    t.app.reserve(p, &input).await.unwrap().reservation.reservation_id.into()
 }
 
 /// Regression (#21): reserve → the organizer cancels → the payment gave 201 and valid tickets.
@@ -58,15 +63,15 @@ async fn a_cancelled_events_holds_cannot_be_paid(b: Backend) {
     assert!(t.get("/users/me/tickets", Some(&token)).await.body["items"].as_array().unwrap().is_empty());
     // A hold that slipped in after the cancellation (its read of the event came first) is refused
     // by the payment's own conditional statement.
-    let late = t.app.store.reservation(rid, t.app.now()).await.unwrap().unwrap();
-    assert_eq!(late.status, "cancelled");
+    let late = t.app.store.reservation(rid.into(), t.app.now()).await.unwrap().unwrap();
+    assert_eq!(late.status, ReservationStatus::Cancelled);
 }
 
 /// A seated event with three seats sold to three buyers; the first buyer's purchase was refunded
 /// (by the organizer), then the event was cancelled twice and the refund jobs have run.
 struct Cancelled {
     t: TestApp,
-    event_id: Uuid,
+    event_id: EventId,
     buyers: Vec<Buyer>,
     /// The first buyer's purchase, refunded before the cancellation.
     refunded_first: Uuid,
@@ -79,7 +84,7 @@ async fn cancelled(b: Backend) -> Cancelled {
     for seat in 1..=3 {
         let buyer = attendee(&t, "100").await;
         let rid = hold(&t, &buyer.principal, ev, seat).await;
-        t.app.pay(&buyer.principal, Some(rid), None, None).await.unwrap();
+        t.app.pay(&buyer.principal, Some(rid.into()), None, None).await.unwrap();
         buyers.push(buyer);
     }
     // A refund made before the cancellation stays as it was (refunded once).
@@ -97,7 +102,7 @@ async fn cancelled(b: Backend) -> Cancelled {
     assert_eq!(t.call("DELETE", &format!("/events/{ev}"), Some(&org_t), None).await.status, StatusCode::OK);
     // The tickets are void at once; the refunds come from the job.
     t.app.run_due_jobs(100).await.unwrap();
-    Cancelled { t, event_id: ev, buyers, refunded_first: first }
+    Cancelled { t, event_id: ev.into(), buyers, refunded_first: first }
 }
 
 async fn only_the_organizer_may_cancel(b: Backend) {
@@ -123,11 +128,16 @@ async fn cancelling_refunds_every_purchase_once(b: Backend) {
         assert_eq!(tickets.body["items"][0]["status"], "void");
     }
     // Running it again (a restarted job) pays no one twice.
-    assert!(t.app.store.completed_purchases_of_event(ev, Uuid::nil(), 100).await.unwrap().is_empty());
+    assert!(t.app.store.completed_purchases_of_event(ev, Uuid::nil().into(), 100).await.unwrap().is_empty());
     let again = t
         .app
         .store
-        .refund_for_cancellation(refunded_first, i64::MAX, Uuid::now_v7(), t.app.now())
+        .refund_for_cancellation(
+            refunded_first.into(),
+            i64::MAX,
+            tessera_domain::id::JobId::new(),
+            t.app.now(),
+        )
         .await
         .unwrap();
     assert_eq!(again, RefundOutcome::AlreadyRefunded);
@@ -137,7 +147,7 @@ async fn each_refunded_buyer_is_told_once(b: Backend) {
     let Cancelled { t, .. } = cancelled(b).await;
     let mails = t.app.store.jobs_of_kind("cancellation_mail").await.unwrap();
     assert_eq!(mails.len(), 2, "the two purchases the cancellation refunded");
-    assert!(mails.iter().all(|j| j.status == "done"), "{mails:?}");
+    assert!(mails.iter().all(|j| j.status == JobStatus::Done), "{mails:?}");
     let sent: Vec<String> = std::fs::read_dir(t.outbox.path())
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
@@ -157,25 +167,32 @@ async fn payments_racing_a_cancellation(b: Backend) {
         t.app.charge(&p, Some("100")).await.unwrap();
         holds.push((p.clone(), hold(&t, &p, ev, n as i64 + 1).await));
     }
-    let organizer = t.app.get_event(ev).await.unwrap().organizer_id.unwrap();
+    let organizer = t.app.get_event(ev.into()).await.unwrap().organizer_id.unwrap();
     let org = Principal { user_id: organizer, role: Role::Organizer };
     let mut tasks = Vec::new();
     for (p, rid) in holds.clone() {
         let app = t.app.clone();
-        tasks.push(tokio::spawn(async move { app.pay(&p, Some(rid), None, None).await.is_ok() }));
+        tasks.push(tokio::spawn(async move { app.pay(&p, Some(rid.into()), None, None).await.is_ok() }));
     }
     let app = t.app.clone();
-    let cancel = tokio::spawn(async move { app.cancel_event(&org, ev).await.map(|_| ()) });
+    let cancel = tokio::spawn(async move { app.cancel_event(&org, ev.into()).await.map(|_| ()) });
     let mut paid = 0;
     for task in tasks {
         paid += usize::from(task.await.unwrap());
     }
     cancel.await.unwrap().unwrap();
     t.app.run_due_jobs(1000).await.unwrap();
-    assert!(t.app.store.completed_purchases_of_event(ev, Uuid::nil(), 100).await.unwrap().is_empty());
+    assert!(
+        t.app
+            .store
+            .completed_purchases_of_event(ev.into(), Uuid::nil().into(), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     for (p, _) in &holds {
         assert_eq!(t.app.balance(p).await.unwrap(), 10_000, "{paid} paid before the cancellation");
         assert_eq!(t.app.store.ledger_sum(p.user_id).await.unwrap(), 10_000);
     }
-    assert_eq!(t.app.store.sale_audit(ev).await.unwrap().tickets_valid, 0);
+    assert_eq!(t.app.store.sale_audit(ev.into()).await.unwrap().tickets_valid, 0);
 }

@@ -3,6 +3,9 @@
 
 use http::StatusCode;
 use serde_json::{Value, json};
+use tessera_domain::id::ScanId;
+use tessera_domain::id::{EventId, TicketId};
+use tessera_domain::records::ScanRecord;
 use uuid::Uuid;
 
 use tessera_app::Principal;
@@ -44,7 +47,7 @@ both!(
 
 /// A seated event (ending 2030-05-03 18:00) with a staff member assigned to its door.
 struct Door {
-    event_id: Uuid,
+    event_id: EventId,
     organizer_token: String,
     staff_id: Uuid,
     staff_token: String,
@@ -57,23 +60,24 @@ async fn open_door(t: &TestApp) -> Door {
     let r =
         t.call("PUT", &format!("/events/{event_id}/staff/{staff_id}"), Some(&organizer_token), None).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    Door { event_id, organizer_token, staff_id, staff_token }
+    Door { event_id: event_id.into(), organizer_token, staff_id, staff_token }
 }
 
 /// A ticket bought by a fresh attendee, with the code it shows.
 struct Bought {
     holder_token: String,
     holder: Principal,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
     code: String,
 }
 
 /// Buys `seat` of `ev` for a fresh attendee.
 async fn ticket(t: &TestApp, ev: Uuid, seat: i64) -> Bought {
     let User { id, token } = t.user("attendee").await;
-    let p = Principal { user_id: id, role: Role::Attendee };
+    let p = Principal { user_id: id.into(), role: Role::Attendee };
     t.app.charge(&p, Some("100")).await.unwrap();
-    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![seat]), ..Default::default() };
+    let input =
+        ReserveInput { event_id: Some(ev.into()), seat_numbers: Some(vec![seat]), ..Default::default() };
     let h = t.app.reserve(&p, &input).await.unwrap();
     let r = t.app.pay(&p, Some(h.reservation.reservation_id), None, None).await.unwrap();
     let tid = r.tickets[0].ticket_id;
@@ -99,7 +103,7 @@ struct InOutAndBack {
 async fn in_out_and_back(b: Backend) -> InOutAndBack {
     let t = TestApp::new(b).await;
     let door = open_door(&t).await;
-    let ticket = ticket(&t, door.event_id, 4).await;
+    let ticket = ticket(&t, door.event_id.into(), 4).await;
     let (staff, code) = (&door.staff_token, &ticket.code);
     let mut answers = Vec::new();
     for (who, direction, gate) in [
@@ -175,11 +179,11 @@ async fn day_pass(t: &TestApp, door: &Door) -> String {
     );
     let tt_id: Uuid = tt.body["ticket_type_id"].as_str().unwrap().parse().unwrap();
     let User { id: uid, token: a } = t.user("attendee").await;
-    let p = Principal { user_id: uid, role: Role::Attendee };
+    let p = Principal { user_id: uid.into(), role: Role::Attendee };
     t.app.charge(&p, Some("100")).await.unwrap();
     let input = ReserveInput {
         event_id: Some(ev),
-        ticket_type_id: Some(tt_id),
+        ticket_type_id: Some(tt_id.into()),
         quantity: Some(1),
         ..Default::default()
     };
@@ -212,7 +216,7 @@ async fn the_next_festival_day_counts_afresh(b: Backend) {
     t.clock.advance((start - now).whole_seconds() + 25 * 3600);
     // (Access tokens are short-lived: fresh ones at the new time.)
     let org_id = t.app.get_event(door.event_id).await.unwrap().organizer_id.unwrap();
-    let staff = t.app.access_token(door.staff_id, Role::Staff).unwrap();
+    let staff = t.app.access_token(door.staff_id.into(), Role::Staff).unwrap();
     let org_t = t.app.access_token(org_id, Role::Organizer).unwrap();
     let d2 = t.post("/checkin", Some(&staff), scan(&ticket.code, "entry", "North")).await;
     assert_eq!((d2.status, d2.body["day"].as_i64()), (StatusCode::OK, Some(2)), "{}", d2.body);
@@ -231,7 +235,7 @@ struct AtTheDoor {
 async fn door_and_ticket(b: Backend) -> AtTheDoor {
     let t = TestApp::new(b).await;
     let door = open_door(&t).await;
-    let ticket = ticket(&t, door.event_id, 1).await;
+    let ticket = ticket(&t, door.event_id.into(), 1).await;
     AtTheDoor { t, door, ticket }
 }
 
@@ -288,7 +292,7 @@ async fn another_events_ticket_is_403_naming_that_event(b: Backend) {
 async fn a_genuine_code_for_no_ticket_is_404(b: Backend) {
     let AtTheDoor { t, door, ticket: Bought { ticket_id, .. } } = door_and_ticket(b).await;
     let mut ghost = t.app.store.ticket_detail(ticket_id).await.unwrap().unwrap();
-    ghost.ticket_id = Uuid::now_v7();
+    ghost.ticket_id = TicketId::new();
     let ghost_code = t.app.ticket_code(&ghost).await.unwrap();
     t.post("/checkin", Some(&door.staff_token), scan(&ghost_code, "entry", "A"))
         .await
@@ -296,7 +300,7 @@ async fn a_genuine_code_for_no_ticket_is_404(b: Backend) {
 }
 
 /// The scans of one ticket, as stored: their results.
-async fn kept(t: &TestApp, ticket_id: Uuid) -> Vec<String> {
+async fn kept(t: &TestApp, ticket_id: TicketId) -> Vec<String> {
     t.app.store.scans_of_ticket(ticket_id).await.unwrap().into_iter().map(|s| s.result).collect()
 }
 
@@ -304,7 +308,7 @@ async fn kept(t: &TestApp, ticket_id: Uuid) -> Vec<String> {
 async fn a_code_outside_its_validity_window_is_403(b: Backend) {
     let AtTheDoor { t, door, ticket: Bought { ticket_id, code, .. } } = door_and_ticket(b).await;
     t.clock.advance(10 * 365 * 24 * 3600);
-    let late_staff = t.app.access_token(door.staff_id, Role::Staff).unwrap();
+    let late_staff = t.app.access_token(door.staff_id.into(), Role::Staff).unwrap();
     let late = t.post("/checkin", Some(&late_staff), scan(&code, "entry", "A")).await;
     late.assert_problem(403, None);
     assert_eq!(late.body["code"], "not_valid_now");
@@ -322,18 +326,18 @@ async fn a_refund_racing_the_scan_is_refused_by_the_update(b: Backend) {
         StatusCode::OK
     );
     let now = t.app.now();
-    let row = tessera_store::ScanRow {
-        scan_id: Uuid::now_v7(),
+    let row = ScanRecord {
+        scan_id: ScanId::new(),
         event_id: Some(door.event_id),
         ticket_id: Some(raced.ticket_id),
-        direction: "entry".into(),
+        direction: tessera_domain::checkin::Direction::Entry,
         day: Some(1),
         gate: None,
         device_id: None,
-        scanned_by: door.staff_id,
+        scanned_by: door.staff_id.into(),
         scanned_at: now,
         recorded_at: now,
-        source: "online".into(),
+        source: tessera_domain::records::ScanSource::Online,
         result: String::new(),
         detail: None,
     };
@@ -360,8 +364,8 @@ async fn a_refunded_ticket_is_410_and_its_scan_kept(b: Backend) {
 async fn racing_entries_admit_once(b: Backend) {
     let t = TestApp::new(b).await;
     let door = open_door(&t).await;
-    let Bought { ticket_id: tid, code, .. } = ticket(&t, door.event_id, 9).await;
-    let staff = Principal { user_id: door.staff_id, role: Role::Staff };
+    let Bought { ticket_id: tid, code, .. } = ticket(&t, door.event_id.into(), 9).await;
+    let staff = Principal { user_id: door.staff_id.into(), role: Role::Staff };
     let mut tasks = Vec::new();
     for n in 0..100 {
         let app = t.app.clone();
@@ -408,7 +412,7 @@ struct Merged {
 async fn sync_two_devices(b: Backend, a_first: bool) -> Merged {
     let t = TestApp::new(b).await;
     let door = open_door(&t).await;
-    let Bought { ticket_id: tid, code, .. } = ticket(&t, door.event_id, 2).await;
+    let Bought { ticket_id: tid, code, .. } = ticket(&t, door.event_id.into(), 2).await;
     let start = t.app.store.ticket_detail(tid).await.unwrap().unwrap().event_start;
     let at = |mins: i64| {
         (start + time::Duration::minutes(mins))
@@ -418,7 +422,7 @@ async fn sync_two_devices(b: Backend, a_first: bool) -> Merged {
     // The scans happened at the event, which the test clock reaches first.
     let now = t.app.now();
     t.clock.advance((start - now).whole_seconds() + 10 * 86_400);
-    let staff = t.app.access_token(door.staff_id, Role::Staff).unwrap();
+    let staff = t.app.access_token(door.staff_id.into(), Role::Staff).unwrap();
     let device_a = json!({"device_id": "A", "scans": [
         offline(1, &code, "entry", "Gate A", &at(1)),
         offline(2, &code, "exit", "Gate A", &at(30)),
@@ -589,8 +593,8 @@ async fn removed_staff_are_no_longer_let_in(b: Backend) {
 async fn export_and_stats(b: Backend) {
     let t = TestApp::new(b).await;
     let Door { event_id: ev, organizer_token: org_t, staff_token: staff, .. } = open_door(&t).await;
-    let Bought { ticket_id: first, code, .. } = ticket(&t, ev, 1).await;
-    let second = ticket(&t, ev, 2).await.ticket_id;
+    let Bought { ticket_id: first, code, .. } = ticket(&t, ev.into(), 1).await;
+    let second = ticket(&t, ev.into(), 2).await.ticket_id;
     assert_eq!(t.post("/checkin", Some(&staff), scan(&code, "entry", "Main")).await.status, StatusCode::OK);
     let stats = t.get(&format!("/stats/events/{ev}"), Some(&org_t)).await;
     assert_eq!(stats.body["checked_in_per_day"], json!([{"day": 1, "checked_in": 1}]), "{}", stats.body);
@@ -627,7 +631,7 @@ async fn export_and_stats(b: Backend) {
 async fn a_reissued_ticket_is_the_same_admission(b: Backend) {
     let t = TestApp::new(b).await;
     let Door { event_id: ev, staff_token: staff, .. } = open_door(&t).await;
-    let Bought { holder_token: token, ticket_id: old, code: old_code, .. } = ticket(&t, ev, 9).await;
+    let Bought { holder_token: token, ticket_id: old, code: old_code, .. } = ticket(&t, ev.into(), 9).await;
     let enter = |code: &str, gate: &str| t.post("/checkin", Some(&staff), scan(code, "entry", gate));
     assert_eq!(enter(&old_code, "North").await.status, StatusCode::OK);
     let r = t.post(&format!("/tickets/{old}/reissue"), Some(&token), json!({})).await;
@@ -662,13 +666,22 @@ async fn a_reissued_ticket_is_the_same_admission(b: Backend) {
     enter(&third, "East").await.assert_problem(409, None);
     let summary = t.get(&format!("/events/{ev}/checkin/summary"), Some(&staff)).await;
     assert_eq!(summary.body["inside_now"].as_i64(), Some(1), "{}", summary.body);
-    let history: Vec<_> =
-        t.app.store.scans_of_ticket(third_id).await.unwrap().into_iter().map(|s| s.ticket_id).collect();
+    let history: Vec<_> = t
+        .app
+        .store
+        .scans_of_ticket(third_id.into())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.ticket_id)
+        .collect();
     assert_eq!(history.len(), 7, "every scan of the admission: {history:?}");
     assert!(
-        history.contains(&Some(old)) && history.contains(&Some(new)) && history.contains(&Some(third_id))
+        history.contains(&Some(old))
+            && history.contains(&Some(new.into()))
+            && history.contains(&Some(third_id.into()))
     );
-    let p = t.app.store.presence(third_id, 1).await.unwrap().unwrap();
+    let p = t.app.store.presence(third_id.into(), 1).await.unwrap().unwrap();
     assert_eq!((p.inside, p.entries), (true, 2));
 }
 
@@ -678,12 +691,12 @@ async fn a_reissued_ticket_is_the_same_admission(b: Backend) {
 async fn a_devices_clock_cannot_revive_an_expired_code(b: Backend) {
     let t = TestApp::new(b).await;
     let door = open_door(&t).await;
-    let code = ticket(&t, door.event_id, 2).await.code;
-    let other = ticket(&t, door.event_id, 3).await.code;
+    let code = ticket(&t, door.event_id.into(), 2).await.code;
+    let other = ticket(&t, door.event_id.into(), 3).await.code;
     // The event ended 2030-05-03 18:00; its codes open the door until a day later.
     let after = time::macros::datetime!(2030-05-05 12:00 UTC);
     t.clock.advance((after - t.app.now()).whole_seconds());
-    let staff = t.app.access_token(door.staff_id, Role::Staff).unwrap();
+    let staff = t.app.access_token(door.staff_id.into(), Role::Staff).unwrap();
     let during = "2030-05-03T10:00:00Z";
     let sync = |device: &'static str, code: String| {
         let (t, staff) = (&t, staff.clone());

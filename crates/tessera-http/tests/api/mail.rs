@@ -3,6 +3,7 @@
 
 use http::StatusCode;
 use serde_json::json;
+use tessera_domain::id::{EventId, TicketId};
 use uuid::Uuid;
 
 use tessera_app::booking::ReserveInput;
@@ -53,31 +54,32 @@ fn smtp_app_config(url: String) -> AppConfig {
 
 /// A seated event (at the Budokan) and the ticket of one buyer.
 struct Sold {
-    event_id: Uuid,
+    event_id: EventId,
     organizer_token: String,
     buyer: Principal,
     buyer_token: String,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
 }
 
 async fn sold(t: &TestApp, seat: i64) -> Sold {
     let SeatedEvent { id: event_id, organizer_token } = t.seated_event(json!({"location": "Budokan"})).await;
     let Purchase { buyer, buyer_token, ticket_id } = buy(t, event_id, seat).await;
-    Sold { event_id, organizer_token, buyer, buyer_token, ticket_id }
+    Sold { event_id: event_id.into(), organizer_token, buyer, buyer_token, ticket_id }
 }
 
 /// One seat bought by a fresh attendee.
 struct Purchase {
     buyer: Principal,
     buyer_token: String,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
 }
 
 async fn buy(t: &TestApp, ev: Uuid, seat: i64) -> Purchase {
     let User { id, token } = t.user("attendee").await;
-    let p = Principal { user_id: id, role: Role::Attendee };
+    let p = Principal { user_id: id.into(), role: Role::Attendee };
     t.app.charge(&p, Some("100")).await.unwrap();
-    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![seat]), ..Default::default() };
+    let input =
+        ReserveInput { event_id: Some(ev.into()), seat_numbers: Some(vec![seat]), ..Default::default() };
     let h = t.app.reserve(&p, &input).await.unwrap();
     let r = t.app.pay(&p, Some(h.reservation.reservation_id), None, None).await.unwrap();
     Purchase { buyer: p, buyer_token: token, ticket_id: r.tickets[0].ticket_id }
@@ -198,7 +200,7 @@ async fn failed_sends_retry_with_backoff(b: Backend) {
     for _ in 0..20 {
         t.clock.advance(3600);
         t.app.run_due_jobs(10).await.unwrap();
-        let admin = t.app.access_token(admin_id, Role::Admin).unwrap();
+        let admin = t.app.access_token(admin_id.into(), Role::Admin).unwrap();
         let j = t.get(&format!("/jobs/{job_id}"), Some(&admin)).await;
         attempts = j.body["attempts"].as_i64().unwrap();
         if j.body["status"] == "failed" {
@@ -214,7 +216,7 @@ async fn failed_sends_retry_with_backoff(b: Backend) {
 struct ThreeSold {
     t: TestApp,
     outbox: tempfile::TempDir,
-    event_id: Uuid,
+    event_id: EventId,
     organizer_token: String,
 }
 
@@ -226,7 +228,7 @@ impl ThreeSold {
         for seat in 1..=3 {
             buy(&t, event_id, seat).await;
         }
-        ThreeSold { t, outbox, event_id, organizer_token }
+        ThreeSold { t, outbox, event_id: event_id.into(), organizer_token }
     }
 
     /// How many e-mails have been written.

@@ -3,7 +3,9 @@
 
 use http::StatusCode;
 use serde_json::json;
-use tessera_store::{Backend, PurchaseRow};
+use tessera_domain::id::PurchaseId;
+use tessera_domain::records::Purchase;
+use tessera_store::Backend;
 use time::macros::datetime;
 use uuid::Uuid;
 
@@ -13,14 +15,14 @@ use crate::support::{TestApp, User, event_body};
 both!(event_purchases_owner_only, my_purchases_paginate, event_stats_rules, category_stats_and_overview);
 
 async fn buy(t: &TestApp, user: Uuid, event: Uuid, qty: i32, when: time::OffsetDateTime) {
-    let row = PurchaseRow {
-        purchase_id: Uuid::now_v7(),
-        user_id: user,
-        event_id: event,
+    let row = Purchase {
+        purchase_id: PurchaseId::new(),
+        user_id: user.into(),
+        event_id: event.into(),
         purchase_time: when,
         ticket_quantity: qty,
         total_price: 350_000 * i64::from(qty),
-        status: "completed".into(),
+        status: tessera_domain::records::PurchaseStatus::Completed,
     };
     t.app.store.insert_purchases(&[row]).await.unwrap();
 }

@@ -5,6 +5,8 @@ use http::StatusCode;
 use serde_json::{Value, json};
 use tessera_app::booking::ReserveInput;
 use tessera_app::{Principal, RateLimits};
+use tessera_domain::id::EventId;
+use tessera_domain::records::QueueEntryStatus;
 use tessera_store::Backend;
 use uuid::Uuid;
 
@@ -40,8 +42,8 @@ both!(
 async fn statuses(t: &TestApp, ev: Uuid, who: &[Principal]) -> Vec<String> {
     let mut out = Vec::new();
     for p in who {
-        let e = t.app.store.queue_entry_for(ev, p.user_id, t.app.now()).await.unwrap().unwrap();
-        out.push(e.status.chars().next().unwrap().to_string());
+        let e = t.app.store.queue_entry_for(ev.into(), p.user_id, t.app.now()).await.unwrap().unwrap();
+        out.push(e.status.as_str().chars().next().unwrap().to_string());
     }
     out
 }
@@ -87,8 +89,9 @@ impl Line {
         let buyers = t.principals(n).await;
         let mut tokens = Vec::new();
         for (i, p) in buyers.iter().enumerate() {
-            tokens
-                .push(t.app.join_queue(p, Some(event.id), &format!("10.0.0.{i}")).await.unwrap().queue_token);
+            tokens.push(
+                t.app.join_queue(p, Some(event.id.into()), &format!("10.0.0.{i}")).await.unwrap().queue_token,
+            );
         }
         Line { t, event, buyers, tokens }
     }
@@ -122,7 +125,7 @@ async fn the_line_is_admitted_in_order_at_the_rate_up_to_the_maximum(b: Backend)
     let ev = queued_event(&t, three_at_once()).await.id;
     let buyers = t.principals(8).await;
     for (i, p) in buyers.iter().enumerate() {
-        let v = t.app.join_queue(p, Some(ev), &format!("10.0.0.{i}")).await.unwrap();
+        let v = t.app.join_queue(p, Some(ev.into()), &format!("10.0.0.{i}")).await.unwrap();
         assert_eq!(v.entry.queue_position, i as i32 + 1);
         assert_eq!(v.ahead, i as i64);
     }
@@ -137,7 +140,7 @@ async fn the_line_is_admitted_in_order_at_the_rate_up_to_the_maximum(b: Backend)
     assert_eq!(t.app.advance_queues().await.unwrap(), 0, "full: nobody else");
     let v = t
         .app
-        .queue_status(Some(&t.app.join_queue(&buyers[5], Some(ev), "x").await.unwrap().queue_token))
+        .queue_status(Some(&t.app.join_queue(&buyers[5], Some(ev.into()), "x").await.unwrap().queue_token))
         .await
         .unwrap();
     assert_eq!((v.ahead, v.entry.status.as_str()), (2, "waiting"));
@@ -153,7 +156,7 @@ async fn first_buyer_bought(b: Backend) -> Line {
     let (t, first) = (&line.t, &line.buyers[0]);
     t.app.charge(first, Some("100")).await.unwrap();
     let input = ReserveInput {
-        event_id: Some(line.event.id),
+        event_id: Some(line.event.id.into()),
         seat_numbers: Some(vec![1]),
         queue_token: Some(line.tokens[0].clone()),
         ..Default::default()
@@ -189,7 +192,7 @@ async fn lapsed_admissions_stop_counting_and_rejoin_at_the_back(b: Backend) {
         (Some(1), Some(3), Some(7))
     );
     // Someone whose admission lapsed joins again at the back of the line.
-    let again = t.app.join_queue(&buyers[1], Some(ev), "x").await.unwrap();
+    let again = t.app.join_queue(&buyers[1], Some(ev.into()), "x").await.unwrap();
     assert_eq!(
         (again.entry.queue_position, again.entry.status.as_str(), again.created),
         (9, "waiting", true)
@@ -328,7 +331,7 @@ async fn queue_settings_are_checked_and_the_organizers(b: Backend) {
 /// A waiting room with the default settings, and an attendee who has not joined it.
 struct Room {
     t: TestApp,
-    event_id: Uuid,
+    event_id: EventId,
     attendee: String,
 }
 
@@ -336,7 +339,7 @@ async fn room(b: Backend) -> Room {
     let t = TestApp::new(b).await;
     let event_id = queued_event(&t, json!({})).await.id;
     let attendee = t.user("attendee").await.token;
-    Room { t, event_id, attendee }
+    Room { t, event_id: event_id.into(), attendee }
 }
 
 /// Join, join again (same entry, through seed 002's /queue/token), poll by header and by query.
@@ -468,7 +471,7 @@ async fn polls_follow_the_serving_counter(b: Backend) {
     let buyers = t.principals(4).await;
     let mut tokens = Vec::new();
     for p in &buyers {
-        tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
+        tokens.push(t.app.join_queue(p, Some(ev.into()), "10.0.0.1").await.unwrap().queue_token);
     }
     let v = t.app.queue_status(Some(&tokens[0])).await.unwrap();
     assert_eq!(
@@ -491,12 +494,12 @@ async fn polls_follow_the_serving_counter(b: Backend) {
     tokio::time::sleep(tessera_app::recent::TTL + std::time::Duration::from_millis(50)).await;
     for token in &tokens[2..] {
         let v = t.app.queue_status(Some(token)).await.unwrap();
-        assert_eq!(v.entry.status, "admitted");
+        assert_eq!(v.entry.status, QueueEntryStatus::Admitted);
     }
     // A token that no longer names the holder's place is replaced: buyer 1's admission lapses
     // and they join again at the back; a poll with the old token answers the new place.
     t.clock.advance(301);
-    let again = t.app.join_queue(&buyers[0], Some(ev), "10.0.0.1").await.unwrap();
+    let again = t.app.join_queue(&buyers[0], Some(ev.into()), "10.0.0.1").await.unwrap();
     assert_eq!((again.entry.status.as_str(), again.entry.queue_position), ("waiting", 5));
     let v = t.app.queue_status(Some(&tokens[0])).await.unwrap();
     assert_eq!((v.entry.status.as_str(), v.entry.queue_position), ("waiting", 5));
@@ -635,7 +638,7 @@ async fn the_places_left_follow_holds_at_each_count(b: Backend) {
     assert_eq!(line.tick(1).await, 1);
     // Buyer 1 holds a seat: 2 left at the next count, and buyer 4 (2 ahead) is beyond too.
     let input = ReserveInput {
-        event_id: Some(line.event.id),
+        event_id: Some(line.event.id.into()),
         seat_numbers: Some(vec![1]),
         queue_token: Some(line.tokens[0].clone()),
         ..Default::default()
@@ -669,7 +672,7 @@ async fn concurrent_joins_place_everyone_once(b: Backend) {
         for _ in 0..2 {
             let (app, p) = (t.app.clone(), p.clone());
             tasks.push(tokio::spawn(async move {
-                let v = app.join_queue(&p, Some(ev), &format!("10.1.0.{i}")).await.unwrap();
+                let v = app.join_queue(&p, Some(ev.into()), &format!("10.1.0.{i}")).await.unwrap();
                 (p.user_id, v.entry.entry_id, v.entry.queue_position)
             }));
         }
@@ -683,7 +686,7 @@ async fn concurrent_joins_place_everyone_once(b: Backend) {
         let mine: Vec<_> = answers.iter().filter(|a| a.0 == p.user_id).collect();
         assert_eq!(mine.len(), 2);
         assert_eq!((mine[0].1, mine[0].2), (mine[1].1, mine[1].2), "both clicks answer the same entry");
-        let stored = t.app.store.queue_entry_for(ev, p.user_id, t.app.now()).await.unwrap().unwrap();
+        let stored = t.app.store.queue_entry_for(ev.into(), p.user_id, t.app.now()).await.unwrap().unwrap();
         assert_eq!((stored.entry_id, stored.queue_position), (mine[0].1, mine[0].2));
         assert!(positions.insert(stored.queue_position), "position {} given twice", stored.queue_position);
     }
@@ -701,7 +704,7 @@ async fn polls_come_within_the_admission_window(b: Backend) {
     let buyers = t.principals(3).await;
     let mut tokens = Vec::new();
     for p in &buyers {
-        tokens.push(t.app.join_queue(p, Some(ev), "10.0.0.1").await.unwrap().queue_token);
+        tokens.push(t.app.join_queue(p, Some(ev.into()), "10.0.0.1").await.unwrap().queue_token);
     }
     let r = poll_status(&t, &tokens[2]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);

@@ -2,6 +2,8 @@
 //! Lambda takes), a controllable clock, and helpers to make users of each role.
 
 use std::sync::{Arc, Mutex, OnceLock};
+use tessera_domain::id::UserId;
+use tessera_domain::records::{User as UserRecord, UserChanges};
 
 use axum::Router;
 use axum::body::Body;
@@ -196,8 +198,8 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
         let id = Uuid::parse_str(r.body["user_id"].as_str().unwrap()).unwrap();
         if role == "staff" || role == "admin" {
-            let c = tessera_store::users::UserChanges { role: Some(role.into()), ..Default::default() };
-            self.app.store.update_user(id, &c, self.app.now()).await.unwrap();
+            let c = UserChanges { role: Some(role.parse().unwrap()), ..Default::default() };
+            self.app.store.update_user(id.into(), &c, self.app.now()).await.unwrap();
         }
         let r = self.post("/auth/login", None, json!({"email": email, "password": "password123"})).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -238,13 +240,13 @@ impl TestApp {
     /// Makes `n` attendees straight in the store (no password hashing) for concurrency tests.
     pub async fn principals(&self, n: usize) -> Vec<tessera_app::Principal> {
         let now = self.app.now();
-        let rows: Vec<tessera_store::UserRow> = (0..n)
-            .map(|i| tessera_store::UserRow {
-                user_id: Uuid::now_v7(),
+        let rows: Vec<UserRecord> = (0..n)
+            .map(|i| UserRecord {
+                user_id: UserId::new(),
                 name: format!("Buyer {i}"),
                 email: format!("buyer-{i}-{}@example.com", Uuid::new_v4().simple()),
                 password_hash: "$argon2id$unused".into(),
-                role: "attendee".into(),
+                role: tessera_domain::Role::Attendee,
                 phone_number: None,
                 created_at: now,
                 updated_at: now,

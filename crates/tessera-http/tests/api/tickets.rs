@@ -5,6 +5,7 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::json;
+use tessera_domain::id::{EventId, TicketId};
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -38,15 +39,16 @@ both!(
 struct Bought {
     holder_token: String,
     holder: Principal,
-    ticket_id: Uuid,
+    ticket_id: TicketId,
 }
 
 /// Buys `seat` of `ev` for a fresh attendee.
 async fn buy_seat(t: &TestApp, ev: Uuid, seat: i64) -> Bought {
     let User { id, token } = t.user("attendee").await;
-    let p = Principal { user_id: id, role: Role::Attendee };
+    let p = Principal { user_id: id.into(), role: Role::Attendee };
     t.app.charge(&p, Some("100")).await.unwrap();
-    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![seat]), ..Default::default() };
+    let input =
+        ReserveInput { event_id: Some(ev.into()), seat_numbers: Some(vec![seat]), ..Default::default() };
     let h = t.app.reserve(&p, &input).await.unwrap();
     let r = t.app.pay(&p, Some(h.reservation.reservation_id), None, None).await.unwrap();
     Bought { holder_token: token, holder: p, ticket_id: r.tickets[0].ticket_id }
@@ -71,14 +73,14 @@ async fn raw(t: &TestApp, path: &str, token: &str) -> Raw {
 }
 
 /// The code a ticket shows its holder.
-async fn shown_code(t: &TestApp, ticket_id: Uuid, token: &str) -> String {
+async fn shown_code(t: &TestApp, ticket_id: TicketId, token: &str) -> String {
     t.get(&format!("/tickets/{ticket_id}"), Some(token)).await.body["code"].as_str().unwrap().to_string()
 }
 
 /// A seated event at Hall A and its ticket for seat 7.
 struct HallA {
     t: TestApp,
-    event_id: Uuid,
+    event_id: EventId,
     seat_7: Bought,
 }
 
@@ -86,7 +88,7 @@ async fn hall_a(b: Backend) -> HallA {
     let t = TestApp::new(b).await;
     let event_id = t.seated_event(json!({"end_time": "2030-05-02T23:00:00Z", "location": "Hall A"})).await.id;
     let seat_7 = buy_seat(&t, event_id, 7).await;
-    HallA { t, event_id, seat_7 }
+    HallA { t, event_id: event_id.into(), seat_7 }
 }
 
 async fn a_ticket_shows_one_verifiable_code(b: Backend) {
@@ -289,7 +291,7 @@ async fn another_master_key_cannot_open_the_events_keys(b: Backend) {
     )
     .await
     .unwrap();
-    let p = Principal { user_id: Uuid::nil(), role: Role::Admin };
+    let p = Principal { user_id: Uuid::nil().into(), role: Role::Admin };
     assert!(other.ticket(&p, new.ticket_id).await.is_err());
 }
 
@@ -305,7 +307,7 @@ async fn refund_revokes_the_code(b: Backend) {
     let r = t.post(&format!("/purchases/{purchase_id}/refund"), Some(&token), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(matches!(t.app.verify_ticket_code(&code).await, Err(CodeRefusal::Code(CodeError::Revoked))));
-    assert_eq!(t.app.store.revoked_tickets(ev).await.unwrap(), vec![ticket_id]);
+    assert_eq!(t.app.store.revoked_tickets(ev.into()).await.unwrap(), vec![ticket_id]);
     let shown = t.get(&format!("/tickets/{ticket_id}"), Some(&token)).await;
     assert_eq!(shown.body["status"].as_str(), Some("void"));
     assert!(shown.body["code"].is_null() && shown.body["voided_at"].is_string());
@@ -329,7 +331,7 @@ async fn reissue_and_cancellation_revoke(b: Backend) {
             t.get(&format!("/tickets/{id}"), Some(&token)).await.body["code"].as_str().map(str::to_string)
         }
     };
-    let old_code = code(old).await.unwrap();
+    let old_code = code(old.into()).await.unwrap();
     let other = t.user("attendee").await.token;
     t.post(&format!("/tickets/{old}/reissue"), Some(&other), json!({})).await.assert_problem(404, None);
     t.post(&format!("/tickets/{old}/reissue"), None, json!({})).await.assert_problem(401, None);
@@ -338,7 +340,7 @@ async fn reissue_and_cancellation_revoke(b: Backend) {
         .assert_problem(404, None);
     let r = t.post(&format!("/tickets/{old}/reissue"), Some(&token), json!({})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    let new: Uuid = r.body["ticket_id"].as_str().unwrap().parse().unwrap();
+    let new: tessera_domain::id::TicketId = r.body["ticket_id"].as_str().unwrap().parse().unwrap();
     assert_ne!(new, old);
     assert_eq!(r.body["seat_number"].as_i64(), Some(6));
     let new_code = r.body["code"].as_str().unwrap().to_string();
@@ -349,12 +351,12 @@ async fn reissue_and_cancellation_revoke(b: Backend) {
     // Cancelling the event voids every ticket it still had.
     assert_eq!(t.call("DELETE", &format!("/events/{ev}"), Some(&org_t), None).await.status, StatusCode::OK);
     assert!(matches!(t.app.verify_ticket_code(&new_code).await, Err(CodeRefusal::Code(CodeError::Revoked))));
-    let mut revoked = t.app.store.revoked_tickets(ev).await.unwrap();
+    let mut revoked = t.app.store.revoked_tickets(ev.into()).await.unwrap();
     revoked.sort();
     let mut both = vec![old, new];
     both.sort();
     assert_eq!(revoked, both);
-    assert!(code(new).await.is_none(), "a void ticket shows no code");
+    assert!(code(new.into()).await.is_none(), "a void ticket shows no code");
 }
 
 /// (#21) `POST /tickets/{id}/resend` had no limit: anyone who could see a ticket could flood its

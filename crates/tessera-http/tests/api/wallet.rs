@@ -2,6 +2,8 @@
 //! guarantees: no seat sold twice, no balance below zero, one charge per Idempotency-Key.
 
 use std::collections::HashSet;
+use tessera_domain::id::EventId;
+use tessera_domain::records::TicketStatus;
 
 use http::StatusCode;
 use serde_json::json;
@@ -59,7 +61,7 @@ async fn wallet_charges_and_ledger(b: Backend) {
     t.get("/balance", None).await.assert_problem(401, None);
     t.post("/balance", None, json!({"amount": "1"})).await.assert_problem(401, None);
     t.get("/balance/ledger", None).await.assert_problem(401, None);
-    assert_eq!(t.app.store.ledger_sum(id).await.unwrap(), 12_050);
+    assert_eq!(t.app.store.ledger_sum(id.into()).await.unwrap(), 12_050);
 }
 
 /// A `POST /payments` of `body` by `token` with an Idempotency-Key.
@@ -75,7 +77,7 @@ fn pay_with_key(token: &str, key: &str, body: serde_json::Value) -> http::Reques
 /// Attendee `a` holds seats 1 and 2 (100.00) of a seated event, with nothing in the wallet.
 struct Held {
     t: TestApp,
-    event_id: Uuid,
+    event_id: EventId,
     a: User,
     reservation_id: String,
 }
@@ -86,7 +88,7 @@ async fn held(b: Backend) -> Held {
     let a = t.user("attendee").await;
     let hold = t.post("/reservations", Some(&a.token), json!({"event_id": ev, "seat_numbers": [1, 2]})).await;
     let reservation_id = hold.body["reservation_id"].as_str().unwrap().to_string();
-    Held { t, event_id: ev, a, reservation_id }
+    Held { t, event_id: ev.into(), a, reservation_id }
 }
 
 /// Not enough money: 402 and nothing changes.
@@ -168,7 +170,7 @@ async fn a_payment_sells_the_seats_and_moves_the_money_once(b: Backend) {
     let sold = t.get(&format!("/events/{ev}/seats?status=sold"), None).await;
     assert_eq!(sold.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(t.get("/balance", Some(&a.token)).await.body["balance"], "0.00");
-    assert_eq!(t.app.store.ledger_sum(a.id).await.unwrap(), 0);
+    assert_eq!(t.app.store.ledger_sum(a.id.into()).await.unwrap(), 0);
     let mine = t.get("/users/me/purchases", Some(&a.token)).await;
     assert_eq!(mine.body["items"][0]["total_price"], "100.00");
 }
@@ -177,7 +179,7 @@ async fn a_payment_sells_the_seats_and_moves_the_money_once(b: Backend) {
 /// wallet.
 struct GaSale {
     t: TestApp,
-    event_id: Uuid,
+    event_id: EventId,
     ticket_type_id: String,
     a: User,
 }
@@ -195,7 +197,7 @@ async fn ga_sale(b: Backend) -> GaSale {
         .await;
     let ticket_type_id = tt.body["ticket_type_id"].as_str().unwrap().to_string();
     let a = t.user("attendee").await;
-    GaSale { t, event_id: ev, ticket_type_id, a }
+    GaSale { t, event_id: ev.into(), ticket_type_id, a }
 }
 
 impl GaSale {
@@ -269,10 +271,10 @@ async fn a_refund_gives_the_money_and_places_back(b: Backend) {
         (Some("50.00"), Some("refunded"))
     );
     assert_eq!(t.get("/balance", Some(&a.token)).await.body["balance"], "100.00");
-    assert_eq!(t.app.store.ledger_sum(a.id).await.unwrap(), 10_000);
+    assert_eq!(t.app.store.ledger_sum(a.id.into()).await.unwrap(), 10_000);
     assert_eq!(sale.ga().await["available"], 10);
-    let tickets = t.app.store.tickets_for_purchase(Uuid::parse_str(pid).unwrap()).await.unwrap();
-    assert!(tickets.iter().all(|x| x.status == "void"));
+    let tickets = t.app.store.tickets_for_purchase(pid.parse().unwrap()).await.unwrap();
+    assert!(tickets.iter().all(|x| x.status == TicketStatus::Void));
     t.post(&format!("/purchases/{pid}/refund"), Some(&a.token), json!({})).await.assert_problem(409, None);
 }
 
@@ -328,13 +330,16 @@ async fn race_500_buyers_for_50_seats(b: Backend) {
         let app = t.app.clone();
         tasks.push(tokio::spawn(async move {
             loop {
-                let free = app.list_seats(ev, Some("available"), Some(50), None).await.unwrap().items;
+                let free = app.list_seats(ev.into(), Some("available"), Some(50), None).await.unwrap().items;
                 if free.is_empty() {
                     return None;
                 }
                 let seat = i64::from(free[i % free.len()].seat_number);
-                let input =
-                    ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![seat]), ..Default::default() };
+                let input = ReserveInput {
+                    event_id: Some(ev.into()),
+                    seat_numbers: Some(vec![seat]),
+                    ..Default::default()
+                };
                 match app.reserve(&who, &input).await {
                     Ok(h) => {
                         let r = app.pay(&who, Some(h.reservation.reservation_id), None, None).await.unwrap();
@@ -357,8 +362,8 @@ async fn race_500_buyers_for_50_seats(b: Backend) {
     let unique: HashSet<_> = sold.iter().collect();
     assert_eq!(unique.len(), sold.len(), "a seat was sold twice");
     assert_eq!(sold.len(), 50);
-    assert_eq!(t.app.store.seat_counts(ev, t.app.now()).await.unwrap(), (0, 0, 50));
-    let audit = t.app.store.sale_audit(ev).await.unwrap();
+    assert_eq!(t.app.store.seat_counts(ev.into(), t.app.now()).await.unwrap(), (0, 0, 50));
+    let audit = t.app.store.sale_audit(ev.into()).await.unwrap();
     assert_eq!(
         (audit.seats_sold, audit.tickets_valid, audit.ticketed_seats, audit.payments_success),
         (50, 50, 50, 50)
@@ -388,7 +393,7 @@ async fn race_200_server_picks_for_50_seats(b: Backend, near: fn(usize) -> Optio
         let app = t.app.clone();
         tasks.push(tokio::spawn(async move {
             let input = ReserveInput {
-                event_id: Some(ev),
+                event_id: Some(ev.into()),
                 quantity: Some(1),
                 near_seat: near(i),
                 ..Default::default()
@@ -409,7 +414,7 @@ async fn race_200_server_picks_for_50_seats(b: Backend, near: fn(usize) -> Optio
     }
     let unique: HashSet<_> = held.iter().collect();
     assert_eq!((held.len(), unique.len()), (50, 50), "each seat held once");
-    assert_eq!(t.app.store.seat_counts(ev, t.app.now()).await.unwrap(), (0, 50, 0));
+    assert_eq!(t.app.store.seat_counts(ev.into(), t.app.now()).await.unwrap(), (0, 50, 0));
 }
 
 /// 200 payments race on one wallet that covers 50: exactly 50 succeed, the balance never goes
@@ -436,8 +441,8 @@ async fn race_200_payments_on_one_wallet(b: Backend) {
         let tt = Uuid::parse_str(tt.body["ticket_type_id"].as_str().unwrap()).unwrap();
         for _ in 0..50 {
             let input = ReserveInput {
-                event_id: Some(ev),
-                ticket_type_id: Some(tt),
+                event_id: Some(ev.into()),
+                ticket_type_id: Some(tt.into()),
                 quantity: Some(1),
                 ..Default::default()
             };
@@ -471,7 +476,8 @@ async fn race_20_retries_with_one_key(b: Backend) {
     let ev = t.seated_event(json!({})).await.id;
     let who = t.principals(1).await.remove(0);
     t.app.charge(&who, Some("500")).await.unwrap();
-    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![9, 10]), ..Default::default() };
+    let input =
+        ReserveInput { event_id: Some(ev.into()), seat_numbers: Some(vec![9, 10]), ..Default::default() };
     let rid = t.app.reserve(&who, &input).await.unwrap().reservation.reservation_id;
     let mut tasks = Vec::new();
     for _ in 0..20 {
@@ -504,7 +510,7 @@ async fn expired_hold_is_refused_and_never_sold_twice(b: Backend) {
     for p in &ps {
         t.app.charge(p, Some("100")).await.unwrap();
     }
-    let input = ReserveInput { event_id: Some(ev), seat_numbers: Some(vec![1]), ..Default::default() };
+    let input = ReserveInput { event_id: Some(ev.into()), seat_numbers: Some(vec![1]), ..Default::default() };
     let first = t.app.reserve(&ps[0], &input).await.unwrap().reservation.reservation_id;
     t.clock.advance(61);
     let second = t.app.reserve(&ps[1], &input).await.unwrap().reservation.reservation_id;
@@ -512,7 +518,7 @@ async fn expired_hold_is_refused_and_never_sold_twice(b: Backend) {
     let late = t.app.pay(&ps[0], Some(first), None, None).await;
     assert!(matches!(late, Err(tessera_app::AppError::Gone(_))), "{late:?}");
     assert_eq!(t.app.store.balance(ps[0].user_id).await.unwrap(), Some(10_000), "nothing charged");
-    let (_, _, sold) = t.app.store.seat_counts(ev, t.app.now()).await.unwrap();
+    let (_, _, sold) = t.app.store.seat_counts(ev.into(), t.app.now()).await.unwrap();
     assert_eq!(sold, 1);
 }
 
@@ -544,8 +550,8 @@ async fn top_ups_honour_idempotency_keys(b: Backend) {
     for r in futures::future::join_all(racing).await {
         assert_eq!((r.status, r.body["balance"].as_str()), (StatusCode::OK, Some("15.00")), "{}", r.body);
     }
-    assert_eq!(t.app.store.balance(id).await.unwrap(), Some(1500));
-    assert_eq!(t.app.store.ledger_sum(id).await.unwrap(), 1500);
+    assert_eq!(t.app.store.balance(id.into()).await.unwrap(), Some(1500));
+    assert_eq!(t.app.store.ledger_sum(id.into()).await.unwrap(), 1500);
     // A key is the caller's own, and a payment's key is not a top-up's.
     let other = t.user("attendee").await.token;
     let r = t

@@ -1,12 +1,14 @@
 //! Payments on PostgreSQL (the rules: payments.rs).
 
+use tessera_domain::id::{EventId, TicketTypeId};
+use tessera_domain::records::{PaidRows, PayInput};
 use uuid::Uuid;
 
 use crate::hot_path::PaymentPath;
 use crate::jobs::{ENQUEUE_TICKET_MAIL, ticket_mail_payload};
 use crate::payments::{
     COMPLETE_RESERVATION, DEBIT, FINISH_ADMISSION, INSERT_IDEMPOTENCY, INSERT_PAYMENT, INSERT_PURCHASE,
-    PaidRows, PayInput, SELL_PLACES, Stop, paid_rows, tickets_insert,
+    SELL_PLACES, Stop, paid_rows, tickets_insert,
 };
 use crate::wallet::INSERT_LEDGER;
 use crate::{Result, WritePool, affected, bind_args};
@@ -32,7 +34,7 @@ impl PaymentPath for Pg<'_> {
                     return Ok::<_, sqlx::Error>(Err(Stop::Key));
                 }
             }
-            let res: Option<(Uuid, i32, i64, Option<Uuid>)> = sqlx::query_as(COMPLETE_RESERVATION)
+            let res: Option<(EventId, i32, i64, Option<TicketTypeId>)> = sqlx::query_as(COMPLETE_RESERVATION)
                 .bind(i.now)
                 .bind(i.reservation_id)
                 .bind(i.user_id)
@@ -44,7 +46,7 @@ impl PaymentPath for Pg<'_> {
             let balance: Option<i64> =
                 sqlx::query_scalar(DEBIT).bind(amount).bind(i.user_id).fetch_optional(&mut *tx).await?;
             let Some(balance) = balance else { return Ok(Err(Stop::Balance(amount))) };
-            let places: Vec<(i32, Option<Uuid>)> =
+            let places: Vec<(i32, Option<TicketTypeId>)> =
                 sqlx::query_as(SELL_PLACES).bind(i.now).bind(i.reservation_id).fetch_all(&mut *tx).await?;
             if places.len() != usize::try_from(quantity).unwrap_or(0) {
                 // Cannot happen while holds last until the deadline checked above;

@@ -1,29 +1,30 @@
 //! The waiting room on PostgreSQL (the rules: queue.rs).
 
+use tessera_domain::id::{EventId, QueueEntryId, UserId};
+use tessera_domain::records::{QueueEntry, QueueState};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::hot_path::QueuePath;
 use crate::queue::{
-    ACTIVE_ADMISSIONS, ADMIT_NEXT, AdmissionTick, Advance, INSERT_ENTRY, Join, PLACES_LEFT, QueueEntryRow,
-    QueueStateRow, REQUEUE, SAVE_TICK, recount_places, unix_ms,
+    ACTIVE_ADMISSIONS, ADMIT_NEXT, AdmissionTick, Advance, INSERT_ENTRY, Join, PLACES_LEFT, REQUEUE,
+    SAVE_TICK, recount_places, unix_ms,
 };
 use crate::{Result, WritePool, affected};
 
 use super::Pg;
 
 impl QueuePath for Pg<'_> {
-    async fn queue_state(&self, sql: String, event_id: Uuid) -> Result<Option<QueueStateRow>> {
+    async fn queue_state(&self, sql: String, event_id: EventId) -> Result<Option<QueueState>> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(event_id).fetch_optional(self.pool).await?)
     }
 
     async fn queue_entry_for(
         &self,
         sql: String,
-        event_id: Uuid,
-        user_id: Uuid,
+        event_id: EventId,
+        user_id: UserId,
         now: OffsetDateTime,
-    ) -> Result<Option<QueueEntryRow>> {
+    ) -> Result<Option<QueueEntry>> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .bind(event_id)
@@ -35,9 +36,9 @@ impl QueuePath for Pg<'_> {
     async fn queue_entry(
         &self,
         sql: String,
-        entry_id: Uuid,
+        entry_id: QueueEntryId,
         now: OffsetDateTime,
-    ) -> Result<Option<QueueEntryRow>> {
+    ) -> Result<Option<QueueEntry>> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .bind(entry_id)
@@ -45,7 +46,7 @@ impl QueuePath for Pg<'_> {
             .await?)
     }
 
-    async fn join(&self, j: Join) -> Result<Option<(bool, i32, QueueStateRow)>> {
+    async fn join(&self, j: Join) -> Result<Option<(bool, i32, QueueState)>> {
         // The position comes from the counter in a statement of its own, unsynced
         // (`unsynced_pool`): with the entry in the same transaction, the counter row stayed
         // locked through every join's fsync and the crowd joined one at a time. The entry itself
@@ -54,7 +55,7 @@ impl QueuePath for Pg<'_> {
         // and skips it, and the estimate of how many are ahead errs by one for each gap. An entry
         // written a moment after the next position's is still the lowest waiting, so the next
         // tick admits it first.
-        let state: Option<QueueStateRow> = sqlx::query_as(sqlx::AssertSqlSafe(j.state_sql))
+        let state: Option<QueueState> = sqlx::query_as(sqlx::AssertSqlSafe(j.state_sql))
             .bind(j.event_id)
             .bind(true)
             .fetch_optional(self.unsynced)
@@ -90,7 +91,7 @@ impl QueuePath for Pg<'_> {
     async fn advance(&self, a: Advance) -> Result<u64> {
         let Advance { event_id, at, now, state_sql } = a;
         let mut tx = self.pool.begin_write().await?;
-        let st: Option<QueueStateRow> =
+        let st: Option<QueueState> =
             sqlx::query_as(sqlx::AssertSqlSafe(state_sql)).bind(event_id).fetch_optional(&mut *tx).await?;
         let Some(st) = st.filter(|s| s.enabled) else { return Ok(0) };
         let active: i64 =

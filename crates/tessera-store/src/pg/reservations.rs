@@ -3,9 +3,10 @@
 use crate::hot_path::HoldPath;
 use crate::queue::ADMITTED_ENTRY_LOCKED;
 use crate::reservations::{
-    COUNT_HELD, Held, Hold, HoldOutcome, INSERT_RESERVATION, NEARBY_AVAILABLE, Refused, SeatCheck, SeatStatus,
+    COUNT_HELD, Held, Hold, INSERT_RESERVATION, NEARBY_AVAILABLE, Refused, SeatCheck, SeatStatus,
 };
 use crate::{Result, WritePool, bind_args};
+use tessera_domain::records::HoldOutcome;
 
 use super::Pg;
 

@@ -1,6 +1,7 @@
 //! Payments on SQLite (the rules: payments.rs).
 
 use rusqlite::types::Value;
+use tessera_domain::records::{PaidRows, PayInput};
 use uuid::Uuid;
 
 use crate::Result;
@@ -8,7 +9,7 @@ use crate::hot_path::PaymentPath;
 use crate::jobs::{ENQUEUE_TICKET_MAIL, ticket_mail_payload};
 use crate::payments::{
     COMPLETE_RESERVATION, DEBIT, FINISH_ADMISSION, INSERT_IDEMPOTENCY, INSERT_PAYMENT, INSERT_PURCHASE,
-    PaidRows, PayInput, SELL_PLACES, Stop, paid_rows, tickets_insert,
+    SELL_PLACES, Stop, paid_rows, tickets_insert,
 };
 use crate::wallet::INSERT_LEDGER;
 

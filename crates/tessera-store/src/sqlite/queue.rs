@@ -2,31 +2,32 @@
 //! on the writer.
 
 use rusqlite::types::Value;
+use tessera_domain::id::{EventId, QueueEntryId, UserId};
+use tessera_domain::records::{QueueEntry, QueueState};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use crate::Result;
 use crate::hot_path::QueuePath;
 use crate::queue::{
-    ACTIVE_ADMISSIONS, ADMIT_NEXT, AdmissionTick, Advance, INSERT_ENTRY, Join, PLACES_LEFT, QueueEntryRow,
-    QueueStateRow, REQUEUE, SAVE_TICK, recount_places, unix_ms,
+    ACTIVE_ADMISSIONS, ADMIT_NEXT, AdmissionTick, Advance, INSERT_ENTRY, Join, PLACES_LEFT, REQUEUE,
+    SAVE_TICK, recount_places, unix_ms,
 };
 
 use super::Sqlite;
 use super::values as w;
 
 impl QueuePath for Sqlite<'_> {
-    async fn queue_state(&self, sql: String, event_id: Uuid) -> Result<Option<QueueStateRow>> {
+    async fn queue_state(&self, sql: String, event_id: EventId) -> Result<Option<QueueState>> {
         self.readers()?.read(|c| w::first(c, &sql, &[w::id(event_id)], state_row))
     }
 
     async fn queue_entry_for(
         &self,
         sql: String,
-        event_id: Uuid,
-        user_id: Uuid,
+        event_id: EventId,
+        user_id: UserId,
         now: OffsetDateTime,
-    ) -> Result<Option<QueueEntryRow>> {
+    ) -> Result<Option<QueueEntry>> {
         let args = [w::ts(now), w::id(event_id), w::id(user_id)];
         self.readers()?.read(|c| w::first(c, &sql, &args, entry_row))
     }
@@ -34,13 +35,13 @@ impl QueuePath for Sqlite<'_> {
     async fn queue_entry(
         &self,
         sql: String,
-        entry_id: Uuid,
+        entry_id: QueueEntryId,
         now: OffsetDateTime,
-    ) -> Result<Option<QueueEntryRow>> {
+    ) -> Result<Option<QueueEntry>> {
         self.readers()?.read(|c| w::first(c, &sql, &[w::ts(now), w::id(entry_id)], entry_row))
     }
 
-    async fn join(&self, j: Join) -> Result<Option<(bool, i32, QueueStateRow)>> {
+    async fn join(&self, j: Join) -> Result<Option<(bool, i32, QueueState)>> {
         let r = self
             .writer()?
             .run(move |tx| {
@@ -122,8 +123,8 @@ impl QueuePath for Sqlite<'_> {
 }
 
 /// A queue state row read by the SQLite writer (columns in `STATE_COLUMNS` order).
-fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueStateRow> {
-    Ok(QueueStateRow {
+fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueState> {
+    Ok(QueueState {
         event_id: w::get_id(r, 0)?,
         enabled: r.get(1)?,
         rate_per_min: r.get(2)?,
@@ -143,13 +144,13 @@ fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueStateRow> {
 }
 
 /// A queue entry row read directly (columns in `ENTRY_COLUMNS` order).
-fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntryRow> {
-    Ok(QueueEntryRow {
+fn entry_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueueEntry> {
+    Ok(QueueEntry {
         entry_id: w::get_id(r, 0)?,
         event_id: w::get_id(r, 1)?,
         user_id: w::get_id(r, 2)?,
         queue_position: r.get(3)?,
-        status: r.get(4)?,
+        status: w::get_word(r, 4)?,
         admitted_at: w::get_opt_ts(r, 5)?,
         expires_at: w::get_opt_ts(r, 6)?,
         created_at: w::get_ts(r, 7)?,

@@ -1,13 +1,12 @@
 //! Holds on SQLite (the rules: reservations.rs).
 
 use rusqlite::types::Value;
+use tessera_domain::records::HoldOutcome;
 
 use crate::Result;
 use crate::hot_path::HoldPath;
 use crate::queue::ADMITTED_ENTRY;
-use crate::reservations::{
-    COUNT_HELD, Held, Hold, HoldOutcome, INSERT_RESERVATION, NEARBY_AVAILABLE, Refused, SeatCheck,
-};
+use crate::reservations::{COUNT_HELD, Held, Hold, INSERT_RESERVATION, NEARBY_AVAILABLE, Refused, SeatCheck};
 
 use super::Sqlite;
 use super::values as w;

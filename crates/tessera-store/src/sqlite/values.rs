@@ -11,15 +11,15 @@ use uuid::Uuid;
 use crate::query::Arg;
 
 /// Binding values the way sqlx does.
-pub(crate) fn id(u: Uuid) -> Value {
-    Value::Blob(u.as_bytes().to_vec())
+pub(crate) fn id(u: impl Into<Uuid>) -> Value {
+    Value::Blob(u.into().as_bytes().to_vec())
 }
 
 pub(crate) fn ts(t: OffsetDateTime) -> Value {
     Value::Text(t.format(&Rfc3339).unwrap_or_default())
 }
 
-pub(crate) fn opt_id(u: Option<Uuid>) -> Value {
+pub(crate) fn opt_id<T: Into<Uuid>>(u: Option<T>) -> Value {
     u.map(id).unwrap_or(Value::Null)
 }
 
@@ -37,16 +37,17 @@ pub(crate) fn values(args: &[Arg]) -> Vec<Value> {
 }
 
 /// Reading values back.
-pub(crate) fn get_id(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
+pub(crate) fn get_id<T: From<Uuid>>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T> {
     let b: Vec<u8> = row.get(i)?;
     Uuid::from_slice(&b)
+        .map(T::from)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e)))
 }
 
-pub(crate) fn get_opt_id(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Uuid>> {
+pub(crate) fn get_opt_id<T: From<Uuid>>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<T>> {
     let b: Option<Vec<u8>> = row.get(i)?;
     b.map(|b| {
-        Uuid::from_slice(&b).map_err(|e| {
+        Uuid::from_slice(&b).map(T::from).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Blob, Box::new(e))
         })
     })
@@ -62,6 +63,17 @@ pub(crate) fn get_ts(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Offs
 pub(crate) fn get_opt_ts(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<OffsetDateTime>> {
     let s: Option<String> = row.get(i)?;
     s.map(|_| get_ts(row, i)).transpose()
+}
+
+/// A word column read as the domain enum it stores (`"seated"` → `Seating::Seated`).
+pub(crate) fn get_word<T>(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr<Err = String>,
+{
+    let s: String = row.get(i)?;
+    s.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 /// Prepares (cached) and binds `$1…$N` by number, as sqlx does: SQLite numbers named

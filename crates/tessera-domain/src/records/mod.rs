@@ -1,0 +1,19 @@
+//! The records the store reads and writes, in the domain's own types: typed ids, statuses as
+//! enums, money in minor units. The store decodes rows into these at its edge (with the `sqlx`
+//! feature they derive `sqlx::FromRow`), so the layers above never see a column as a string.
+
+mod accounts;
+mod booking;
+mod catalogue;
+mod door;
+mod jobs;
+mod stats;
+mod tickets;
+
+pub use accounts::*;
+pub use booking::*;
+pub use catalogue::*;
+pub use door::*;
+pub use jobs::*;
+pub use stats::*;
+pub use tickets::*;
