@@ -28,8 +28,29 @@ pub struct ApplyInput {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchResult {
     pub application_id: ApplicationId,
-    /// approved, or why not (not_found, not_pending, sold_out, forbidden).
-    pub result: &'static str,
+    pub result: BatchOutcome,
+}
+
+/// What became of one application of a batch approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOutcome {
+    Approved,
+    /// Not an application of this event.
+    NotFound,
+    Forbidden,
+    /// Refused with the conflict's code (`not_pending`, `sold_out`, `event_cancelled`, …).
+    Refused(&'static str),
+}
+
+impl BatchOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchOutcome::Approved => "approved",
+            BatchOutcome::NotFound => "not_found",
+            BatchOutcome::Forbidden => "forbidden",
+            BatchOutcome::Refused(code) => code,
+        }
+    }
 }
 
 impl App {
@@ -250,12 +271,12 @@ impl App {
         for id in ids {
             let belongs = self.store.application(*id).await?.is_some_and(|a| a.event_id == event_id);
             let result = if !belongs {
-                "not_found"
+                BatchOutcome::NotFound
             } else {
                 match self.approve_application(who, *id).await {
-                    Ok(_) => "approved",
-                    Err(AppError::Conflict { code, .. }) => code,
-                    Err(AppError::Forbidden(_)) => "forbidden",
+                    Ok(_) => BatchOutcome::Approved,
+                    Err(AppError::Conflict { code, .. }) => BatchOutcome::Refused(code),
+                    Err(AppError::Forbidden(_)) => BatchOutcome::Forbidden,
                     Err(e) => return Err(e),
                 }
             };

@@ -15,24 +15,37 @@ use crate::cursor;
 use crate::{App, AppError, Result};
 use tessera_domain::page::{Page, page_cursor};
 
-/// `GET /events` query parameters, as received.
-#[derive(Debug, Clone, Default)]
+/// An event list's query as received (`GET /events`): text, checked by [`App::list_events`]
+/// into the domain's `EventFilter`, so one bad parameter names itself in the answer.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct EventQuery {
+    /// Exact category, e.g. "music".
     pub category: Option<String>,
+    /// Organizer name (case-insensitive, exact).
     pub organizer: Option<String>,
+    /// The owning account's id.
     pub organizer_id: Option<String>,
+    /// Text in the location.
     pub location: Option<String>,
+    /// Text in the name or description.
     pub q: Option<String>,
+    /// Events starting at or after this RFC 3339 time.
     pub start_from: Option<String>,
+    /// Events starting at or before this RFC 3339 time.
     pub start_to: Option<String>,
+    /// Minimum price (decimal); free events count as 0.
     pub price_min: Option<String>,
     pub price_max: Option<String>,
-    /// `published` (default), `cancelled` or `all`.
+    /// published (default), cancelled or all.
     pub status: Option<String>,
-    /// `general` or `seated`.
+    /// general or seated.
     pub seating: Option<String>,
+    /// start_time (default), created_at or price; prefix '-' for descending.
     pub sort: Option<String>,
+    /// 1 to 100 (default 20).
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

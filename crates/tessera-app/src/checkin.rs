@@ -98,6 +98,16 @@ pub struct SyncResult {
     pub ticket_id: Option<TicketId>,
     /// accepted, already_inside, not_inside, or why the code was refused.
     pub result: String,
+    /// How the scan resolved against the ticket's other scans, when the code was genuine.
+    pub outcome: Option<Outcome>,
+}
+
+impl SyncResult {
+    /// A genuine scan that contradicts the ticket's other scans (an entry while inside, an exit
+    /// while outside): two devices saw the same ticket, and someone may want to look.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self.outcome, Some(Outcome::AlreadyInside | Outcome::NotInside))
+    }
 }
 
 fn refusal_code(e: CodeError) -> &'static str {
@@ -380,12 +390,13 @@ impl App {
                     row.day = Some(day);
                     let outcomes =
                         self.store.merge_scans(t.ticket_id, t.event_id, day, &[row], t.allow_reentry).await?;
-                    let result = outcomes.iter().find(|(id, _)| *id == scan_id).map(|(_, o)| o.as_str());
+                    let outcome = outcomes.iter().find(|(id, _)| *id == scan_id).map(|(_, o)| *o);
                     out.push(SyncResult {
                         scan_id,
                         ticket_id: Some(t.ticket_id),
                         // Absent: the scan id was already used for another ticket's scan.
-                        result: result.unwrap_or("duplicate_scan_id").into(),
+                        result: outcome.map_or("duplicate_scan_id", Outcome::as_str).into(),
+                        outcome,
                     });
                 }
                 other => {
@@ -401,7 +412,7 @@ impl App {
                     if row.event_id.is_some() {
                         self.store.record_scan_once(&row).await?;
                     }
-                    out.push(SyncResult { scan_id, ticket_id: None, result: result.into() });
+                    out.push(SyncResult { scan_id, ticket_id: None, result: result.into(), outcome: None });
                 }
             }
         }

@@ -18,6 +18,7 @@ pub mod checkout;
 pub mod cursor;
 pub mod error;
 pub mod jobs;
+mod loading;
 pub mod mail;
 pub mod printable;
 pub mod purchases;
@@ -101,7 +102,7 @@ pub struct AppConfig {
 /// The application: cheap to clone, shared by every request and job.
 #[derive(Debug, Clone)]
 pub struct App {
-    pub store: tessera_store::Store,
+    store: tessera_store::Store,
     pub config: Arc<AppConfig>,
     pub clock: Arc<dyn Clock>,
     keys: Arc<auth::Keys>,
@@ -114,7 +115,29 @@ pub struct App {
     queue_tokens: Arc<verified::Verified<auth::QueueTicket>>,
 }
 
+/// Where the database is and how many connections to keep.
+#[derive(Debug, Clone)]
+pub struct DatabaseOptions {
+    /// `sqlite://path`, `sqlite:path` or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
 impl App {
+    /// Opens the database, brings its schema up to date and builds the app on it.
+    pub async fn connect(db: &DatabaseOptions, config: AppConfig, clock: Arc<dyn Clock>) -> Result<App> {
+        let mut opts = tessera_store::StoreOptions::new(db.url.clone());
+        opts.max_connections = db.max_connections;
+        let store = tessera_store::Store::connect(&opts).await?;
+        store.migrate().await?;
+        App::new(store, config, clock).await
+    }
+
+    /// Closes the database's connections (after the last request and job).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
     /// Builds the app. Without a configured signing secret, one is generated once and kept in the
     /// database, so every instance signs and verifies with the same key.
     pub async fn new(store: tessera_store::Store, config: AppConfig, clock: Arc<dyn Clock>) -> Result<App> {

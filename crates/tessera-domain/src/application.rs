@@ -1,4 +1,4 @@
-//! Application forms (seed 003's student and teacher forms): the fields an organizer defines for
+//! Application forms (a festival's student and teacher forms, say): the fields an organizer defines for
 //! a ticket type sold by approval, the answers an applicant gives, and the guest names a ticket
 //! is issued for.
 

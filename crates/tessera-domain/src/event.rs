@@ -1,4 +1,4 @@
-//! Events (seed 000's `events` table): validated fields, status and list sorting.
+//! Events: validated fields, status and list sorting.
 
 use std::str::FromStr;
 

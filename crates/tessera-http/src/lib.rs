@@ -84,7 +84,7 @@ impl std::ops::Deref for AppState {
         (name = "tickets", description = "E-tickets, their signed codes and the event keys behind them"),
         (name = "applications", description = "Application forms, applications for named guests, approval and rejection"),
         (name = "check-in", description = "Door scanning online and offline, door staff and counts"),
-        (name = "seed 002", description = "Concert reservation API (compatible paths), sharing the handlers above"),
+        (name = "concerts", description = "Concert reservation API (compatible paths), sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

@@ -1,4 +1,4 @@
-//! The event catalogue (seed 000's `events` table).
+//! The event catalogue.
 
 use tessera_domain::id::{EventId, JobId};
 use tessera_domain::records::{Event, EventFilter, SortValue};

@@ -1,4 +1,4 @@
-//! Purchases (seed 000's `purchases` table): read API and bulk loading for import and demo data.
+//! Purchases: read API and bulk loading for import and demo data.
 
 use tessera_domain::id::{EventId, PurchaseId, UserId};
 use tessera_domain::records::{Event, Purchase, User};

@@ -1,4 +1,4 @@
-//! Aggregates over purchases (seed 000's outputs): per event, per category, and an overview.
+//! Aggregates over purchases: per event, per category, and an overview.
 
 use tessera_domain::id::EventId;
 use tessera_domain::records::{CategoryStats, EventStats, ExportRow, Overview, SaleAudit};

@@ -1,4 +1,4 @@
-//! Accounts (seed 000's `users` table plus a role).
+//! Accounts: users with a role.
 
 use tessera_domain::id::UserId;
 use tessera_domain::records::{AuthState, User, UserChanges, UserFilter};

@@ -1,4 +1,4 @@
-//! The wallet (seed 002's balance): an append-only ledger and a cached balance that only
+//! The wallet balance: an append-only ledger and a cached balance that only
 //! conditional updates change, so it can never go below zero or above the cap.
 
 use tessera_domain::id::UserId;

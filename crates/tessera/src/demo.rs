@@ -209,13 +209,13 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
 
     let mut r = DemoReport::default();
     for chunk in users.chunks(500) {
-        r.users_added += app.store.insert_users(chunk).await?;
+        r.users_added += app.load_users(chunk).await?;
     }
     for chunk in events.chunks(500) {
-        r.events_added += app.store.insert_events(chunk).await?;
+        r.events_added += app.load_events(chunk).await?;
     }
     for chunk in purchases.chunks(1000) {
-        r.purchases_added += app.store.insert_purchases(chunk).await?;
+        r.purchases_added += app.load_purchases(chunk).await?;
     }
     Ok(r)
 }

@@ -183,7 +183,7 @@ async fn import_users(app: &App, path: &Path) -> anyhow::Result<FileReport> {
     }
     let pb = bar(good.len(), "users");
     for chunk in good.chunks(500) {
-        let n = app.store.insert_users(chunk).await?;
+        let n = app.load_users(chunk).await?;
         rep.imported += n;
         rep.skipped_existing += chunk.len() as u64 - n;
         pb.inc(chunk.len() as u64);
@@ -247,7 +247,7 @@ async fn import_events(app: &App, path: &Path) -> anyhow::Result<FileReport> {
     }
     let pb = bar(good.len(), "events");
     for chunk in good.chunks(500) {
-        let n = app.store.insert_events(chunk).await?;
+        let n = app.load_events(chunk).await?;
         rep.imported += n;
         rep.skipped_existing += chunk.len() as u64 - n;
         pb.inc(chunk.len() as u64);
@@ -259,9 +259,8 @@ async fn import_events(app: &App, path: &Path) -> anyhow::Result<FileReport> {
 async fn import_purchases(app: &App, path: &Path) -> anyhow::Result<FileReport> {
     let csv = Csv::read(path)?;
     let mut rep = FileReport { name: path.display().to_string(), rows: csv.rows.len(), ..Default::default() };
-    let users: HashMap<UserId, ()> =
-        app.store.existing_user_emails().await?.into_iter().map(|(_, id)| (id, ())).collect();
-    let prices: HashMap<EventId, Option<i64>> = app.store.event_prices().await?.into_iter().collect();
+    let users: HashMap<UserId, ()> = app.user_ids().await?.into_iter().map(|id| (id, ())).collect();
+    let prices: HashMap<EventId, Option<i64>> = app.event_prices().await?.into_iter().collect();
     let mut good = Vec::new();
     for (line, rec) in &csv.rows {
         let row = (|| -> Result<Purchase, String> {
@@ -304,7 +303,7 @@ async fn import_purchases(app: &App, path: &Path) -> anyhow::Result<FileReport> 
     }
     let pb = bar(good.len(), "purchases");
     for chunk in good.chunks(1000) {
-        let n = app.store.insert_purchases(chunk).await?;
+        let n = app.load_purchases(chunk).await?;
         rep.imported += n;
         rep.skipped_existing += chunk.len() as u64 - n;
         pb.inc(chunk.len() as u64);

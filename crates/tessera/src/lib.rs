@@ -13,17 +13,13 @@ use std::sync::Arc;
 
 use tessera_app::mail::MailConfig;
 use tessera_app::ticket_codes::TicketConfig;
-use tessera_app::{App, AppConfig, RateLimits, SystemClock, TokenConfig};
-use tessera_store::{Store, StoreOptions};
+use tessera_app::{App, AppConfig, DatabaseOptions, RateLimits, SystemClock, TokenConfig};
 
 use crate::config::Config;
 
 /// Opens the database, runs migrations and builds the application.
 pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
-    let mut opts = StoreOptions::new(cfg.database_url());
-    opts.max_connections = cfg.db_max_connections;
-    let store = Store::connect(&opts).await?;
-    store.migrate().await?;
+    let db = DatabaseOptions { url: cfg.database_url(), max_connections: cfg.db_max_connections };
     let app_cfg = AppConfig {
         tokens: TokenConfig {
             jwt_secret: cfg.jwt_secret.as_ref().map(|s| s.0.clone()),
@@ -46,7 +42,7 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             outbox_dir: cfg.mail_outbox.clone(),
         },
     };
-    Ok(App::new(store, app_cfg, Arc::new(SystemClock)).await?)
+    Ok(App::connect(&db, app_cfg, Arc::new(SystemClock)).await?)
 }
 
 /// Sets up logging: human-readable on a terminal, JSON lines otherwise (or as configured).

@@ -130,7 +130,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let app = tessera::build_app(&cfg).await?;
-            app.store.close().await;
+            app.close().await;
             println!("migrations applied");
             Ok(())
         }
@@ -139,14 +139,14 @@ async fn main() -> anyhow::Result<()> {
             let app = tessera::build_app(&cfg).await?;
             let r = tessera::demo::seed(&app).await?;
             println!("{r}");
-            app.store.close().await;
+            app.close().await;
             Ok(())
         }
         Command::Import { users, events, purchases } => {
             let app = tessera::build_app(&cfg).await?;
             let report =
                 tessera::import::run(&app, users.as_deref(), events.as_deref(), purchases.as_deref()).await?;
-            app.store.close().await;
+            app.close().await;
             print!("{report}");
             anyhow::ensure!(report.rejected() == 0, "{} rows were rejected", report.rejected());
             Ok(())
@@ -159,20 +159,20 @@ async fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .context("creating the administrator")?;
             println!("created admin {} ({})", user.email, user.user_id);
-            app.store.close().await;
+            app.close().await;
             Ok(())
         }
         Command::Jobs { command: JobsCommand::Run { max } } => {
             let app = tessera::build_app(&cfg).await?;
             let n = app.run_due_jobs(max).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("ran {n} job(s)");
-            app.store.close().await;
+            app.close().await;
             Ok(())
         }
         Command::Tickets { command: TicketsCommand::Send { event, all } } => {
             let app = tessera::build_app(&cfg).await?;
             let r = tessera::tickets::send(&app, event.into(), all).await;
-            app.store.close().await;
+            app.close().await;
             r
         }
         Command::Openapi => {

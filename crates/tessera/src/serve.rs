@@ -57,7 +57,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let store = app.store.clone();
+    let closing = app.clone();
     let sweeper = tokio::spawn(background(app.clone()));
     let worker = cfg.jobs_worker.then(|| tokio::spawn(jobs_worker(app.clone())));
     let state = AppState::new(shared(app, cfg));
@@ -88,7 +88,7 @@ pub async fn run(
     if let Some(w) = worker {
         w.abort();
     }
-    store.close().await;
+    closing.close().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -20,7 +20,7 @@ async fn app(b: Backend) -> (App, TestDb) {
 }
 
 async fn import_keeps_good_rows_and_reports_bad_ones(b: Backend) {
-    let (app, _db) = app(b).await;
+    let (app, db) = app(b).await;
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users.csv");
     let events = dir.path().join("events.csv");
@@ -68,7 +68,7 @@ async fn import_keeps_good_rows_and_reports_bad_ones(b: Backend) {
     assert!(summary.contains("purchases.csv:4: event_id"), "{summary}");
     assert!(summary.contains("purchases.csv:5: ticket_quantity"), "{summary}");
     assert_eq!(r.files.iter().map(|f| f.imported).collect::<Vec<_>>(), [1, 1, 2]);
-    let stats = app.store.event_stats(e1.parse().unwrap()).await.unwrap();
+    let stats = db.store.event_stats(e1.parse().unwrap()).await.unwrap();
     assert_eq!((stats.tickets_sold, stats.revenue), (3, 1_050_000), "the missing total is price × quantity");
     // Re-running with ids adds nothing new for users and events.
     let again = tessera::import::run(&app, Some(&users), Some(&events), None).await.unwrap();
@@ -76,13 +76,13 @@ async fn import_keeps_good_rows_and_reports_bad_ones(b: Backend) {
 }
 
 async fn demo_seed_is_big_and_idempotent(b: Backend) {
-    let (app, _db) = app(b).await;
+    let (app, db) = app(b).await;
     let first = tessera::demo::seed(&app).await.unwrap();
     assert!(
         first.users_added >= 1000 && first.events_added >= 200 && first.purchases_added >= 5000,
         "{first}"
     );
-    let cats = app.store.categories().await.unwrap();
+    let cats = db.store.categories().await.unwrap();
     assert!(cats.len() >= 8);
     let second = tessera::demo::seed(&app).await.unwrap();
     assert_eq!((second.users_added, second.events_added, second.purchases_added), (0, 0, 0));
@@ -338,8 +338,8 @@ async fn tickets_send_mails_every_holder(b: Backend) {
     };
     let org = user(0, tessera_domain::Role::Organizer);
     let buyers = [user(1, tessera_domain::Role::Attendee), user(2, tessera_domain::Role::Attendee)];
-    app.store.provision_users(std::slice::from_ref(&org), 0, now).await.unwrap();
-    app.store.provision_users(&buyers, 10_000, now).await.unwrap();
+    db.store.provision_users(std::slice::from_ref(&org), 0, now).await.unwrap();
+    db.store.provision_users(&buyers, 10_000, now).await.unwrap();
     let who = Principal { user_id: org.user_id, role: Role::Organizer };
     let input = EventInput {
         name: Some("CLI Concert".into()),

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use tessera_app::applications::ApplyInput;
+use tessera_app::applications::{ApplyInput, BatchOutcome};
 use tessera_app::domain::application::{Answer, FormField};
 
 use super::Paged;
@@ -301,10 +301,10 @@ pub async fn approve_applications(
     let ids =
         b.application_ids.ok_or_else(|| crate::error::ApiError::field("application_ids", "is required"))?;
     let results = s.app.approve_applications(&who, ev.into(), &ids).await?;
-    let approved = results.iter().filter(|r| r.result == "approved").count();
+    let approved = results.iter().filter(|r| r.result == BatchOutcome::Approved).count();
     let results = results
         .into_iter()
-        .map(|r| BatchResultBody { application_id: r.application_id, result: r.result.into() })
+        .map(|r| BatchResultBody { application_id: r.application_id, result: r.result.as_str().into() })
         .collect();
     Ok(Json(BatchApproveBody { results, approved }))
 }

@@ -206,8 +206,7 @@ pub async fn sync_scans(
         })
         .collect();
     let results = s.app.sync_scans(&who, b.device_id.as_deref(), &scans).await?;
-    let conflicts =
-        results.iter().filter(|r| r.result == "already_inside" || r.result == "not_inside").count();
+    let conflicts = results.iter().filter(|r| r.is_conflict()).count();
     let results = results
         .into_iter()
         .map(|r| SyncResultBody { scan_id: r.scan_id, ticket_id: r.ticket_id, result: r.result })

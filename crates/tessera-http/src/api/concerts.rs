@@ -36,7 +36,7 @@ pub struct ConcertQuery {
 }
 
 /// Concerts on sale: seated events that have not started
-#[utoipa::path(get, path = "/concerts", tag = "seed 002", params(ConcertQuery),
+#[utoipa::path(get, path = "/concerts", tag = "concerts", params(ConcertQuery),
     responses(
         (status = 200, body = Paged<EventBody>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
@@ -57,7 +57,7 @@ pub async fn list_concerts(
 }
 
 /// A concert's seats (same as GET /events/{event_id}/seats)
-#[utoipa::path(get, path = "/concerts/{id}/seats", tag = "seed 002",
+#[utoipa::path(get, path = "/concerts/{id}/seats", tag = "concerts",
     params(("id" = String, Path, description = "Concert (event) id (UUID)"), SeatQuery),
     responses(
         (status = 200, body = Paged<SeatBody>),
@@ -73,7 +73,7 @@ pub async fn list_concert_seats(
 }
 
 /// Hold seats (same as POST /reservations)
-#[utoipa::path(post, path = "/reservation", tag = "seed 002", security(("bearer" = [])),
+#[utoipa::path(post, path = "/reservation", tag = "concerts", security(("bearer" = [])),
     request_body = ReservationRequest,
     params(("X-Queue-Token" = Option<String>, Header, description = "Admitted queue token, when the concert has a waiting room")),
     responses(
@@ -94,7 +94,7 @@ pub async fn create_reservation_seed(
 }
 
 /// Pay a hold (same as POST /payments)
-#[utoipa::path(post, path = "/payment", tag = "seed 002", security(("bearer" = [])),
+#[utoipa::path(post, path = "/payment", tag = "concerts", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     request_body = PaymentRequest,
     responses(

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,38 +22,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event, patch_event, delete_event))
         .routes(routes!(list_categories))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventListQuery {
-    /// Exact category, e.g. "music".
-    pub category: Option<String>,
-    /// Organizer name (case-insensitive, exact).
-    pub organizer: Option<String>,
-    /// The owning account's id.
-    pub organizer_id: Option<String>,
-    /// Text in the location.
-    pub location: Option<String>,
-    /// Text in the name or description.
-    pub q: Option<String>,
-    /// Events starting at or after this RFC 3339 time.
-    pub start_from: Option<String>,
-    /// Events starting at or before this RFC 3339 time.
-    pub start_to: Option<String>,
-    /// Minimum price (decimal); free events count as 0.
-    pub price_min: Option<String>,
-    pub price_max: Option<String>,
-    /// published (default), cancelled or all.
-    pub status: Option<String>,
-    /// general or seated.
-    pub seating: Option<String>,
-    /// start_time (default), created_at or price; prefix '-' for descending.
-    pub sort: Option<String>,
-    /// 1 to 100 (default 20).
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -146,31 +114,15 @@ pub struct CategoryList {
 ///
 /// Filter, sort and page through the catalogue. Cancelled events are left out unless
 /// `status=cancelled` or `status=all`.
-#[utoipa::path(get, path = "/events", tag = "catalogue", params(EventListQuery),
+#[utoipa::path(get, path = "/events", tag = "catalogue", params(EventQuery),
     responses(
         (status = 200, body = Paged<EventBody>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_events(
     State(s): State<AppState>,
-    ApiQuery(q): ApiQuery<EventListQuery>,
+    ApiQuery(query): ApiQuery<EventQuery>,
 ) -> ApiResult<Json<Paged<EventBody>>> {
-    let query = EventQuery {
-        category: q.category,
-        organizer: q.organizer,
-        organizer_id: q.organizer_id,
-        location: q.location,
-        q: q.q,
-        start_from: q.start_from,
-        start_to: q.start_to,
-        price_min: q.price_min,
-        price_max: q.price_max,
-        status: q.status,
-        seating: q.seating,
-        sort: q.sort,
-        limit: q.limit,
-        cursor: q.cursor,
-    };
     Ok(Json(Paged::from_page(s.app.list_events(&query).await?, EventBody::from)))
 }
 

@@ -257,7 +257,7 @@ pub async fn get_queue_status(
 }
 
 /// Join a concert's waiting queue and get a token (same as POST /events/{event_id}/queue)
-#[utoipa::path(post, path = "/queue/token", tag = "seed 002", security(("bearer" = [])),
+#[utoipa::path(post, path = "/queue/token", tag = "concerts", security(("bearer" = [])),
     request_body = QueueTokenRequest,
     responses(
         (status = 201, body = QueueStatusBody),

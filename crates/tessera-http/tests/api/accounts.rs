@@ -65,7 +65,7 @@ async fn register_rejects_bad_input(b: Backend) {
     let req = http::Request::post("/auth/register").body(axum::body::Body::from("name=a")).unwrap();
     t.send(req).await.assert_problem(415, None);
     // Nothing was written.
-    assert_eq!(t.app.store.count_users().await.unwrap(), 0);
+    assert_eq!(t.db.store.count_users().await.unwrap(), 0);
 }
 
 async fn register_taken_email_is_409(b: Backend) {
@@ -111,7 +111,7 @@ async fn concurrent_registrations_one_wins(b: Backend) {
         }
     }
     assert_eq!((created, conflicts), (1, 49));
-    assert_eq!(t.app.store.count_users().await.unwrap(), 1);
+    assert_eq!(t.db.store.count_users().await.unwrap(), 1);
 }
 
 async fn login_issues_tokens(b: Backend) {

@@ -449,7 +449,7 @@ async fn account(t: &TestApp, role: Role, password_hash: &str) -> Account {
         updated_at: now,
         disabled_at: None,
     };
-    t.app.store.insert_users(std::slice::from_ref(&row)).await.unwrap();
+    t.db.store.insert_users(std::slice::from_ref(&row)).await.unwrap();
     let p = Principal { user_id: row.user_id, role };
     let token = t.app.access_token(p.user_id, role).unwrap();
     Account { principal: p, token, email }
@@ -696,7 +696,12 @@ impl Fx {
                 let now = app.now();
                 let expires = now + time::Duration::days(1);
                 let hash = tessera_app::auth::token_hash(&token);
-                app.store.insert_refresh_token(&hash, p.user_id, Uuid::now_v7(), expires, now).await.unwrap();
+                self.t
+                    .db
+                    .store
+                    .insert_refresh_token(&hash, p.user_id, Uuid::now_v7(), expires, now)
+                    .await
+                    .unwrap();
                 i.refresh_token = token;
             }
         }

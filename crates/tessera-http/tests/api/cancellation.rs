@@ -63,7 +63,7 @@ async fn a_cancelled_events_holds_cannot_be_paid(b: Backend) {
     assert!(t.get("/users/me/tickets", Some(&token)).await.body["items"].as_array().unwrap().is_empty());
     // A hold that slipped in after the cancellation (its read of the event came first) is refused
     // by the payment's own conditional statement.
-    let late = t.app.store.reservation(rid.into(), t.app.now()).await.unwrap().unwrap();
+    let late = t.db.store.reservation(rid.into(), t.app.now()).await.unwrap().unwrap();
     assert_eq!(late.status, ReservationStatus::Cancelled);
 }
 
@@ -117,7 +117,7 @@ async fn cancelling_refunds_every_purchase_once(b: Backend) {
     let Cancelled { t, event_id: ev, buyers, refunded_first } = cancelled(b).await;
     for Buyer { principal: p, token } in &buyers {
         assert_eq!(t.app.balance(p).await.unwrap(), 10_000, "refunded in full");
-        assert_eq!(t.app.store.ledger_sum(p.user_id).await.unwrap(), 10_000, "the ledger agrees");
+        assert_eq!(t.db.store.ledger_sum(p.user_id).await.unwrap(), 10_000, "the ledger agrees");
         let ledger = t.get("/balance/ledger", Some(token)).await;
         let kinds: Vec<_> =
             ledger.body["items"].as_array().unwrap().iter().map(|e| e["kind"].clone()).collect();
@@ -128,24 +128,23 @@ async fn cancelling_refunds_every_purchase_once(b: Backend) {
         assert_eq!(tickets.body["items"][0]["status"], "void");
     }
     // Running it again (a restarted job) pays no one twice.
-    assert!(t.app.store.completed_purchases_of_event(ev, Uuid::nil().into(), 100).await.unwrap().is_empty());
-    let again = t
-        .app
-        .store
-        .refund_for_cancellation(
-            refunded_first.into(),
-            i64::MAX,
-            tessera_domain::id::JobId::new(),
-            t.app.now(),
-        )
-        .await
-        .unwrap();
+    assert!(t.db.store.completed_purchases_of_event(ev, Uuid::nil().into(), 100).await.unwrap().is_empty());
+    let again =
+        t.db.store
+            .refund_for_cancellation(
+                refunded_first.into(),
+                i64::MAX,
+                tessera_domain::id::JobId::new(),
+                t.app.now(),
+            )
+            .await
+            .unwrap();
     assert_eq!(again, RefundOutcome::AlreadyRefunded);
 }
 
 async fn each_refunded_buyer_is_told_once(b: Backend) {
     let Cancelled { t, .. } = cancelled(b).await;
-    let mails = t.app.store.jobs_of_kind("cancellation_mail").await.unwrap();
+    let mails = t.db.store.jobs_of_kind("cancellation_mail").await.unwrap();
     assert_eq!(mails.len(), 2, "the two purchases the cancellation refunded");
     assert!(mails.iter().all(|j| j.status == JobStatus::Done), "{mails:?}");
     let sent: Vec<String> = std::fs::read_dir(t.outbox.path())
@@ -183,16 +182,11 @@ async fn payments_racing_a_cancellation(b: Backend) {
     cancel.await.unwrap().unwrap();
     t.app.run_due_jobs(1000).await.unwrap();
     assert!(
-        t.app
-            .store
-            .completed_purchases_of_event(ev.into(), Uuid::nil().into(), 100)
-            .await
-            .unwrap()
-            .is_empty()
+        t.db.store.completed_purchases_of_event(ev.into(), Uuid::nil().into(), 100).await.unwrap().is_empty()
     );
     for (p, _) in &holds {
         assert_eq!(t.app.balance(p).await.unwrap(), 10_000, "{paid} paid before the cancellation");
-        assert_eq!(t.app.store.ledger_sum(p.user_id).await.unwrap(), 10_000);
+        assert_eq!(t.db.store.ledger_sum(p.user_id).await.unwrap(), 10_000);
     }
-    assert_eq!(t.app.store.sale_audit(ev.into()).await.unwrap().tickets_valid, 0);
+    assert_eq!(t.db.store.sale_audit(ev.into()).await.unwrap().tickets_valid, 0);
 }

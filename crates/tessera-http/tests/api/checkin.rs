@@ -146,7 +146,7 @@ async fn exit_and_reentry_are_allowed_by_default(b: Backend) {
 
 async fn every_scan_is_kept_accepted_or_not(b: Backend) {
     let InOutAndBack { t, ticket, .. } = in_out_and_back(b).await;
-    let scans = t.app.store.scans_of_ticket(ticket.ticket_id).await.unwrap();
+    let scans = t.db.store.scans_of_ticket(ticket.ticket_id).await.unwrap();
     let results: Vec<_> = scans.iter().map(|s| s.result.as_str()).collect();
     assert_eq!(results, ["accepted", "already_inside", "accepted", "not_inside", "accepted"]);
 }
@@ -211,7 +211,7 @@ async fn the_next_festival_day_counts_afresh(b: Backend) {
     let entered = t.post("/checkin", Some(&door.staff_token), scan(&pass, "entry", "A")).await;
     assert_eq!(entered.status, StatusCode::OK);
     // The next festival day (the holder is still inside from day 1).
-    let start = t.app.store.ticket_detail(ticket.ticket_id).await.unwrap().unwrap().event_start;
+    let start = t.db.store.ticket_detail(ticket.ticket_id).await.unwrap().unwrap().event_start;
     let now = t.app.now();
     t.clock.advance((start - now).whole_seconds() + 25 * 3600);
     // (Access tokens are short-lived: fresh ones at the new time.)
@@ -291,7 +291,7 @@ async fn another_events_ticket_is_403_naming_that_event(b: Backend) {
 /// A genuine signature over a ticket that does not exist: 404.
 async fn a_genuine_code_for_no_ticket_is_404(b: Backend) {
     let AtTheDoor { t, door, ticket: Bought { ticket_id, .. } } = door_and_ticket(b).await;
-    let mut ghost = t.app.store.ticket_detail(ticket_id).await.unwrap().unwrap();
+    let mut ghost = t.db.store.ticket_detail(ticket_id).await.unwrap().unwrap();
     ghost.ticket_id = TicketId::new();
     let ghost_code = t.app.ticket_code(&ghost).await.unwrap();
     t.post("/checkin", Some(&door.staff_token), scan(&ghost_code, "entry", "A"))
@@ -301,7 +301,7 @@ async fn a_genuine_code_for_no_ticket_is_404(b: Backend) {
 
 /// The scans of one ticket, as stored: their results.
 async fn kept(t: &TestApp, ticket_id: TicketId) -> Vec<String> {
-    t.app.store.scans_of_ticket(ticket_id).await.unwrap().into_iter().map(|s| s.result).collect()
+    t.db.store.scans_of_ticket(ticket_id).await.unwrap().into_iter().map(|s| s.result).collect()
 }
 
 /// Outside the validity window: 403, and the refused scan is kept.
@@ -341,7 +341,7 @@ async fn a_refund_racing_the_scan_is_refused_by_the_update(b: Backend) {
         result: String::new(),
         detail: None,
     };
-    let (outcome, _) = t.app.store.scan_ticket(&row, true).await.unwrap();
+    let (outcome, _) = t.db.store.scan_ticket(&row, true).await.unwrap();
     assert_eq!(outcome, tessera_app::domain::checkin::Outcome::Void);
 }
 
@@ -387,9 +387,9 @@ async fn racing_entries_admit_once(b: Backend) {
         }
     }
     assert_eq!((ok, inside), (1, 99));
-    let p = t.app.store.presence(tid, 1).await.unwrap().unwrap();
+    let p = t.db.store.presence(tid, 1).await.unwrap().unwrap();
     assert_eq!((p.inside, p.entries), (true, 1));
-    assert_eq!(t.app.store.scans_of_ticket(tid).await.unwrap().len(), 100);
+    assert_eq!(t.db.store.scans_of_ticket(tid).await.unwrap().len(), 100);
 }
 
 fn offline(id: u128, code: &str, direction: &str, gate: &str, at: &str) -> Value {
@@ -413,7 +413,7 @@ async fn sync_two_devices(b: Backend, a_first: bool) -> Merged {
     let t = TestApp::new(b).await;
     let door = open_door(&t).await;
     let Bought { ticket_id: tid, code, .. } = ticket(&t, door.event_id.into(), 2).await;
-    let start = t.app.store.ticket_detail(tid).await.unwrap().unwrap().event_start;
+    let start = t.db.store.ticket_detail(tid).await.unwrap().unwrap().event_start;
     let at = |mins: i64| {
         (start + time::Duration::minutes(mins))
             .format(&time::format_description::well_known::Rfc3339)
@@ -436,16 +436,16 @@ async fn sync_two_devices(b: Backend, a_first: bool) -> Merged {
         answers.push(r.body);
     }
     // Sending a batch again changes nothing.
-    let before = t.app.store.scans_of_ticket(tid).await.unwrap();
+    let before = t.db.store.scans_of_ticket(tid).await.unwrap();
     let again = t.post("/checkin/sync", Some(&staff), device_a.clone()).await;
     assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(t.app.store.scans_of_ticket(tid).await.unwrap(), before);
+    assert_eq!(t.db.store.scans_of_ticket(tid).await.unwrap(), before);
     // B's sync reports its own scan as a conflict when it syncs after A.
     if a_first {
         assert_eq!(answers[1]["results"][0]["result"], "already_inside");
         assert_eq!(answers[1]["conflicts"], 1);
     }
-    let p = t.app.store.presence(tid, 1).await.unwrap().unwrap();
+    let p = t.db.store.presence(tid, 1).await.unwrap().unwrap();
     Merged {
         results: before.iter().map(|s| (s.gate.clone().unwrap_or_default(), s.result.clone())).collect(),
         inside: p.inside,
@@ -666,22 +666,15 @@ async fn a_reissued_ticket_is_the_same_admission(b: Backend) {
     enter(&third, "East").await.assert_problem(409, None);
     let summary = t.get(&format!("/events/{ev}/checkin/summary"), Some(&staff)).await;
     assert_eq!(summary.body["inside_now"].as_i64(), Some(1), "{}", summary.body);
-    let history: Vec<_> = t
-        .app
-        .store
-        .scans_of_ticket(third_id.into())
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.ticket_id)
-        .collect();
+    let history: Vec<_> =
+        t.db.store.scans_of_ticket(third_id.into()).await.unwrap().into_iter().map(|s| s.ticket_id).collect();
     assert_eq!(history.len(), 7, "every scan of the admission: {history:?}");
     assert!(
         history.contains(&Some(old))
             && history.contains(&Some(new.into()))
             && history.contains(&Some(third_id.into()))
     );
-    let p = t.app.store.presence(third_id.into(), 1).await.unwrap().unwrap();
+    let p = t.db.store.presence(third_id.into(), 1).await.unwrap().unwrap();
     assert_eq!((p.inside, p.entries), (true, 2));
 }
 

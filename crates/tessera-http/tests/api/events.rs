@@ -84,7 +84,7 @@ async fn create_event_rejects_bad_input(b: Backend) {
         .body(axum::body::Body::from("[1,2"))
         .unwrap();
     t.send(req).await.assert_problem(400, Some("body"));
-    assert_eq!(t.app.store.count_events().await.unwrap(), 0, "no partial write");
+    assert_eq!(t.db.store.count_events().await.unwrap(), 0, "no partial write");
 }
 
 async fn create_event_authorization(b: Backend) {

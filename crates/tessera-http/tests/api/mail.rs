@@ -113,7 +113,7 @@ async fn the_ticket_email_carries_a_qr_the_door_accepts(b: Backend) {
     let parsed = mailparse::parse_mail(&messages[0]).unwrap();
     let header =
         |h: &str| parsed.headers.iter().find(|x| x.get_key().eq_ignore_ascii_case(h)).unwrap().get_value();
-    let holder = t.app.store.user_by_id(p.user_id).await.unwrap().unwrap();
+    let holder = t.db.store.user_by_id(p.user_id).await.unwrap().unwrap();
     assert!(header("To").contains(&holder.email), "{}", header("To"));
     assert!(header("Subject").contains("Concert"));
     let parts = parts(&messages[0]);
@@ -254,9 +254,9 @@ async fn jobs_outlive_a_restart_and_a_dead_workers_lease(b: Backend) {
     let fx = ThreeSold::new(b).await;
     let t = &fx.t;
     let restarted =
-        tessera_app::App::new(t.app.store.clone(), outbox_config(&fx.outbox), t.clock.clone()).await.unwrap();
+        tessera_app::App::new(t.db.store.clone(), outbox_config(&fx.outbox), t.clock.clone()).await.unwrap();
     let now = t.app.now();
-    let claimed = t.app.store.claim_job(now, now + time::Duration::seconds(60)).await.unwrap().unwrap();
+    let claimed = t.db.store.claim_job(now, now + time::Duration::seconds(60)).await.unwrap().unwrap();
     assert_eq!(claimed.kind, "ticket_mail");
     // (That worker dies here.) Before its lease lapses nobody else takes the job.
     assert_eq!(restarted.run_due_jobs(1).await.unwrap(), 1, "one of the other two");

@@ -15,7 +15,7 @@ async fn health_reports_database(b: Backend) {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["status"], "OK");
     assert!(r.headers.contains_key("x-request-id"));
-    t.app.store.close().await;
+    t.db.store.close().await;
     let r = t.get("/health", None).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.body["status"], "ERROR");
@@ -166,7 +166,7 @@ async fn a_database_refusing_connections_is_503() {
         r.assert_problem(503, None);
     }
     assert_eq!(t.get("/health", None).await.status, StatusCode::SERVICE_UNAVAILABLE);
-    t.app.store.close().await;
+    t.db.store.close().await;
     admin.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).await.unwrap();
 }
 

@@ -24,7 +24,7 @@ async fn buy(t: &TestApp, user: Uuid, event: Uuid, qty: i32, when: time::OffsetD
         total_price: 350_000 * i64::from(qty),
         status: tessera_domain::records::PurchaseStatus::Completed,
     };
-    t.app.store.insert_purchases(&[row]).await.unwrap();
+    t.db.store.insert_purchases(&[row]).await.unwrap();
 }
 
 async fn event_purchases_owner_only(b: Backend) {

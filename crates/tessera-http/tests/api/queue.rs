@@ -42,7 +42,7 @@ both!(
 async fn statuses(t: &TestApp, ev: Uuid, who: &[Principal]) -> Vec<String> {
     let mut out = Vec::new();
     for p in who {
-        let e = t.app.store.queue_entry_for(ev.into(), p.user_id, t.app.now()).await.unwrap().unwrap();
+        let e = t.db.store.queue_entry_for(ev.into(), p.user_id, t.app.now()).await.unwrap().unwrap();
         out.push(e.status.as_str().chars().next().unwrap().to_string());
     }
     out
@@ -487,8 +487,7 @@ async fn polls_follow_the_serving_counter(b: Backend) {
     let v = t.app.queue_status(Some(&tokens[2])).await.unwrap();
     assert_eq!((v.entry.status.as_str(), v.ahead), ("waiting", 0));
     // Admitted by another instance on the same database: seen once this one's state is stale.
-    let other =
-        tessera_app::App::new(t.app.store.clone(), Default::default(), t.clock.clone()).await.unwrap();
+    let other = tessera_app::App::new(t.db.store.clone(), Default::default(), t.clock.clone()).await.unwrap();
     t.clock.advance(1);
     assert_eq!(other.advance_queues().await.unwrap(), 2);
     tokio::time::sleep(tessera_app::recent::TTL + std::time::Duration::from_millis(50)).await;
@@ -686,7 +685,7 @@ async fn concurrent_joins_place_everyone_once(b: Backend) {
         let mine: Vec<_> = answers.iter().filter(|a| a.0 == p.user_id).collect();
         assert_eq!(mine.len(), 2);
         assert_eq!((mine[0].1, mine[0].2), (mine[1].1, mine[1].2), "both clicks answer the same entry");
-        let stored = t.app.store.queue_entry_for(ev.into(), p.user_id, t.app.now()).await.unwrap().unwrap();
+        let stored = t.db.store.queue_entry_for(ev.into(), p.user_id, t.app.now()).await.unwrap().unwrap();
         assert_eq!((stored.entry_id, stored.queue_position), (mine[0].1, mine[0].2));
         assert!(positions.insert(stored.queue_position), "position {} given twice", stored.queue_position);
     }

@@ -78,8 +78,7 @@ async fn logout_ends_access_tokens(b: Backend) {
         StatusCode::OK
     );
     // Another instance (another process on the same database) hears of a logout within a second.
-    let other =
-        tessera_app::App::new(t.app.store.clone(), Default::default(), t.clock.clone()).await.unwrap();
+    let other = tessera_app::App::new(t.db.store.clone(), Default::default(), t.clock.clone()).await.unwrap();
     let d = two_devices(&t, "attendee").await.devices;
     assert!(other.authenticate(&d[0].access).await.is_ok());
     assert_eq!(t.post("/auth/logout", None, refresh(&d[0].refresh)).await.status, StatusCode::NO_CONTENT);

@@ -51,7 +51,8 @@ pub struct TestApp {
     pub app: App,
     pub clock: Arc<TestClock>,
     router: Router,
-    _db: TestDb,
+    /// The test's database, for reading what a request wrote (the store, below the app).
+    pub db: TestDb,
     /// Where e-mail goes when the test names no SMTP server or outbox of its own.
     pub outbox: tempfile::TempDir,
 }
@@ -144,7 +145,7 @@ impl TestApp {
             shed_limits,
         });
         let router = tessera_http::router(state);
-        TestApp { app, clock, router, _db: db, outbox }
+        TestApp { app, clock, router, db, outbox }
     }
 
     pub fn router(&self) -> Router {
@@ -199,7 +200,7 @@ impl TestApp {
         let id = Uuid::parse_str(r.body["user_id"].as_str().unwrap()).unwrap();
         if role == "staff" || role == "admin" {
             let c = UserChanges { role: Some(role.parse().unwrap()), ..Default::default() };
-            self.app.store.update_user(id.into(), &c, self.app.now()).await.unwrap();
+            self.db.store.update_user(id.into(), &c, self.app.now()).await.unwrap();
         }
         let r = self.post("/auth/login", None, json!({"email": email, "password": "password123"})).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -253,7 +254,7 @@ impl TestApp {
                 disabled_at: None,
             })
             .collect();
-        self.app.store.insert_users(&rows).await.unwrap();
+        self.db.store.insert_users(&rows).await.unwrap();
         rows.iter()
             .map(|u| tessera_app::Principal { user_id: u.user_id, role: tessera_app::domain::Role::Attendee })
             .collect()

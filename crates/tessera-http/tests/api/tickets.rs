@@ -282,7 +282,7 @@ async fn another_master_key_cannot_open_the_events_keys(b: Backend) {
     let r = t.post(&format!("{keys}/1/retire"), Some(&org_t), json!({})).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
     let other = App::new(
-        t.app.store.clone(),
+        t.db.store.clone(),
         AppConfig {
             tickets: tessera_app::ticket_codes::TicketConfig { master_key: Some("11".repeat(32)) },
             ..Default::default()
@@ -307,7 +307,7 @@ async fn refund_revokes_the_code(b: Backend) {
     let r = t.post(&format!("/purchases/{purchase_id}/refund"), Some(&token), json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(matches!(t.app.verify_ticket_code(&code).await, Err(CodeRefusal::Code(CodeError::Revoked))));
-    assert_eq!(t.app.store.revoked_tickets(ev.into()).await.unwrap(), vec![ticket_id]);
+    assert_eq!(t.db.store.revoked_tickets(ev.into()).await.unwrap(), vec![ticket_id]);
     let shown = t.get(&format!("/tickets/{ticket_id}"), Some(&token)).await;
     assert_eq!(shown.body["status"].as_str(), Some("void"));
     assert!(shown.body["code"].is_null() && shown.body["voided_at"].is_string());
@@ -351,7 +351,7 @@ async fn reissue_and_cancellation_revoke(b: Backend) {
     // Cancelling the event voids every ticket it still had.
     assert_eq!(t.call("DELETE", &format!("/events/{ev}"), Some(&org_t), None).await.status, StatusCode::OK);
     assert!(matches!(t.app.verify_ticket_code(&new_code).await, Err(CodeRefusal::Code(CodeError::Revoked))));
-    let mut revoked = t.app.store.revoked_tickets(ev.into()).await.unwrap();
+    let mut revoked = t.db.store.revoked_tickets(ev.into()).await.unwrap();
     revoked.sort();
     let mut both = vec![old, new];
     both.sort();

@@ -61,7 +61,7 @@ async fn wallet_charges_and_ledger(b: Backend) {
     t.get("/balance", None).await.assert_problem(401, None);
     t.post("/balance", None, json!({"amount": "1"})).await.assert_problem(401, None);
     t.get("/balance/ledger", None).await.assert_problem(401, None);
-    assert_eq!(t.app.store.ledger_sum(id.into()).await.unwrap(), 12_050);
+    assert_eq!(t.db.store.ledger_sum(id.into()).await.unwrap(), 12_050);
 }
 
 /// A `POST /payments` of `body` by `token` with an Idempotency-Key.
@@ -170,7 +170,7 @@ async fn a_payment_sells_the_seats_and_moves_the_money_once(b: Backend) {
     let sold = t.get(&format!("/events/{ev}/seats?status=sold"), None).await;
     assert_eq!(sold.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(t.get("/balance", Some(&a.token)).await.body["balance"], "0.00");
-    assert_eq!(t.app.store.ledger_sum(a.id.into()).await.unwrap(), 0);
+    assert_eq!(t.db.store.ledger_sum(a.id.into()).await.unwrap(), 0);
     let mine = t.get("/users/me/purchases", Some(&a.token)).await;
     assert_eq!(mine.body["items"][0]["total_price"], "100.00");
 }
@@ -271,9 +271,9 @@ async fn a_refund_gives_the_money_and_places_back(b: Backend) {
         (Some("50.00"), Some("refunded"))
     );
     assert_eq!(t.get("/balance", Some(&a.token)).await.body["balance"], "100.00");
-    assert_eq!(t.app.store.ledger_sum(a.id.into()).await.unwrap(), 10_000);
+    assert_eq!(t.db.store.ledger_sum(a.id.into()).await.unwrap(), 10_000);
     assert_eq!(sale.ga().await["available"], 10);
-    let tickets = t.app.store.tickets_for_purchase(pid.parse().unwrap()).await.unwrap();
+    let tickets = t.db.store.tickets_for_purchase(pid.parse().unwrap()).await.unwrap();
     assert!(tickets.iter().all(|x| x.status == TicketStatus::Void));
     t.post(&format!("/purchases/{pid}/refund"), Some(&a.token), json!({})).await.assert_problem(409, None);
 }
@@ -362,8 +362,8 @@ async fn race_500_buyers_for_50_seats(b: Backend) {
     let unique: HashSet<_> = sold.iter().collect();
     assert_eq!(unique.len(), sold.len(), "a seat was sold twice");
     assert_eq!(sold.len(), 50);
-    assert_eq!(t.app.store.seat_counts(ev.into(), t.app.now()).await.unwrap(), (0, 0, 50));
-    let audit = t.app.store.sale_audit(ev.into()).await.unwrap();
+    assert_eq!(t.db.store.seat_counts(ev.into(), t.app.now()).await.unwrap(), (0, 0, 50));
+    let audit = t.db.store.sale_audit(ev.into()).await.unwrap();
     assert_eq!(
         (audit.seats_sold, audit.tickets_valid, audit.ticketed_seats, audit.payments_success),
         (50, 50, 50, 50)
@@ -414,7 +414,7 @@ async fn race_200_server_picks_for_50_seats(b: Backend, near: fn(usize) -> Optio
     }
     let unique: HashSet<_> = held.iter().collect();
     assert_eq!((held.len(), unique.len()), (50, 50), "each seat held once");
-    assert_eq!(t.app.store.seat_counts(ev.into(), t.app.now()).await.unwrap(), (0, 50, 0));
+    assert_eq!(t.db.store.seat_counts(ev.into(), t.app.now()).await.unwrap(), (0, 50, 0));
 }
 
 /// 200 payments race on one wallet that covers 50: exactly 50 succeed, the balance never goes
@@ -465,9 +465,9 @@ async fn race_200_payments_on_one_wallet(b: Backend) {
         }
     }
     assert_eq!((ok, poor), (50, 150));
-    let balance = t.app.store.balance(who.user_id).await.unwrap().unwrap();
+    let balance = t.db.store.balance(who.user_id).await.unwrap().unwrap();
     assert_eq!(balance, 0);
-    assert_eq!(t.app.store.ledger_sum(who.user_id).await.unwrap(), balance);
+    assert_eq!(t.db.store.ledger_sum(who.user_id).await.unwrap(), balance);
 }
 
 /// One payment retried 20 times at once with the same Idempotency-Key charges once.
@@ -497,8 +497,8 @@ async fn race_20_retries_with_one_key(b: Backend) {
         }
     }
     assert_eq!((ids.len(), fresh), (1, 1));
-    assert_eq!(t.app.store.balance(who.user_id).await.unwrap(), Some(40_000));
-    assert_eq!(t.app.store.ledger_sum(who.user_id).await.unwrap(), 40_000);
+    assert_eq!(t.db.store.balance(who.user_id).await.unwrap(), Some(40_000));
+    assert_eq!(t.db.store.ledger_sum(who.user_id).await.unwrap(), 40_000);
 }
 
 /// A hold that expires before payment is refused (410); the seat, sold to someone else, is
@@ -517,8 +517,8 @@ async fn expired_hold_is_refused_and_never_sold_twice(b: Backend) {
     t.app.pay(&ps[1], Some(second), None, None).await.unwrap();
     let late = t.app.pay(&ps[0], Some(first), None, None).await;
     assert!(matches!(late, Err(tessera_app::AppError::Gone(_))), "{late:?}");
-    assert_eq!(t.app.store.balance(ps[0].user_id).await.unwrap(), Some(10_000), "nothing charged");
-    let (_, _, sold) = t.app.store.seat_counts(ev.into(), t.app.now()).await.unwrap();
+    assert_eq!(t.db.store.balance(ps[0].user_id).await.unwrap(), Some(10_000), "nothing charged");
+    let (_, _, sold) = t.db.store.seat_counts(ev.into(), t.app.now()).await.unwrap();
     assert_eq!(sold, 1);
 }
 
@@ -550,8 +550,8 @@ async fn top_ups_honour_idempotency_keys(b: Backend) {
     for r in futures::future::join_all(racing).await {
         assert_eq!((r.status, r.body["balance"].as_str()), (StatusCode::OK, Some("15.00")), "{}", r.body);
     }
-    assert_eq!(t.app.store.balance(id.into()).await.unwrap(), Some(1500));
-    assert_eq!(t.app.store.ledger_sum(id.into()).await.unwrap(), 1500);
+    assert_eq!(t.db.store.balance(id.into()).await.unwrap(), Some(1500));
+    assert_eq!(t.db.store.ledger_sum(id.into()).await.unwrap(), 1500);
     // A key is the caller's own, and a payment's key is not a top-up's.
     let other = t.user("attendee").await.token;
     let r = t
