@@ -170,11 +170,10 @@ impl App {
     ) -> Result<Page<Application>> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may see its applications")
             .await?;
-        if let Some(s) = status
-            && !["pending", "approved", "rejected"].contains(&s)
-        {
-            return Err(AppError::invalid("status", "must be pending, approved or rejected"));
-        }
+        let status = status
+            .map(str::parse::<ApplicationStatus>)
+            .transpose()
+            .map_err(|_| AppError::invalid("status", "must be pending, approved or rejected"))?;
         let limit = parse_limit(limit).map_err(|m| AppError::invalid("limit", m))?;
         let after = match cursor {
             Some(c) => Some(cursor::decode(c, "applications")?.1),

@@ -4,8 +4,8 @@ use tessera_domain::booking::Seating;
 use tessera_domain::event::EventStatus;
 use tessera_domain::id::{EventId, ReservationId, TicketTypeId};
 use tessera_domain::records::{
-    Event, HoldCommand, HoldLimits, HoldOutcome, HoldRequest, Reservation, Seat, SeatBlock, TicketType,
-    TicketTypeView,
+    Event, HoldCommand, HoldLimits, HoldOutcome, HoldRequest, Reservation, Seat, SeatBlock, SeatStatus,
+    TicketType, TicketTypeView,
 };
 use uuid::Uuid;
 
@@ -74,7 +74,7 @@ impl App {
         let owner =
             self.store.user_by_id(who.user_id).await?.ok_or(AppError::Unauthorized("account is gone"))?;
         let f = EventFields::parse(input, &owner.name);
-        let seated = input.seating.as_deref() == Some("seated");
+        let seated = input.seating.as_deref().and_then(|s| s.parse().ok()) == Some(Seating::Seated);
         let map = if seated { Some(parse_seat_map(seats)) } else { None };
         let (f, map) = match (f, map) {
             (Ok(f), None) => (f, None),
@@ -126,11 +126,13 @@ impl App {
         let mut errs = ValidationErrors::new();
         let status = match status.map(str::trim) {
             None | Some("") => None,
-            Some(s @ ("available" | "held" | "sold")) => Some(s),
-            Some(_) => {
-                errs.add("status", "must be available, held or sold");
-                None
-            }
+            Some(s) => match s.parse::<SeatStatus>() {
+                Ok(s) => Some(s),
+                Err(_) => {
+                    errs.add("status", "must be available, held or sold");
+                    None
+                }
+            },
         };
         let limit = match limit {
             None => SEAT_PAGE_DEFAULT,

@@ -321,9 +321,11 @@ impl App {
 
 /// The refusal for an entry in this state (with its effective status), or `None` when admitted.
 fn not_admitted(entry: Option<&QueueEntry>) -> Option<AppError> {
-    match entry.map(|e| e.status.as_str()) {
-        Some("admitted") => None,
-        Some("waiting") => Some(AppError::Forbidden("not admitted yet: keep your place in the queue")),
+    match entry.map(|e| e.status) {
+        Some(QueueEntryStatus::Admitted) => None,
+        Some(QueueEntryStatus::Waiting) => {
+            Some(AppError::Forbidden("not admitted yet: keep your place in the queue"))
+        }
         _ => Some(AppError::Forbidden("your admission has ended: join the queue again")),
     }
 }

@@ -242,12 +242,12 @@ impl App {
         let Some(k) = keys.iter().find(|k| i64::from(k.key_id) == key_id) else {
             return Err(AppError::NotFound("event key"));
         };
-        match k.status.as_str() {
-            "signing" => Err(AppError::Conflict {
+        match k.status {
+            KeyStatus::Signing => Err(AppError::Conflict {
                 code: "key_signing",
                 detail: "this key signs new tickets: rotate to a new key before retiring it".into(),
             }),
-            "retired" => {
+            KeyStatus::Retired => {
                 Err(AppError::Conflict { code: "key_retired", detail: "this key is already retired".into() })
             }
             _ => {

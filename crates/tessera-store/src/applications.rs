@@ -4,7 +4,7 @@
 use tessera_domain::id::{
     ApplicationId, EventId, JobId, PurchaseId, ReservationId, TicketId, TicketTypeId, UserId,
 };
-use tessera_domain::records::{Application, Approval, HoldRequest};
+use tessera_domain::records::{Application, ApplicationStatus, Approval, HoldRequest};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -81,7 +81,7 @@ impl Store {
     pub async fn applications_of_event(
         &self,
         event_id: EventId,
-        status: Option<&str>,
+        status: Option<ApplicationStatus>,
         after: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<Application>> {
@@ -92,7 +92,7 @@ impl Store {
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(event_id)
-                .bind(status)
+                .bind(status.map(ApplicationStatus::as_str))
                 .bind(after.unwrap_or(Uuid::nil()))
                 .bind(limit)
                 .fetch_all(p)

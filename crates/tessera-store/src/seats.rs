@@ -4,7 +4,7 @@
 //! treated as available everywhere (lazy expiry), so correctness never waits for the sweeper.
 
 use tessera_domain::id::{EventId, TicketTypeId};
-use tessera_domain::records::{Event, Seat, SeatBlock, TicketType, TicketTypeView};
+use tessera_domain::records::{Event, Seat, SeatBlock, SeatStatus, TicketType, TicketTypeView};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -92,7 +92,7 @@ impl Store {
     pub async fn list_seats(
         &self,
         event_id: EventId,
-        status: Option<&str>,
+        status: Option<SeatStatus>,
         after: i64,
         limit: i64,
         now: OffsetDateTime,
@@ -107,7 +107,7 @@ impl Store {
              WHERE event_id = {pe} AND ticket_type_id IS NULL AND seat_number > {pa}"
         ));
         if let Some(s) = status {
-            let ps = sql.arg(Arg::Text(s.to_string()));
+            let ps = sql.arg(Arg::Text(s.as_str().into()));
             sql.push(&format!(" AND {eff} = {ps}"));
         }
         let pl = sql.arg(Arg::Int(limit));

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 use tessera_domain::id::EventId;
+use tessera_domain::records::JobStatus;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use uuid::Uuid;
@@ -31,16 +32,16 @@ pub async fn send(app: &App, event_id: EventId, all: bool) -> anyhow::Result<()>
             bar.set_length(u64::try_from(total).unwrap_or(0));
         }
         bar.set_position(u64::try_from(job.progress_done).unwrap_or(0));
-        match job.status.as_str() {
-            "done" => {
+        match job.status {
+            JobStatus::Done => {
                 bar.finish_with_message("done");
                 break;
             }
-            "failed" => {
+            JobStatus::Failed => {
                 bar.abandon_with_message("failed");
                 anyhow::bail!("the bulk send failed: {}", job.last_error.unwrap_or_default());
             }
-            "queued" if job.attempts > 0 => {
+            JobStatus::Queued if job.attempts > 0 => {
                 bar.abandon_with_message("will retry");
                 anyhow::bail!(
                     "the bulk send failed and will be retried by the server's worker (or `tessera jobs run`): {}",
