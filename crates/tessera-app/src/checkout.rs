@@ -1,11 +1,10 @@
 //! Money: the wallet (balance, charges, ledger), paying holds, buying in one call, refunds.
 
 use sha2::{Digest, Sha256};
-use tessera_domain::id::{EventId, PaymentId, PurchaseId, ReservationId, TicketTypeId};
+use tessera_domain::id::{EventId, LedgerEntryId, PaymentId, PurchaseId, ReservationId, TicketTypeId};
 use tessera_domain::records::{
-    ChargeOutcome, LedgerEntry, PayInput, PayOutcome, Payment, Purchase, RefundOutcome, Ticket,
+    ChargeOutcome, LedgerEntry, PayInput, PayOutcome, Payment, Purchase, RefundOutcome, Ticket, TopUp,
 };
-use uuid::Uuid;
 
 use tessera_domain::booking::{MAX_BALANCE_MINOR, buyer_may_refund, parse_charge, parse_idempotency_key};
 use tessera_domain::page::parse_limit;
@@ -61,14 +60,14 @@ impl App {
         let hash = request_hash(&["charge", &amount.minor().to_string()]);
         let outcome = self
             .store
-            .charge(
-                who.user_id,
-                amount.minor(),
-                MAX_BALANCE_MINOR,
-                Uuid::now_v7(),
-                key.map(|k| (k, hash)),
-                self.now(),
-            )
+            .charge(TopUp {
+                user_id: who.user_id,
+                amount: amount.minor(),
+                cap: MAX_BALANCE_MINOR,
+                entry_id: LedgerEntryId::new(),
+                idempotency: key.map(|k| (k, hash)),
+                now: self.now(),
+            })
             .await?;
         match outcome {
             ChargeOutcome::Charged(b) => Ok((b, false)),
@@ -187,17 +186,23 @@ impl App {
         let tickets = self.store.tickets_for_purchase(purchase.purchase_id).await?;
         Ok(Receipt { payment, purchase, tickets, created })
     }
+}
 
+/// A one-step purchase of general-admission places, as the client asked for it.
+#[derive(Debug, Clone, Default)]
+pub struct BuyNow {
+    pub ticket_type_id: Option<TicketTypeId>,
+    pub quantity: Option<i64>,
+    pub idempotency_key: Option<String>,
+    /// The waiting-room admission, when the event has a waiting room.
+    pub queue_token: Option<String>,
+}
+
+impl App {
     /// Holds and pays general-admission places in one call. A failed payment releases the hold.
-    pub async fn buy_now(
-        &self,
-        who: &Principal,
-        event_id: EventId,
-        ticket_type_id: Option<TicketTypeId>,
-        quantity: Option<i64>,
-        idempotency_key: Option<&str>,
-        queue_token: Option<&str>,
-    ) -> Result<Receipt> {
+    pub async fn buy_now(&self, who: &Principal, event_id: EventId, buy: &BuyNow) -> Result<Receipt> {
+        let BuyNow { ticket_type_id, quantity, .. } = *buy;
+        let (idempotency_key, queue_token) = (buy.idempotency_key.as_deref(), buy.queue_token.as_deref());
         let tt = ticket_type_id.ok_or_else(|| AppError::invalid("ticket_type_id", "is required"))?;
         let q = quantity.ok_or_else(|| AppError::invalid("ticket_quantity", "is required"))?;
         let hash = request_hash(&["buy", &event_id.to_string(), &tt.to_string(), &q.to_string()]);

@@ -2,7 +2,7 @@
 //! conditional updates change, so it can never go below zero or above the cap.
 
 use tessera_domain::id::UserId;
-use tessera_domain::records::{ChargeOutcome, LedgerEntry};
+use tessera_domain::records::{ChargeOutcome, LedgerEntry, TopUp};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -27,15 +27,8 @@ impl Store {
     /// Adds `amount` to the balance unless that would pass `cap`. Balance, ledger and the
     /// Idempotency-Key record (when the client sent a key: `(key, request hash)`) change in one
     /// transaction, so a retried top-up is applied once and answered as the first was.
-    pub async fn charge(
-        &self,
-        user_id: UserId,
-        amount: i64,
-        cap: i64,
-        entry_id: Uuid,
-        idempotency: Option<(String, String)>,
-        now: OffsetDateTime,
-    ) -> Result<ChargeOutcome> {
+    pub async fn charge(&self, top_up: TopUp) -> Result<ChargeOutcome> {
+        let TopUp { user_id, amount, cap, entry_id, idempotency, now } = top_up;
         let outcome = on_db!(self, write, |p| {
             async {
                 let mut tx = p.begin_write().await?;

@@ -198,7 +198,17 @@ async fn hot_path_and_other_writers_interleave(b: Backend) {
                     store.rate_limit_hits(&["interleave"], 0).await.map(|_| ())
                 } else {
                     // a wallet charge: an sqlx transaction that reads, then writes
-                    store.charge(u.user_id, 100, 1_000_000, Uuid::now_v7(), None, now).await.map(|_| ())
+                    store
+                        .charge(tessera_domain::records::TopUp {
+                            user_id: u.user_id,
+                            amount: 100,
+                            cap: 1_000_000,
+                            entry_id: tessera_domain::id::LedgerEntryId::new(),
+                            idempotency: None,
+                            now,
+                        })
+                        .await
+                        .map(|_| ())
                 }
             })
         })

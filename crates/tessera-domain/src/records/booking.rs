@@ -333,6 +333,21 @@ pub struct LedgerEntry {
     pub created_at: OffsetDateTime,
 }
 
+/// A wallet top-up to apply.
+#[derive(Debug, Clone)]
+pub struct TopUp {
+    pub user_id: UserId,
+    /// Minor units, positive.
+    pub amount: i64,
+    /// The balance may not pass this.
+    pub cap: i64,
+    /// The ledger line the top-up writes.
+    pub entry_id: LedgerEntryId,
+    /// (Idempotency-Key, SHA-256 of the request) when the client sent a key.
+    pub idempotency: Option<(String, String)>,
+    pub now: OffsetDateTime,
+}
+
 /// What became of a top-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChargeOutcome {

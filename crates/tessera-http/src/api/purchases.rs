@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
+use tessera_app::checkout::BuyNow;
 use tessera_domain::id::TicketTypeId;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -60,10 +61,13 @@ pub async fn buy_tickets(
     let id = path_id(&event_id, "event")?;
     let key = crate::api::wallet::idempotency_key(&headers)?;
     let queue = crate::api::queue::queue_token_header(&headers);
-    let r = s
-        .app
-        .buy_now(&who, id.into(), b.ticket_type_id, b.ticket_quantity, key.as_deref(), queue.as_deref())
-        .await?;
+    let buy = BuyNow {
+        ticket_type_id: b.ticket_type_id,
+        quantity: b.ticket_quantity,
+        idempotency_key: key,
+        queue_token: queue,
+    };
+    let r = s.app.buy_now(&who, id.into(), &buy).await?;
     Ok(crate::api::wallet::receipt_response(r))
 }
 
