@@ -12,7 +12,8 @@ a=$(realpath "$1")
 b=$(realpath "$2")
 out=${3:-$(mktemp -d /tmp/tessera-compare.XXXX)}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tessera-target}"
-cargo build --release -p tessera-bench
+# The same package set as run.sh, so the features (and the cached artifacts) are the same.
+cargo build --release -p tessera -p tessera-bench
 bench="$CARGO_TARGET_DIR/release/tessera-bench"
 pg=${TESSERA_BENCH_DATABASE_URL:-}
 
