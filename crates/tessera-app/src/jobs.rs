@@ -69,14 +69,14 @@ impl App {
             let now = self.now();
             match outcome {
                 Ok(()) => {
-                    self.store.finish_job(job.job_id, job.attempts, now).await?;
+                    self.store.finish_job(job.claim(), now).await?;
                 }
                 Err(e) => {
                     let retry = (job.attempts < job.max_attempts)
                         .then(|| now + time::Duration::seconds(retry_delay_secs(job.attempts)));
                     tracing::warn!(job_id = %job.job_id, kind = %job.kind, attempt = job.attempts, error = %e,
                         "job failed{}", if retry.is_some() { "; will retry" } else { " for good" });
-                    self.store.fail_job(job.job_id, job.attempts, &e, retry, now).await?;
+                    self.store.fail_job(job.claim(), &e, retry, now).await?;
                 }
             }
         }
@@ -180,7 +180,7 @@ impl App {
             after = last;
             if !self
                 .store
-                .job_progress(job.job_id, job.attempts, done, None, lease(self), self.now())
+                .job_progress(job.claim(), done, None, lease(self), self.now())
                 .await
                 .map_err(err)?
             {
@@ -222,7 +222,7 @@ impl App {
         let lost = || "another worker took this job over".to_string();
         if !self
             .store
-            .job_progress(job.job_id, job.attempts, done, Some(total), lease(self), self.now())
+            .job_progress(job.claim(), done, Some(total), lease(self), self.now())
             .await
             .map_err(err)?
         {
@@ -249,11 +249,11 @@ impl App {
                 // Where to carry on, and the lease extended, after every order: a worker that
                 // lost the job (its lease lapsed) stops instead of mailing alongside the new one.
                 let payload = serde_json::to_string(&p).map_err(|e| e.to_string())?;
-                self.store.set_job_payload(job.job_id, job.attempts, &payload).await.map_err(err)?;
+                self.store.set_job_payload(job.claim(), &payload).await.map_err(err)?;
                 let total = Some(total.max(done));
                 if !self
                     .store
-                    .job_progress(job.job_id, job.attempts, done, total, lease(self), self.now())
+                    .job_progress(job.claim(), done, total, lease(self), self.now())
                     .await
                     .map_err(err)?
                 {

@@ -3,7 +3,7 @@
 //! and the ticket rows a mail job reads.
 
 use tessera_domain::id::{EventId, JobId, PurchaseId, TicketId, UserId};
-use tessera_domain::records::{Job, MailTicket, TicketDetail, TicketStatus};
+use tessera_domain::records::{Job, JobClaim, MailTicket, TicketDetail, TicketStatus};
 use time::OffsetDateTime;
 
 use crate::{Backend, Result, Store, affected, on_db};
@@ -90,15 +90,15 @@ impl Store {
     }
 
     /// Marks a claimed job done (only while this worker's lease holds the job running).
-    pub async fn finish_job(&self, job_id: JobId, attempts: i32, now: OffsetDateTime) -> Result<bool> {
+    pub async fn finish_job(&self, claim: JobClaim, now: OffsetDateTime) -> Result<bool> {
         let n = on_db!(self, write, |p| {
             sqlx::query(
                 "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $1
                  WHERE job_id = $2 AND status = 'running' AND attempts = $3",
             )
             .bind(now)
-            .bind(job_id)
-            .bind(attempts)
+            .bind(claim.job_id)
+            .bind(claim.attempts)
             .execute(p)
             .await
             .map(affected)
@@ -109,8 +109,7 @@ impl Store {
     /// A failed attempt: queued again for `retry_at`, or failed for good when `retry_at` is none.
     pub async fn fail_job(
         &self,
-        job_id: JobId,
-        attempts: i32,
+        claim: JobClaim,
         error: &str,
         retry_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
@@ -125,8 +124,8 @@ impl Store {
             .bind(retry_at)
             .bind(error)
             .bind(now)
-            .bind(job_id)
-            .bind(attempts)
+            .bind(claim.job_id)
+            .bind(claim.attempts)
             .execute(p)
             .await
             .map(affected)
@@ -134,12 +133,11 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Records progress and extends this worker's lease (`attempts` identifies the claim); false
-    /// when the job is no longer this worker's (its lease lapsed and another took it over).
+    /// Records progress and extends this worker's lease; false when the job is no longer this
+    /// worker's (its lease lapsed and another took it over).
     pub async fn job_progress(
         &self,
-        job_id: JobId,
-        attempts: i32,
+        claim: JobClaim,
         done: i32,
         total: Option<i32>,
         lease_until: OffsetDateTime,
@@ -154,8 +152,8 @@ impl Store {
             .bind(total)
             .bind(now)
             .bind(lease_until)
-            .bind(job_id)
-            .bind(attempts)
+            .bind(claim.job_id)
+            .bind(claim.attempts)
             .execute(p)
             .await
             .map(affected)
@@ -165,14 +163,14 @@ impl Store {
 
     /// Saves where a running job has got to (its arguments, for a restart), while it is still
     /// this worker's claim.
-    pub async fn set_job_payload(&self, job_id: JobId, attempts: i32, payload: &str) -> Result<()> {
+    pub async fn set_job_payload(&self, claim: JobClaim, payload: &str) -> Result<()> {
         on_db!(self, write, |p| {
             sqlx::query(
                 "UPDATE jobs SET payload = $1 WHERE job_id = $2 AND status = 'running' AND attempts = $3",
             )
             .bind(payload)
-            .bind(job_id)
-            .bind(attempts)
+            .bind(claim.job_id)
+            .bind(claim.attempts)
             .execute(p)
             .await
             .map(affected)

@@ -35,6 +35,22 @@ pub struct Job {
     pub updated_at: OffsetDateTime,
 }
 
+impl Job {
+    /// This worker's claim on the job, as the claim that made it running left it.
+    pub fn claim(&self) -> JobClaim {
+        JobClaim { job_id: self.job_id, attempts: self.attempts }
+    }
+}
+
+/// A worker's claim on a running job: the job and the attempt it claimed. Every change a worker
+/// makes names its claim, so a worker whose lease lapsed (and whose job another took over)
+/// changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobClaim {
+    pub job_id: JobId,
+    pub attempts: i32,
+}
+
 /// A ticket as its e-mail needs it, with the holder's address.
 #[derive(Debug, Clone)]
 pub struct MailTicket {
