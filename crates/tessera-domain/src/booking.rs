@@ -283,12 +283,6 @@ pub fn buyer_may_refund(event_start: OffsetDateTime, now: OffsetDateTime) -> boo
 
 crate::text_enum::text_decode!(Seating);
 
-impl std::fmt::Display for Seating {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,12 +38,6 @@ impl std::str::FromStr for Direction {
 
 crate::text_enum::text_decode!(Direction);
 
-impl std::fmt::Display for Direction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The event day a scan counts for: day 1 is the first 24 hours from the event's start, day 2
 /// the next, and so on; scans before the start count for day 1. (Events carry no time zone, so
 /// days run from the start time rather than from midnight.)

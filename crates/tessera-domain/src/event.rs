@@ -231,12 +231,6 @@ impl FromStr for EventSort {
 
 crate::text_enum::text_decode!(EventStatus);
 
-impl std::fmt::Display for EventStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

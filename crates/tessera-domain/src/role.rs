@@ -1,6 +1,5 @@
 //! Account roles and what each may do.
 
-use std::fmt;
 use std::str::FromStr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,12 +30,6 @@ impl Role {
     /// Roles a person may pick for themself at registration; the others are granted by an admin.
     pub fn self_assignable(self) -> bool {
         matches!(self, Role::Attendee | Role::Organizer)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

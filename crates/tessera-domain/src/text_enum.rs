@@ -22,12 +22,6 @@ macro_rules! text_enum {
             }
         }
 
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
         impl ::std::str::FromStr for $name {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -55,10 +49,16 @@ macro_rules! text_enum {
     };
 }
 
-/// `TryFrom<String>` through `FromStr`, which is how a row decoder reads the enum from a text
-/// column (sqlx's `#[sqlx(try_from = "String")]`).
+/// `Display` as the word (`as_str`), and `TryFrom<String>` through `FromStr`, which is how a
+/// row decoder reads the enum from a text column (sqlx's `#[sqlx(try_from = "String")]`).
 macro_rules! text_decode {
     ($($name:ty),+ $(,)?) => {$(
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
         impl TryFrom<String> for $name {
             type Error = String;
             fn try_from(s: String) -> Result<Self, Self::Error> {

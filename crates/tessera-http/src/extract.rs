@@ -140,8 +140,8 @@ where
 }
 
 /// Parses a path id; a malformed one is answered like an unknown one (404).
-pub fn path_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(what))
+pub fn path_id<I: From<Uuid>>(raw: &str, what: &str) -> Result<I, ApiError> {
+    Uuid::parse_str(raw).map(I::from).map_err(|_| ApiError::not_found(what))
 }
 
 /// The authenticated caller (`Authorization: Bearer <access token or API key>`); 401 without.

@@ -179,28 +179,18 @@ mod tests {
         store.insert_users(std::slice::from_ref(&user)).await.unwrap();
         let wal = store.wal.as_ref().unwrap();
         wal.fail_next_flush();
-        let charged = store
-            .charge(tessera_domain::records::TopUp {
-                user_id: user.user_id,
-                amount: 100,
-                cap: 1_000_000,
-                entry_id: tessera_domain::id::LedgerEntryId::new(),
-                idempotency: None,
-                now,
-            })
-            .await;
+        let top_up = || tessera_domain::records::TopUp {
+            user_id: user.user_id,
+            amount: 100,
+            cap: 1_000_000,
+            entry_id: tessera_domain::id::LedgerEntryId::new(),
+            idempotency: None,
+            now,
+        };
+        let charged = store.charge(top_up()).await;
         assert!(matches!(charged, Err(StoreError::DurabilityUnknown(_))), "{charged:?}");
         assert_eq!(store.balance(user.user_id).await.unwrap(), Some(100), "the commit stands");
-        let again = store
-            .charge(tessera_domain::records::TopUp {
-                user_id: user.user_id,
-                amount: 100,
-                cap: 1_000_000,
-                entry_id: tessera_domain::id::LedgerEntryId::new(),
-                idempotency: None,
-                now,
-            })
-            .await;
+        let again = store.charge(top_up()).await;
         assert!(matches!(again, Err(StoreError::Unavailable(_))), "{again:?}");
         let inline = store.rate_limit_hit("login:ip:x", 0).await;
         assert!(matches!(inline, Err(StoreError::Unavailable(_))), "{inline:?}");

@@ -95,6 +95,6 @@ pub async fn delete_api_key(
     Path(api_key_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_id(&api_key_id, "api key")?;
-    s.app.revoke_api_key(&who, id.into()).await?;
+    s.app.revoke_api_key(&who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -46,7 +46,7 @@ pub struct FormRequest {
 }
 
 fn ids(event_id: &str, ticket_type_id: &str) -> Result<(EventId, TicketTypeId), crate::error::ApiError> {
-    Ok((path_id(event_id, "event")?.into(), path_id(ticket_type_id, "ticket type")?.into()))
+    Ok((path_id(event_id, "event")?, path_id(ticket_type_id, "ticket type")?))
 }
 
 /// A ticket type's application form (anyone)
@@ -163,7 +163,7 @@ pub async fn create_application(
     let ev = path_id(&event_id, "event")?;
     let input =
         ApplyInput { ticket_type_id: b.ticket_type_id, answers: b.answers, guest_names: b.guest_names };
-    Ok((StatusCode::CREATED, Json(s.app.apply(&who, ev.into(), input).await?.into())))
+    Ok((StatusCode::CREATED, Json(s.app.apply(&who, ev, input).await?.into())))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -192,8 +192,7 @@ pub async fn list_applications(
     ApiQuery(q): ApiQuery<ApplicationsQuery>,
 ) -> ApiResult<Json<Paged<ApplicationBody>>> {
     let ev = path_id(&event_id, "event")?;
-    let page =
-        s.app.event_applications(&who, ev.into(), q.status.as_deref(), q.limit, q.cursor.as_deref()).await?;
+    let page = s.app.event_applications(&who, ev, q.status.as_deref(), q.limit, q.cursor.as_deref()).await?;
     Ok(Json(Paged::from_page(page, ApplicationBody::from)))
 }
 
@@ -211,7 +210,7 @@ pub async fn get_application(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApplicationBody>> {
     let id = path_id(&id, "application")?;
-    Ok(Json(s.app.application(&who, id.into()).await?.into()))
+    Ok(Json(s.app.application(&who, id).await?.into()))
 }
 
 /// Approve an application: its tickets are issued and e-mailed (the event's organizer or an admin)
@@ -230,7 +229,7 @@ pub async fn approve_application(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ApplicationBody>> {
     let id = path_id(&id, "application")?;
-    Ok(Json(s.app.approve_application(&who, id.into()).await?.into()))
+    Ok(Json(s.app.approve_application(&who, id).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -258,7 +257,7 @@ pub async fn reject_application(
     ApiJson(b): ApiJson<RejectRequest>,
 ) -> ApiResult<Json<ApplicationBody>> {
     let id = path_id(&id, "application")?;
-    Ok(Json(s.app.reject_application(&who, id.into(), b.reason.as_deref()).await?.into()))
+    Ok(Json(s.app.reject_application(&who, id, b.reason.as_deref()).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -300,7 +299,7 @@ pub async fn approve_applications(
     let ev = path_id(&event_id, "event")?;
     let ids =
         b.application_ids.ok_or_else(|| crate::error::ApiError::field("application_ids", "is required"))?;
-    let results = s.app.approve_applications(&who, ev.into(), &ids).await?;
+    let results = s.app.approve_applications(&who, ev, &ids).await?;
     let approved = results.iter().filter(|r| r.result == BatchOutcome::Approved).count();
     let results = results
         .into_iter()

@@ -231,7 +231,7 @@ pub async fn create_ticket_type(
 ) -> ApiResult<(StatusCode, Json<TicketTypeBody>)> {
     let id = path_id(&event_id, "event")?;
     let input = TicketTypeInput::from(b);
-    let t = s.app.create_ticket_type(&who, id.into(), &input).await?;
+    let t = s.app.create_ticket_type(&who, id, &input).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
 
@@ -247,7 +247,7 @@ pub async fn list_ticket_types(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<TicketTypeList>> {
     let id = path_id(&event_id, "event")?;
-    let items = s.app.list_ticket_types(id.into()).await?.into_iter().map(TicketTypeBody::from).collect();
+    let items = s.app.list_ticket_types(id).await?.into_iter().map(TicketTypeBody::from).collect();
     Ok(Json(TicketTypeList { items }))
 }
 
@@ -283,7 +283,7 @@ pub async fn patch_ticket_type(
         requires_approval: b.requires_approval,
         allow_reentry: b.allow_reentry,
     };
-    Ok(Json(s.app.patch_ticket_type(&who, event_id.into(), tt.into(), patch).await?.into()))
+    Ok(Json(s.app.patch_ticket_type(&who, event_id, tt, patch).await?.into()))
 }
 
 pub(crate) async fn seats_page(
@@ -292,7 +292,7 @@ pub(crate) async fn seats_page(
     q: SeatQuery,
 ) -> ApiResult<Json<Paged<SeatBody>>> {
     let id = path_id(event_id, "event")?;
-    let page = s.app.list_seats(id.into(), q.status.as_deref(), q.limit, q.cursor.as_deref()).await?;
+    let page = s.app.list_seats(id, q.status.as_deref(), q.limit, q.cursor.as_deref()).await?;
     Ok(Json(Paged::from_page(page, SeatBody::from)))
 }
 
@@ -373,7 +373,7 @@ pub async fn get_reservation(
     Path(reservation_id): Path<String>,
 ) -> ApiResult<Json<ReservationBody>> {
     let id = path_id(&reservation_id, "reservation")?;
-    Ok(Json(s.app.get_reservation(&who, id.into()).await?.into()))
+    Ok(Json(s.app.get_reservation(&who, id).await?.into()))
 }
 
 /// Release a pending hold
@@ -391,6 +391,6 @@ pub async fn release_reservation(
     Path(reservation_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = path_id(&reservation_id, "reservation")?;
-    s.app.release_reservation(&who, id.into()).await?;
+    s.app.release_reservation(&who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

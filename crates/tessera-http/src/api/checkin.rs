@@ -255,7 +255,7 @@ pub async fn get_offline_bundle(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<OfflineBundleBody>> {
     let id = path_id(&event_id, "event")?;
-    let b = s.app.offline_bundle(&who, id.into()).await?;
+    let b = s.app.offline_bundle(&who, id).await?;
     Ok(Json(OfflineBundleBody {
         event_id: b.event_id,
         event_name: b.event_name,
@@ -322,9 +322,9 @@ pub async fn get_checkin_summary(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<CheckinSummaryBody>> {
     let id = path_id(&event_id, "event")?;
-    let (day, c) = s.app.checkin_summary(&who, id.into()).await?;
+    let (day, c) = s.app.checkin_summary(&who, id).await?;
     Ok(Json(CheckinSummaryBody {
-        event_id: id.into(),
+        event_id: id,
         day,
         inside_now: c.inside_now,
         entered_today: c.entered_today,
@@ -373,7 +373,7 @@ pub async fn list_event_staff(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<StaffListBody>> {
     let id = path_id(&event_id, "event")?;
-    let items = s.app.event_staff(&who, id.into()).await?.into_iter().map(StaffBody::from).collect();
+    let items = s.app.event_staff(&who, id).await?.into_iter().map(StaffBody::from).collect();
     Ok(Json(StaffListBody { items }))
 }
 
@@ -395,7 +395,7 @@ pub async fn add_event_staff(
 ) -> ApiResult<StatusCode> {
     let id = path_id(&event_id, "event")?;
     let user = path_id(&user_id, "user")?;
-    let added = s.app.add_event_staff(&who, id.into(), user.into()).await?;
+    let added = s.app.add_event_staff(&who, id, user).await?;
     Ok(if added { StatusCode::CREATED } else { StatusCode::OK })
 }
 
@@ -415,6 +415,6 @@ pub async fn remove_event_staff(
 ) -> ApiResult<StatusCode> {
     let id = path_id(&event_id, "event")?;
     let user = path_id(&user_id, "staff member")?;
-    s.app.remove_event_staff(&who, id.into(), user.into()).await?;
+    s.app.remove_event_staff(&who, id, user).await?;
     Ok(StatusCode::NO_CONTENT)
 }

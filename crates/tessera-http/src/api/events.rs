@@ -138,7 +138,7 @@ pub async fn get_event(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<EventBody>> {
     let id = path_id(&event_id, "event")?;
-    Ok(Json(s.app.get_event(id.into()).await?.into()))
+    Ok(Json(s.app.get_event(id).await?.into()))
 }
 
 /// Create an event (organizers and admins)
@@ -224,7 +224,7 @@ pub async fn patch_event(
         hold_seconds: b.hold_seconds,
         max_per_person: b.max_per_person,
     };
-    Ok(Json(s.app.patch_event(&who, id.into(), patch).await?.into()))
+    Ok(Json(s.app.patch_event(&who, id, patch).await?.into()))
 }
 
 /// Cancel an event (its organizer or an admin)
@@ -244,7 +244,7 @@ pub async fn delete_event(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<EventBody>> {
     let id = path_id(&event_id, "event")?;
-    Ok(Json(s.app.cancel_event(&who, id.into()).await?.into()))
+    Ok(Json(s.app.cancel_event(&who, id).await?.into()))
 }
 
 /// Categories with their number of published events

@@ -67,7 +67,7 @@ pub async fn buy_tickets(
         idempotency_key: key,
         queue_token: queue,
     };
-    let r = s.app.buy_now(&who, id.into(), &buy).await?;
+    let r = s.app.buy_now(&who, id, &buy).await?;
     Ok(crate::api::wallet::receipt_response(r))
 }
 
@@ -90,7 +90,7 @@ pub async fn refund_purchase(
     Path(purchase_id): Path<String>,
 ) -> ApiResult<Json<RefundBody>> {
     let id = path_id(&purchase_id, "purchase")?;
-    let (p, amount) = s.app.refund(&who, id.into()).await?;
+    let (p, amount) = s.app.refund(&who, id).await?;
     Ok(Json(RefundBody { purchase: p.into(), refunded_amount: super::money(amount) }))
 }
 
@@ -119,7 +119,7 @@ pub async fn list_event_purchases(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Paged<PurchaseBody>>> {
     let id = path_id(&event_id, "event")?;
-    let page = s.app.event_purchases(&who, id.into(), q.limit, q.cursor.as_deref()).await?;
+    let page = s.app.event_purchases(&who, id, q.limit, q.cursor.as_deref()).await?;
     Ok(Json(Paged::from_page(page, PurchaseBody::from)))
 }
 

@@ -197,7 +197,7 @@ pub async fn set_queue(
         admission_window_seconds: b.admission_window_seconds,
         opens_at: b.opens_at,
     };
-    Ok(Json(s.app.set_queue(&who, id.into(), input).await?.into()))
+    Ok(Json(s.app.set_queue(&who, id, input).await?.into()))
 }
 
 /// An event's waiting room: settings and live counts
@@ -212,7 +212,7 @@ pub async fn get_queue(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<QueueInfoBody>> {
     let id = path_id(&event_id, "event")?;
-    Ok(Json(s.app.queue_info(id.into()).await?.into()))
+    Ok(Json(s.app.queue_info(id).await?.into()))
 }
 
 /// Join an event's waiting room
@@ -236,7 +236,7 @@ pub async fn join_queue(
     Path(event_id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<QueueStatusBody>)> {
     let id = path_id(&event_id, "event")?;
-    Ok(joined(s.app.join_queue(&who, Some(id.into()), &ip).await?))
+    Ok(joined(s.app.join_queue(&who, Some(id), &ip).await?))
 }
 
 /// Where a queue token's holder stands (cheap: reads only)

@@ -3,12 +3,11 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use tessera_domain::id::{EventId, PurchaseId, TicketId};
+use tessera_domain::id::{EventId, PurchaseId, TicketId, UserId};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::money;
 use crate::AppState;
@@ -112,7 +111,7 @@ pub async fn get_event_stats(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<EventStatsBody>> {
     let id = path_id(&event_id, "event")?;
-    let (event, st) = s.app.event_stats(&who, id.into()).await?;
+    let (event, st) = s.app.event_stats(&who, id).await?;
     #[allow(clippy::cast_precision_loss)]
     let fill_rate = event.max_attendees.map(|cap| st.tickets_sold as f64 / f64::from(cap.max(1)));
     Ok(Json(EventStatsBody {
@@ -204,7 +203,7 @@ pub struct ExportItem {
     pub status: String,
     pub ticket_type: Option<String>,
     pub seat_number: Option<i32>,
-    pub holder_id: Uuid,
+    pub holder_id: UserId,
     pub holder_name: String,
     pub holder_email: String,
     pub guest_name: Option<String>,
@@ -264,7 +263,7 @@ pub async fn export_event(
     if format != "csv" && format != "json" {
         return Err(ApiError::field("format", "must be csv or json"));
     }
-    let (event, rows) = s.app.event_export(&who, id.into()).await?;
+    let (event, rows) = s.app.event_export(&who, id).await?;
     let items: Vec<ExportItem> = rows
         .into_iter()
         .map(|r| ExportItem {
@@ -272,7 +271,7 @@ pub async fn export_event(
             status: r.status.to_string(),
             ticket_type: r.ticket_type,
             seat_number: r.seat_number,
-            holder_id: r.holder_id.into(),
+            holder_id: r.holder_id,
             holder_name: r.holder_name,
             holder_email: r.holder_email,
             guest_name: r.guest_name,

@@ -161,13 +161,13 @@ pub async fn get_ticket(
     Path(ticket_id): Path<String>,
 ) -> ApiResult<Json<TicketBody>> {
     let id = path_id(&ticket_id, "ticket")?;
-    Ok(Json(s.app.ticket(&who, id.into()).await?.into()))
+    Ok(Json(s.app.ticket(&who, id).await?.into()))
 }
 
 async fn ticket_code(s: &AppState, who: &tessera_app::Principal, raw: &str) -> Result<String, ApiError> {
     let id = path_id(raw, "ticket")?;
     s.app
-        .ticket(who, id.into())
+        .ticket(who, id)
         .await?
         .code
         .ok_or_else(|| ApiError::new(StatusCode::GONE, "ticket_void", "this ticket is void: it has no code"))
@@ -228,7 +228,7 @@ pub async fn get_ticket_pdf(
     Path(ticket_id): Path<String>,
 ) -> ApiResult<Response> {
     let id = path_id(&ticket_id, "ticket")?;
-    let v = s.app.ticket(&who, id.into()).await?;
+    let v = s.app.ticket(&who, id).await?;
     let code = v.code.ok_or_else(|| {
         ApiError::new(StatusCode::GONE, "ticket_void", "this ticket is void: it has no code")
     })?;
@@ -262,7 +262,7 @@ pub async fn list_event_keys(
     Path(event_id): Path<String>,
 ) -> ApiResult<Json<EventKeysBody>> {
     let id = path_id(&event_id, "event")?;
-    let items = s.app.event_keys(&who, id.into()).await?.into_iter().map(EventKeyBody::from).collect();
+    let items = s.app.event_keys(&who, id).await?.into_iter().map(EventKeyBody::from).collect();
     Ok(Json(EventKeysBody { items }))
 }
 
@@ -285,7 +285,7 @@ pub async fn rotate_event_key(
     Path(event_id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<EventKeyBody>)> {
     let id = path_id(&event_id, "event")?;
-    Ok((StatusCode::CREATED, Json(s.app.rotate_event_key(&who, id.into()).await?.into())))
+    Ok((StatusCode::CREATED, Json(s.app.rotate_event_key(&who, id).await?.into())))
 }
 
 /// Retire an event key that no longer signs
@@ -307,7 +307,7 @@ pub async fn retire_event_key(
 ) -> ApiResult<StatusCode> {
     let id = path_id(&event_id, "event")?;
     let key_id = key_id.parse::<i64>().map_err(|_| ApiError::not_found("event key"))?;
-    s.app.retire_event_key(&who, id.into(), key_id).await?;
+    s.app.retire_event_key(&who, id, key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -340,7 +340,7 @@ pub async fn resend_ticket(
     Path(ticket_id): Path<String>,
 ) -> ApiResult<Response> {
     let id = path_id(&ticket_id, "ticket")?;
-    Ok(accepted(s.app.resend_ticket(&who, id.into()).await?).into_response())
+    Ok(accepted(s.app.resend_ticket(&who, id).await?).into_response())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -376,7 +376,7 @@ pub async fn send_event_tickets(
         crate::extract::parse_json(&body)?
     };
     let all = b.all.unwrap_or(false);
-    Ok(accepted(s.app.send_event_tickets(&who, id.into(), all).await?).into_response())
+    Ok(accepted(s.app.send_event_tickets(&who, id, all).await?).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -413,7 +413,7 @@ pub async fn get_job(
     Path(job_id): Path<String>,
 ) -> ApiResult<Json<JobBody>> {
     let id = path_id(&job_id, "job")?;
-    let j = s.app.job(&who, id.into()).await?;
+    let j = s.app.job(&who, id).await?;
     Ok(Json(JobBody {
         job_id: j.job_id,
         kind: j.kind,
@@ -444,7 +444,7 @@ pub async fn reissue_ticket(
     Path(ticket_id): Path<String>,
 ) -> ApiResult<Response> {
     let id = path_id(&ticket_id, "ticket")?;
-    let v = s.app.reissue_ticket(&who, id.into()).await?;
+    let v = s.app.reissue_ticket(&who, id).await?;
     let location = format!("/tickets/{}", v.ticket.ticket_id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(TicketBody::from(v))).into_response())
 }

@@ -86,7 +86,7 @@ pub async fn get_user(
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<UserBody>> {
     let id = path_id(&user_id, "user")?;
-    Ok(Json(s.app.get_user(&who, id.into()).await?.into()))
+    Ok(Json(s.app.get_user(&who, id).await?.into()))
 }
 
 /// List accounts (admins)
@@ -133,7 +133,7 @@ pub async fn patch_user(
         role: b.role,
         disabled: b.disabled,
     };
-    let (user, outcome) = s.app.patch_user(&who, id.into(), input).await?;
+    let (user, outcome) = s.app.patch_user(&who, id, input).await?;
     Ok(Json(PatchedUserBody {
         user: user.into(),
         sessions_ended: outcome.sessions_ended,
