@@ -12,12 +12,15 @@ pub mod accounts;
 pub mod applications;
 pub mod auth;
 pub mod booking;
+pub mod calls;
 pub mod catalogue;
+pub mod chats;
 pub mod checkin;
 pub mod checkout;
 pub mod cursor;
 pub mod error;
 pub mod jobs;
+pub mod live;
 mod loading;
 pub mod mail;
 pub mod printable;
@@ -97,6 +100,8 @@ pub struct AppConfig {
     pub rate_limits: RateLimits,
     pub tickets: ticket_codes::TicketConfig,
     pub mail: mail::MailConfig,
+    pub chat: chats::ChatConfig,
+    pub calls: calls::CallConfig,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -113,6 +118,8 @@ pub struct App {
     access_tokens: Arc<verified::Verified<sessions::TokenClaims>>,
     sessions: Arc<sessions::Sessions>,
     queue_tokens: Arc<verified::Verified<auth::QueueTicket>>,
+    hub: Arc<live::Hub>,
+    send_limiter: Arc<chats::SendLimiter>,
 }
 
 /// Where the database is and how many connections to keep.
@@ -156,6 +163,8 @@ impl App {
             access_tokens: Arc::default(),
             sessions: Arc::default(),
             queue_tokens: Arc::default(),
+            hub: Arc::default(),
+            send_limiter: Arc::default(),
         })
     }
 

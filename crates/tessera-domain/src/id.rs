@@ -104,6 +104,21 @@ ids! {
     JobId;
     /// An application for a ticket.
     ApplicationId;
+    /// A chat: an event's (with the event's id), a direct chat or a group.
+    ChatId;
+    /// A chat message.
+    MessageId;
+    /// A call between two people.
+    CallId;
+    /// A WebRTC signal relayed between a call's parties.
+    SignalId;
+}
+
+impl ChatId {
+    /// An event's chat, which has the event's id (it is made with the event).
+    pub const fn of_event(event_id: EventId) -> ChatId {
+        ChatId(event_id.as_uuid())
+    }
 }
 
 #[cfg(test)]

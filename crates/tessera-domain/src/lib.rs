@@ -6,6 +6,7 @@
 pub mod application;
 pub mod booking;
 pub mod cause;
+pub mod chat;
 pub mod checkin;
 pub mod clock;
 pub mod event;

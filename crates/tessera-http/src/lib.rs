@@ -84,6 +84,8 @@ impl std::ops::Deref for AppState {
         (name = "tickets", description = "E-tickets, their signed codes and the event keys behind them"),
         (name = "applications", description = "Application forms, applications for named guests, approval and rejection"),
         (name = "check-in", description = "Door scanning online and offline, door staff and counts"),
+        (name = "chats", description = "Event, direct and group chats: messages, read markers, moderation, and live delivery over a WebSocket"),
+        (name = "calls", description = "Calls between two people; WebRTC signaling over the WebSocket"),
         (name = "concerts", description = "Concert reservation API (compatible paths), sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -123,6 +125,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::tickets::router())
         .merge(api::checkin::router())
         .merge(api::applications::router())
+        .merge(api::chats::router())
+        .merge(api::calls::router())
+        .merge(api::live::router())
 }
 
 /// The OpenAPI document generated from the routes (committed as `openapi.json`), with the

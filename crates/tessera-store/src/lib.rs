@@ -17,6 +17,9 @@ use sqlx::sqlite::{
 
 pub mod applications;
 pub mod bulk;
+mod bus;
+pub mod calls;
+pub mod chats;
 pub mod checkin;
 mod durability;
 pub mod events;
@@ -191,6 +194,8 @@ pub struct Store {
     /// PostgreSQL: a few connections whose commits do not wait for the WAL flush (see
     /// `unsynced_pool`), opened when first used.
     unsynced: Option<PgPool>,
+    /// Chat signals to every instance (bus.rs).
+    bus: std::sync::Arc<bus::Bus>,
 }
 
 /// Runs `$body` with `$p` bound to the pool for reads (`read`) or writes (`write`), on either backend.
@@ -262,6 +267,7 @@ impl Store {
                 writer: None,
                 readers: None,
                 unsynced: Some(unsynced),
+                bus: bus::Bus::new(opts.pg_schema.as_deref()),
             })
         } else if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url)
@@ -299,6 +305,7 @@ impl Store {
                 writer: Some(writer),
                 readers: Some(readers),
                 unsynced: None,
+                bus: bus::Bus::new(None),
             })
         } else {
             Err(StoreError::other(format!(

@@ -30,12 +30,24 @@ pub struct TestDb {
     file: Option<std::path::PathBuf>,
     /// The server URL and the schema made for this test.
     pg_schema: Option<(String, String)>,
+    /// How it was opened, for a second instance on the same database.
+    opts: Option<StoreOptions>,
 }
 
 impl TestDb {
     /// A store the test opened itself (kept when dropped).
     pub fn existing(store: Store) -> TestDb {
-        TestDb { store, file: None, pg_schema: None }
+        TestDb { store, file: None, pg_schema: None, opts: None }
+    }
+}
+
+impl TestDb {
+    /// Another store on the same database, as a second server instance would open it (on
+    /// PostgreSQL it hears the first one's chat signals; on SQLite it does not).
+    #[allow(clippy::expect_used)]
+    pub async fn second_instance(&self) -> Store {
+        let opts = self.opts.as_ref().expect("a test database made by test_db");
+        Store::connect(opts).await.expect("connect a second instance")
     }
 }
 
@@ -90,7 +102,8 @@ pub async fn test_db(backend: Backend) -> TestDb {
             (o, None, Some((url, schema)))
         }
     };
-    let db = TestDb { store: Store::connect(&opts).await.expect("connect test database"), file, pg_schema };
+    let store = Store::connect(&opts).await.expect("connect test database");
+    let db = TestDb { store, file, pg_schema, opts: Some(opts) };
     // Made before migrating, so a failed migration still drops the schema.
     db.store.migrate().await.expect("migrate test database");
     db

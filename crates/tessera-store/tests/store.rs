@@ -10,6 +10,9 @@ use tessera_store::{Backend, StoreError};
 use time::macros::datetime;
 use uuid::Uuid;
 
+#[path = "store/chats.rs"]
+mod chats;
+
 both!(
     placeholders_bind_by_number,
     duplicate_email_is_conflict,

@@ -84,6 +84,21 @@ pub struct Config {
     pub shed_queue_wait_ms: u64,
     /// Scheduler lag above which new requests are shed (0: off).
     pub shed_max_lag_ms: u64,
+    /// Chat messages one person may send per second (429 beyond).
+    pub chat_messages_per_second: u32,
+    /// Live (WebSocket) connections one person may hold on one instance.
+    pub chat_connections_per_user: usize,
+    /// Deliveries queued for one live connection before it is closed as too slow.
+    pub chat_outbox_capacity: usize,
+    /// Seconds a call rings before it counts as missed.
+    pub call_ring_secs: i64,
+    /// ICE servers for calls: STUN URLs, TURN URLs (comma-separated), the secret shared with the
+    /// TURN server (credentials are computed from it, the TURN REST scheme) and their lifetime.
+    pub stun_urls: Option<String>,
+    pub turn_urls: Option<String>,
+    pub turn_secret: Option<Secret>,
+    pub turn_secret_file: Option<PathBuf>,
+    pub turn_ttl_secs: i64,
 }
 
 impl Default for Config {
@@ -126,8 +141,22 @@ impl Default for Config {
             concurrency_logins: None,
             shed_queue_wait_ms: 20,
             shed_max_lag_ms: 2,
+            chat_messages_per_second: 5,
+            chat_connections_per_user: 8,
+            chat_outbox_capacity: 512,
+            call_ring_secs: 45,
+            stun_urls: None,
+            turn_urls: None,
+            turn_secret: None,
+            turn_secret_file: None,
+            turn_ttl_secs: 3600,
         }
     }
+}
+
+/// A comma-separated list, without empty entries.
+pub fn list(v: Option<&str>) -> Vec<String> {
+    v.unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 impl Config {
@@ -152,6 +181,9 @@ impl Config {
         }
         if let Some(p) = &c.metrics_token_file {
             c.metrics_token = Some(Secret(read_secret(p)?));
+        }
+        if let Some(p) = &c.turn_secret_file {
+            c.turn_secret = Some(Secret(read_secret(p)?));
         }
         if let Some(p) = &c.ticket_master_key_file {
             c.ticket_master_key = Some(Secret(read_secret(p)?));
@@ -187,6 +219,20 @@ impl Config {
             && t.0.len() < 16
         {
             bail!("TESSERA_METRICS_TOKEN must be at least 16 characters");
+        }
+        if self.chat_messages_per_second == 0
+            || self.chat_connections_per_user == 0
+            || self.chat_outbox_capacity == 0
+        {
+            bail!(
+                "TESSERA_CHAT_MESSAGES_PER_SECOND, _CONNECTIONS_PER_USER and _OUTBOX_CAPACITY must be positive"
+            );
+        }
+        if !(5..=600).contains(&self.call_ring_secs) || !(60..=86_400).contains(&self.turn_ttl_secs) {
+            bail!("TESSERA_CALL_RING_SECS must be 5 to 600 and TESSERA_TURN_TTL_SECS 60 to 86400");
+        }
+        if self.turn_urls.is_some() != self.turn_secret.is_some() {
+            bail!("set both TESSERA_TURN_URLS and TESSERA_TURN_SECRET, or neither");
         }
         if let Some(f) = &self.log_format
             && f != "json"

@@ -11,6 +11,8 @@ pub mod tickets;
 
 use std::sync::Arc;
 
+use tessera_app::calls::CallConfig;
+use tessera_app::chats::ChatConfig;
 use tessera_app::mail::MailConfig;
 use tessera_app::ticket_codes::TicketConfig;
 use tessera_app::{App, AppConfig, DatabaseOptions, RateLimits, SystemClock, TokenConfig};
@@ -40,6 +42,18 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             from: cfg.mail_from.clone(),
             smtp_url: cfg.smtp_url.as_ref().map(|s| s.0.clone()),
             outbox_dir: cfg.mail_outbox.clone(),
+        },
+        chat: ChatConfig {
+            messages_per_second: cfg.chat_messages_per_second,
+            connections_per_user: cfg.chat_connections_per_user,
+            outbox_capacity: cfg.chat_outbox_capacity,
+        },
+        calls: CallConfig {
+            ring_secs: cfg.call_ring_secs,
+            stun_urls: config::list(cfg.stun_urls.as_deref()),
+            turn_urls: config::list(cfg.turn_urls.as_deref()),
+            turn_secret: cfg.turn_secret.as_ref().map(|s| s.0.clone()),
+            turn_ttl_secs: cfg.turn_ttl_secs,
         },
     };
     Ok(App::connect(&db, app_cfg, Arc::new(SystemClock)).await?)

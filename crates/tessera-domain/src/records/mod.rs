@@ -4,7 +4,9 @@
 
 mod accounts;
 mod booking;
+mod calls;
 mod catalogue;
+mod chat;
 mod door;
 mod jobs;
 mod stats;
@@ -12,7 +14,9 @@ mod tickets;
 
 pub use accounts::*;
 pub use booking::*;
+pub use calls::*;
 pub use catalogue::*;
+pub use chat::*;
 pub use door::*;
 pub use jobs::*;
 pub use stats::*;

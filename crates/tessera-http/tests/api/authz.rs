@@ -27,10 +27,12 @@ use uuid::Uuid;
 use tessera_app::Principal;
 use tessera_app::applications::ApplyInput;
 use tessera_app::booking::ReserveInput;
+use tessera_app::chats::{ChatConfig, SendInput};
 use tessera_app::domain::Role;
 use tessera_app::domain::booking::{SeatMapInput, TicketTypeInput};
 use tessera_app::domain::event::EventInput;
 use tessera_app::queue::QueueSettingsInput;
+use tessera_domain::records::CallMove;
 use tessera_store::Backend;
 
 use crate::both;
@@ -116,6 +118,13 @@ enum Use {
     FreshAssignedStaff,
     /// A new account with an unused refresh token (the body's `refresh_token`).
     FreshSession,
+    /// A new message of A in C's chat: `{message_id}`.
+    FreshMessage,
+    /// A new account holding a place of E (so it shares E with everyone): `{user_id}`.
+    FreshCallee,
+    /// A new call ringing for A, from a new account holding a place of E (A's earlier calls
+    /// ended first, so A is free): `{call_id}`.
+    FreshCall,
 }
 
 /// The concrete values of one cell.
@@ -130,6 +139,10 @@ struct Ids {
     application: Uuid,
     job: Uuid,
     api_key: Uuid,
+    /// C's chat (it has C's id) and A's message in it.
+    chat: Uuid,
+    message: Uuid,
+    call: Uuid,
     key_id: i32,
     code: String,
     queue_token: String,
@@ -196,10 +209,19 @@ const OWNER_OR_ADMIN: [u16; 8] = [401, 200, 404, 404, 404, 200, 404, 404];
 
 /// The matrix: one row per route of the OpenAPI document.
 fn table() -> Vec<Row> {
-    [account_rows(), catalogue_rows(), booking_rows(), ticket_rows(), application_rows(), door_and_ops_rows()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        account_rows(),
+        catalogue_rows(),
+        booking_rows(),
+        ticket_rows(),
+        application_rows(),
+        door_and_ops_rows(),
+        chat_rows(),
+        call_rows(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Accounts, sessions and API keys.
@@ -349,6 +371,61 @@ fn application_rows() -> Vec<Row> {
     ]
 }
 
+/// Chats: the chat of event C (A holds its one ticket; O organizes it, S_E staffs it) and A's
+/// messages in it.
+fn chat_rows() -> Vec<Row> {
+    use Use::*;
+    // C's chat is its members': A, O, S_E and admins; everyone else 404, as for no chat.
+    const CHAT_MEMBER: [u16; 8] = [401, 200, 404, 404, 404, 200, 200, 200];
+    let until = |_: &Ids| Some(json!({"until": "2100-01-01T00:00:00Z"}));
+    vec![
+        // A direct chat with A: A cannot open one with themself (400). Everyone else shares an
+        // event with A by this row (the purchase rows above bought places of E for each
+        // caller), and admins may open chats with anyone; the 403 for people who share none is
+        // in chats.rs.
+        row("POST", "/chats", [401, 400, 201, 201, 201, 201, 201, 201])
+            .body(|i| Some(json!({"kind": "direct", "member_ids": [i.user]}))),
+        row("GET", "/chats", SIGNED_IN),
+        row("GET", "/chats/{chat_id}", CHAT_MEMBER),
+        row("GET", "/chats/{chat_id}/messages", CHAT_MEMBER),
+        row("POST", "/chats/{chat_id}/messages", [401, 201, 404, 404, 404, 201, 201, 201])
+            .body(|i| Some(json!({"body": "hello", "client_id": i.nonce.simple().to_string()}))),
+        // Only the sender edits; other members are refused (403).
+        row("PATCH", "/chats/{chat_id}/messages/{message_id}", [401, 200, 404, 404, 404, 403, 403, 403])
+            .body(|_| Some(json!({"body": "edited"}))),
+        // The sender, or the event's organizer and admins as its chat's moderators.
+        row("DELETE", "/chats/{chat_id}/messages/{message_id}", [401, 204, 404, 404, 404, 204, 204, 403])
+            .uses(FreshMessage),
+        row("PUT", "/chats/{chat_id}/read", CHAT_MEMBER).body(|_| Some(json!({"seq": 1}))),
+        // Muting someone (a fresh account) in C's chat: its moderators only.
+        row("PUT", "/chats/{chat_id}/mutes/{user_id}", [401, 403, 404, 404, 404, 204, 204, 403])
+            .uses(FreshStaffAccount)
+            .body(until),
+        row("DELETE", "/chats/{chat_id}/mutes/{user_id}", [401, 403, 404, 404, 404, 204, 204, 403])
+            .uses(FreshStaffAccount),
+        // Signed in, a plain GET is told to upgrade to a WebSocket.
+        row("GET", "/ws", [401, 426, 426, 426, 426, 426, 426, 426]),
+    ]
+}
+
+/// Calls: a fresh call ringing for A (from someone who is not a column). Only its two parties
+/// see a call: everyone else gets 404, admins too.
+fn call_rows() -> Vec<Row> {
+    use Use::*;
+    const PARTY: [u16; 8] = [401, 200, 404, 404, 404, 404, 404, 404];
+    vec![
+        // Calling a fresh holder of a place of E, with whom everyone signed in shares E (the
+        // purchase rows above bought places of E for each caller).
+        row("POST", "/calls", SIGNED_IN_201).uses(FreshCallee).body(|i| Some(json!({"receiver_id": i.user}))),
+        row("GET", "/calls", SIGNED_IN),
+        row("GET", "/calls/ice-servers", SIGNED_IN),
+        row("GET", "/calls/{call_id}", PARTY).uses(FreshCall),
+        row("POST", "/calls/{call_id}/answer", PARTY).uses(FreshCall),
+        row("POST", "/calls/{call_id}/decline", PARTY).uses(FreshCall),
+        row("POST", "/calls/{call_id}/end", PARTY).uses(FreshCall),
+    ]
+}
+
 /// Check-in, door staff and operations.
 fn door_and_ops_rows() -> Vec<Row> {
     use Use::*;
@@ -426,6 +503,10 @@ struct Fx {
     job: Uuid,
     queue_token: String,
     login_email: String,
+    /// Event C of O (S_E its staff) for the chat rows: A holds its only ticket, so its chat's
+    /// members stay A, O, S_E (and admins) whatever other rows buy on E.
+    chat_event: Uuid,
+    message: Uuid,
 }
 
 /// An account made straight in the store (no password hashing), with an access token.
@@ -490,7 +571,9 @@ fn approval_type_input(name: String) -> TicketTypeInput {
 
 impl Fx {
     async fn new(b: Backend) -> Fx {
-        let t = TestApp::new(b).await;
+        // The test clock stands still: every message of the matrix is sent in one second.
+        let chat = ChatConfig { messages_per_second: 1000, ..Default::default() };
+        let t = TestApp::with_config(b, tessera_app::AppConfig { chat, ..Default::default() }).await;
         let unused = "$argon2id$unused";
         let Account { principal: a, token: a_t, .. } = account(&t, Role::Attendee, unused).await;
         let Account { principal: b_p, token: b_t, .. } = account(&t, Role::Attendee, unused).await;
@@ -544,6 +627,8 @@ impl Fx {
             job: Uuid::nil(),
             queue_token: String::new(),
             login_email,
+            chat_event: Uuid::nil(),
+            message: Uuid::nil(),
         };
         fx.tokens = CALLERS
             .iter()
@@ -571,6 +656,18 @@ impl Fx {
         fx.queue_event = fx.new_event(true).await;
         let joined = fx.t.app.join_queue(&fx.a, Some(fx.queue_event.into()), "192.0.2.1").await.unwrap();
         fx.queue_token = joined.queue_token;
+        fx.chat_event = fx.new_event(false).await;
+        let c = fx.chat_event.into();
+        let ga = fx.t.app.create_ticket_type(&fx.o, c, &ga_input()).await.unwrap().row.ticket_type_id;
+        let input = ReserveInput {
+            event_id: Some(c),
+            ticket_type_id: Some(ga),
+            quantity: Some(1),
+            ..Default::default()
+        };
+        let hold = fx.t.app.reserve(&fx.a, &input).await.unwrap().reservation.reservation_id;
+        fx.t.app.pay(&fx.a, Some(hold), None, None).await.unwrap();
+        fx.message = fx.message().await;
         fx
     }
 
@@ -620,6 +717,28 @@ impl Fx {
             .into()
     }
 
+    /// A new attendee who bought a place of E.
+    async fn holder_of_e(&self) -> Principal {
+        let p = account(&self.t, Role::Attendee, "$argon2id$unused").await.principal;
+        let app = &self.t.app;
+        app.charge(&p, Some("10")).await.unwrap();
+        let input = ReserveInput {
+            event_id: Some(self.event.into()),
+            ticket_type_id: Some(self.ga.into()),
+            quantity: Some(1),
+            ..Default::default()
+        };
+        let hold = app.reserve(&p, &input).await.unwrap().reservation.reservation_id;
+        app.pay(&p, Some(hold), None, None).await.unwrap();
+        p
+    }
+
+    /// A new message of A in C's chat.
+    async fn message(&self) -> Uuid {
+        let input = SendInput { body: Some("hello".into()), client_id: None };
+        self.t.app.send_message(&self.a, self.chat_event.into(), input).await.unwrap().0.message_id.into()
+    }
+
     /// A new event of O with S_E its door staff (and its waiting room on, if asked).
     async fn new_event(&self, queue: bool) -> Uuid {
         let input = event_input("Fresh Night", "general");
@@ -644,6 +763,9 @@ impl Fx {
             application: self.application,
             job: self.job,
             api_key: Uuid::nil(),
+            chat: self.chat_event,
+            message: self.message,
+            call: Uuid::nil(),
             key_id: 1,
             code: self.code.clone(),
             queue_token: self.queue_token.clone(),
@@ -690,6 +812,17 @@ impl Fx {
                 i.user = account(&self.t, Role::Staff, "$argon2id$unused").await.principal.user_id.into();
                 app.add_event_staff(&self.o, self.event.into(), i.user.into()).await.unwrap();
             }
+            Use::FreshMessage => i.message = self.message().await,
+            Use::FreshCallee => i.user = self.holder_of_e().await.user_id.into(),
+            Use::FreshCall => {
+                for c in app.calls(&self.a, Some(100), None).await.unwrap().items {
+                    if c.status.is_live() {
+                        app.move_call(&self.a, c.call_id, CallMove::End).await.unwrap();
+                    }
+                }
+                let caller = self.holder_of_e().await;
+                i.call = app.start_call(&caller, Some(self.a.user_id), None).await.unwrap().call_id.into();
+            }
             Use::FreshSession => {
                 let p = account(&self.t, Role::Attendee, "$argon2id$unused").await.principal;
                 let token = tessera_app::auth::random_token();
@@ -723,6 +856,9 @@ fn fill(template: &str, i: &Ids) -> String {
         .replace("{job_id}", &i.job.to_string())
         .replace("{api_key_id}", &i.api_key.to_string())
         .replace("{key_id}", &i.key_id.to_string())
+        .replace("{chat_id}", &i.chat.to_string())
+        .replace("{message_id}", &i.message.to_string())
+        .replace("{call_id}", &i.call.to_string())
         .replace("{queue_token}", &i.queue_token)
 }
 

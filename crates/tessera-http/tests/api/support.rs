@@ -152,6 +152,22 @@ impl TestApp {
         self.router.clone()
     }
 
+    /// Serves the router on a free loopback port (real HTTP, for WebSockets); its address.
+    pub async fn serve(&self) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// A second server instance on the same database (its own app, store and router), as
+    /// another process would be.
+    pub async fn second_instance(&self) -> TestApp {
+        let store = self.db.second_instance().await;
+        Self::on_db(TestDb::existing(store), (*self.app.config).clone(), no_shedding()).await
+    }
+
     /// Sends a request; `body` is sent as JSON.
     pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Res {
         let mut b = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
