@@ -1,8 +1,8 @@
 //! Compiles the PostgreSQL variants of the tests as ignored unless TESSERA_TEST_DATABASE_URL is
 //! set, so a run without a server shows them as skipped rather than passed.
 ///
-/// The e-mail tests need python3 (for the aiosmtpd SMTP server they install and start): without
-/// it they are compiled as ignored too.
+/// The e-mail tests need python3 (for the aiosmtpd SMTP server they install and start), and the
+/// browser test Chromium: without them they are compiled as ignored too.
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(tessera_smtp)");
     println!("cargo::rerun-if-env-changed=PATH");
@@ -10,6 +10,15 @@ fn main() {
     let path = std::env::var_os("PATH").unwrap_or_default();
     if std::env::split_paths(&path).any(|dir| dir.join("python3").is_file()) {
         println!("cargo::rustc-cfg=tessera_smtp");
+    }
+    // The browser test needs Chromium (Debian's chromium): without it, it is compiled as ignored.
+    println!("cargo::rustc-check-cfg=cfg(tessera_chromium)");
+    println!("cargo::rerun-if-env-changed=TESSERA_CHROMIUM");
+    let chromium = ["chromium", "chromium-browser"];
+    if std::env::var_os("TESSERA_CHROMIUM").is_some()
+        || std::env::split_paths(&path).any(|dir| chromium.iter().any(|n| dir.join(n).is_file()))
+    {
+        println!("cargo::rustc-cfg=tessera_chromium");
     }
     println!("cargo::rustc-check-cfg=cfg(tessera_pg)");
     println!("cargo::rerun-if-env-changed=TESSERA_TEST_DATABASE_URL");

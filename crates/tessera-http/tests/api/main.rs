@@ -13,6 +13,7 @@ mod api_keys;
 mod applications;
 mod authz;
 mod booking;
+mod browser;
 mod calls;
 mod cancellation;
 mod chats;
