@@ -29,6 +29,7 @@ export DATABASE_URL="sqlite://$dir/st.db" TESSERA_LOG=warn TESSERA_MAIL_OUTBOX="
 # An idle keep-alive connection the server closes just as the client reuses it is a client-side
 # error to schemathesis: keep them open for the run.
 export TESSERA_LOGIN_LIMIT_PER_EMAIL=1000000 TESSERA_LOGIN_LIMIT_PER_IP=1000000 TESSERA_SHED_MAX_LAG_MS=0
+export TESSERA_CHAT_MESSAGES_PER_SECOND=1000000 TESSERA_FILES_DIR="$dir/files"
 export TESSERA_HEADER_READ_TIMEOUT_SECS=300
 "$bin" migrate >/dev/null
 "$bin" admin create --email admin@st.test --password admin-password-1 >/dev/null

@@ -67,6 +67,28 @@ EXPECTED_REFUSALS = {
         # Only a code Tessera signed is a ticket.
         (422, None, r"this is not a ticket code"),
     ],
+    # A direct chat has one other person and no name; nobody opens a chat with themself.
+    "POST /chats": [
+        (400, r"member_ids", r"a direct chat has exactly one other person|name at least one other person"),
+        (400, r"name", r"a direct chat has no name"),
+    ],
+    # Text is trimmed; a message with nothing but spaces is empty.
+    "POST /chats/{chat_id}/messages": [(400, r"body", r"must not be empty|is required")],
+    "PATCH /chats/{chat_id}/messages/{message_id}": [(400, r"body", r"must not be empty")],
+    # Waiting and the history's cursor go with `after` and without it respectively.
+    "GET /chats/{chat_id}/messages": [
+        (400, r"wait", r"waiting needs `after`"),
+        (400, r"cursor", r"is for the history"),
+    ],
+    "PUT /chats/{chat_id}/mutes/{user_id}": [
+        (400, r"until", r"must be in the future"),
+        (400, r"chat_id", r"only an event's chat"),
+    ],
+    "POST /calls": [(400, r"receiver_id", r"you cannot call yourself")],
+    # A plain request to the WebSocket endpoint is told to upgrade.
+    "GET /ws": [(426, None, r".")],
+    # The content is sniffed: random bytes are not an accepted kind of file.
+    "POST /files": [(415, None, r"accepted:"), (400, r"file", r"is empty")],
 }
 # Reserving depends on the event: seat numbers on a seated event, a ticket type and quantity on
 # general admission, the per-person limit, seats that exist.

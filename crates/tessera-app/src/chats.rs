@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tessera_domain::chat::{self, SendWindow};
-use tessera_domain::id::{ChatId, MessageId, UserId};
+use tessera_domain::id::{ChatId, FileId, MessageId, UserId};
 use tessera_domain::page::{Page, page_cursor, parse_limit};
 use tessera_domain::records::{
     Chat, ChatKind, ChatMember, ChatSignal, ChatView, MemberState, Membership, Message, NewMessage, Sent,
@@ -76,6 +76,8 @@ pub struct MessageQuery {
 pub struct SendInput {
     pub body: Option<String>,
     pub client_id: Option<String>,
+    /// A file of the sender's to attach (the body may then be empty).
+    pub file_id: Option<FileId>,
 }
 
 /// Per-person send windows (this instance's; each instance counts its own).
@@ -276,10 +278,16 @@ impl App {
         chat_id: ChatId,
         input: SendInput,
     ) -> Result<(Message, bool)> {
-        let body = chat::message_body(input.body.as_deref()).map_err(|m| AppError::invalid("body", m))?;
+        let body = match (input.body.as_deref().map(str::trim), input.file_id) {
+            (None | Some(""), Some(_)) => String::new(),
+            (b, _) => chat::message_body(b).map_err(|m| AppError::invalid("body", m))?,
+        };
         let client_id =
             chat::client_id(input.client_id.as_deref()).map_err(|m| AppError::invalid("client_id", m))?;
         self.chat_of_member(who, chat_id).await?;
+        if let Some(f) = input.file_id {
+            self.attachable(who, f).await?;
+        }
         let now = self.now();
         if let Some(until) = self.store.member_state(chat_id, who.user_id).await?.muted_until
             && until > now
@@ -293,6 +301,7 @@ impl App {
             chat_id,
             sender_id: who.user_id,
             body,
+            file_id: input.file_id,
             client_id,
             created_at: now,
         };

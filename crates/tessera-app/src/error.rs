@@ -33,6 +33,12 @@ pub enum AppError {
     /// 410: the ticket was voided (refunded, cancelled or reissued).
     #[error("void: {0}")]
     TicketVoid(&'static str),
+    /// 413: the upload is larger than the limit (bytes).
+    #[error("too large: more than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// 415: a content Tessera does not accept (the text says which are).
+    #[error("unsupported content: {0}")]
+    Unsupported(String),
     /// 429: try again after this many seconds.
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },

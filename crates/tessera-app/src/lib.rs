@@ -19,6 +19,7 @@ pub mod checkin;
 pub mod checkout;
 pub mod cursor;
 pub mod error;
+pub mod files;
 pub mod jobs;
 pub mod live;
 mod loading;
@@ -102,6 +103,7 @@ pub struct AppConfig {
     pub mail: mail::MailConfig,
     pub chat: chats::ChatConfig,
     pub calls: calls::CallConfig,
+    pub files: files::FilesConfig,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -120,6 +122,7 @@ pub struct App {
     queue_tokens: Arc<verified::Verified<auth::QueueTicket>>,
     hub: Arc<live::Hub>,
     send_limiter: Arc<chats::SendLimiter>,
+    storage: files::Storage,
 }
 
 /// Where the database is and how many connections to keep.
@@ -151,6 +154,7 @@ impl App {
         let keys = auth::Keys::load(&store, &config.tokens).await?;
         let master = ticket_codes::MasterKey::load(&store, &config.tickets).await?;
         let mailer = mail::Mailer::new(&config.mail)?;
+        let storage = files::Storage::open(&config.files)?;
         Ok(App {
             store,
             config: Arc::new(config),
@@ -165,6 +169,7 @@ impl App {
             queue_tokens: Arc::default(),
             hub: Arc::default(),
             send_limiter: Arc::default(),
+            storage,
         })
     }
 

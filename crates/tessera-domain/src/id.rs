@@ -112,6 +112,8 @@ ids! {
     CallId;
     /// A WebRTC signal relayed between a call's parties.
     SignalId;
+    /// An uploaded file.
+    FileId;
 }
 
 impl ChatId {

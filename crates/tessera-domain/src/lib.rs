@@ -10,6 +10,7 @@ pub mod chat;
 pub mod checkin;
 pub mod clock;
 pub mod event;
+pub mod files;
 pub mod id;
 pub mod jobs;
 pub mod key_seal;

@@ -117,6 +117,14 @@ impl From<AppError> for ApiError {
             }
             AppError::Gone(m) => ApiError::new(StatusCode::GONE, "hold_expired", m),
             AppError::TicketVoid(m) => ApiError::new(StatusCode::GONE, "ticket_void", m),
+            AppError::TooLarge { limit } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the upload is larger than the limit of {limit} bytes"),
+            ),
+            AppError::Unsupported(m) => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_content", m)
+            }
             AppError::RateLimited { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..ApiError::new(

@@ -77,8 +77,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
         let message = e.inner().to_string();
+        // A missing field is reported at its parent: name the field itself.
+        let missing = message.strip_prefix("missing field `").and_then(|m| m.split('`').next());
+        let field = match (e.path().to_string(), missing) {
+            (p, Some(m)) if p == "." => m.to_string(),
+            (p, Some(m)) => format!("{p}.{m}"),
+            (p, None) => p,
+        };
         ApiError::bad_request(
             "validation_failed",
             format!("{field}: {message}"),
@@ -158,6 +164,25 @@ where
         let state = AppState::from_ref(state);
         let principal = state.app.authenticate(bearer_token(&parts.headers)?).await?;
         Ok(Auth(principal))
+    }
+}
+
+/// The caller if they sent credentials (bad ones are still 401), for routes open to everyone
+/// that show more to some.
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl<S> FromRequestParts<S> for MaybeAuth
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(MaybeAuth(None));
+        }
+        Auth::from_request_parts(parts, state).await.map(|Auth(p)| MaybeAuth(Some(p)))
     }
 }
 

@@ -3,7 +3,6 @@
 //! The same [`router`] serves the standalone server, the Lambda entry and the tests.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -12,7 +11,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -86,6 +84,7 @@ impl std::ops::Deref for AppState {
         (name = "check-in", description = "Door scanning online and offline, door staff and counts"),
         (name = "chats", description = "Event, direct and group chats: messages, read markers, moderation, and live delivery over a WebSocket"),
         (name = "calls", description = "Calls between two people; WebRTC signaling over the WebSocket"),
+        (name = "files", description = "File upload and download: event images, chat attachments"),
         (name = "concerts", description = "Concert reservation API (compatible paths), sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -127,6 +126,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::applications::router())
         .merge(api::chats::router())
         .merge(api::calls::router())
+        .merge(api::files::router())
         .merge(api::live::router())
 }
 
@@ -178,10 +178,7 @@ pub fn router(state: AppState) -> Router {
             .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any))
             .layer(axum::middleware::from_fn_with_state(shedder, middleware::observe))
             .layer(CatchPanicLayer::new())
-            .layer(TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                Duration::from_secs(30),
-            ))
+            .layer(axum::middleware::from_fn(middleware::deadline))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
 }

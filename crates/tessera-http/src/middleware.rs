@@ -157,3 +157,19 @@ pub async fn method_not_allowed() -> ApiError {
         "this method is not allowed on this path",
     )
 }
+
+/// How long a request may take to be answered (408 beyond).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Answers 408 for a request not answered within `REQUEST_TIMEOUT`, except an upload, which takes
+/// as long as its bytes take to arrive (the connection's own read timeouts still apply). A
+/// download's body streams after its answer has begun, so it is not cut either.
+pub async fn deadline(req: Request, next: Next) -> Response {
+    if req.method() == axum::http::Method::POST && req.uri().path() == "/files" {
+        return next.run(req).await;
+    }
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}

@@ -14,12 +14,12 @@ use crate::{Backend, Result, Store, StoreError, WritePool, affected, bind_args, 
 const CHAT: &str = "c.chat_id, c.kind, c.event_id, COALESCE(c.name, e.name) AS name, c.created_by, c.last_seq, \
      c.last_message_id, c.created_at, c.updated_at";
 const FROM_CHAT: &str = "chats c LEFT JOIN events e ON e.event_id = c.event_id";
-const MESSAGE: &str = "message_id, chat_id, seq, change_seq, sender_id, body, client_id, created_at, edited_at, \
-     deleted_at, deleted_by";
+const MESSAGE: &str = "message_id, chat_id, seq, change_seq, sender_id, body, file_id, client_id, created_at, \
+     edited_at, deleted_at, deleted_by";
 
 /// Whether user `$U` is in chat `c`: a listed member, or for an event's chat one of its ticket
 /// holders, its organizer or its door staff. `$U` is replaced by the placeholder.
-const IS_MEMBER: &str = "CASE WHEN c.kind = 'event' THEN (
+pub(crate) const IS_MEMBER: &str = "CASE WHEN c.kind = 'event' THEN (
         EXISTS (SELECT 1 FROM tickets t WHERE t.user_id = $U AND t.event_id = c.event_id AND t.status = 'valid')
         OR EXISTS (SELECT 1 FROM events o WHERE o.event_id = c.event_id AND o.organizer_id = $U)
         OR EXISTS (SELECT 1 FROM event_staff s WHERE s.event_id = c.event_id AND s.user_id = $U))
@@ -242,8 +242,9 @@ impl Store {
                     return Ok(None);
                 };
                 let inserted = sqlx::query(
-                    "INSERT INTO messages (message_id, chat_id, seq, change_seq, sender_id, body, client_id, created_at)
-                     VALUES ($1, $2, $3, $3, $4, $5, $6, $7)",
+                    "INSERT INTO messages (message_id, chat_id, seq, change_seq, sender_id, body, client_id, created_at,
+                         file_id)
+                     VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(m.message_id)
                 .bind(m.chat_id)
@@ -252,6 +253,7 @@ impl Store {
                 .bind(&m.body)
                 .bind(m.client_id.as_deref())
                 .bind(m.created_at)
+                .bind(m.file_id)
                 .execute(&mut *tx)
                 .await;
                 if let Err(sqlx::Error::Database(db)) = &inserted

@@ -23,6 +23,7 @@ pub mod chats;
 pub mod checkin;
 mod durability;
 pub mod events;
+pub mod files;
 mod hot_path;
 pub mod jobs;
 pub mod limits;

@@ -99,6 +99,12 @@ pub struct Config {
     pub turn_secret: Option<Secret>,
     pub turn_secret_file: Option<PathBuf>,
     pub turn_ttl_secs: i64,
+    /// Where uploaded files go: a local directory, or an S3 bucket (with the `aws` feature;
+    /// credentials, region and endpoint from the usual `AWS_*` variables).
+    pub files_dir: PathBuf,
+    pub files_s3_bucket: Option<String>,
+    /// The largest upload, in bytes.
+    pub files_max_bytes: u64,
 }
 
 impl Default for Config {
@@ -150,6 +156,9 @@ impl Default for Config {
             turn_secret: None,
             turn_secret_file: None,
             turn_ttl_secs: 3600,
+            files_dir: PathBuf::from("files"),
+            files_s3_bucket: None,
+            files_max_bytes: 100 * 1024 * 1024,
         }
     }
 }
@@ -230,6 +239,12 @@ impl Config {
         }
         if !(5..=600).contains(&self.call_ring_secs) || !(60..=86_400).contains(&self.turn_ttl_secs) {
             bail!("TESSERA_CALL_RING_SECS must be 5 to 600 and TESSERA_TURN_TTL_SECS 60 to 86400");
+        }
+        if self.files_max_bytes == 0 {
+            bail!("TESSERA_FILES_MAX_BYTES must be positive");
+        }
+        if self.files_s3_bucket.is_some() && !cfg!(feature = "aws") {
+            bail!("TESSERA_FILES_S3_BUCKET needs a build with the `aws` feature");
         }
         if self.turn_urls.is_some() != self.turn_secret.is_some() {
             bail!("set both TESSERA_TURN_URLS and TESSERA_TURN_SECRET, or neither");

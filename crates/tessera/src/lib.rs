@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use tessera_app::calls::CallConfig;
 use tessera_app::chats::ChatConfig;
+use tessera_app::files::FilesConfig;
 use tessera_app::mail::MailConfig;
 use tessera_app::ticket_codes::TicketConfig;
 use tessera_app::{App, AppConfig, DatabaseOptions, RateLimits, SystemClock, TokenConfig};
@@ -54,6 +55,12 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             turn_urls: config::list(cfg.turn_urls.as_deref()),
             turn_secret: cfg.turn_secret.as_ref().map(|s| s.0.clone()),
             turn_ttl_secs: cfg.turn_ttl_secs,
+        },
+        files: FilesConfig {
+            dir: cfg.files_dir.clone(),
+            s3_bucket: cfg.files_s3_bucket.clone(),
+            s3_options: Vec::new(),
+            max_bytes: cfg.files_max_bytes,
         },
     };
     Ok(App::connect(&db, app_cfg, Arc::new(SystemClock)).await?)

@@ -364,3 +364,110 @@ async fn tickets_send_mails_every_holder(b: Backend) {
     assert_eq!(emails(), 4);
     assert!(tessera::tickets::send(&app, tessera_domain::id::EventId::new(), false).await.is_err());
 }
+
+/// The real server streams an upload to storage: a 1 GiB file goes through `tessera serve` while
+/// its peak resident memory stays flat (it never holds the file), and comes back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1_gib_upload_keeps_the_servers_memory_flat() {
+    use sha2::Digest;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SIZE: u64 = 1 << 30;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", format!("sqlite://{}/big.db", dir.path().display()))
+        .env("TESSERA_FILES_DIR", dir.path().join("files"))
+        .env("TESSERA_FILES_MAX_BYTES", (2 * SIZE).to_string())
+        .env("TESSERA_LOG", "warn")
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = server.id();
+    let _kill = Kill(&mut server);
+    // One request on a fresh connection; the status and body.
+    async fn request(port: u16, head: String, body: &[u8]) -> (u16, String) {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        s.write_all(body).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        let text = String::from_utf8_lossy(&out).to_string();
+        let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        (status, text.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+    }
+    let json_post = |path: &str, body: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+    };
+    let reg = r#"{"name":"Big","email":"big@example.com","password":"password123"}"#;
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not start");
+    assert_eq!(request(port, json_post("/auth/register", reg), reg.as_bytes()).await.0, 201);
+    let login = r#"{"email":"big@example.com","password":"password123"}"#;
+    let (_, body) = request(port, json_post("/auth/login", login), login.as_bytes()).await;
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let peak = || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap().to_string();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    };
+    let before = peak();
+
+    // The upload: a PNG signature, then a megabyte pattern, 1 GiB in all, streamed.
+    let boundary = "big-upload-boundary";
+    let preamble = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    );
+    let closing = format!("\r\n--{boundary}--\r\n");
+    let length = preamble.len() as u64 + SIZE + closing.len() as u64;
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "POST /files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(preamble.as_bytes()).await.unwrap();
+    let mut chunk: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 251) as u8).collect();
+    chunk[..8].copy_from_slice(b"\x89PNG\r\n\x1a\n");
+    let mut hash = sha2::Sha256::new();
+    for _ in 0..SIZE >> 20 {
+        hash.update(&chunk);
+        s.write_all(&chunk).await.unwrap();
+        chunk[..8].copy_from_slice(&[0; 8]);
+    }
+    s.write_all(closing.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    let file: serde_json::Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let sha: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!((file["size"].as_u64(), file["sha256"].as_str()), (Some(SIZE), Some(sha.as_str())));
+    let after = peak();
+    eprintln!("server peak RSS: {} MiB before the upload, {} MiB after", before >> 20, after >> 20);
+    // A fixed overhead (part buffers, allocator arenas): +46 MiB for 256 MiB, +50 MiB for 1 GiB.
+    assert!(after < before + (80 << 20), "the peak grew from {before} to {after} bytes");
+    // It is stored whole.
+    let stored = dir.path().join("files").join("files").join(file["file_id"].as_str().unwrap());
+    assert_eq!(std::fs::metadata(&stored).map(|m| m.len()).ok(), Some(SIZE));
+}

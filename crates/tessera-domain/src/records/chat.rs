@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use crate::id::{CallId, ChatId, EventId, MessageId, SignalId, UserId};
+use crate::id::{CallId, ChatId, EventId, FileId, MessageId, SignalId, UserId};
 use crate::text_enum::text_enum;
 
 text_enum! {
@@ -87,6 +87,8 @@ pub struct Message {
     pub change_seq: i64,
     pub sender_id: UserId,
     pub body: String,
+    /// An attached file (kept when the message is deleted, no longer readable through it).
+    pub file_id: Option<FileId>,
     pub client_id: Option<String>,
     pub created_at: OffsetDateTime,
     pub edited_at: Option<OffsetDateTime>,
@@ -123,6 +125,7 @@ pub struct NewMessage {
     pub chat_id: ChatId,
     pub sender_id: UserId,
     pub body: String,
+    pub file_id: Option<FileId>,
     pub client_id: Option<String>,
     pub created_at: OffsetDateTime,
 }
@@ -282,6 +285,7 @@ mod tests {
             change_seq: 3,
             sender_id: UserId::new(),
             body: "hi".into(),
+            file_id: None,
             client_id: None,
             created_at: t,
             edited_at: None,

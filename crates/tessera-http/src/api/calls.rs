@@ -98,7 +98,7 @@ impl CallBody {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StartCallRequest {
-    pub receiver_id: Option<UserId>,
+    pub receiver_id: UserId,
     /// The chat the call is placed from (both must be in it); without one, the two must share
     /// an event.
     pub chat_id: Option<ChatId>,
@@ -120,7 +120,7 @@ pub async fn start_call(
     Auth(who): Auth,
     ApiJson(b): ApiJson<StartCallRequest>,
 ) -> ApiResult<(StatusCode, Json<CallBody>)> {
-    let c = s.app.start_call(&who, b.receiver_id, b.chat_id).await?;
+    let c = s.app.start_call(&who, Some(b.receiver_id), b.chat_id).await?;
     let body = CallBody::new(c, s.app.now()).with_ice(s.app.ice_servers(&who));
     Ok((StatusCode::CREATED, Json(body)))
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tessera_domain::id::{ChatId, EventId, MessageId, UserId};
+use tessera_domain::id::{ChatId, EventId, FileId, MessageId, UserId};
 use tessera_domain::records::{ChatView, Message};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -43,6 +43,8 @@ pub struct MessageBody {
     pub change: String,
     pub sender_id: UserId,
     pub body: String,
+    /// An attached file (`GET /files/{file_id}`).
+    pub file_id: Option<FileId>,
     pub client_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -63,6 +65,7 @@ impl From<Message> for MessageBody {
             change_seq: m.change_seq,
             sender_id: m.sender_id,
             body: m.body,
+            file_id: m.file_id,
             client_id: m.client_id,
             created_at: m.created_at,
             edited_at: m.edited_at,
@@ -161,15 +164,25 @@ impl From<ChatView> for ChatSummaryBody {
     }
 }
 
+/// What kind of chat to open (an event's chat is made with the event).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NewChatKind {
+    Direct,
+    Group,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OpenChatRequest {
     /// direct (one other person) or group.
-    pub kind: Option<String>,
-    /// A group's name.
+    pub kind: NewChatKind,
+    /// A group's name (a direct chat has none).
+    #[schema(max_length = 100)]
     pub name: Option<String>,
     /// The other members: people who share an event with the caller (a ticket, or organizing or
-    /// staffing it).
-    pub member_ids: Option<Vec<UserId>>,
+    /// staffing it). A direct chat has one.
+    #[schema(min_items = 1, max_items = 49)]
+    pub member_ids: Vec<UserId>,
 }
 
 /// Open a direct or group chat
@@ -191,7 +204,11 @@ pub async fn open_chat(
     Auth(who): Auth,
     ApiJson(b): ApiJson<OpenChatRequest>,
 ) -> ApiResult<(StatusCode, Json<ChatBody>)> {
-    let input = OpenChat { kind: b.kind, name: b.name, member_ids: b.member_ids };
+    let kind = match b.kind {
+        NewChatKind::Direct => "direct",
+        NewChatKind::Group => "group",
+    };
+    let input = OpenChat { kind: Some(kind.to_string()), name: b.name, member_ids: Some(b.member_ids) };
     let (chat, created) = s.app.open_chat(&who, input).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(chat.into())))
 }
@@ -247,9 +264,11 @@ pub struct MessagesQuery {
     /// The history's next page (older messages).
     pub cursor: Option<String>,
     /// Catch up: the changes after this change number (`change_seq`), oldest first.
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// With `after`: wait up to this many seconds (at most 25) for a change when there is none
     /// yet (a long poll, for clients without WebSockets).
+    #[param(minimum = 0, maximum = 25)]
     pub wait: Option<u64>,
 }
 
@@ -277,10 +296,15 @@ pub async fn list_messages(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SendRequest {
-    /// 1 to 4000 characters.
+    /// 1 to 4000 characters (may be empty with a file).
+    #[schema(max_length = 4000)]
     pub body: Option<String>,
+    /// A file of yours (uploaded with `POST /files`) to attach: the chat's members may then read
+    /// it.
+    pub file_id: Option<FileId>,
     /// The client's id for this send: a retry with the same one answers the first message
     /// instead of sending again (1–64 visible ASCII characters).
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub client_id: Option<String>,
 }
 
@@ -305,14 +329,16 @@ pub async fn send_message(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<SendRequest>,
 ) -> ApiResult<(StatusCode, Json<MessageBody>)> {
-    let input = SendInput { body: b.body, client_id: b.client_id };
+    let input = SendInput { body: b.body, client_id: b.client_id, file_id: b.file_id };
     let (m, _replayed) = s.app.send_message(&who, chat_id(&id)?, input).await?;
     Ok((StatusCode::CREATED, Json(m.into())))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EditRequest {
-    pub body: Option<String>,
+    /// 1 to 4000 characters.
+    #[schema(min_length = 1, max_length = 4000)]
+    pub body: String,
 }
 
 fn ids(chat: &str, message: &str) -> Result<(ChatId, MessageId), crate::error::ApiError> {
@@ -338,7 +364,7 @@ pub async fn edit_message(
     ApiJson(b): ApiJson<EditRequest>,
 ) -> ApiResult<Json<MessageBody>> {
     let (c, m) = ids(&chat, &message)?;
-    Ok(Json(s.app.edit_message(&who, c, m, b.body.as_deref()).await?.into()))
+    Ok(Json(s.app.edit_message(&who, c, m, Some(&b.body)).await?.into()))
 }
 
 /// Delete a message: my own, or any in an event chat I moderate (a tombstone stays)
@@ -363,7 +389,8 @@ pub async fn delete_message(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ReadRequest {
     /// The change number read up to (a message's `change_seq` or `seq`).
-    pub seq: Option<i64>,
+    #[schema(minimum = 0)]
+    pub seq: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -387,14 +414,14 @@ pub async fn mark_read(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ReadRequest>,
 ) -> ApiResult<Json<ReadBody>> {
-    Ok(Json(ReadBody { last_read_seq: s.app.mark_read(&who, chat_id(&id)?, b.seq).await? }))
+    Ok(Json(ReadBody { last_read_seq: s.app.mark_read(&who, chat_id(&id)?, Some(b.seq)).await? }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MuteRequest {
     /// Until when (RFC 3339, in the future).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub until: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub until: OffsetDateTime,
 }
 
 /// Mute a member of an event chat (the event's organizer, admins)
@@ -414,8 +441,7 @@ pub async fn mute_member(
     Path((chat, user)): Path<(String, String)>,
     ApiJson(b): ApiJson<MuteRequest>,
 ) -> ApiResult<StatusCode> {
-    let until = b.until.ok_or_else(|| crate::error::ApiError::field("until", "is required"))?;
-    s.app.mute(&who, chat_id(&chat)?, path_id(&user, "user")?, Some(until)).await?;
+    s.app.mute(&who, chat_id(&chat)?, path_id(&user, "user")?, Some(b.until)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

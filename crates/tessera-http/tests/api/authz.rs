@@ -125,6 +125,8 @@ enum Use {
     /// A new call ringing for A, from a new account holding a place of E (A's earlier calls
     /// ended first, so A is free): `{call_id}`.
     FreshCall,
+    /// A new file of A's, attached to A's message in C's chat: `{file_id}`.
+    FreshFile,
 }
 
 /// The concrete values of one cell.
@@ -143,6 +145,7 @@ struct Ids {
     chat: Uuid,
     message: Uuid,
     call: Uuid,
+    file: Uuid,
     key_id: i32,
     code: String,
     queue_token: String,
@@ -164,13 +167,15 @@ struct Row {
     uses: Use,
     body: fn(&Ids) -> Option<Value>,
     expect: [u16; 8],
+    /// The body is a multipart upload of a small PNG (`POST /files`), not JSON.
+    multipart: bool,
     /// For some rows, the status alone does not say whether the caller was let act: a JSON
     /// pointer into the answer and the value each caller's answer must have there ("" = any).
     json: Option<(&'static str, [&'static str; 8])>,
 }
 
 fn row(method: &'static str, path: &'static str, expect: [u16; 8]) -> Row {
-    Row { method, path, query: "", uses: Use::Shared, body: |_| None, expect, json: None }
+    Row { method, path, query: "", uses: Use::Shared, body: |_| None, expect, json: None, multipart: false }
 }
 
 impl Row {
@@ -184,6 +189,10 @@ impl Row {
     }
     fn query(mut self, query: &'static str) -> Self {
         self.query = query;
+        self
+    }
+    fn multipart(mut self) -> Self {
+        self.multipart = true;
         self
     }
     fn json(mut self, pointer: &'static str, values: [&'static str; 8]) -> Self {
@@ -218,6 +227,7 @@ fn table() -> Vec<Row> {
         door_and_ops_rows(),
         chat_rows(),
         call_rows(),
+        file_rows(),
     ]
     .into_iter()
     .flatten()
@@ -426,6 +436,19 @@ fn call_rows() -> Vec<Row> {
     ]
 }
 
+/// Files: A's file attached to A's message in C's chat, so C's chat members may read it.
+fn file_rows() -> Vec<Row> {
+    use Use::*;
+    const CHAT_MEMBER: [u16; 8] = [401, 200, 404, 404, 404, 200, 200, 200];
+    vec![
+        row("POST", "/files", SIGNED_IN_201).multipart(),
+        row("GET", "/files/{file_id}", CHAT_MEMBER),
+        row("GET", "/files/{file_id}/meta", CHAT_MEMBER),
+        // Its owner and admins; the chat's other members may read it but not delete it (403).
+        row("DELETE", "/files/{file_id}", [401, 204, 404, 404, 404, 204, 403, 403]).uses(FreshFile),
+    ]
+}
+
 /// Check-in, door staff and operations.
 fn door_and_ops_rows() -> Vec<Row> {
     use Use::*;
@@ -507,6 +530,8 @@ struct Fx {
     /// members stay A, O, S_E (and admins) whatever other rows buy on E.
     chat_event: Uuid,
     message: Uuid,
+    /// A's file, attached to A's message in C's chat.
+    file: Uuid,
 }
 
 /// An account made straight in the store (no password hashing), with an access token.
@@ -629,6 +654,7 @@ impl Fx {
             login_email,
             chat_event: Uuid::nil(),
             message: Uuid::nil(),
+            file: Uuid::nil(),
         };
         fx.tokens = CALLERS
             .iter()
@@ -668,6 +694,7 @@ impl Fx {
         let hold = fx.t.app.reserve(&fx.a, &input).await.unwrap().reservation.reservation_id;
         fx.t.app.pay(&fx.a, Some(hold), None, None).await.unwrap();
         fx.message = fx.message().await;
+        fx.file = fx.attached_file().await;
         fx
     }
 
@@ -733,9 +760,21 @@ impl Fx {
         p
     }
 
+    /// A new file of A's, attached to a message of A's in C's chat.
+    async fn attached_file(&self) -> Uuid {
+        let token = self.tokens[1].as_deref();
+        let r =
+            crate::files::upload_with(&self.t, token, "", "file", "map.png", &crate::files::png(64)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let file = r.body["file_id"].as_str().unwrap().parse::<Uuid>().unwrap();
+        let input = SendInput { body: None, client_id: None, file_id: Some(file.into()) };
+        self.t.app.send_message(&self.a, self.chat_event.into(), input).await.unwrap();
+        file
+    }
+
     /// A new message of A in C's chat.
     async fn message(&self) -> Uuid {
-        let input = SendInput { body: Some("hello".into()), client_id: None };
+        let input = SendInput { body: Some("hello".into()), client_id: None, file_id: None };
         self.t.app.send_message(&self.a, self.chat_event.into(), input).await.unwrap().0.message_id.into()
     }
 
@@ -766,6 +805,7 @@ impl Fx {
             chat: self.chat_event,
             message: self.message,
             call: Uuid::nil(),
+            file: self.file,
             key_id: 1,
             code: self.code.clone(),
             queue_token: self.queue_token.clone(),
@@ -813,6 +853,7 @@ impl Fx {
                 app.add_event_staff(&self.o, self.event.into(), i.user.into()).await.unwrap();
             }
             Use::FreshMessage => i.message = self.message().await,
+            Use::FreshFile => i.file = self.attached_file().await,
             Use::FreshCallee => i.user = self.holder_of_e().await.user_id.into(),
             Use::FreshCall => {
                 for c in app.calls(&self.a, Some(100), None).await.unwrap().items {
@@ -859,6 +900,7 @@ fn fill(template: &str, i: &Ids) -> String {
         .replace("{chat_id}", &i.chat.to_string())
         .replace("{message_id}", &i.message.to_string())
         .replace("{call_id}", &i.call.to_string())
+        .replace("{file_id}", &i.file.to_string())
         .replace("{queue_token}", &i.queue_token)
 }
 
@@ -934,7 +976,20 @@ impl Fx {
             path = format!("{path}?{}", fill(r.query, &ids));
         }
         assert!(!path.contains('{'), "{} {}: a placeholder the test does not fill: {path}", r.method, r.path);
-        let res = self.t.call(r.method, &path, self.token(n), (r.body)(&ids)).await;
+        let res = if r.multipart {
+            let query = path.strip_prefix("/files").unwrap_or("");
+            crate::files::upload_with(
+                &self.t,
+                self.token(n),
+                query,
+                "file",
+                "cell.png",
+                &crate::files::png(64),
+            )
+            .await
+        } else {
+            self.t.call(r.method, &path, self.token(n), (r.body)(&ids)).await
+        };
         let expected = r.expect[n];
         let got = res.status.as_u16();
         let mut wrong = got != expected;

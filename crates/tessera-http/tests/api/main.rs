@@ -21,6 +21,7 @@ mod checkin;
 mod edges;
 mod errors;
 mod events;
+mod files;
 mod live;
 mod mail;
 mod ops;

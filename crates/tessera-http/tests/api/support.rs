@@ -55,6 +55,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// Where e-mail goes when the test names no SMTP server or outbox of its own.
     pub outbox: tempfile::TempDir,
+    /// Where uploaded files go when the test names no directory of its own.
+    pub files: tempfile::TempDir,
 }
 
 /// A registered, signed-in account.
@@ -135,6 +137,10 @@ impl TestApp {
         if config.mail.smtp_url.is_none() && config.mail.outbox_dir == AppConfig::default().mail.outbox_dir {
             config.mail.outbox_dir = outbox.path().to_path_buf();
         }
+        let files = tempfile::tempdir().unwrap();
+        if config.files.dir == AppConfig::default().files.dir {
+            config.files.dir = files.path().to_path_buf();
+        }
         let clock = Arc::new(TestClock(Mutex::new(tessera_app::domain::clock::now())));
         let app = App::new(db.store.clone(), config, clock.clone()).await.unwrap();
         let state = AppState::new(Shared {
@@ -145,7 +151,7 @@ impl TestApp {
             shed_limits,
         });
         let router = tessera_http::router(state);
-        TestApp { app, clock, router, db, outbox }
+        TestApp { app, clock, router, db, outbox, files }
     }
 
     pub fn router(&self) -> Router {

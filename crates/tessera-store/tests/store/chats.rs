@@ -44,6 +44,7 @@ fn msg(chat_id: ChatId, sender_id: UserId, body: &str, client_id: Option<&str>) 
         chat_id,
         sender_id,
         body: body.into(),
+        file_id: None,
         client_id: client_id.map(str::to_string),
         created_at: datetime!(2026-06-01 10:05 UTC),
     }
