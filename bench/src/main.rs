@@ -2,13 +2,15 @@
 //! - `run` (catalogue): throughput and latency of catalogue reads, reported as ratios to a bare
 //!   hyper "hello world" measured in the same run on the same machine;
 //! - `flash`: a flash sale of a seated event through the waiting room (see flash.rs);
-//! - `checkin`: door scans of 10,000 valid tickets (see checkin.rs).
+//! - `checkin`: door scans of 10,000 valid tickets (see checkin.rs);
+//! - `chat`: 1,000 WebSocket clients in 50 chats, and 10,000 idle connections (see chat.rs).
 //!
 //! `bash bench/run.sh` builds release binaries and runs the catalogue scenario;
 //! `bash bench/run.sh flash` runs the flash sale. The load generator is a
 //! small keep-alive HTTP/1.1 client in this binary; it shares the cores with the server under test,
 //! which is why only same-run ratios mean anything.
 
+mod chat;
 mod checkin;
 mod flash;
 mod hello;
@@ -53,6 +55,8 @@ enum Cmd {
     Checkin(checkin::CheckinArgs),
     /// Run the overload scenario (load shedding).
     Overload(overload::OverloadArgs),
+    /// Run the chat scenario (WebSocket delivery, idle connections' memory).
+    Chat(chat::ChatArgs),
 }
 
 #[derive(clap::Args, Clone)]
@@ -114,6 +118,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Flash(args) => rt.block_on(run_flash(args)),
         Cmd::Checkin(args) => rt.block_on(run_checkin(args)),
         Cmd::Overload(args) => rt.block_on(run_overload(args)),
+        Cmd::Chat(args) => rt.block_on(run_chat(args)),
     }
 }
 
@@ -339,5 +344,37 @@ async fn run_overload(args: overload::OverloadArgs) -> anyhow::Result<()> {
     )?;
     println!("results written to {}", args.out.display());
     anyhow::ensure!(phases.iter().all(|p| p.alive), "the server went down");
+    Ok(())
+}
+
+async fn run_chat(args: chat::ChatArgs) -> anyhow::Result<()> {
+    let tmp = std::env::temp_dir().join(format!("tessera-chat-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let mut reports = Vec::new();
+    if !args.no_sqlite {
+        let url = format!("sqlite://{}/chat.db", tmp.display());
+        reports.push(chat::run_backend(&args, "sqlite", &url, None).await?);
+    }
+    if let Some(pg) = &args.postgres {
+        let schema = format!("chat_{}", std::process::id());
+        reports.push(chat::run_backend(&args, "postgres", pg, Some(schema)).await?);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let table = chat::table(&reports);
+    println!("\n{table}");
+    std::fs::create_dir_all(&args.out)?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let json = serde_json::json!({"scenario": "chat", "unix_time": stamp, "senders": args.senders,
+        "duration_secs": args.duration, "results": reports});
+    std::fs::write(args.out.join(format!("chat-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
+    std::fs::write(
+        args.out.join("chat-latest.md"),
+        format!(
+            "# Chat benchmark ({} chats of {} WebSocket clients, {} HTTP senders for {} s)\n\n{table}",
+            args.chats, args.members, args.senders, args.duration
+        ),
+    )?;
+    println!("results written to {}", args.out.display());
+    anyhow::ensure!(reports.iter().all(|r| r.delivered >= r.expected), "some messages were not delivered");
     Ok(())
 }

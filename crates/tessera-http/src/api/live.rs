@@ -34,6 +34,8 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::bearer_token;
 
+/// The WebSocket read and write buffers, per connection.
+const SOCKET_BUFFER: usize = 4 * 1024;
 /// Largest frame a client may send.
 const MAX_CLIENT_FRAME: usize = 16 * 1024;
 /// A send to the client that takes longer than this means it is not reading.
@@ -85,6 +87,10 @@ pub async fn live(
     })?;
     let live = s.app.live(&who).await?;
     Ok(upgrade
+        // Most connections sit idle: small buffers (tungstenite's default is 128 KiB each way)
+        // keep 10,000 of them in tens of megabytes rather than gigabytes.
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| serve(socket, live))
