@@ -73,8 +73,13 @@ EXPECTED_REFUSALS = {
         (400, r"name", r"a direct chat has no name"),
     ],
     # Text is trimmed; a message with nothing but spaces is empty.
-    "POST /chats/{chat_id}/messages": [(400, r"body", r"must not be empty|is required")],
-    "PATCH /chats/{chat_id}/messages/{message_id}": [(400, r"body", r"must not be empty")],
+    # (Control characters other than line breaks and tabs are not text.)
+    "POST /chats/{chat_id}/messages": [
+        (400, r"body", r"must not be empty|is required|must not contain control characters"),
+    ],
+    "PATCH /chats/{chat_id}/messages/{message_id}": [
+        (400, r"body", r"must not be empty|must not contain control characters"),
+    ],
     # Waiting and the history's cursor go with `after` and without it respectively.
     "GET /chats/{chat_id}/messages": [
         (400, r"wait", r"waiting needs `after`"),
@@ -88,7 +93,8 @@ EXPECTED_REFUSALS = {
     # A plain request to the WebSocket endpoint is told to upgrade.
     "GET /ws": [(426, None, r".")],
     # The content is sniffed: random bytes are not an accepted kind of file.
-    "POST /files": [(415, None, r"accepted:"), (400, r"file", r"is empty")],
+    # Multipart bodies the generator writes with part headers multer cannot read.
+    "POST /files": [(415, None, r"accepted:"), (400, r"file", r"is empty|failed to read headers")],
 }
 # Reserving depends on the event: seat numbers on a seated event, a ticket type and quantity on
 # general admission, the per-person limit, seats that exist.
