@@ -127,8 +127,8 @@ fn etag(f: &StoredFile) -> String {
 #[utoipa::path(get, path = "/files/{file_id}", tag = "files", security((), ("bearer" = [])),
     params(("file_id" = String, Path, description = "File id (UUID)")),
     responses(
-        (status = 200, description = "The content, with Content-Type, ETag and Content-Disposition", content_type = "application/octet-stream"),
-        (status = 206, description = "The range asked for (Content-Range)", content_type = "application/octet-stream"),
+        (status = 200, description = "The content, with Content-Type, ETag and Content-Disposition", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"), (Vec<u8> = "application/pdf"), (Vec<u8> = "text/plain; charset=utf-8"))),
+        (status = 206, description = "The range asked for (Content-Range)", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"), (Vec<u8> = "application/pdf"), (Vec<u8> = "text/plain; charset=utf-8"))),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 401, description = "Sign in to read this file", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
