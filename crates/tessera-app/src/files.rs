@@ -160,14 +160,10 @@ impl App {
         }
     }
 
-    /// A file's bytes (or the asked part of them) as a stream, for whoever may read it.
-    pub async fn download(
-        &self,
-        who: Option<&Principal>,
-        file_id: FileId,
-        range: RangeAsk,
-    ) -> Result<Download> {
-        let file = self.file(who, file_id).await?;
+    /// The bytes (or the asked part) of a file that [`App::file`] let the caller read: the
+    /// handler checks access once and reads the description's size, ETag and type from it.
+    pub async fn download(&self, file: StoredFile, range: RangeAsk) -> Result<Download> {
+        let file_id = file.file_id;
         let (opts, part) = match range {
             RangeAsk::Whole => (GetOptions::new(), None),
             RangeAsk::Part { start, end } => {

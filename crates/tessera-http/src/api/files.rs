@@ -169,7 +169,7 @@ pub async fn download_file(
         res.headers_mut().insert(header::CONTENT_RANGE, value(&format!("bytes */{size}"))?);
         return Ok(res);
     }
-    let d = s.app.download(who.as_ref(), id, ask).await?;
+    let d = s.app.download(meta, ask).await?;
     out.insert(header::CONTENT_TYPE, value(&d.file.content_type)?);
     out.insert(
         header::CONTENT_DISPOSITION,
