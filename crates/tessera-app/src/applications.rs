@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use tessera_domain::event::EventStatus;
 use tessera_domain::id::JobId;
 use tessera_domain::id::{ApplicationId, EventId, PurchaseId, ReservationId, TicketId, TicketTypeId};
-use tessera_domain::records::{Application, ApplicationStatus, Approval, TicketType};
+use tessera_domain::records::{Application, ApplicationStatus, Approval, Event, TicketType};
 
 use tessera_domain::application::{Answer, FormField, check_answers, parse_form, parse_guest_names};
 use tessera_domain::booking::on_sale;
@@ -102,6 +102,26 @@ impl App {
     /// Applies for tickets of a type sold by approval: one ticket per guest name, up to the
     /// type's per-person limit; one live application per person and type.
     pub async fn apply(&self, who: &Principal, event_id: EventId, i: ApplyInput) -> Result<Application> {
+        let row = self.check_application(who, event_id, i).await?;
+        match self.store.insert_application(&row).await {
+            Ok(()) => Ok(row),
+            Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
+                code: "already_applied",
+                detail: "you already have an application for this ticket type that is pending or approved"
+                    .into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Checks an application as `apply` would and answers the application it would file,
+    /// without filing it (the pages' confirmation step).
+    pub async fn check_application(
+        &self,
+        who: &Principal,
+        event_id: EventId,
+        i: ApplyInput,
+    ) -> Result<Application> {
         let event = self.get_event(event_id).await?;
         let now = self.now();
         if event.status != EventStatus::Published || event.start_time <= now {
@@ -138,15 +158,37 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        match self.store.insert_application(&row).await {
-            Ok(()) => Ok(row),
-            Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
-                code: "already_applied",
-                detail: "you already have an application for this ticket type that is pending or approved"
-                    .into(),
-            }),
-            Err(e) => Err(e.into()),
+        Ok(row)
+    }
+
+    /// The caller's own applications, newest first (the latest 100).
+    pub async fn my_applications(&self, who: &Principal) -> Result<Vec<Application>> {
+        Ok(self.store.applications_of_user(who.user_id, 100).await?)
+    }
+
+    /// The forms a fixed path such as `/apply/student` stands for: ticket types sold by approval
+    /// with that name, of published events still to come, soonest first.
+    pub async fn open_forms_named(&self, name: &str) -> Result<Vec<(Event, TicketType)>> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Ok(Vec::new());
         }
+        let types = self.store.open_approval_types_named(name, self.now(), 20).await?;
+        let mut out = Vec::with_capacity(types.len());
+        for t in types {
+            out.push((self.get_event(t.event_id).await?, t));
+        }
+        Ok(out)
+    }
+
+    /// A ticket type of an event (anyone may read ticket types).
+    pub async fn event_ticket_type(
+        &self,
+        event_id: EventId,
+        ticket_type_id: TicketTypeId,
+    ) -> Result<TicketType> {
+        let t = self.store.ticket_type(ticket_type_id).await?.filter(|t| t.event_id == event_id);
+        t.ok_or(AppError::NotFound("ticket type"))
     }
 
     /// An application: its applicant's, the event organizer's or an admin's to see.

@@ -48,6 +48,9 @@ impl Default for TokenConfig {
 pub(crate) struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The same secret, as the key of the pages' form tokens (HMAC-SHA256 over a label no JWT
+    /// starts with, so a form token is never a signature of anything else).
+    pub(crate) forms: Vec<u8>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -66,6 +69,7 @@ impl Keys {
         Ok(Keys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
+            forms: secret.into_bytes(),
         })
     }
 }

@@ -12,6 +12,7 @@ pub mod accounts;
 pub mod applications;
 pub mod auth;
 pub mod booking;
+pub mod browser_sessions;
 pub mod calls;
 pub mod catalogue;
 pub mod chats;

@@ -2,7 +2,7 @@
 //! may reserve only while admitted.
 
 use tessera_domain::event::EventStatus;
-use tessera_domain::id::{EventId, QueueEntryId};
+use tessera_domain::id::{EventId, QueueEntryId, UserId};
 use tessera_domain::records::{QueueConfig, QueueEntry, QueueEntryStatus, QueueState};
 
 use tessera_domain::queue_pace;
@@ -139,12 +139,35 @@ impl App {
         Ok(QueueInfo { state, waiting, admitted })
     }
 
-    /// Joins an event's waiting room (once per person: joining again answers the same entry).
+    /// Joins an event's waiting room (once per person: joining again answers the same entry);
+    /// 404 when the event has none.
     pub async fn join_queue(
         &self,
         who: &Principal,
         event_id: Option<EventId>,
         client_ip: &str,
+    ) -> Result<QueueView> {
+        self.join(who, event_id, client_ip, false).await
+    }
+
+    /// Seed 002's queue token: as `join_queue`, but an event without a waiting room answers an
+    /// admitted token, so a client written to its token → status → reserve flow works on any
+    /// seated event.
+    pub async fn queue_token_for(
+        &self,
+        who: &Principal,
+        event_id: Option<EventId>,
+        client_ip: &str,
+    ) -> Result<QueueView> {
+        self.join(who, event_id, client_ip, true).await
+    }
+
+    async fn join(
+        &self,
+        who: &Principal,
+        event_id: Option<EventId>,
+        client_ip: &str,
+        admit_without_room: bool,
     ) -> Result<QueueView> {
         let event_id = event_id.ok_or_else(|| AppError::invalid("event_id", "is required"))?;
         let event = self.get_event(event_id).await?;
@@ -161,6 +184,11 @@ impl App {
         let joined = match self.store.join_queue(QueueEntryId::new(), event_id, who.user_id, self.now()).await
         {
             Ok(x) => x,
+            // No waiting room: everyone is admitted at once (a client written to the token →
+            // status → reserve flow works the same on such an event).
+            Err(StoreError::NotFound) if admit_without_room => {
+                return self.admitted_without_queue(who.user_id, event_id, QueueEntryId::new(), None);
+            }
             Err(StoreError::NotFound) => return Err(AppError::NotFound("queue")),
             Err(e) => return Err(e.into()),
         };
@@ -191,12 +219,52 @@ impl App {
             };
             return self.queue_view_with(entry, state, false, Some(token.trim()));
         }
+        let Some(state) = state else {
+            // The event has no waiting room: the token was admitted when it was given.
+            return self.admitted_without_queue(t.user_id, t.event_id, t.entry_id, Some(token.trim()));
+        };
         let entry =
             self.store.queue_entry(t.entry_id, self.now()).await?.ok_or(AppError::NotFound("queue entry"))?;
-        // The entry is the token's, so of the same event: the state read above is its queue's.
-        let state = state.ok_or(AppError::NotFound("queue"))?;
         let same_place = entry.queue_position == t.position;
         self.queue_view_with(entry, &state, false, same_place.then_some(token.trim()))
+    }
+
+    /// The answer for an event without a waiting room: admitted now, nothing stored (a hold
+    /// on such an event asks for no token).
+    fn admitted_without_queue(
+        &self,
+        user_id: UserId,
+        event_id: EventId,
+        entry_id: QueueEntryId,
+        token: Option<&str>,
+    ) -> Result<QueueView> {
+        let now = self.now();
+        let entry = QueueEntry {
+            entry_id,
+            event_id,
+            user_id,
+            queue_position: 0,
+            status: QueueEntryStatus::Admitted,
+            admitted_at: Some(now),
+            expires_at: None,
+            created_at: now,
+        };
+        let queue_token = match token {
+            Some(t) => t.to_string(),
+            None => self.queue_token(user_id, event_id, entry_id, 0)?,
+        };
+        Ok(QueueView {
+            entry,
+            queue_token,
+            ahead: 0,
+            wait_secs: 0,
+            poll_after_secs: None,
+            poll_after_ms: None,
+            beyond_places: false,
+            opens_at: None,
+            places_left: None,
+            created: token.is_none(),
+        })
     }
 
     /// The event's queue state, read at most once per `recent::TTL` on this instance.

@@ -25,6 +25,7 @@ pub mod error;
 pub mod extract;
 mod middleware;
 pub mod shed;
+pub mod web;
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -47,6 +48,9 @@ pub struct Shared {
     pub metrics_token: Option<String>,
     /// Requests in flight per route class before the excess is shed (503).
     pub shed_limits: shed::ShedLimits,
+    /// Whether the pages' cookies are marked Secure (served over HTTPS, directly or behind a
+    /// proxy or API Gateway).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -85,6 +89,7 @@ impl std::ops::Deref for AppState {
         (name = "chats", description = "Event, direct and group chats: messages, read markers, moderation, and live delivery over a WebSocket"),
         (name = "calls", description = "Calls between two people; WebRTC signaling over the WebSocket"),
         (name = "files", description = "File upload and download: event images, chat attachments"),
+        (name = "festival", description = "Festival application API (compatible paths), sharing the handlers above"),
         (name = "concerts", description = "Concert reservation API (compatible paths), sharing the handlers above"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -120,6 +125,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::booking::router())
         .merge(api::wallet::router())
         .merge(api::concerts::router())
+        .merge(api::festival::router())
         .merge(api::queue::router())
         .merge(api::tickets::router())
         .merge(api::checkin::router())
@@ -166,6 +172,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, doc) = api_router().split_for_parts();
     let doc = truthful(doc);
     let routes = routes
+        .merge(web::router())
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state);

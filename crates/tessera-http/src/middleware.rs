@@ -88,8 +88,12 @@ async fn as_problem(res: Response, rid: String) -> Response {
     let content_type =
         res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let is_problem = content_type.starts_with(PROBLEM_JSON);
-    // A deliberate JSON answer (e.g. /health's 503 body) is left as it is.
-    if (is_problem && status.is_client_error()) || content_type.starts_with("application/json") {
+    // A deliberate JSON answer (e.g. /health's 503 body) or a page's own error page is left
+    // as it is.
+    if (is_problem && status.is_client_error())
+        || content_type.starts_with("application/json")
+        || content_type.starts_with("text/html")
+    {
         return res;
     }
     let (parts, body) = res.into_parts();

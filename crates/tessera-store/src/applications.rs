@@ -100,6 +100,17 @@ impl Store {
         })?)
     }
 
+    /// A person's applications, newest first.
+    pub async fn applications_of_user(&self, user_id: UserId, limit: i64) -> Result<Vec<Application>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM applications WHERE user_id = $1
+             ORDER BY created_at DESC, application_id DESC LIMIT $2"
+        );
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(user_id).bind(limit).fetch_all(p).await
+        })?)
+    }
+
     /// Approves a pending application in one transaction: decides it (a conditional update, so
     /// two organizers approving at once issue tickets once), takes its places of the ticket type
     /// (one conditional update: all of them or none), and writes the completed reservation, the

@@ -178,6 +178,27 @@ impl Store {
         })?)
     }
 
+    /// Ticket types sold by approval whose name is `name` (ignoring ASCII case), of published
+    /// events that start after `now`, soonest first: the forms a fixed path such as
+    /// `/apply/student` stands for.
+    pub async fn open_approval_types_named(
+        &self,
+        name: &str,
+        now: OffsetDateTime,
+        limit: i64,
+    ) -> Result<Vec<TicketType>> {
+        let cols = TT_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT {cols} FROM ticket_types t JOIN events e ON e.event_id = t.event_id
+             WHERE t.requires_approval AND lower(t.name) = lower($1)
+               AND e.status = 'published' AND e.start_time > $2
+             ORDER BY e.start_time, t.ticket_type_id LIMIT $3"
+        );
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(name).bind(now).bind(limit).fetch_all(p).await
+        })?)
+    }
+
     /// An event's ticket types with live sold and held counts.
     pub async fn ticket_types(&self, event_id: EventId, now: OffsetDateTime) -> Result<Vec<TicketTypeView>> {
         let sql = format!(

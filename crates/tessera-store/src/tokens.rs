@@ -33,6 +33,21 @@ impl Store {
         Ok(())
     }
 
+    /// The user a session (a refresh token kept by a browser as its sign-in cookie) belongs to,
+    /// while it is neither revoked nor expired. Reading does not spend it.
+    pub async fn live_session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<UserId>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT user_id FROM refresh_tokens
+                 WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(p)
+            .await
+        })?)
+    }
+
     /// Spends a refresh token with one conditional update, so two racing refreshes cannot both win.
     pub async fn rotate_refresh_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Rotation> {
         let spent: Option<(UserId, Uuid)> = on_db!(self, write, |p| {

@@ -21,6 +21,7 @@ both!(
     secret_first_insert_wins,
     stats_aggregate_purchases,
     refresh_token_rotates_once,
+    live_session_ends_with_revocation_and_expiry,
     provisioned_users_have_ledgered_balance,
     hot_path_and_other_writers_interleave,
     big_seat_maps_are_analyzed,
@@ -163,6 +164,25 @@ async fn refresh_token_rotates_once(b: Backend) {
     }
     assert_eq!(won, 1);
     assert_eq!(db.store.rotate_refresh_token("unknown", now).await.unwrap(), Rotation::Invalid);
+}
+
+/// A browser's session is live until it expires or is revoked; reading it does not spend it.
+async fn live_session_ends_with_revocation_and_expiry(b: Backend) {
+    let db = test_db(b).await;
+    let u = user("s@example.com");
+    db.store.insert_user(&u).await.unwrap();
+    let now = datetime!(2026-01-01 00:00 UTC);
+    let day = time::Duration::days(1);
+    db.store.insert_refresh_token("w1", u.user_id, Uuid::now_v7(), now + day, now).await.unwrap();
+    db.store.insert_refresh_token("w2", u.user_id, Uuid::now_v7(), now + day, now).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(db.store.live_session("w1", now).await.unwrap(), Some(u.user_id));
+    }
+    assert_eq!(db.store.live_session("w1", now + day).await.unwrap(), None, "expired");
+    assert_eq!(db.store.live_session("nope", now).await.unwrap(), None);
+    assert_eq!(db.store.end_session("w1", now).await.unwrap(), Some(u.user_id));
+    assert_eq!(db.store.live_session("w1", now).await.unwrap(), None, "logged out");
+    assert_eq!(db.store.live_session("w2", now).await.unwrap(), Some(u.user_id), "another device");
 }
 
 /// Bulk provisioning crosses chunk boundaries and leaves every balance equal to its ledger.

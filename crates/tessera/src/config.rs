@@ -31,6 +31,9 @@ pub struct Config {
     /// PEM certificate chain and key: both set means HTTPS.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Mark the pages' cookies Secure; default: when serving HTTPS. Set it behind a proxy that
+    /// terminates TLS.
+    pub secure_cookies: Option<bool>,
     /// HS256 signing secret (≥ 32 bytes); without it one is generated and kept in the database.
     pub jwt_secret: Option<Secret>,
     pub jwt_secret_file: Option<PathBuf>,
@@ -116,6 +119,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             tls_cert: None,
             tls_key: None,
+            secure_cookies: None,
             jwt_secret: None,
             jwt_secret_file: None,
             ticket_master_key: None,

@@ -10,6 +10,8 @@ use crate::config::Config;
 pub fn router(app: App, cfg: &Config) -> axum::Router {
     tessera_http::router(AppState::new(Shared {
         trusted_proxies: tessera_http::client_addr::TrustedProxies::None,
+        // API Gateway serves HTTPS only.
+        secure_cookies: true,
         ..crate::serve::shared(app, cfg)
     }))
     .layer(axum::middleware::from_fn(source_addr))

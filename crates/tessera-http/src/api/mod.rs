@@ -17,6 +17,7 @@ pub mod chats;
 pub mod checkin;
 pub mod concerts;
 pub mod events;
+pub mod festival;
 pub mod files;
 pub mod live;
 pub mod ops;

@@ -256,11 +256,14 @@ pub async fn get_queue_status(
     Ok(Json(s.app.queue_status(token.as_deref()).await?.into()))
 }
 
-/// Join a concert's waiting queue and get a token (same as POST /events/{event_id}/queue)
+/// Join a concert's waiting queue and get a token (as POST /events/{event_id}/queue)
+///
+/// A concert without a waiting room answers 201 with a token that is admitted at once (status
+/// `admitted`, position 0), so the token → status → reserve flow works on every concert.
 #[utoipa::path(post, path = "/queue/token", tag = "concerts", security(("bearer" = [])),
     request_body = QueueTokenRequest,
     responses(
-        (status = 201, body = QueueStatusBody),
+        (status = 201, description = "Joined, or admitted at once when there is no waiting room", body = QueueStatusBody),
         (status = 200, description = "Already in the queue", body = QueueStatusBody),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -274,5 +277,5 @@ pub async fn create_queue_token(
     ClientIp(ip): ClientIp,
     ApiJson(b): ApiJson<QueueTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<QueueStatusBody>)> {
-    Ok(joined(s.app.join_queue(&who, b.event_id, &ip).await?))
+    Ok(joined(s.app.queue_token_for(&who, b.event_id, &ip).await?))
 }

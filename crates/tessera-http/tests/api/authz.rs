@@ -151,6 +151,8 @@ struct Ids {
     queue_token: String,
     refresh_token: String,
     login_email: String,
+    /// A second password account for /api/v1/login (logins are limited per e-mail).
+    login_email2: String,
     /// Unique per cell (names, e-mails, scan ids).
     nonce: Uuid,
     /// The app's clock, RFC 3339.
@@ -250,6 +252,10 @@ fn account_rows() -> Vec<Row> {
         row("POST", "/auth/logout", [204; 8]).uses(FreshSession).body(refresh),
         row("GET", "/users/me", SIGNED_IN),
         row("GET", "/users", [401, 403, 403, 403, 403, 200, 403, 403]),
+        // the festival's paths
+        row("POST", "/api/v1/login", ANYONE)
+            .body(|i| Some(json!({"email": i.login_email2, "password": "password123"}))),
+        row("GET", "/api/v1/users", [401, 403, 403, 403, 403, 200, 403, 403]),
         row("GET", "/users/{user_id}", OWNER_OR_ADMIN),
         row("PATCH", "/users/{user_id}", OWNER_OR_ADMIN).body(|_| Some(json!({"name": "Ada Renamed"}))),
         row("GET", "/users/me/purchases", SIGNED_IN),
@@ -364,6 +370,10 @@ fn application_rows() -> Vec<Row> {
             .uses(FreshApprovalType)
             .body(|i| Some(json!({"ticket_type_id": i.ticket_type, "answers": {}, "guest_names": ["Aiko"]}))),
         row("GET", "/events/{event_id}/applications", EVENT_OWNER),
+        row("POST", "/api/v1/apply", SIGNED_IN_201).uses(FreshApprovalType).body(|i| {
+            Some(json!({"event_id": i.event, "ticket_type_id": i.ticket_type, "answers": {},
+                        "guest_names": ["Aiko"]}))
+        }),
         row("POST", "/events/{event_id}/applications/approve", EVENT_OWNER)
             .uses(FreshApplication)
             .body(|i| Some(json!({"application_ids": [i.application]})))
@@ -526,6 +536,7 @@ struct Fx {
     job: Uuid,
     queue_token: String,
     login_email: String,
+    login_email2: String,
     /// Event C of O (S_E its staff) for the chat rows: A holds its only ticket, so its chat's
     /// members stay A, O, S_E (and admins) whatever other rows buy on E.
     chat_event: Uuid,
@@ -610,6 +621,7 @@ impl Fx {
         // The one account that logs in with a password (POST /auth/login).
         let hash = tessera_app::auth::hash_password("password123".into()).await.unwrap();
         let login_email = account(&t, Role::Attendee, &hash).await.email;
+        let login_email2 = account(&t, Role::Attendee, &hash).await.email;
 
         // Event X of O2, with S_X its door staff (assigned over HTTP, as an organizer does).
         let x =
@@ -652,6 +664,7 @@ impl Fx {
             job: Uuid::nil(),
             queue_token: String::new(),
             login_email,
+            login_email2,
             chat_event: Uuid::nil(),
             message: Uuid::nil(),
             file: Uuid::nil(),
@@ -811,6 +824,7 @@ impl Fx {
             queue_token: self.queue_token.clone(),
             refresh_token: String::new(),
             login_email: self.login_email.clone(),
+            login_email2: self.login_email2.clone(),
             nonce: Uuid::now_v7(),
             now: tessera_app::domain::clock::format_ts(self.t.app.now()),
         };

@@ -25,6 +25,7 @@ mod files;
 mod live;
 mod mail;
 mod ops;
+mod pages;
 mod problems;
 mod purchases;
 mod queue;

@@ -148,6 +148,7 @@ impl TestApp {
             metrics: Some(metrics_handle()),
             trusted_proxies: tessera_http::client_addr::TrustedProxies::Hops(1),
             metrics_token: Some(METRICS_TOKEN.into()),
+            secure_cookies: false,
             shed_limits,
         });
         let router = tessera_http::router(state);
