@@ -437,6 +437,26 @@ impl App {
         Ok(self.store.add_staff(event_id, user_id, self.now()).await?)
     }
 
+    /// `add_event_staff` for the account with this e-mail (the dashboard's form).
+    pub async fn add_event_staff_by_email(
+        &self,
+        who: &Principal,
+        event_id: EventId,
+        email: &str,
+    ) -> Result<bool> {
+        self.owned_event(who, event_id, "only the event's organizer or an admin may assign its staff")
+            .await?;
+        let email = email.trim().to_lowercase();
+        let user = self.store.user_by_email(&email).await?;
+        let user = user.ok_or_else(|| AppError::invalid("email", "no account has this e-mail"))?;
+        self.add_event_staff(who, event_id, user.user_id).await.map_err(|e| match e {
+            AppError::Invalid(_) => {
+                AppError::invalid("email", "only staff accounts can be assigned to the door")
+            }
+            other => other,
+        })
+    }
+
     pub async fn remove_event_staff(
         &self,
         who: &Principal,

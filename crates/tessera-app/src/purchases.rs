@@ -49,6 +49,16 @@ impl App {
         Ok((event, stats))
     }
 
+    /// Accepted entries per UTC hour and gate (its organizer or an admin).
+    pub async fn entries_per_hour(
+        &self,
+        who: &Principal,
+        event_id: EventId,
+    ) -> Result<Vec<(String, Option<String>, i64)>> {
+        self.event_for_owner(who, event_id).await?;
+        Ok(self.store.entries_per_hour(event_id).await?)
+    }
+
     /// Every ticket of an event with holder, purchase and door state (its organizer or an admin).
     pub async fn event_export(&self, who: &Principal, event_id: EventId) -> Result<(Event, Vec<ExportRow>)> {
         let event = self.event_for_owner(who, event_id).await?;

@@ -162,9 +162,39 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
+        if let Some(p) = page_session(parts, &state).await? {
+            return Ok(Auth(p));
+        }
         let principal = state.app.authenticate(bearer_token(&parts.headers)?).await?;
         Ok(Auth(principal))
     }
+}
+
+/// The pages' own scripts call the API with the browser's session cookie instead of a bearer
+/// token: only without an Authorization header, only from the same site (`Sec-Fetch-Site`),
+/// and a request that changes anything must carry the page's form token in `X-CSRF-Token`.
+/// `None` when the request has no such session (the bearer rules then apply).
+async fn page_session(parts: &Parts, state: &AppState) -> Result<Option<Principal>, ApiError> {
+    use crate::web::context::{FORM_TOKEN_HEADER, NONCE_COOKIE, SESSION_COOKIE, cookie};
+    let h = &parts.headers;
+    if h.contains_key(header::AUTHORIZATION) {
+        return Ok(None);
+    }
+    let Some(session) = cookie(h, SESSION_COOKIE).filter(|c| !c.is_empty()) else { return Ok(None) };
+    let site = h.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return Ok(None);
+    }
+    if !parts.method.is_safe() {
+        let nonce = cookie(h, NONCE_COOKIE).unwrap_or("");
+        let token = h.get(FORM_TOKEN_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !state.app.form_token_ok(nonce, token) {
+            return Err(ApiError::forbidden(
+                "a request signed in by cookie must carry the page's token in X-CSRF-Token",
+            ));
+        }
+    }
+    Ok(state.app.browser_principal(session).await?)
 }
 
 /// The caller if they sent credentials (bad ones are still 401), for routes open to everyone
@@ -180,7 +210,8 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         if !parts.headers.contains_key(header::AUTHORIZATION) {
-            return Ok(MaybeAuth(None));
+            let state = AppState::from_ref(state);
+            return Ok(MaybeAuth(page_session(parts, &state).await?));
         }
         Auth::from_request_parts(parts, state).await.map(|Auth(p)| MaybeAuth(Some(p)))
     }

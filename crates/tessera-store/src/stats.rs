@@ -43,6 +43,22 @@ impl Store {
         })
     }
 
+    /// Accepted entries at an event's doors per UTC hour ("2026-07-01T10") and gate.
+    pub async fn entries_per_hour(&self, event_id: EventId) -> Result<Vec<(String, Option<String>, i64)>> {
+        let hour = match self.backend() {
+            Backend::Sqlite => "substr(scanned_at, 1, 13)",
+            Backend::Postgres => "to_char(scanned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')",
+        };
+        let sql = format!(
+            "SELECT {hour} AS hour, gate, CAST(COUNT(*) AS BIGINT) FROM checkins
+             WHERE event_id = $1 AND direction = 'entry' AND result = 'accepted'
+             GROUP BY 1, 2 ORDER BY 1, 2"
+        );
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(event_id).fetch_all(p).await
+        })?)
+    }
+
     /// Every ticket of an event with its holder, purchase and door state, in issue order.
     pub async fn export_rows(&self, event_id: EventId) -> Result<Vec<ExportRow>> {
         Ok(on_db!(self, read, |p| {

@@ -17,6 +17,7 @@ macro_rules! vendored {
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("tessera.css", "text/css; charset=utf-8", include_bytes!("../../web/static/tessera.css")),
     ("tessera.js", "text/javascript; charset=utf-8", include_bytes!("../../web/static/tessera.js")),
+    ("charts.js", "text/javascript; charset=utf-8", include_bytes!("../../web/static/charts.js")),
     ("htmx.min.js", "text/javascript; charset=utf-8", vendored!("htmx.min.js")),
     ("chart.umd.min.js", "text/javascript; charset=utf-8", vendored!("chart.umd.min.js")),
     ("jsQR.js", "text/javascript; charset=utf-8", vendored!("jsQR.js")),

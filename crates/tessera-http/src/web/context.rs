@@ -47,6 +47,10 @@ impl Viewer {
     pub fn is_organizer(&self) -> bool {
         matches!(self.principal.role, Role::Organizer | Role::Admin)
     }
+
+    pub fn is_staff(&self) -> bool {
+        matches!(self.principal.role, Role::Staff | Role::Organizer | Role::Admin)
+    }
 }
 
 /// One page request's context.

@@ -15,11 +15,13 @@ use crate::AppState;
 use crate::error::ApiError;
 
 mod account;
+mod admin;
 mod apply;
 pub mod assets;
 pub mod context;
 pub mod i18n;
 mod public;
+mod tickets;
 
 pub use context::Page;
 
@@ -33,8 +35,18 @@ pub fn router() -> Router<AppState> {
         .route("/signout", post(account::sign_out))
         .route("/e/{event_id}/apply/{ticket_type_id}", get(apply::form_page).post(apply::submit))
         .route("/apply/{form}", get(apply::named_form))
+        .route("/me/tickets", get(tickets::mine))
+        .route("/me/tickets/{ticket_id}/resend", post(tickets::resend))
         .route("/me/applications", get(apply::mine))
         .route("/me/applications/{application_id}", get(apply::one))
+        .route("/admin/dashboard", get(admin::dashboard))
+        .route("/admin/analytics", get(admin::analytics))
+        .route("/admin/events/{event_id}", get(admin::event_admin))
+        .route("/admin/events/{event_id}/applications", post(admin::decide))
+        .route("/admin/events/{event_id}/staff", post(admin::add_staff))
+        .route("/admin/send-tickets", post(admin::send_tickets))
+        .route("/admin/jobs/{job_id}", get(admin::job))
+        .route("/admin/users", get(admin::users))
         .route("/assets/{name}", get(assets::asset))
 }
 

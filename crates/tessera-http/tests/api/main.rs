@@ -18,6 +18,7 @@ mod calls;
 mod cancellation;
 mod chats;
 mod checkin;
+mod dashboard;
 mod edges;
 mod errors;
 mod events;

@@ -28,7 +28,7 @@ both!(
 /// A browser without scripts: a cookie jar, and forms posted with the token its pages carry.
 pub struct Visitor<'a> {
     t: &'a TestApp,
-    cookies: BTreeMap<String, String>,
+    pub cookies: BTreeMap<String, String>,
     pub lang: Option<&'static str>,
 }
 
@@ -87,6 +87,24 @@ impl<'a> Visitor<'a> {
         self.post_raw(path, &all).await
     }
 
+    /// A request as the page's own script sends it: the session cookie, and for a change the
+    /// page's token in X-CSRF-Token.
+    pub async fn api(&mut self, method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Res {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("cookie", self.cookie_header())
+            .header("sec-fetch-site", "same-origin");
+        if let Some(t) = token {
+            b = b.header("x-csrf-token", t);
+        }
+        let req = match body {
+            Some(v) => b.header("content-type", "application/json").body(Body::from(v.to_string())).unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.t.send(req).await
+    }
+
     pub fn has_session(&self) -> bool {
         self.cookies.contains_key("tessera_session")
     }
@@ -103,11 +121,11 @@ pub fn form_token(html: &str) -> String {
     rest[..rest.find('"').unwrap()].to_string()
 }
 
-fn location(r: &Res) -> &str {
+pub fn location(r: &Res) -> &str {
     r.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-async fn sign_up<'a>(t: &'a TestApp, name: &str) -> (Visitor<'a>, String) {
+pub async fn sign_up<'a>(t: &'a TestApp, name: &str) -> (Visitor<'a>, String) {
     let mut v = Visitor::new(t);
     let email = format!("{}@example.com", Uuid::new_v4().simple());
     let r = v
@@ -119,7 +137,7 @@ async fn sign_up<'a>(t: &'a TestApp, name: &str) -> (Visitor<'a>, String) {
 }
 
 /// An organizer's festival: a "Student" type sold by approval (2 per person) with a form.
-async fn festival(t: &TestApp) -> (String, Uuid, Uuid) {
+pub async fn festival(t: &TestApp) -> (String, Uuid, Uuid) {
     let org = t.user("organizer").await.token;
     let ev = t
         .event(
