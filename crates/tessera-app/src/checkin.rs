@@ -426,6 +426,32 @@ impl App {
         Ok((today, self.store.checkin_summary(event_id, today).await?))
     }
 
+    /// The events whose door `who` may work, soonest first: door staff their assigned events,
+    /// organizers their own, admins every published event from a day ago on.
+    pub async fn door_events(&self, who: &Principal) -> Result<Vec<Event>> {
+        let since = self.now() - time::Duration::days(1);
+        let mut events = if who.role == tessera_domain::Role::Staff {
+            let mut out = Vec::new();
+            for id in self.store.staff_event_ids(who.user_id).await? {
+                out.push(self.get_event(id).await?);
+            }
+            out
+        } else if who.role.can_create_events() {
+            let q = crate::catalogue::EventQuery {
+                organizer_id: (!who.is_admin()).then(|| who.user_id.to_string()),
+                start_from: Some(tessera_domain::clock::format_ts(since)),
+                limit: Some(100),
+                ..Default::default()
+            };
+            self.list_events(&q).await?.items
+        } else {
+            Vec::new()
+        };
+        events.retain(|e| e.end_time.unwrap_or(e.start_time + time::Duration::days(1)) >= since);
+        events.sort_by_key(|e| e.start_time);
+        Ok(events)
+    }
+
     /// Makes a staff account door staff for the event (its organizer or an admin).
     pub async fn add_event_staff(&self, who: &Principal, event_id: EventId, user_id: UserId) -> Result<bool> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may assign its staff")

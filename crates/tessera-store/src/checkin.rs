@@ -102,6 +102,16 @@ impl Store {
         })?)
     }
 
+    /// The events a person is door staff of.
+    pub async fn staff_event_ids(&self, user_id: UserId) -> Result<Vec<EventId>> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar("SELECT event_id FROM event_staff WHERE user_id = $1 ORDER BY created_at")
+                .bind(user_id)
+                .fetch_all(p)
+                .await
+        })?)
+    }
+
     /// Records a scan that was refused before reaching a ticket's state (a forged code, a void
     /// ticket, another event's ticket ...).
     pub async fn record_scan(&self, s: &ScanRecord) -> Result<()> {

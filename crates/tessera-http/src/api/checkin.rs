@@ -52,6 +52,8 @@ pub struct CheckinBody {
     /// Entries so far on this day.
     pub entries: i32,
     pub holder_name: String,
+    /// The guest the ticket was issued for (an application's guest), when not the holder.
+    pub guest_name: Option<String>,
     pub ticket_type_name: Option<String>,
     pub seat_number: Option<i32>,
 }
@@ -135,6 +137,7 @@ pub async fn check_in_ticket(
         inside,
         entries,
         holder_name: a.ticket.holder_name,
+        guest_name: a.ticket.guest_name,
         ticket_type_name: a.ticket.ticket_type_name,
         seat_number: a.ticket.seat_number,
     }))

@@ -17,6 +17,8 @@ macro_rules! vendored {
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("tessera.css", "text/css; charset=utf-8", include_bytes!("../../web/static/tessera.css")),
     ("tessera.js", "text/javascript; charset=utf-8", include_bytes!("../../web/static/tessera.js")),
+    ("buy.js", "text/javascript; charset=utf-8", include_bytes!("../../web/static/buy.js")),
+    ("door.js", "text/javascript; charset=utf-8", include_bytes!("../../web/static/door.js")),
     ("charts.js", "text/javascript; charset=utf-8", include_bytes!("../../web/static/charts.js")),
     ("htmx.min.js", "text/javascript; charset=utf-8", vendored!("htmx.min.js")),
     ("chart.umd.min.js", "text/javascript; charset=utf-8", vendored!("chart.umd.min.js")),
@@ -38,5 +40,14 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     // Deployments change them rarely; an hour keeps pages fast without pinning a stale copy.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
+}
+
+/// The door page's service worker, served from the site's root so its scope may cover `/door`.
+pub async fn door_worker() -> Response {
+    let mut res = (StatusCode::OK, include_bytes!("../../web/static/door-sw.js").as_slice()).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     res
 }

@@ -19,6 +19,7 @@ mod admin;
 mod apply;
 pub mod assets;
 pub mod context;
+mod door;
 pub mod i18n;
 mod public;
 mod tickets;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(public::home))
         .route("/e/{event_id}", get(public::event_page))
+        .route("/e/{event_id}/buy", get(public::buy_page))
         .route("/signin", get(account::sign_in_page).post(account::sign_in))
         .route("/signup", get(account::sign_up_page).post(account::sign_up))
         .route("/signout", post(account::sign_out))
@@ -47,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/send-tickets", post(admin::send_tickets))
         .route("/admin/jobs/{job_id}", get(admin::job))
         .route("/admin/users", get(admin::users))
+        .route("/door", get(door::door))
+        .route("/door-sw.js", get(assets::door_worker))
         .route("/assets/{name}", get(assets::asset))
 }
 

@@ -115,6 +115,8 @@ struct EventPage<'a> {
     e: EventCard,
     cancelled: bool,
     types: Vec<TypeLine>,
+    /// Seated and on sale: the seat map is open.
+    seats_open: bool,
 }
 
 /// `/e/{event_id}`: an event, its ticket types and how to get them.
@@ -144,11 +146,72 @@ pub async fn event_page(State(s): State<AppState>, p: Page, Path(raw): Path<Stri
         })
         .collect();
     let cancelled = event.status == EventStatus::Cancelled;
+    let seats_open = live && event.seating == tessera_app::domain::booking::Seating::Seated;
     let e = EventCard::of(&p, event);
-    render(&p, StatusCode::OK, &EventPage { p: &p, e, cancelled, types })
+    render(&p, StatusCode::OK, &EventPage { p: &p, e, cancelled, types, seats_open })
 }
 
 /// An id from a page's path; `None` (a 404 page) when it is not one.
 pub fn parse_id<I: From<uuid::Uuid>>(raw: &str) -> Option<I> {
     uuid::Uuid::parse_str(raw).ok().map(I::from)
+}
+
+#[derive(Template)]
+#[template(path = "buy.html")]
+struct BuyPage<'a> {
+    p: &'a Page,
+    id: EventId,
+    name: String,
+    seated: bool,
+    queue: bool,
+    max_per_person: i32,
+    /// General admission types on sale: (id, name, price)
+    types: Vec<(String, String, String)>,
+}
+
+/// `/e/{event_id}/buy`: the waiting room, seats or quantity, hold and payment (its script uses
+/// the JSON API).
+pub async fn buy_page(State(s): State<AppState>, p: Page, Path(raw): Path<String>) -> Response {
+    let Some(event_id) = parse_id::<EventId>(&raw) else {
+        return error_page(&p, tessera_app::AppError::NotFound("event"));
+    };
+    if p.viewer.is_none() {
+        let next = form_urlencoded::byte_serialize(p.here.as_bytes()).collect::<String>();
+        return p.see_other(&format!("/signin?next={next}"));
+    }
+    let event = match s.app.get_event(event_id).await {
+        Ok(e) => e,
+        Err(e) => return error_page(&p, e),
+    };
+    let types = match s.app.list_ticket_types(event_id).await {
+        Ok(t) => t,
+        Err(e) => return error_page(&p, e),
+    };
+    let queue = match s.app.queue_info(event_id).await {
+        Ok(q) => q.state.enabled,
+        Err(tessera_app::AppError::NotFound(_)) => false,
+        Err(e) => return error_page(&p, e),
+    };
+    let now = s.app.now();
+    let types = types
+        .into_iter()
+        .filter(|v| !v.row.requires_approval && on_sale(v.row.sale_starts_at, v.row.sale_ends_at, now))
+        .map(|v| {
+            (
+                v.row.ticket_type_id.to_string(),
+                v.row.name.clone(),
+                price(&p, Some(v.row.price), &event.currency),
+            )
+        })
+        .collect();
+    let page = BuyPage {
+        p: &p,
+        id: event_id,
+        seated: event.seating == tessera_app::domain::booking::Seating::Seated,
+        queue,
+        max_per_person: event.max_per_person,
+        types,
+        name: event.name,
+    };
+    render(&p, StatusCode::OK, &page)
 }

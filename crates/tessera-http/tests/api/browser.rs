@@ -103,7 +103,7 @@ async fn login(t: &TestApp, email: &str) -> String {
 
 /// Headless Chromium and a DevTools connection to it. Dropping the last handle kills it.
 #[derive(Clone)]
-struct Chromium(Arc<Inner>);
+pub struct Chromium(Arc<Inner>);
 
 struct Inner {
     child: Mutex<std::process::Child>,
@@ -124,7 +124,7 @@ impl Drop for Inner {
 
 /// A page's DevTools session.
 #[derive(Clone)]
-struct Page(String);
+pub struct Page(String);
 
 fn chromium_path() -> PathBuf {
     if let Some(p) = std::env::var_os("TESSERA_CHROMIUM") {
@@ -138,7 +138,7 @@ fn chromium_path() -> PathBuf {
 }
 
 impl Chromium {
-    async fn launch() -> Chromium {
+    pub async fn launch() -> Chromium {
         let profile = tempfile::tempdir().unwrap();
         let child = std::process::Command::new(chromium_path())
             .args([
@@ -225,7 +225,7 @@ impl Chromium {
     }
 
     /// Opens a page at `url` and attaches to it.
-    async fn page(&self, url: &str) -> Page {
+    pub async fn page(&self, url: &str) -> Page {
         let target = self.command(None, "Target.createTarget", json!({"url": url})).await;
         let attached = self
             .command(None, "Target.attachToTarget", json!({"targetId": target["targetId"], "flatten": true}))
@@ -241,8 +241,116 @@ impl Chromium {
         page
     }
 
+    /// Opens a page in a browser context of its own (its own cookies: another person).
+    pub async fn person(&self, url: &str) -> Page {
+        let ctx = self.command(None, "Target.createBrowserContext", json!({})).await;
+        let target = self
+            .command(
+                None,
+                "Target.createTarget",
+                json!({"url": url, "browserContextId": ctx["browserContextId"]}),
+            )
+            .await;
+        let attached = self
+            .command(None, "Target.attachToTarget", json!({"targetId": target["targetId"], "flatten": true}))
+            .await;
+        let page = Page(attached["sessionId"].as_str().unwrap().to_string());
+        self.command(Some(&page.0), "Page.enable", json!({})).await;
+        self.command(Some(&page.0), "Network.enable", json!({})).await;
+        self.wait_for(&page, "document.readyState === 'complete'").await;
+        page
+    }
+
+    /// Evaluates JavaScript; `None` when it throws or the page is between documents.
+    pub async fn try_eval(&self, page: &Page, expression: &str) -> Option<Value> {
+        let id = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.0.pending.lock().unwrap().insert(id, tx);
+        let msg = json!({"id": id, "method": "Runtime.evaluate", "sessionId": page.0,
+                         "params": {"expression": expression, "awaitPromise": true, "returnByValue": true}});
+        self.0.out.send(msg.to_string()).unwrap();
+        let answer = tokio::time::timeout(Duration::from_secs(30), rx).await.ok()?.ok()?;
+        let r = answer.get("result")?;
+        if r.get("exceptionDetails").is_some() {
+            return None;
+        }
+        Some(r["result"]["value"].clone())
+    }
+
+    /// Waits (up to 20 s) until `condition` is true in the page.
+    pub async fn wait_for(&self, page: &Page, condition: &str) {
+        for _ in 0..400 {
+            if self.try_eval(page, condition).await == Some(json!(true)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let at = self.try_eval(page, "location.href + ' ' + document.body.innerText.slice(0, 2000)").await;
+        panic!("waited in vain for {condition} at {at:?}");
+    }
+
+    /// Goes to `url` and waits for the page to load.
+    pub async fn goto(&self, page: &Page, url: &str) {
+        self.command(Some(&page.0), "Page.navigate", json!({"url": url})).await;
+        self.wait_for(page, "document.readyState === 'complete'").await;
+    }
+
+    /// Saves a PNG of the page as `name` in the run's screenshot directory.
+    pub async fn screenshot(&self, page: &Page, name: &str) -> std::path::PathBuf {
+        use base64::Engine;
+        let r = self
+            .command(
+                Some(&page.0),
+                "Page.captureScreenshot",
+                json!({"format": "png", "captureBeyondViewport": true}),
+            )
+            .await;
+        let png = base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().unwrap()).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    /// Cuts the page's network (or gives it back).
+    pub async fn offline(&self, page: &Page, offline: bool) {
+        self.command(
+            Some(&page.0),
+            "Network.emulateNetworkConditions",
+            json!({"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}),
+        )
+        .await;
+    }
+
+    /// Sets a phone's viewport (or a desktop's).
+    pub async fn viewport(&self, page: &Page, width: u32, height: u32, mobile: bool) {
+        self.command(
+            Some(&page.0),
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}),
+        )
+        .await;
+    }
+
+    /// Runs axe-core in the page; its serious and critical violations ("id: target …").
+    pub async fn axe(&self, page: &Page) -> Vec<String> {
+        let source = std::str::from_utf8(tessera_http::web::assets::AXE).unwrap();
+        self.command(Some(&page.0), "Runtime.evaluate", json!({"expression": source, "returnByValue": true}))
+            .await;
+        let v = self
+            .eval(
+                page,
+                "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
+                   .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                   .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))",
+            )
+            .await;
+        serde_json::from_value(v).unwrap()
+    }
+
     /// Evaluates JavaScript in a page, awaiting a promise; its value, or a panic with the error.
-    async fn eval(&self, page: &Page, expression: &str) -> Value {
+    pub async fn eval(&self, page: &Page, expression: &str) -> Value {
         let r = self
             .command(
                 Some(&page.0),

@@ -34,3 +34,4 @@ mod sessions;
 mod tickets;
 mod users;
 mod wallet;
+mod web_flow;
