@@ -103,12 +103,22 @@ impl App {
     /// type's per-person limit; one live application per person and type.
     pub async fn apply(&self, who: &Principal, event_id: EventId, i: ApplyInput) -> Result<Application> {
         let row = self.check_application(who, event_id, i).await?;
-        match self.store.insert_application(&row).await {
-            Ok(()) => Ok(row),
+        let tt = self.event_ticket_type(event_id, row.ticket_type_id).await?;
+        match self.store.insert_application(&row, tt.per_person_limit).await {
+            Ok(true) => Ok(row),
+            Ok(false) => {
+                let had = self.store.applied_places(row.ticket_type_id, who.user_id).await?;
+                Err(AppError::Conflict {
+                    code: "per_person_limit",
+                    detail: format!(
+                        "a person may have {} of this ticket type and you have applied for {had} already",
+                        tt.per_person_limit
+                    ),
+                })
+            }
             Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
                 code: "already_applied",
-                detail: "you already have an application for this ticket type that is pending or approved"
-                    .into(),
+                detail: "you already have an application for this ticket type waiting for a decision".into(),
             }),
             Err(e) => Err(e.into()),
         }
@@ -159,6 +169,13 @@ impl App {
             updated_at: now,
         };
         Ok(row)
+    }
+
+    /// How many more places of a ticket type the caller may apply for (its per-person limit
+    /// less what they applied for, pending or approved).
+    pub async fn places_left_to_apply(&self, who: &Principal, tt: &TicketType) -> Result<i64> {
+        let had = self.store.applied_places(tt.ticket_type_id, who.user_id).await?;
+        Ok((i64::from(tt.per_person_limit) - had).max(0))
     }
 
     /// The caller's own applications, newest first (the latest 100).

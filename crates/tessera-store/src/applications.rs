@@ -46,14 +46,19 @@ impl Store {
         })?)
     }
 
-    /// Files an application; `StoreError::Conflict` when the person already has a live one for
-    /// this ticket type (the unique index decides, so two racing submissions cannot both land).
-    pub async fn insert_application(&self, a: &Application) -> Result<()> {
-        on_db!(self, write, |p| {
+    /// Files an application unless it would take the person past `limit` places of the ticket
+    /// type (counting their pending and approved applications; an approval turns one into
+    /// tickets without changing the sum): `Ok(false)` then. `StoreError::Conflict` when they
+    /// have a pending one already (the unique index decides, so two racing submissions cannot
+    /// both pass the sum).
+    pub async fn insert_application(&self, a: &Application, limit: i32) -> Result<bool> {
+        let n = on_db!(self, write, |p| {
             sqlx::query(
                 "INSERT INTO applications (application_id, event_id, ticket_type_id, user_id, answers, guest_names,
                      quantity, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8)",
+                 SELECT $1, $2, $3, $4, $5, $6, $7, 'pending', $8, $8
+                 WHERE (SELECT COALESCE(SUM(quantity), 0) FROM applications
+                        WHERE ticket_type_id = $3 AND user_id = $4 AND status IN ('pending', 'approved')) + $7 <= $9",
             )
             .bind(a.application_id)
             .bind(a.event_id)
@@ -63,11 +68,26 @@ impl Store {
             .bind(&a.guest_names)
             .bind(a.quantity)
             .bind(a.created_at)
+            .bind(limit)
             .execute(p)
             .await
             .map(affected)
         })?;
-        Ok(())
+        Ok(n == 1)
+    }
+
+    /// Places of a ticket type a person has applied for, pending or approved.
+    pub async fn applied_places(&self, ticket_type_id: TicketTypeId, user_id: UserId) -> Result<i64> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM applications
+                 WHERE ticket_type_id = $1 AND user_id = $2 AND status IN ('pending', 'approved')",
+            )
+            .bind(ticket_type_id)
+            .bind(user_id)
+            .fetch_one(p)
+            .await
+        })?)
     }
 
     pub async fn application(&self, application_id: ApplicationId) -> Result<Option<Application>> {

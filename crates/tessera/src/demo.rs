@@ -1,8 +1,9 @@
-//! `tessera seed --demo`: a realistic, deterministic, idempotent demo catalogue — 1,000 attendees,
-//! 20 organizers, one admin, 240 events over 10 categories and about 6,000 purchases.
+//! `tessera seed --demo`: a realistic, idempotent demo catalogue — 1,000 attendees, 20
+//! organizers, one admin, 240 events over 10 categories and about 6,000 purchases, from half a
+//! year ago to a year ahead of the day it runs — and the showcase to try by hand (`showcase`).
 //!
-//! Deterministic: the same ids and values every run (a fixed-seed generator, fixed dates), so a
-//! second run inserts nothing new.
+//! The catalogue comes from a fixed-seed generator; a database that has the demo admin already
+//! gets nothing new.
 
 use std::fmt;
 use tessera_domain::Role;
@@ -13,7 +14,6 @@ use tessera_domain::records::PurchaseStatus;
 use tessera_domain::records::{Event, Purchase, User};
 
 use time::OffsetDateTime;
-use time::macros::datetime;
 use uuid::Uuid;
 
 use tessera_app::App;
@@ -63,14 +63,16 @@ pub struct DemoReport {
     pub users_added: u64,
     pub events_added: u64,
     pub purchases_added: u64,
+    pub showcase: crate::showcase::ShowcaseReport,
 }
 
 impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "demo data: {} users, {} events, {} purchases added (admin {DEMO_ADMIN}, every demo password {DEMO_PASSWORD:?})",
-            self.users_added, self.events_added, self.purchases_added
+            "demo data: {} users, {} events, {} purchases added, and {} showcase events (admin {DEMO_ADMIN}, \
+             every demo password {DEMO_PASSWORD:?}; see the README for the showcase accounts)",
+            self.users_added, self.events_added, self.purchases_added, self.showcase.events
         )
     }
 }
@@ -107,8 +109,12 @@ impl Rng {
 
 /// Inserts the demo data; running it again adds nothing.
 pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
+    if app.user_by_email(DEMO_ADMIN).await?.is_some() {
+        return Ok(DemoReport::default());
+    }
     let mut rng = Rng(0x7E55_E7A0_2026);
-    let base = datetime!(2026-01-05 10:00 UTC);
+    let today = app.now().replace_time(time::macros::time!(10:00));
+    let base = today - time::Duration::days(180);
     // One hash for every demo account: argon2 is slow on purpose and this is demo data.
     let hash = hash_password(DEMO_PASSWORD.into()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
 
@@ -217,5 +223,6 @@ pub async fn seed(app: &App) -> anyhow::Result<DemoReport> {
     for chunk in purchases.chunks(1000) {
         r.purchases_added += app.load_purchases(chunk).await?;
     }
+    r.showcase = crate::showcase::seed(app).await?;
     Ok(r)
 }

@@ -7,6 +7,7 @@ pub mod import;
 pub mod lambda;
 pub mod listener;
 pub mod serve;
+pub mod showcase;
 pub mod tickets;
 
 use std::sync::Arc;

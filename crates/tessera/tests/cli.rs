@@ -84,8 +84,21 @@ async fn demo_seed_is_big_and_idempotent(b: Backend) {
     );
     let cats = db.store.categories().await.unwrap();
     assert!(cats.len() >= 8);
+    // The showcase: dated from today, made through the app's rules.
+    assert_eq!((first.showcase.events, first.showcase.tickets, first.showcase.applications), (5, 3, 2));
+    let forms = app.open_forms_named("student").await.unwrap();
+    assert_eq!(forms.len(), 1);
+    assert_eq!(forms[0].0.name, "Sakura School Festival");
+    assert!(forms[0].0.start_time > app.now(), "upcoming");
+    assert_eq!(app.open_forms_named("teacher").await.unwrap().len(), 1);
+    let door = app.login(Some(tessera::showcase::DOOR), Some(tessera::demo::DEMO_PASSWORD), "127.0.0.1");
+    let door = door.await.unwrap();
+    assert_eq!(door.user.role, tessera_domain::Role::Staff);
+    let staff = tessera_app::Principal { user_id: door.user.user_id, role: door.user.role };
+    assert_eq!(app.door_events(&staff).await.unwrap().len(), 3);
     let second = tessera::demo::seed(&app).await.unwrap();
     assert_eq!((second.users_added, second.events_added, second.purchases_added), (0, 0, 0));
+    assert_eq!(second.showcase.events, 0);
     // The demo admin can log in with the documented password.
     let s = app
         .login(Some(tessera::demo::DEMO_ADMIN), Some(tessera::demo::DEMO_PASSWORD), "127.0.0.1")

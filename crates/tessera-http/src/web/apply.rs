@@ -11,11 +11,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use tessera_app::AppError;
 use tessera_app::applications::ApplyInput;
 use tessera_app::domain::application::{Answer, FieldKind, FormField};
 use tessera_app::domain::id::{ApplicationId, EventId, TicketTypeId};
 use tessera_app::domain::records::{Application, ApplicationStatus, Event, TicketType};
+use tessera_app::{AppError, Principal};
 
 use super::public::parse_id;
 use super::{FormData, Page, error_page, forged, message_page, render, when};
@@ -73,19 +73,27 @@ struct Form {
     event: Event,
     tt: TicketType,
     fields: Vec<FormField>,
+    /// Places the person may still apply for.
+    left: i64,
 }
 
 impl Form {
-    async fn load(s: &AppState, event_id: EventId, tt_id: TicketTypeId) -> Result<Form, AppError> {
+    async fn load(
+        s: &AppState,
+        who: &Principal,
+        event_id: EventId,
+        tt_id: TicketTypeId,
+    ) -> Result<Form, AppError> {
         let event = s.app.get_event(event_id).await?;
         let tt = s.app.event_ticket_type(event_id, tt_id).await?;
         let fields = s.app.application_form(event_id, tt_id).await?;
-        Ok(Form { event, tt, fields })
+        let left = s.app.places_left_to_apply(who, &tt).await?;
+        Ok(Form { event, tt, fields, left })
     }
 
-    /// Up to ten guests per application on one page.
+    /// A guest line per place still open to the person, up to ten on one page.
     fn guest_slots(&self) -> usize {
-        usize::try_from(self.tt.per_person_limit).unwrap_or(1).clamp(1, 10)
+        usize::try_from(self.left).unwrap_or(1).clamp(1, 10)
     }
 
     fn views(&self, f: &FormData, errors: &BTreeMap<String, String>) -> (Vec<FieldView>, Vec<GuestView>) {
@@ -178,11 +186,12 @@ pub async fn form_page(State(s): State<AppState>, p: Page, Path((e, t)): Path<(S
 }
 
 async fn show_form(s: &AppState, p: &Page, event_id: EventId, tt_id: TicketTypeId) -> Response {
-    if p.viewer.is_none() {
-        return sign_in_first(p);
-    }
-    match Form::load(s, event_id, tt_id).await {
-        Ok(form) => render(p, StatusCode::OK, &form.page(p, &FormData::default(), &BTreeMap::new(), None)),
+    let Some(who) = p.principal() else { return sign_in_first(p) };
+    match Form::load(s, who, event_id, tt_id).await {
+        Ok(form) => {
+            let full = (form.left == 0).then(|| p.t.limit_reached.to_string());
+            render(p, StatusCode::OK, &form.page(p, &FormData::default(), &BTreeMap::new(), full))
+        }
         Err(e) => error_page(p, e),
     }
 }
@@ -242,7 +251,7 @@ pub async fn submit(
         return error_page(&p, AppError::NotFound("ticket type"));
     };
     let Some(who) = p.principal().cloned() else { return sign_in_first(&p) };
-    let form = match Form::load(&s, event_id, tt_id).await {
+    let form = match Form::load(&s, &who, event_id, tt_id).await {
         Ok(form) => form,
         Err(e) => return error_page(&p, e),
     };

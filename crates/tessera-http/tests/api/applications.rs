@@ -147,18 +147,34 @@ async fn answers_and_guest_names_are_checked(b: Backend) {
         .assert_problem(404, None);
 }
 
+/// One pending application at a time; the per-person limit counts what was applied for, so
+/// someone holding 1 of 2 may apply for 1 more, and no further.
 async fn one_live_application_per_person(b: Backend) {
-    let WithForm { s: Setup { t, ev, student, .. }, attendee: a } = with_form(b).await;
+    let WithForm { s: Setup { t, ev, student, org, .. }, attendee: a } = with_form(b).await;
     let apps = format!("/events/{ev}/applications");
-    let first = t.post(&apps, Some(&a), application(student, &["Aiko", "Ben"])).await;
+    let first = t.post(&apps, Some(&a), application(student, &["Aiko"])).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     assert_eq!(
         (first.body["status"].as_str(), first.body["guest_names"].clone()),
-        (Some("pending"), json!(["Aiko", "Ben"]))
+        (Some("pending"), json!(["Aiko"]))
     );
-    let again = t.post(&apps, Some(&a), application(student, &["Aiko"])).await;
+    let again = t.post(&apps, Some(&a), application(student, &["Ben"])).await;
     again.assert_problem(409, None);
     assert_eq!(again.body["code"], "already_applied");
+    let id = first.body["application_id"].as_str().unwrap();
+    let r = t.post(&format!("/applications/{id}/approve"), Some(&org), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Holding 1 of 2: two more are too many, one more is fine.
+    let two = t.post(&apps, Some(&a), application(student, &["Ben", "Cara"])).await;
+    two.assert_problem(409, None);
+    assert_eq!(two.body["code"], "per_person_limit");
+    assert!(two.body["detail"].as_str().unwrap().contains("applied for 1"), "{}", two.body);
+    let one = t.post(&apps, Some(&a), application(student, &["Ben"])).await;
+    assert_eq!(one.status, StatusCode::CREATED, "{}", one.body);
+    let id = one.body["application_id"].as_str().unwrap();
+    t.post(&format!("/applications/{id}/approve"), Some(&org), json!({})).await;
+    let more = t.post(&apps, Some(&a), application(student, &["Cara"])).await;
+    assert_eq!(more.body["code"], "per_person_limit");
 }
 
 /// A type sold by approval cannot be reserved around the form.
