@@ -239,6 +239,22 @@ fn body_rules() -> Vec<(&'static str, &'static str, bool, Value)> {
             json!({"type": ["array", "null"], "minItems": 1, "maxItems": 100, "uniqueItems": true,
             "items": text(255)}),
         ),
+        ("FestivalApplicationRequest", "event_id", true, uuid.clone()),
+        ("FestivalApplicationRequest", "ticket_type_id", true, uuid.clone()),
+        (
+            "FestivalApplicationRequest",
+            "answers",
+            false,
+            json!({"type": "object", "additionalProperties": {"oneOf": [
+                {"type": "string", "maxLength": 1000, "pattern": OPTIONAL_TEXT}, {"type": "number"}]}}),
+        ),
+        (
+            "FestivalApplicationRequest",
+            "guest_names",
+            false,
+            json!({"type": ["array", "null"], "minItems": 1, "maxItems": 100, "uniqueItems": true,
+            "items": text(255)}),
+        ),
         (
             "FormRequest",
             "fields",

@@ -91,6 +91,7 @@ impl std::ops::Deref for AppState {
         (name = "files", description = "File upload and download: event images, chat attachments"),
         (name = "festival", description = "Festival application API (compatible paths), sharing the handlers above"),
         (name = "concerts", description = "Concert reservation API (compatible paths), sharing the handlers above"),
+        (name = "pages", description = "Web pages at the festival design's paths (HTML; signed in by a session cookie, forms with a CSRF token)"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -126,6 +127,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(api::wallet::router())
         .merge(api::concerts::router())
         .merge(api::festival::router())
+        .merge(web::documented())
         .merge(api::queue::router())
         .merge(api::tickets::router())
         .merge(api::checkin::router())

@@ -78,7 +78,16 @@ struct Dashboard<'a> {
     chart: String,
 }
 
-/// `/admin/dashboard`: the caller's events with sales, fill rate and revenue.
+/// The organizer's dashboard (a page): events with tickets sold, fill rate and revenue
+///
+/// Signed in by the pages' session cookie (a bearer token does not sign pages in): without one
+/// it sends the browser to sign in; attendees and staff get 403.
+#[utoipa::path(get, path = "/admin/dashboard", tag = "pages",
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to /signin"),
+        (status = 403, description = "Not an organizer or admin", content_type = "text/html", body = String),
+    ))]
 pub async fn dashboard(State(s): State<AppState>, p: Page) -> Response {
     let who = match organizer(&p) {
         Ok(w) => w,
@@ -162,8 +171,16 @@ pub struct AnalyticsQuery {
     event_id: Option<String>,
 }
 
-/// `/admin/analytics`: revenue by category, and one event's sales over time, entries per hour
-/// and gate, and who is inside now.
+/// Participant analytics (a page): revenue by category; one event's sales over time, entries
+/// per hour and gate, and who is inside now
+#[utoipa::path(get, path = "/admin/analytics", tag = "pages",
+    params(("event_id" = Option<String>, Query, description = "The event to show (default: the latest)")),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to /signin"),
+        (status = 403, description = "Not an organizer or admin, or not this event's", content_type = "text/html", body = String),
+        (status = 404, description = "No such event", content_type = "text/html", body = String),
+    ))]
 pub async fn analytics(State(s): State<AppState>, p: Page, Query(q): Query<AnalyticsQuery>) -> Response {
     let who = match organizer(&p) {
         Ok(w) => w,
@@ -421,8 +438,18 @@ pub async fn add_staff(State(s): State<AppState>, p: Page, Path(raw): Path<Strin
     }
 }
 
-/// Seed 003's `POST /admin/send-tickets`: starts the bulk send of an event's tickets (the same
-/// job as `POST /events/{id}/tickets/send`) and shows its progress.
+/// Send an event's tickets in bulk from the dashboard (a form; as POST /events/{event_id}/tickets/send)
+///
+/// A form post (`event_id`, `all`, `csrf_token`) from the dashboard, signed in by its session
+/// cookie: 303 to the job's progress page. Without the page's form token it is refused (403).
+#[utoipa::path(post, path = "/admin/send-tickets", tag = "pages",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "event_id=…&all=true&csrf_token=…"),
+    responses(
+        (status = 303, description = "Started: to /admin/jobs/{job_id}"),
+        (status = 403, description = "No or a wrong form token, or not the event's organizer", content_type = "text/html", body = String),
+        (status = 404, description = "No such event", content_type = "text/html", body = String),
+    ))]
 pub async fn send_tickets(State(s): State<AppState>, p: Page, body: Bytes) -> Response {
     let f = FormData::parse(&body);
     if !p.form_ok(&s, f.token()) {

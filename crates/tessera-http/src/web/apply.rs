@@ -196,8 +196,17 @@ async fn show_form(s: &AppState, p: &Page, event_id: EventId, tt_id: TicketTypeI
     }
 }
 
-/// Seed 003's fixed form paths: `/apply/student` and `/apply/teacher` show the form of the
-/// soonest event taking applications with a ticket type of that name (a choice when several).
+/// An application form by name (a page): /apply/student and /apply/teacher
+///
+/// The form of the soonest event taking applications with a ticket type of that name (a choice
+/// when several); without a session cookie, to sign in first.
+#[utoipa::path(get, path = "/apply/{form}", tag = "pages",
+    params(("form" = String, Path, description = "student, teacher, or another ticket type's name")),
+    responses(
+        (status = 200, description = "The form", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to /signin"),
+        (status = 404, description = "No event takes applications with this form now", content_type = "text/html", body = String),
+    ))]
 pub async fn named_form(State(s): State<AppState>, p: Page, Path(name): Path<String>) -> Response {
     let forms = match s.app.open_forms_named(&name).await {
         Ok(f) => f,

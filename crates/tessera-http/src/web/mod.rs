@@ -36,22 +36,28 @@ pub fn router() -> Router<AppState> {
         .route("/signup", get(account::sign_up_page).post(account::sign_up))
         .route("/signout", post(account::sign_out))
         .route("/e/{event_id}/apply/{ticket_type_id}", get(apply::form_page).post(apply::submit))
-        .route("/apply/{form}", get(apply::named_form))
         .route("/me/tickets", get(tickets::mine))
         .route("/me/tickets/{ticket_id}/resend", post(tickets::resend))
         .route("/me/applications", get(apply::mine))
         .route("/me/applications/{application_id}", get(apply::one))
-        .route("/admin/dashboard", get(admin::dashboard))
-        .route("/admin/analytics", get(admin::analytics))
         .route("/admin/events/{event_id}", get(admin::event_admin))
         .route("/admin/events/{event_id}/applications", post(admin::decide))
         .route("/admin/events/{event_id}/staff", post(admin::add_staff))
-        .route("/admin/send-tickets", post(admin::send_tickets))
         .route("/admin/jobs/{job_id}", get(admin::job))
         .route("/admin/users", get(admin::users))
         .route("/door", get(door::door))
         .route("/door-sw.js", get(assets::door_worker))
         .route("/assets/{name}", get(assets::asset))
+}
+
+/// The pages at the festival design's paths, documented in the OpenAPI document.
+pub fn documented() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa_axum::routes;
+    utoipa_axum::router::OpenApiRouter::new()
+        .routes(routes!(apply::named_form))
+        .routes(routes!(admin::dashboard))
+        .routes(routes!(admin::analytics))
+        .routes(routes!(admin::send_tickets))
 }
 
 /// A rendered template with the page's cookies and headers.

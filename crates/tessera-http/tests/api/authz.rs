@@ -252,6 +252,12 @@ fn account_rows() -> Vec<Row> {
         row("POST", "/auth/logout", [204; 8]).uses(FreshSession).body(refresh),
         row("GET", "/users/me", SIGNED_IN),
         row("GET", "/users", [401, 403, 403, 403, 403, 200, 403, 403]),
+        // the festival's pages: a bearer token does not sign a page in (only the session
+        // cookie does), so every caller is sent to sign in, and a form without its token is 403
+        row("GET", "/apply/{form}", [303; 8]),
+        row("GET", "/admin/dashboard", [303; 8]),
+        row("GET", "/admin/analytics", [303; 8]),
+        row("POST", "/admin/send-tickets", [403; 8]).body(|i| Some(json!({"event_id": i.event}))),
         // the festival's paths
         row("POST", "/api/v1/login", ANYONE)
             .body(|i| Some(json!({"email": i.login_email2, "password": "password123"}))),
@@ -916,6 +922,7 @@ fn fill(template: &str, i: &Ids) -> String {
         .replace("{call_id}", &i.call.to_string())
         .replace("{file_id}", &i.file.to_string())
         .replace("{queue_token}", &i.queue_token)
+        .replace("{form}", "student")
 }
 
 /// Every (METHOD, path template) of the OpenAPI document.
