@@ -331,7 +331,7 @@ async fn a_second_application_is_409(b: Backend) {
     assert_problem_json!(r, 409, @r#"
     {
       "code": "already_applied",
-      "detail": "you already have an application for this ticket type that is pending or approved",
+      "detail": "you already have an application for this ticket type waiting for a decision",
       "status": 409,
       "title": "Conflict",
       "type": "/problems/already_applied"
