@@ -35,6 +35,7 @@ pub struct BatchResult {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BatchOutcome {
     Approved,
+    Rejected,
     /// Not an application of this event.
     NotFound,
     Forbidden,
@@ -46,6 +47,7 @@ impl BatchOutcome {
     pub fn as_str(self) -> &'static str {
         match self {
             BatchOutcome::Approved => "approved",
+            BatchOutcome::Rejected => "rejected",
             BatchOutcome::NotFound => "not_found",
             BatchOutcome::Forbidden => "forbidden",
             BatchOutcome::Refused(code) => code,
@@ -333,6 +335,39 @@ impl App {
             } else {
                 match self.approve_application(who, *id).await {
                     Ok(_) => BatchOutcome::Approved,
+                    Err(AppError::Conflict { code, .. }) => BatchOutcome::Refused(code),
+                    Err(AppError::Forbidden(_)) => BatchOutcome::Forbidden,
+                    Err(e) => return Err(e),
+                }
+            };
+            out.push(BatchResult { application_id: *id, result });
+        }
+        Ok(out)
+    }
+
+    /// Rejects many applications of one event with one reason; each answers on its own (one
+    /// of another event is not touched).
+    pub async fn reject_applications(
+        &self,
+        who: &Principal,
+        event_id: EventId,
+        ids: &[ApplicationId],
+        reason: Option<&str>,
+    ) -> Result<Vec<BatchResult>> {
+        self.owned_event(who, event_id, "only the event's organizer or an admin may decide its applications")
+            .await?;
+        if ids.is_empty() || ids.len() > 500 {
+            return Err(AppError::invalid("application_ids", "give between 1 and 500 ids"));
+        }
+        tessera_domain::validation::required_text(reason, 500).map_err(|m| AppError::invalid("reason", m))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let belongs = self.store.application(*id).await?.is_some_and(|a| a.event_id == event_id);
+            let result = if !belongs {
+                BatchOutcome::NotFound
+            } else {
+                match self.reject_application(who, *id, reason).await {
+                    Ok(_) => BatchOutcome::Rejected,
                     Err(AppError::Conflict { code, .. }) => BatchOutcome::Refused(code),
                     Err(AppError::Forbidden(_)) => BatchOutcome::Forbidden,
                     Err(e) => return Err(e),

@@ -378,31 +378,15 @@ pub async fn decide(State(s): State<AppState>, p: Page, Path(raw): Path<String>,
     let Some(id) = parse_id::<EventId>(&raw) else { return error_page(&p, AppError::NotFound("event")) };
     let ids: Vec<ApplicationId> = f.all("id").filter_map(parse_id::<ApplicationId>).collect();
     let outcome = match f.get("action") {
-        Some("approve") => s.app.approve_applications(&who, id, &ids).await.map(|r| {
-            let ok =
-                r.iter().filter(|b| b.result == tessera_app::applications::BatchOutcome::Approved).count();
-            (ok, r.len() - ok)
-        }),
-        Some("reject") if ids.is_empty() => Err(AppError::invalid("id", "select at least one application")),
-        Some("reject") => {
-            let mut ok = 0;
-            let mut result = Ok(());
-            for a in &ids {
-                match s.app.reject_application(&who, *a, f.get("reason")).await {
-                    Ok(x) if x.event_id == id => ok += 1,
-                    Ok(_) => {}
-                    Err(e @ AppError::Invalid(_)) => {
-                        result = Err(e);
-                        break;
-                    }
-                    Err(AppError::Conflict { .. } | AppError::NotFound(_)) => {}
-                    Err(e) => return error_page(&p, e),
-                }
-            }
-            result.map(|()| (ok, ids.len() - ok))
-        }
+        Some("approve") => s.app.approve_applications(&who, id, &ids).await,
+        Some("reject") => s.app.reject_applications(&who, id, &ids, f.get("reason")).await,
         _ => Err(AppError::invalid("action", "choose approve or reject")),
-    };
+    }
+    .map(|r| {
+        use tessera_app::applications::BatchOutcome::{Approved, Rejected};
+        let ok = r.iter().filter(|b| matches!(b.result, Approved | Rejected)).count();
+        (ok, r.len() - ok)
+    });
     match outcome {
         Ok((ok, refused)) => {
             let m = format!("{}: {ok} ✓ {refused} ✗", p.t.decided);
