@@ -192,6 +192,21 @@ impl App {
         Ok(Page { items, next_cursor })
     }
 
+    /// The names of these messages' senders, for a member of the chat (a chat's page shows who
+    /// wrote what; the API leaves names to the client, which knows the members).
+    pub async fn sender_names(
+        &self,
+        who: &Principal,
+        chat_id: ChatId,
+        messages: &[Message],
+    ) -> Result<HashMap<UserId, String>> {
+        self.chat_of_member(who, chat_id).await?;
+        let mut ids: Vec<UserId> = messages.iter().map(|m| m.sender_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(self.store.user_names(&ids).await?.into_iter().collect())
+    }
+
     /// A chat's messages: its history newest first (`cursor` for older pages), or with `after`
     /// the changes since that change number oldest first, waiting up to `wait` seconds for one.
     pub async fn messages(&self, who: &Principal, chat_id: ChatId, q: MessageQuery) -> Result<Page<Message>> {

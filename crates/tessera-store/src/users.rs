@@ -55,6 +55,19 @@ impl Store {
         })?)
     }
 
+    /// The display names of those of these users who exist.
+    pub async fn user_names(&self, ids: &[UserId]) -> Result<Vec<(UserId, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Sql::new("");
+        let list: Vec<String> = ids.iter().map(|&id| q.arg(Arg::id(id))).collect();
+        q.text = format!("SELECT user_id, name FROM users WHERE user_id IN ({})", list.join(", "));
+        Ok(on_db!(self, read, |p| {
+            bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(q.text.clone())), q.args).fetch_all(p).await
+        })?)
+    }
+
     /// Users in creation order, filtered by role and by text over name and e-mail.
     pub async fn list_users(&self, f: &UserFilter) -> Result<Vec<User>> {
         let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM users WHERE 1=1"));

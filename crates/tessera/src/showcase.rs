@@ -239,6 +239,8 @@ pub async fn seed(app: &App) -> anyhow::Result<ShowcaseReport> {
         let msg = SendInput { body: Some(text.into()), client_id: None, file_id: None };
         app.send_message(&org, ChatId::of_event(id), msg).await.map_err(e)?;
     }
+    let reply = SendInput { body: Some("Is there a cloakroom?".into()), client_id: None, file_id: None };
+    app.send_message(&fan, ChatId::of_event(tonight.event_id), reply).await.map_err(e)?;
     let poster = tessera_app::qr::png("https://example.com/sakura-festival", 8).map_err(e)?;
     let mut up = app.begin_upload(&org, None, Some(fest.event_id)).await.map_err(e)?;
     up.write(&poster).await.map_err(e)?;

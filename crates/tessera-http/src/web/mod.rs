@@ -18,6 +18,7 @@ mod account;
 mod admin;
 mod apply;
 pub mod assets;
+mod chat;
 pub mod context;
 mod door;
 pub mod i18n;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(public::home))
         .route("/e/{event_id}", get(public::event_page))
         .route("/e/{event_id}/buy", get(public::buy_page))
+        .route("/e/{event_id}/chat", get(chat::changes).post(chat::send))
         .route("/signin", get(account::sign_in_page).post(account::sign_in))
         .route("/signup", get(account::sign_up_page).post(account::sign_up))
         .route("/signout", post(account::sign_out))

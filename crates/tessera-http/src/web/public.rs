@@ -13,6 +13,7 @@ use tessera_app::domain::event::EventStatus;
 use tessera_app::domain::id::EventId;
 use tessera_app::domain::records::Event;
 
+use super::chat::{self, Panel};
 use super::{Page, error_page, price, render, when};
 use crate::AppState;
 
@@ -117,6 +118,7 @@ struct EventPage<'a> {
     types: Vec<TypeLine>,
     /// Seated and on sale: the seat map is open.
     seats_open: bool,
+    chat: Panel,
 }
 
 /// `/e/{event_id}`: an event, its ticket types and how to get them.
@@ -147,8 +149,12 @@ pub async fn event_page(State(s): State<AppState>, p: Page, Path(raw): Path<Stri
         .collect();
     let cancelled = event.status == EventStatus::Cancelled;
     let seats_open = live && event.seating == tessera_app::domain::booking::Seating::Seated;
+    let chat = match chat::panel(&s, &p, event_id).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&p, e),
+    };
     let e = EventCard::of(&p, event);
-    render(&p, StatusCode::OK, &EventPage { p: &p, e, cancelled, types, seats_open })
+    render(&p, StatusCode::OK, &EventPage { p: &p, e, cancelled, types, seats_open, chat })
 }
 
 /// An id from a page's path; `None` (a 404 page) when it is not one.

@@ -21,6 +21,7 @@ mod checkin;
 mod dashboard;
 mod edges;
 mod errors;
+mod event_chat;
 mod events;
 mod files;
 mod live;

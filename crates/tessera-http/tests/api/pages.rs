@@ -271,7 +271,9 @@ async fn every_form_is_refused_without_its_token(b: Backend) {
     let (mut v, email) = sign_up(&t, "Ken").await;
     v.get("/").await;
     let apply = format!("/e/{ev}/apply/{tt}");
-    let forms: [(&str, Vec<(&str, &str)>); 4] = [
+    let chat = format!("/e/{ev}/chat");
+    let forms: [(&str, Vec<(&str, &str)>); 5] = [
+        (chat.as_str(), vec![("body", "hello"), ("client_id", "c1")]),
         ("/signin", vec![("email", email.as_str()), ("password", "password123")]),
         ("/signup", vec![("name", "Y"), ("email", "y@example.com"), ("password", "password123")]),
         ("/signout", vec![]),

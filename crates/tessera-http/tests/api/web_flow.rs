@@ -243,6 +243,19 @@ async fn apply_approve_buy_and_scan_in_a_real_browser() {
         .await;
     assert_eq!(festival_codes, json!([emailed_code]), "the e-mailed ticket is the one on the page");
 
+    // The event chat: the organizer's open page hears the student's message without reloading.
+    b.goto(&og, &format!("{base}/e/{concert}")).await;
+    b.wait_for(&og, "!!document.getElementById('chat-poll') && !!window.htmx").await;
+    b.goto(&st, &format!("{base}/e/{concert}")).await;
+    submit(&b, &st, "#chat-form", json!({"body": "See you in the front row!"})).await;
+    let arrived = "document.getElementById('chat-log').innerText.includes('See you in the front row!')";
+    // Sent by htmx: the form comes back empty, the message arrives by the long poll.
+    b.wait_for(&st, &format!("{arrived} && document.getElementById('chat-body').value === ''")).await;
+    b.wait_for(&og, arrived).await;
+    // In the reader's time zone, as the page's own times.
+    b.wait_for(&og, "document.querySelector('#chat-log .msg:last-child time').dataset.local === '1'").await;
+    look(&b, &st, "event-chat", &mut problems).await;
+
     // Door staff: one ticket online, the same again refused, the other with the network cut.
     let door = b.person(&format!("{base}/")).await;
     b.viewport(&door, 390, 844, true).await;
