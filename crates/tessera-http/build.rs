@@ -21,6 +21,19 @@ fn main() {
     {
         println!("cargo::rustc-cfg=tessera_chromium");
     }
+    // The printable ticket's test reads PDFs back with poppler and needs the CJK font they embed.
+    println!("cargo::rustc-check-cfg=cfg(tessera_cjk_pdf)");
+    println!("cargo::rerun-if-env-changed=TESSERA_PDF_FONT");
+    let font = std::env::var_os("TESSERA_PDF_FONT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc".into());
+    if font.is_file()
+        && ["pdftotext", "pdffonts", "pdftoppm"]
+            .iter()
+            .all(|n| std::env::split_paths(&path).any(|dir| dir.join(n).is_file()))
+    {
+        println!("cargo::rustc-cfg=tessera_cjk_pdf");
+    }
     println!("cargo::rustc-check-cfg=cfg(tessera_pg)");
     println!("cargo::rerun-if-env-changed=TESSERA_TEST_DATABASE_URL");
     if std::env::var_os("TESSERA_TEST_DATABASE_URL").is_some_and(|v| !v.is_empty()) {

@@ -105,6 +105,8 @@ pub struct AppConfig {
     pub chat: chats::ChatConfig,
     pub calls: calls::CallConfig,
     pub files: files::FilesConfig,
+    /// The font printable tickets are set in.
+    pub pdf_font: printable::PdfFont,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -124,6 +126,7 @@ pub struct App {
     hub: Arc<live::Hub>,
     send_limiter: Arc<chats::SendLimiter>,
     storage: files::Storage,
+    printer: Arc<printable::Printer>,
 }
 
 /// Where the database is and how many connections to keep.
@@ -156,6 +159,7 @@ impl App {
         let master = ticket_codes::MasterKey::load(&store, &config.tickets).await?;
         let mailer = mail::Mailer::new(&config.mail)?;
         let storage = files::Storage::open(&config.files)?;
+        let printer = printable::Printer::new(&config.pdf_font)?;
         Ok(App {
             store,
             config: Arc::new(config),
@@ -171,7 +175,13 @@ impl App {
             hub: Arc::default(),
             send_limiter: Arc::default(),
             storage,
+            printer: Arc::new(printer),
         })
+    }
+
+    /// A printable ticket (PDF) with its code.
+    pub fn ticket_pdf(&self, t: &tessera_domain::records::TicketDetail, code: &str) -> Result<Vec<u8>> {
+        self.printer.ticket_pdf(t, code)
     }
 
     pub fn now(&self) -> OffsetDateTime {

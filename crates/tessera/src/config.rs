@@ -108,6 +108,9 @@ pub struct Config {
     pub files_s3_bucket: Option<String>,
     /// The largest upload, in bytes.
     pub files_max_bytes: u64,
+    /// The font printable tickets are set in: a font file (OpenType, TrueType or a collection),
+    /// `none` for Helvetica only; unset, Noto Sans CJK where the system has it.
+    pub pdf_font: Option<String>,
 }
 
 impl Default for Config {
@@ -163,6 +166,7 @@ impl Default for Config {
             files_dir: PathBuf::from("files"),
             files_s3_bucket: None,
             files_max_bytes: 100 * 1024 * 1024,
+            pdf_font: None,
         }
     }
 }

@@ -63,6 +63,7 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             s3_options: Vec::new(),
             max_bytes: cfg.files_max_bytes,
         },
+        pdf_font: tessera_app::printable::PdfFont::parse(cfg.pdf_font.as_deref().unwrap_or("")),
     };
     Ok(App::connect(&db, app_cfg, Arc::new(SystemClock)).await?)
 }

@@ -123,8 +123,55 @@ async fn the_qr_images_and_the_pdf_carry_the_code(b: Backend) {
     assert_eq!(decode_qr(&png.bytes), code);
     let pdf = raw(&t, &format!("/tickets/{ticket_id}/ticket.pdf"), &token).await;
     assert_eq!((pdf.status, pdf.content_type.as_str()), (StatusCode::OK, "application/pdf"));
+    // What it says is read back by a PDF reader in `printed_names_read_back_as_written`.
     let pdf = pdf.bytes;
-    assert!(pdf.starts_with(b"%PDF") && pdf.windows(7).any(|w| w == b"Concert"), "names the event");
+    assert!(pdf.starts_with(b"%PDF") && pdf.windows(6).any(|w| w == b"/Image"), "a PDF with the QR");
+}
+
+/// The printable ticket prints a Japanese name as written, in a subset of Noto Sans CJK embedded
+/// in it: poppler (the PDF library of most Linux viewers) reads the text back and finds the font
+/// embedded, and the QR on the page it renders still decodes to the ticket's code.
+#[tokio::test]
+#[cfg_attr(not(tessera_cjk_pdf), ignore = "install poppler-utils and fonts-noto-cjk (.ci/run does)")]
+async fn printed_names_read_back_as_written() {
+    let t = TestApp::new(Backend::Sqlite).await;
+    let event_id = t.seated_event(json!({"name": "東京学園祭 2027", "location": "体育館 Gym"})).await.id;
+    let Bought { holder_token: token, holder, ticket_id } = buy_seat(&t, event_id, 3).await;
+    let rename =
+        tessera_domain::records::UserChanges { name: Some("山田 花子".into()), ..Default::default() };
+    t.db.store.update_user(holder.user_id, &rename, t.app.now()).await.unwrap();
+    let code = shown_code(&t, ticket_id, &token).await;
+    let pdf = raw(&t, &format!("/tickets/{ticket_id}/ticket.pdf"), &token).await.bytes;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ticket.pdf");
+    std::fs::write(&file, &pdf).unwrap();
+    let run = |program: &str, args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(program).args(args).output().unwrap();
+        assert!(out.status.success(), "{program}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    let text = String::from_utf8(run("pdftotext", &[file.as_os_str(), "-".as_ref()])).unwrap();
+    for expected in ["東京学園祭 2027", "体育館 Gym", "Seat 3 - 山田 花子", &ticket_id.to_string()]
+    {
+        assert!(text.contains(expected), "{expected:?} in {text:?}");
+    }
+    assert!(!text.contains('?'), "nothing printed as '?': {text:?}");
+    let fonts = String::from_utf8(run("pdffonts", &[file.as_os_str()])).unwrap();
+    let font = fonts.lines().find(|l| l.contains("NotoSansCJK")).unwrap_or_else(|| panic!("{fonts}"));
+    // emb, sub, uni: embedded, a subset, with a map back to the text.
+    assert!(font.contains("yes yes yes"), "{fonts}");
+    assert!(pdf.len() < 64 * 1024, "a subset, not the whole font: {} bytes", pdf.len());
+    // The page rendered in grey (PGM: a header of three numbers, then one byte per pixel).
+    let pgm = run("pdftoppm", &["-r".as_ref(), "100".as_ref(), "-gray".as_ref(), file.as_os_str()]);
+    let mut header = pgm.split(|b| b.is_ascii_whitespace()).filter(|f| !f.is_empty()).take(4);
+    let mut number = || std::str::from_utf8(header.next().unwrap()).unwrap().to_string();
+    let (magic, w, h) = (number(), number().parse::<usize>().unwrap(), number().parse::<usize>().unwrap());
+    assert_eq!(magic, "P5");
+    let pixels = &pgm[pgm.len() - w * h..];
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR symbol on the page");
+    assert_eq!(grids[0].decode().unwrap().1, code);
 }
 
 /// Paging: a second ticket, one per page.
