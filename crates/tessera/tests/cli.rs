@@ -13,14 +13,21 @@ use tessera_store::{Backend, both};
 
 both!(import_keeps_good_rows_and_reports_bad_ones, demo_seed_is_big_and_idempotent);
 
-async fn app(b: Backend) -> (App, TestDb) {
+async fn app(b: Backend) -> (App, TestDb, tempfile::TempDir) {
     let db = test_db(b).await;
-    let app = App::new(db.store.clone(), AppConfig::default(), Arc::new(SystemClock)).await.unwrap();
-    (app, db)
+    // The demo's poster goes to a directory that goes away, not into the source tree.
+    let files = tempfile::tempdir().unwrap();
+    let dir = files.path().to_path_buf();
+    let config = AppConfig {
+        files: tessera_app::files::FilesConfig { dir, ..Default::default() },
+        ..Default::default()
+    };
+    let app = App::new(db.store.clone(), config, Arc::new(SystemClock)).await.unwrap();
+    (app, db, files)
 }
 
 async fn import_keeps_good_rows_and_reports_bad_ones(b: Backend) {
-    let (app, db) = app(b).await;
+    let (app, db, _files) = app(b).await;
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users.csv");
     let events = dir.path().join("events.csv");
@@ -76,7 +83,7 @@ async fn import_keeps_good_rows_and_reports_bad_ones(b: Backend) {
 }
 
 async fn demo_seed_is_big_and_idempotent(b: Backend) {
-    let (app, db) = app(b).await;
+    let (app, db, _files) = app(b).await;
     let first = tessera::demo::seed(&app).await.unwrap();
     assert!(
         first.users_added >= 1000 && first.events_added >= 200 && first.purchases_added >= 5000,
@@ -253,6 +260,7 @@ mod lambda {
         let dir = tempfile::tempdir().unwrap();
         let cfg = Config {
             database_url: Some(Secret(format!("sqlite://{}/l.db", dir.path().display()))),
+            files_dir: dir.path().join("files"),
             ..Config::default()
         };
         let app = tessera::build_app(&cfg).await.unwrap();
