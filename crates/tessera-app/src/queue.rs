@@ -329,6 +329,11 @@ impl App {
         })
     }
 
+    /// Whether anyone waits in a waiting room that is on.
+    pub async fn anyone_waiting(&self) -> Result<bool> {
+        Ok(self.store.anyone_waiting().await?)
+    }
+
     /// Admits the next buyers of every event with a queue (the admission job).
     pub async fn advance_queues(&self) -> Result<u64> {
         let mut n = 0;

@@ -119,6 +119,19 @@ impl Store {
         })?)
     }
 
+    /// Whether someone waits in a waiting room that is on (a scheduler's admission run stops
+    /// early when no one does).
+    pub async fn anyone_waiting(&self) -> Result<bool> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM queue_state WHERE enabled = $1 AND next_position > serving_position)",
+            )
+            .bind(true)
+            .fetch_one(p)
+            .await
+        })?)
+    }
+
     /// The user's entry for the event.
     pub async fn queue_entry_for(
         &self,

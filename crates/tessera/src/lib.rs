@@ -3,6 +3,7 @@
 pub mod config;
 pub mod demo;
 pub mod import;
+pub mod jobs;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod listener;

@@ -87,11 +87,19 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum JobsCommand {
-    /// Run the jobs that are due (e-mail, bulk sends) and exit: for schedulers such as EventBridge.
+    /// Run a background job once and exit, for schedulers (cron; EventBridge invokes the Lambda
+    /// function with `{"tessera_job": NAME}` instead): `jobs` (due e-mail and bulk sends),
+    /// `admission` (let people in from the waiting rooms), `holds` (end lapsed holds).
     Run {
-        /// Stop after this many jobs.
+        /// Which job.
+        #[arg(long, default_value = "jobs")]
+        job: tessera::jobs::Job,
+        /// `jobs`: stop after this many.
         #[arg(long, default_value_t = 1000)]
         max: usize,
+        /// `admission`: keep ticking this many seconds while someone waits (0: one tick).
+        #[arg(long, default_value_t = 0)]
+        for_secs: u64,
     },
 }
 
@@ -162,11 +170,11 @@ async fn main() -> anyhow::Result<()> {
             app.close().await;
             Ok(())
         }
-        Command::Jobs { command: JobsCommand::Run { max } } => {
+        Command::Jobs { command: JobsCommand::Run { job, max, for_secs } } => {
             let app = tessera::build_app(&cfg).await?;
-            let n = app.run_due_jobs(max).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("ran {n} job(s)");
+            let r = tessera::jobs::run(&app, job, std::time::Duration::from_secs(for_secs), max).await;
             app.close().await;
+            println!("{}", r?);
             Ok(())
         }
         Command::Tickets { command: TicketsCommand::Send { event, all } } => {

@@ -278,6 +278,124 @@ mod lambda {
         assert_eq!(status, 409, "{body}");
     }
 
+    /// An invocation as the Lambda runtime hands it over, with `secs` left before its deadline.
+    fn invocation(payload: serde_json::Value, secs: u64) -> lambda_http::LambdaEvent<serde_json::Value> {
+        let mut context = lambda_http::Context::default();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        context.deadline = u64::try_from(now.as_millis()).unwrap() + secs * 1000;
+        lambda_http::LambdaEvent::new(payload, context)
+    }
+
+    /// Through a named stage (`/prod/events`) the path routes as `/events`, and the answer comes
+    /// back in API Gateway's response format.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_named_stage_routes_as_the_bare_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            database_url: Some(Secret(format!("sqlite://{}/l.db", dir.path().display()))),
+            files_dir: dir.path().join("files"),
+            ..Config::default()
+        };
+        let app = tessera::build_app(&cfg).await.unwrap();
+        tessera::demo::seed(&app).await.unwrap();
+        let router = tessera::lambda::router(app.clone(), &cfg);
+        let staged = include_str!("fixtures/apigw_v2_get_events.json")
+            .replace(r#""rawPath": "/events""#, r#""rawPath": "/prod/events""#)
+            .replace(r#""path": "/events""#, r#""path": "/prod/events""#)
+            .replace(r#""stage": "$default""#, r#""stage": "prod""#);
+        let (status, body) = call(&router, &staged).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["items"].as_array().unwrap().len(), 2);
+        let payload: serde_json::Value = serde_json::from_str(&staged).unwrap();
+        let answer = tessera::lambda::handle(&app, &router, invocation(payload, 10)).await.unwrap();
+        assert_eq!(answer["statusCode"], 200, "{answer}");
+        let body: serde_json::Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["items"].as_array().unwrap().len(), 2);
+    }
+
+    /// Under Lambda nothing runs between requests: EventBridge Scheduler's invocations run the
+    /// jobs `serve` runs by itself. Admission keeps ticking while people wait, then stops.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn scheduled_invocations_run_the_background_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            database_url: Some(Secret(format!("sqlite://{}/l.db", dir.path().display()))),
+            files_dir: dir.path().join("files"),
+            ..Config::default()
+        };
+        let app = tessera::build_app(&cfg).await.unwrap();
+        tessera::demo::seed(&app).await.unwrap();
+        let router = tessera::lambda::router(app.clone(), &cfg);
+        // Three buyers wait in the demo concert's line (120 admitted a minute).
+        let (_, found) = call(
+            &router,
+            &include_str!("fixtures/apigw_v2_get_events.json")
+                .replace("limit=2&sort=-price", "q=Neon&limit=100"),
+        )
+        .await;
+        let concert = found["items"].as_array().unwrap().iter().find(|e| e["name"] == "Neon Strings — Live");
+        let concert: tessera_domain::id::EventId =
+            concert.unwrap()["event_id"].as_str().unwrap().parse().unwrap();
+        let mut buyers = Vec::new();
+        for i in 0..3 {
+            let email = format!("buyer{i}@example.com");
+            let input = tessera_domain::user::RegisterInput {
+                name: Some("Buyer"),
+                email: Some(&email),
+                password: Some("password123"),
+                phone_number: None,
+                role: None,
+            };
+            let u = app.register(input).await.unwrap();
+            let p = tessera_app::Principal { user_id: u.user_id, role: u.role };
+            let view = app.join_queue(&p, Some(concert), "192.0.2.1").await.unwrap();
+            assert_eq!(view.entry.status.as_str(), "waiting");
+            buyers.push(p);
+        }
+        assert!(app.anyone_waiting().await.unwrap());
+        let started = std::time::Instant::now();
+        let report = tessera::lambda::handle(
+            &app,
+            &router,
+            invocation(serde_json::json!({"tessera_job": "admission"}), 30),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (report["job"].as_str(), report["done"].as_u64()),
+            (Some("admission"), Some(3)),
+            "{report}"
+        );
+        assert!(report["passes"].as_u64().unwrap() > 1, "ticked until the line was in: {report}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "and stopped when no one waited");
+        assert!(!app.anyone_waiting().await.unwrap());
+        for p in &buyers {
+            let view = app.join_queue(p, Some(concert), "192.0.2.1").await.unwrap();
+            assert_eq!(view.entry.status.as_str(), "admitted");
+        }
+        // An EventBridge rule's scheduled event names its job in `detail`.
+        let rule = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {"tessera_job": "holds"}});
+        let report = tessera::lambda::handle(&app, &router, invocation(rule, 30)).await.unwrap();
+        assert_eq!(report["job"], "holds");
+        let report = tessera::lambda::handle(
+            &app,
+            &router,
+            invocation(serde_json::json!({"tessera_job": "jobs"}), 30),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report["job"], "jobs");
+        // An unknown job fails the invocation (the scheduler retries, then dead-letters it).
+        let e = tessera::lambda::handle(
+            &app,
+            &router,
+            invocation(serde_json::json!({"tessera_job": "mail"}), 30),
+        )
+        .await
+        .unwrap_err();
+        assert!(e.to_string().contains("no job named"), "{e}");
+    }
+
     /// Regression (#21): the per-address login limit was keyed on X-Forwarded-For's leftmost
     /// entry, which the client writes. On Lambda it is the request context's source IP.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,6 +441,15 @@ fn admin_create_command() {
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
     let migrate = run(&["migrate"]);
     assert!(migrate.status.success());
+    // The background jobs, one run each, for a scheduler.
+    for job in ["jobs", "admission", "holds"] {
+        let out = run(&["jobs", "run", "--job", job]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("{job}: 0 done in 1 pass")));
+    }
+    let unknown = run(&["jobs", "run", "--job", "mail"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("the jobs are jobs, admission, holds"));
 }
 
 both!(tickets_send_mails_every_holder);

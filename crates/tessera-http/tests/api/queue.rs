@@ -122,13 +122,16 @@ fn three_at_once() -> Value {
 
 async fn the_line_is_admitted_in_order_at_the_rate_up_to_the_maximum(b: Backend) {
     let t = TestApp::new(b).await;
-    let ev = queued_event(&t, three_at_once()).await.id;
+    let event = queued_event(&t, three_at_once()).await;
+    let ev = event.id;
+    assert!(!t.app.anyone_waiting().await.unwrap(), "an empty line: a scheduler's admission run stops");
     let buyers = t.principals(8).await;
     for (i, p) in buyers.iter().enumerate() {
         let v = t.app.join_queue(p, Some(ev.into()), &format!("10.0.0.{i}")).await.unwrap();
         assert_eq!(v.entry.queue_position, i as i32 + 1);
         assert_eq!(v.ahead, i as i64);
     }
+    assert!(t.app.anyone_waiting().await.unwrap());
     assert_eq!(t.app.advance_queues().await.unwrap(), 0, "no time has passed: nothing earned");
     t.clock.advance(1);
     assert_eq!(t.app.advance_queues().await.unwrap(), 2, "120 a minute is 2 a second");
@@ -144,6 +147,11 @@ async fn the_line_is_admitted_in_order_at_the_rate_up_to_the_maximum(b: Backend)
         .await
         .unwrap();
     assert_eq!((v.ahead, v.entry.status.as_str()), (2, "waiting"));
+    assert!(t.app.anyone_waiting().await.unwrap(), "a full room still has a line");
+    let off = json!({"enabled": false});
+    let r = t.call("PUT", &format!("/events/{ev}/queue"), Some(&event.organizer_token), Some(off)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(!t.app.anyone_waiting().await.unwrap(), "a room switched off admits no one");
 }
 
 /// Eight buyers in a line that admits three at once, the first three admitted; then the first
