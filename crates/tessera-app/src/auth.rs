@@ -253,6 +253,9 @@ impl App {
                 .ok_or(AppError::Unauthorized("unknown or revoked API key"))?;
             return Ok(Principal { user_id: user.user_id, role: user.role });
         }
+        if crate::oidc::is_external(bearer) {
+            return self.external_principal(bearer).await;
+        }
         let (claims, exp) = match self.access_tokens.get(bearer) {
             Some(hit) => hit,
             None => {

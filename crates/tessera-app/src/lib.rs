@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod live;
 mod loading;
 pub mod mail;
+pub mod oidc;
 pub mod printable;
 pub mod purchases;
 pub mod qr;
@@ -107,6 +108,8 @@ pub struct AppConfig {
     pub files: files::FilesConfig,
     /// The font printable tickets are set in.
     pub pdf_font: printable::PdfFont,
+    /// An external sign-in provider (Cognito or any OpenID Connect issuer), beside Tessera's own.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 /// The application: cheap to clone, shared by every request and job.
@@ -127,6 +130,7 @@ pub struct App {
     send_limiter: Arc<chats::SendLimiter>,
     storage: files::Storage,
     printer: Arc<printable::Printer>,
+    oidc: Option<Arc<oidc::Oidc>>,
 }
 
 /// Where the database is and how many connections to keep.
@@ -160,6 +164,7 @@ impl App {
         let mailer = mail::Mailer::new(&config.mail)?;
         let storage = files::Storage::open(&config.files)?;
         let printer = printable::Printer::new(&config.pdf_font)?;
+        let oidc = config.oidc.clone().map(oidc::Oidc::new).transpose()?.map(Arc::new);
         Ok(App {
             store,
             config: Arc::new(config),
@@ -176,6 +181,7 @@ impl App {
             send_limiter: Arc::default(),
             storage,
             printer: Arc::new(printer),
+            oidc,
         })
     }
 

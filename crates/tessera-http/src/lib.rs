@@ -108,6 +108,11 @@ impl utoipa::Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT access token or tsk_ API key")
+                    .description(Some(
+                        "Tessera's access token (POST /auth/login), an API key (tsk_…), or, when \
+                         TESSERA_OIDC_ISSUER is set, an access or ID token from that issuer \
+                         (Cognito: its groups admin, organizer, staff give the role)",
+                    ))
                     .build(),
             ),
         );

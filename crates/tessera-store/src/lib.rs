@@ -25,6 +25,7 @@ mod durability;
 pub mod events;
 pub mod files;
 mod hot_path;
+pub mod identities;
 pub mod jobs;
 pub mod limits;
 pub mod payments;

@@ -111,6 +111,12 @@ pub struct Config {
     /// The font printable tickets are set in: a font file (OpenType, TrueType or a collection),
     /// `none` for Helvetica only; unset, Noto Sans CJK where the system has it.
     pub pdf_font: Option<String>,
+    /// An external OpenID Connect issuer (Cognito: `https://cognito-idp.<region>.amazonaws.com/
+    /// <pool id>`) whose tokens sign people in beside Tessera's own, the client id its tokens
+    /// must be for, and where its keys are (default: from its discovery document).
+    pub oidc_issuer: Option<String>,
+    pub oidc_audience: Option<String>,
+    pub oidc_jwks_url: Option<String>,
 }
 
 impl Default for Config {
@@ -167,6 +173,9 @@ impl Default for Config {
             files_s3_bucket: None,
             files_max_bytes: 100 * 1024 * 1024,
             pdf_font: None,
+            oidc_issuer: None,
+            oidc_audience: None,
+            oidc_jwks_url: None,
         }
     }
 }
@@ -209,7 +218,23 @@ impl Config {
         Ok(c)
     }
 
+    /// The external sign-in provider, if one is configured.
+    pub fn oidc(&self) -> anyhow::Result<Option<tessera_app::oidc::OidcConfig>> {
+        let Some(issuer) = self.oidc_issuer.as_deref().filter(|s| !s.trim().is_empty()) else {
+            if self.oidc_audience.is_some() || self.oidc_jwks_url.is_some() {
+                bail!("TESSERA_OIDC_AUDIENCE and TESSERA_OIDC_JWKS_URL need TESSERA_OIDC_ISSUER");
+            }
+            return Ok(None);
+        };
+        let mut c =
+            tessera_app::oidc::OidcConfig::new(issuer, self.oidc_audience.clone().unwrap_or_default());
+        c.jwks_url = self.oidc_jwks_url.clone();
+        c.check().map_err(|m| anyhow::anyhow!(m))?;
+        Ok(Some(c))
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
+        self.oidc()?;
         if let Some(s) = &self.jwt_secret
             && s.0.len() < 32
         {

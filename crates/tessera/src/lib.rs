@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod health;
 pub mod import;
 pub mod jobs;
 #[cfg(feature = "aws")]
@@ -65,6 +66,7 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
             max_bytes: cfg.files_max_bytes,
         },
         pdf_font: tessera_app::printable::PdfFont::parse(cfg.pdf_font.as_deref().unwrap_or("")),
+        oidc: cfg.oidc()?,
     };
     Ok(App::connect(&db, app_cfg, Arc::new(SystemClock)).await?)
 }

@@ -67,6 +67,13 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Exit 0 when the server on this machine answers `GET /health` with 200 (a container's
+    /// health check: distroless images have no shell or curl).
+    Healthcheck {
+        /// Where the server listens (default: the configured listen address, on loopback).
+        #[arg(long)]
+        addr: Option<String>,
+    },
     /// Run as an AWS Lambda function behind API Gateway.
     #[cfg(feature = "aws")]
     Lambda,
@@ -182,6 +189,10 @@ async fn main() -> anyhow::Result<()> {
             let r = tessera::tickets::send(&app, event.into(), all).await;
             app.close().await;
             r
+        }
+        Command::Healthcheck { addr } => {
+            let addr = addr.unwrap_or_else(|| tessera::health::local_addr(&cfg.listen));
+            tessera::health::check(&addr, std::time::Duration::from_secs(3)).await
         }
         Command::Openapi => {
             print!("{}", tessera_http::openapi_json());

@@ -165,6 +165,13 @@ async fn serves_http_and_https_on_loopback() {
         .unwrap();
         assert_eq!(code, "200", "tls={tls}: {body}");
         assert!(body.contains("\"status\":\"OK\""), "{body}");
+        if !tls {
+            // The container's health check asks the same way, and fails where nothing listens.
+            let timeout = std::time::Duration::from_secs(3);
+            tessera::health::check(&format!("127.0.0.1:{port}"), timeout).await.unwrap();
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+            assert!(tessera::health::check(&closed.to_string(), timeout).await.is_err());
+        }
         stop.send(()).unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(30), server).await.unwrap().unwrap().unwrap();
     }

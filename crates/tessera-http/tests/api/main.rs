@@ -26,6 +26,7 @@ mod events;
 mod files;
 mod live;
 mod mail;
+mod oidc;
 mod ops;
 mod pages;
 mod problems;

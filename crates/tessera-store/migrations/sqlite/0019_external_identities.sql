@@ -1,0 +1,10 @@
+-- People who sign in with an external OpenID Connect issuer (Cognito, …): the issuer's subject
+-- names one Tessera user for good, whatever their e-mail or name becomes there.
+CREATE TABLE external_identities (
+    issuer     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    user_id    BLOB NOT NULL REFERENCES users (user_id),
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (issuer, subject)
+);
+CREATE INDEX external_identities_user_idx ON external_identities (user_id);
