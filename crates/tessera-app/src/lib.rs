@@ -39,6 +39,7 @@ pub mod verified;
 pub use auth::{Principal, TokenConfig};
 pub use error::AppError;
 pub use tessera_domain as domain;
+pub use tessera_store::{CredentialsFuture, DbCredentials};
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
@@ -139,6 +140,8 @@ pub struct DatabaseOptions {
     /// `sqlite://path`, `sqlite:path` or `postgres://…`.
     pub url: String,
     pub max_connections: u32,
+    /// PostgreSQL: the user name and password from a rotating secret instead of the URL.
+    pub credentials: Option<Arc<dyn tessera_store::DbCredentials>>,
 }
 
 impl App {
@@ -146,6 +149,7 @@ impl App {
     pub async fn connect(db: &DatabaseOptions, config: AppConfig, clock: Arc<dyn Clock>) -> Result<App> {
         let mut opts = tessera_store::StoreOptions::new(db.url.clone());
         opts.max_connections = db.max_connections;
+        opts.credentials = db.credentials.clone();
         let store = tessera_store::Store::connect(&opts).await?;
         store.migrate().await?;
         App::new(store, config, clock).await

@@ -19,6 +19,15 @@ pub struct MailConfig {
     /// `user:password@`. `None`: write .eml files to `outbox_dir`.
     pub smtp_url: Option<String>,
     pub outbox_dir: PathBuf,
+    /// Send through Amazon SES (v2 API; credentials and region as the AWS SDK finds them) with
+    /// this configuration set, if any. Needs the `ses` feature.
+    pub ses: Option<SesConfig>,
+}
+
+/// Amazon SES sending.
+#[derive(Debug, Clone, Default)]
+pub struct SesConfig {
+    pub configuration_set: Option<String>,
 }
 
 impl std::fmt::Debug for MailConfig {
@@ -27,6 +36,7 @@ impl std::fmt::Debug for MailConfig {
             .field("from", &self.from)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "[redacted]"))
             .field("outbox_dir", &self.outbox_dir)
+            .field("ses", &self.ses)
             .finish()
     }
 }
@@ -37,6 +47,7 @@ impl Default for MailConfig {
             from: "Tessera <tickets@tessera.localhost>".into(),
             smtp_url: None,
             outbox_dir: "outbox".into(),
+            ses: None,
         }
     }
 }
@@ -45,6 +56,8 @@ impl Default for MailConfig {
 pub enum Mailer {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Outbox(AsyncFileTransport<Tokio1Executor>, PathBuf),
+    #[cfg(feature = "ses")]
+    Ses(ses::SesMailer),
 }
 
 impl std::fmt::Debug for Mailer {
@@ -52,12 +65,22 @@ impl std::fmt::Debug for Mailer {
         match self {
             Mailer::Smtp(_) => f.write_str("Mailer::Smtp"),
             Mailer::Outbox(_, dir) => write!(f, "Mailer::Outbox({})", dir.display()),
+            #[cfg(feature = "ses")]
+            Mailer::Ses(_) => f.write_str("Mailer::Ses"),
         }
     }
 }
 
 impl Mailer {
     pub fn new(cfg: &MailConfig) -> Result<Mailer> {
+        if let Some(ses) = &cfg.ses {
+            #[cfg(feature = "ses")]
+            return Ok(Mailer::Ses(ses::SesMailer::new(ses.clone())));
+            #[cfg(not(feature = "ses"))]
+            return Err(AppError::internal(format!(
+                "mail through SES ({ses:?}) needs a build with the aws feature"
+            )));
+        }
         match &cfg.smtp_url {
             Some(url) => {
                 let t = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
@@ -78,6 +101,56 @@ impl Mailer {
                 tokio::fs::create_dir_all(dir).await.map_err(|e| format!("outbox {}: {e}", dir.display()))?;
                 t.send(m).await.map(|_| ()).map_err(|e| format!("outbox: {e}"))
             }
+            #[cfg(feature = "ses")]
+            Mailer::Ses(s) => s.send(m).await,
+        }
+    }
+}
+
+/// Amazon SES: the whole MIME message as SES v2's raw content.
+#[cfg(feature = "ses")]
+mod ses {
+    use aws_sdk_sesv2::error::DisplayErrorContext;
+    use aws_sdk_sesv2::primitives::Blob;
+    use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+    use lettre::Message;
+
+    use super::SesConfig;
+
+    pub struct SesMailer {
+        config: SesConfig,
+        /// Made on the first message: the SDK's configuration is read asynchronously.
+        client: tokio::sync::OnceCell<aws_sdk_sesv2::Client>,
+    }
+
+    impl SesMailer {
+        pub fn new(config: SesConfig) -> SesMailer {
+            SesMailer { config, client: tokio::sync::OnceCell::new() }
+        }
+
+        pub async fn send(&self, m: Message) -> std::result::Result<(), String> {
+            let client = self
+                .client
+                .get_or_init(|| async {
+                    let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                    aws_sdk_sesv2::Client::new(&conf)
+                })
+                .await;
+            let envelope = m.envelope();
+            let from = envelope.from().map(|a| a.to_string());
+            let to: Vec<String> = envelope.to().iter().map(|a| a.to_string()).collect();
+            let raw =
+                RawMessage::builder().data(Blob::new(m.formatted())).build().map_err(|e| e.to_string())?;
+            client
+                .send_email()
+                .set_from_email_address(from)
+                .destination(Destination::builder().set_to_addresses(Some(to)).build())
+                .content(EmailContent::builder().raw(raw).build())
+                .set_configuration_set_name(self.config.configuration_set.clone())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("SES: {}", DisplayErrorContext(&e)))
         }
     }
 }

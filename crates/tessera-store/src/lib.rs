@@ -21,6 +21,7 @@ mod bus;
 pub mod calls;
 pub mod chats;
 pub mod checkin;
+mod credentials;
 mod durability;
 pub mod events;
 pub mod files;
@@ -175,13 +176,27 @@ pub struct StoreOptions {
     pub max_connections: u32,
     /// PostgreSQL only: a schema to create and use (each test gets its own).
     pub pg_schema: Option<String>,
+    /// PostgreSQL only: where the user name and password come from, when not from the URL.
+    pub credentials: Option<std::sync::Arc<dyn DbCredentials>>,
 }
 
 impl StoreOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        StoreOptions { url: url.into(), max_connections: 10, pg_schema: None }
+        StoreOptions { url: url.into(), max_connections: 10, pg_schema: None, credentials: None }
     }
 }
+
+/// A source of PostgreSQL credentials that can change (a secret that rotates, such as the one
+/// RDS manages for Aurora).
+pub trait DbCredentials: Send + Sync + std::fmt::Debug {
+    /// The user name and password. `fresh`: the server refused the last ones, so ask past any
+    /// cache.
+    fn get(&self, fresh: bool) -> CredentialsFuture<'_>;
+}
+
+/// What `DbCredentials::get` answers: the user name and password, or why they could not be had.
+pub type CredentialsFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = std::result::Result<(String, String), String>> + Send + 'a>>;
 
 /// The database handle: cheap to clone, shared by every request.
 #[derive(Debug, Clone)]
@@ -198,6 +213,8 @@ pub struct Store {
     unsynced: Option<PgPool>,
     /// Chat signals to every instance (bus.rs).
     bus: std::sync::Arc<bus::Bus>,
+    /// PostgreSQL: where the credentials come from, when a secret gives them.
+    credentials: Option<std::sync::Arc<credentials::Refresh>>,
 }
 
 /// Runs `$body` with `$p` bound to the pool for reads (`read`) or writes (`write`), on either backend.
@@ -208,7 +225,11 @@ macro_rules! on_db {
     ($store:expr, read, |$p:ident| $body:expr) => {
         match &$store.db {
             $crate::Db::Sqlite { read: $p, .. } => $body,
-            $crate::Db::Postgres($p) => $body,
+            $crate::Db::Postgres($p) => {
+                let r = $body;
+                $store.watch_credentials(&r);
+                r
+            }
         }
     };
     ($store:expr, write, |$p:ident| $body:expr) => {{
@@ -221,7 +242,11 @@ macro_rules! on_db {
                 }
                 Err(e) => Err(e),
             },
-            $crate::Db::Postgres($p) => $body.map_err($crate::StoreError::from),
+            $crate::Db::Postgres($p) => {
+                let r = $body;
+                $store.watch_credentials(&r);
+                r.map_err($crate::StoreError::from)
+            }
         };
         // Answer only once the write is on disk (a grouped flush on SQLite; PostgreSQL's commit
         // already waited for its WAL flush).
@@ -254,6 +279,9 @@ impl Store {
                 create_schema(o.clone(), schema).await?;
                 o = o.options([("search_path", schema.as_str())]);
             }
+            if let Some(source) = &opts.credentials {
+                o = credentials::with(o, source.as_ref(), false).await?;
+            }
             let unsynced = PgPoolOptions::new()
                 .max_connections((opts.max_connections / 4).max(1))
                 .acquire_timeout(Duration::from_secs(10))
@@ -261,16 +289,28 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(opts.max_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(o)
-                .await?;
-            Ok(Store {
-                db: Db::Postgres(pool),
+                .connect_lazy_with(o);
+            let credentials = opts.credentials.clone().map(|source| {
+                std::sync::Arc::new(credentials::Refresh::new(source, vec![pool.clone(), unsynced.clone()]))
+            });
+            let store = Store {
+                db: Db::Postgres(pool.clone()),
                 wal: None,
                 writer: None,
                 readers: None,
                 unsynced: Some(unsynced),
                 bus: bus::Bus::new(opts.pg_schema.as_deref()),
-            })
+                credentials,
+            };
+            // Connect now, so a wrong URL fails the start; credentials that were just rotated
+            // are fetched again once.
+            if let Err(e) = pool.acquire().await {
+                if !(credentials::refused(&e) && store.refresh_credentials().await?) {
+                    return Err(e.into());
+                }
+                pool.acquire().await?;
+            }
+            Ok(store)
         } else if url.starts_with("sqlite:") {
             let base = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::other(e))?
@@ -308,6 +348,7 @@ impl Store {
                 readers: Some(readers),
                 unsynced: None,
                 bus: bus::Bus::new(None),
+                credentials: None,
             })
         } else {
             Err(StoreError::other(format!(

@@ -117,6 +117,17 @@ pub struct Config {
     pub oidc_issuer: Option<String>,
     pub oidc_audience: Option<String>,
     pub oidc_jwks_url: Option<String>,
+    /// Where e-mail goes: `smtp` (needs `smtp_url`), `ses` (Amazon SES, with the `aws` feature)
+    /// or `outbox` (.eml files); unset, `smtp` when `smtp_url` is set, else `outbox`.
+    pub mail_transport: Option<String>,
+    /// The SES configuration set messages are sent with (its event destinations, reputation).
+    pub ses_configuration_set: Option<String>,
+    /// AWS Secrets Manager secrets (with the `aws` feature): the database user name and password
+    /// (RDS's JSON; fetched again when the server refuses them, after a rotation), the JWT secret
+    /// and the ticket master key (plain strings), instead of the values above.
+    pub db_secret_arn: Option<String>,
+    pub jwt_secret_arn: Option<String>,
+    pub ticket_master_key_arn: Option<String>,
 }
 
 impl Default for Config {
@@ -176,6 +187,11 @@ impl Default for Config {
             oidc_issuer: None,
             oidc_audience: None,
             oidc_jwks_url: None,
+            mail_transport: None,
+            ses_configuration_set: None,
+            db_secret_arn: None,
+            jwt_secret_arn: None,
+            ticket_master_key_arn: None,
         }
     }
 }
@@ -233,8 +249,27 @@ impl Config {
         Ok(Some(c))
     }
 
+    /// Where e-mail goes, as configured.
+    pub fn mail_transport(&self) -> anyhow::Result<&str> {
+        match self.mail_transport.as_deref().map(str::trim) {
+            None | Some("") => Ok(if self.smtp_url.is_some() { "smtp" } else { "outbox" }),
+            Some("smtp") if self.smtp_url.is_none() => {
+                bail!("TESSERA_MAIL_TRANSPORT=smtp needs TESSERA_SMTP_URL")
+            }
+            Some(t @ ("smtp" | "outbox")) => Ok(t),
+            Some("ses") if cfg!(feature = "aws") => Ok("ses"),
+            Some("ses") => bail!("TESSERA_MAIL_TRANSPORT=ses needs a build with --features aws"),
+            Some(other) => bail!("TESSERA_MAIL_TRANSPORT must be smtp, ses or outbox, not {other:?}"),
+        }
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         self.oidc()?;
+        self.mail_transport()?;
+        let arns = [&self.db_secret_arn, &self.jwt_secret_arn, &self.ticket_master_key_arn];
+        if !cfg!(feature = "aws") && arns.iter().any(|a| a.is_some()) {
+            bail!("the TESSERA_*_SECRET_ARN settings need a build with --features aws");
+        }
         if let Some(s) = &self.jwt_secret
             && s.0.len() < 32
         {

@@ -1,5 +1,7 @@
 //! The `tessera` binary's parts: configuration, wiring, and the subcommands.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod config;
 pub mod demo;
 pub mod health;
@@ -25,7 +27,18 @@ use crate::config::Config;
 
 /// Opens the database, runs migrations and builds the application.
 pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
-    let db = DatabaseOptions { url: cfg.database_url(), max_connections: cfg.db_max_connections };
+    #[cfg(feature = "aws")]
+    let (cfg, credentials) = {
+        let mut cfg = cfg.clone();
+        let credentials = aws::resolve(&mut cfg).await?;
+        (cfg, credentials)
+    };
+    #[cfg(not(feature = "aws"))]
+    let credentials = None;
+    let cfg = &cfg;
+    let transport = cfg.mail_transport()?;
+    let db =
+        DatabaseOptions { url: cfg.database_url(), max_connections: cfg.db_max_connections, credentials };
     let app_cfg = AppConfig {
         tokens: TokenConfig {
             jwt_secret: cfg.jwt_secret.as_ref().map(|s| s.0.clone()),
@@ -44,8 +57,11 @@ pub async fn build_app(cfg: &Config) -> anyhow::Result<App> {
         tickets: TicketConfig { master_key: cfg.ticket_master_key.as_ref().map(|s| s.0.clone()) },
         mail: MailConfig {
             from: cfg.mail_from.clone(),
-            smtp_url: cfg.smtp_url.as_ref().map(|s| s.0.clone()),
+            smtp_url: cfg.smtp_url.as_ref().filter(|_| transport == "smtp").map(|s| s.0.clone()),
             outbox_dir: cfg.mail_outbox.clone(),
+            ses: (transport == "ses").then(|| tessera_app::mail::SesConfig {
+                configuration_set: cfg.ses_configuration_set.clone(),
+            }),
         },
         chat: ChatConfig {
             messages_per_second: cfg.chat_messages_per_second,

@@ -47,6 +47,7 @@ fn smtp_app_config(url: String) -> AppConfig {
             from: "Tessera <tickets@example.com>".into(),
             smtp_url: Some(url),
             outbox_dir: "unused".into(),
+            ses: None,
         },
         ..Default::default()
     }
