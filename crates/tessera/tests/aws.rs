@@ -266,6 +266,8 @@ async fn the_database_credentials_follow_a_rotated_secret() {
         format!("CREATE ROLE {old} LOGIN PASSWORD 'old-password'"),
         format!("CREATE ROLE {new} LOGIN PASSWORD 'new-password'"),
         format!("GRANT {old} TO {new}"),
+        // Not a superuser in CI (CREATEROLE): owning the database as the old role needs membership.
+        format!("GRANT {old} TO CURRENT_USER"),
         format!("CREATE DATABASE {db} OWNER {old}"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await.unwrap();
