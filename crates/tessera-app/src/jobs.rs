@@ -123,7 +123,7 @@ impl App {
         for t in &tickets {
             let code = self.ticket_code(&t.ticket).await.map_err(|e| e.to_string())?;
             let qr_png = crate::qr::png(&code, 6).map_err(|e| e.to_string())?;
-            let pdf = self.printer.ticket_pdf(&t.ticket, &code).map_err(|e| e.to_string())?;
+            let pdf = self.ticket_pdf(&t.ticket, &code).await.map_err(|e| e.to_string())?;
             parts.push(MailedTicket { ticket: &t.ticket, qr_png, pdf });
         }
         let msg = ticket_message(&self.config.mail.from, &email, &parts).map_err(|e| e.to_string())?;

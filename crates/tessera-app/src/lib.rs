@@ -189,9 +189,13 @@ impl App {
         })
     }
 
-    /// A printable ticket (PDF) with its code.
-    pub fn ticket_pdf(&self, t: &tessera_domain::records::TicketDetail, code: &str) -> Result<Vec<u8>> {
-        self.printer.ticket_pdf(t, code)
+    /// A printable ticket (PDF) with its code, made off the async threads (the first one reads
+    /// the font file; each subsets it).
+    pub async fn ticket_pdf(&self, t: &tessera_domain::records::TicketDetail, code: &str) -> Result<Vec<u8>> {
+        let (printer, t, code) = (self.printer.clone(), t.clone(), code.to_string());
+        tokio::task::spawn_blocking(move || printer.ticket_pdf(&t, &code))
+            .await
+            .map_err(AppError::internal)?
     }
 
     pub fn now(&self) -> OffsetDateTime {

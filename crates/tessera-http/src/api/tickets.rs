@@ -232,7 +232,7 @@ pub async fn get_ticket_pdf(
     let code = v.code.ok_or_else(|| {
         ApiError::new(StatusCode::GONE, "ticket_void", "this ticket is void: it has no code")
     })?;
-    let pdf = s.app.ticket_pdf(&v.ticket, &code)?;
+    let pdf = s.app.ticket_pdf(&v.ticket, &code).await?;
     let disposition = format!("inline; filename=\"ticket-{id}.pdf\"");
     Ok((
         [
