@@ -29,6 +29,7 @@ const SHOWN: i64 = 30;
 
 /// One message as the page shows it.
 pub struct Line {
+    pub event_id: EventId,
     pub id: String,
     pub who: String,
     pub mine: bool,
@@ -40,11 +41,24 @@ pub struct Line {
     pub file: Option<String>,
     /// Sent to replace the message already on the page (an edit or removal).
     pub in_place: bool,
+    /// The viewer may remove it: their own, or any as the chat's moderator.
+    pub removable: bool,
+}
+
+/// Who is looking, for what they may do with each message.
+#[derive(Clone, Copy)]
+struct Reader {
+    event_id: EventId,
+    user_id: UserId,
+    moderator: bool,
 }
 
 impl Line {
-    fn of(m: Message, me: UserId, names: &HashMap<UserId, String>, in_place: bool) -> Line {
+    fn of(m: Message, r: Reader, names: &HashMap<UserId, String>, in_place: bool) -> Line {
+        let me = r.user_id;
         Line {
+            event_id: r.event_id,
+            removable: m.deleted_at.is_none() && (m.sender_id == me || r.moderator),
             id: m.message_id.to_string(),
             who: names.get(&m.sender_id).cloned().unwrap_or_default(),
             mine: m.sender_id == me,
@@ -110,7 +124,8 @@ pub async fn panel(s: &AppState, p: &Page, event_id: EventId) -> Result<Panel, A
     // What was read last: a message sent between the two reads is shown, and not sent again.
     let after = messages.iter().map(|m| m.change_seq).fold(detail.chat.last_seq, i64::max);
     let names = s.app.sender_names(who, chat_id, &messages).await?;
-    let lines = messages.into_iter().map(|m| Line::of(m, who.user_id, &names, false)).collect();
+    let r = Reader { event_id, user_id: who.user_id, moderator: detail.moderator };
+    let lines = messages.into_iter().map(|m| Line::of(m, r, &names, false)).collect();
     Ok(Panel::Member { lines, after, form: ChatForm::fresh(event_id) })
 }
 
@@ -154,13 +169,18 @@ pub async fn changes(
         Ok(n) => n,
         Err(e) => return error_page(&p, e),
     };
+    let moderator = match s.app.chat(&who, chat_id).await {
+        Ok(d) => d.moderator,
+        Err(e) => return error_page(&p, e),
+    };
+    let r = Reader { event_id, user_id: who.user_id, moderator };
     let next = found.iter().map(|m| m.change_seq).fold(after, i64::max);
     let (mut added, mut changed) = (Vec::new(), Vec::new());
     for m in found {
         if m.seq > after {
-            added.push(Line::of(m, who.user_id, &names, false));
+            added.push(Line::of(m, r, &names, false));
         } else {
-            changed.push(Line::of(m, who.user_id, &names, true));
+            changed.push(Line::of(m, r, &names, true));
         }
     }
     render(&p, StatusCode::OK, &Changes { p: &p, event_id, added, changed, after: next })
@@ -230,4 +250,31 @@ async fn send_one(
     input: SendInput,
 ) -> Result<(), AppError> {
     s.app.send_message(who, ChatId::of_event(event_id), input).await.map(|_| ())
+}
+
+/// `POST /e/{event_id}/chat/{message_id}/delete`: removes a message (one's own, or any as the
+/// event's organizer or an admin). From htmx the answer is empty: the long poll brings the
+/// removal to every page, this one included; without scripts, back to the chat.
+pub async fn remove(
+    State(s): State<AppState>,
+    p: Page,
+    headers: HeaderMap,
+    Path((raw_event, raw_message)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let f = FormData::parse(&body);
+    if !p.form_ok(&s, f.token()) {
+        return forged(&p);
+    }
+    let Some(who) = p.principal().cloned() else { return p.see_other("/signin") };
+    let (Some(event_id), Some(message_id)) =
+        (parse_id::<EventId>(&raw_event), parse_id::<tessera_app::domain::id::MessageId>(&raw_message))
+    else {
+        return error_page(&p, AppError::NotFound("message"));
+    };
+    match s.app.delete_message(&who, ChatId::of_event(event_id), message_id).await {
+        Ok(()) if headers.contains_key("hx-request") => p.html(StatusCode::OK, String::new()),
+        Ok(()) => p.see_other(&format!("/e/{event_id}#chat")),
+        Err(e) => error_page(&p, e),
+    }
 }

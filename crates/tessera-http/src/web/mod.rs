@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/e/{event_id}", get(public::event_page))
         .route("/e/{event_id}/buy", get(public::buy_page))
         .route("/e/{event_id}/chat", get(chat::changes).post(chat::send))
+        .route("/e/{event_id}/chat/{message_id}/delete", post(chat::remove))
         .route("/signin", get(account::sign_in_page).post(account::sign_in))
         .route("/signup", get(account::sign_up_page).post(account::sign_up))
         .route("/signout", post(account::sign_out))

@@ -22,6 +22,7 @@ both!(
     the_event_chat_shows_to_its_members_only,
     the_chat_form_sends_once_and_escapes,
     the_long_poll_brings_new_edited_and_removed_messages,
+    members_remove_their_own_and_the_organizer_any,
 );
 
 /// An event with a message from its organizer, and a signed-up visitor.
@@ -181,4 +182,42 @@ async fn the_long_poll_brings_new_edited_and_removed_messages(b: Backend) {
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
         assert!(text(&r).contains("change number"), "{}", text(&r));
     }
+}
+
+async fn members_remove_their_own_and_the_organizer_any(b: Backend) {
+    let t = TestApp::new(b).await;
+    let Chatroom { t, event: ev, organizer, mut visitor } = chatroom(&t).await;
+    let hana = buy_for(t, &mut visitor, ev, 7).await;
+    let (mut ken, _) = sign_up(t, "Ken Holder").await;
+    buy_for(t, &mut ken, ev, 8).await;
+    let mine = say(&t.app, &hana, ev, "Mine to remove").await;
+    let also_mine = say(&t.app, &hana, ev, "Also mine").await;
+    let theirs = say(&t.app, &organizer, ev, "The organizer's").await;
+    let page = format!("/e/{ev}");
+    let remove = |id: MessageId| format!("{page}/chat/{id}/delete");
+    // Hana may remove her own messages, not the organizer's; Ken none of hers.
+    let html = text(&visitor.get(&page).await);
+    assert!(html.contains(&remove(mine)) && !html.contains(&remove(theirs)), "{html}");
+    assert!(!text(&ken.get(&page).await).contains(&remove(mine)));
+    let r = ken.submit(&page, &remove(mine), &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", text(&r));
+    let r = visitor.post_raw(&remove(mine), &[("csrf_token", "forged")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The organizer, signed in on the pages, may remove anyone's.
+    let org_token = t.app.access_token(organizer.user_id, Role::Organizer).unwrap();
+    let email = t.get("/users/me", Some(&org_token)).await.body["email"].as_str().unwrap().to_string();
+    let mut org = Visitor::new(t);
+    let r = org.submit("/signin", "/signin", &[("email", &email), ("password", "password123")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", text(&r));
+    assert!(text(&org.get(&page).await).contains(&remove(mine)));
+    let r = org.submit(&page, &remove(mine), &[]).await;
+    assert_eq!((r.status, location(&r)), (StatusCode::SEE_OTHER, format!("{page}#chat").as_str()));
+    let html = text(&visitor.get(&page).await);
+    assert!(!html.contains("Mine to remove") && html.contains("(message removed)"), "{html}");
+    assert!(!html.contains(&remove(mine)), "nothing left to remove");
+    // From htmx the answer is empty: the long poll brings the removal to the page.
+    let token = form_token(&html);
+    let r = htmx_post(&visitor, t, &remove(also_mine), &[("csrf_token", token.as_str())]).await;
+    assert_eq!((r.status, &r.body), (StatusCode::OK, &serde_json::Value::Null), "an empty answer");
+    assert!(!text(&visitor.get(&page).await).contains("Also mine"));
 }
