@@ -176,6 +176,8 @@ pub(crate) struct Oidc {
     http: reqwest::Client,
     keys: RwLock<Keys>,
     fetching: Mutex<()>,
+    /// From the discovery document, when the configuration names no JWKS URL.
+    jwks_uri: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for Oidc {
@@ -200,7 +202,13 @@ impl Oidc {
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(AppError::internal)?;
-        Ok(Oidc { config, http, keys: RwLock::default(), fetching: Mutex::default() })
+        Ok(Oidc {
+            config,
+            http,
+            keys: RwLock::default(),
+            fetching: Mutex::default(),
+            jwks_uri: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// The key `kid` names: from the cache, or fetched again when it is not there (no sooner
@@ -235,6 +243,10 @@ impl Oidc {
             .ok_or(AppError::Unauthorized("the token is signed with a key the issuer does not publish"))
     }
 
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> reqwest::Result<T> {
+        self.http.get(url).send().await?.error_for_status()?.json().await
+    }
+
     async fn fetch_keys(&self) -> Result<HashMap<String, DecodingKey>> {
         let unavailable = |e: reqwest::Error| {
             tracing::warn!(issuer = %self.config.issuer, error = %e, "fetching the issuer's keys failed");
@@ -247,30 +259,17 @@ impl Oidc {
                 struct Discovery {
                     jwks_uri: String,
                 }
+                // The discovery document names where the keys are; it is read once.
                 let doc = format!("{}/.well-known/openid-configuration", self.config.issuer);
-                let d: Discovery = self
-                    .http
-                    .get(doc)
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status())
-                    .map_err(unavailable)?
-                    .json()
-                    .await
-                    .map_err(unavailable)?;
-                d.jwks_uri
+                self.jwks_uri
+                    .get_or_try_init(|| async {
+                        self.get_json::<Discovery>(&doc).await.map(|d| d.jwks_uri).map_err(unavailable)
+                    })
+                    .await?
+                    .clone()
             }
         };
-        let set: JwkSet = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(unavailable)?
-            .json()
-            .await
-            .map_err(unavailable)?;
+        let set: JwkSet = self.get_json(&url).await.map_err(unavailable)?;
         Ok(set
             .keys
             .iter()

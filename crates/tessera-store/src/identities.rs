@@ -44,20 +44,7 @@ impl Store {
             async {
                 let mut tx = p.begin_write().await?;
                 if new {
-                    sqlx::query(
-                        "INSERT INTO users (user_id, name, email, password_hash, role, phone_number, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .bind(user.user_id)
-                    .bind(&user.name)
-                    .bind(&user.email)
-                    .bind(&user.password_hash)
-                    .bind(user.role.as_str())
-                    .bind(&user.phone_number)
-                    .bind(user.created_at)
-                    .bind(user.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
+                    crate::users::bind_user(sqlx::query(crate::users::INSERT_USER), user).execute(&mut *tx).await?;
                 }
                 let n = sqlx::query(
                     "INSERT INTO external_identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)

@@ -14,30 +14,40 @@ const NOTE_AUTH_CHANGE: &str = "INSERT INTO auth_changes (user_id, changed_at) V
 const COLUMNS: &str =
     "user_id, name, email, password_hash, role, phone_number, created_at, updated_at, disabled_at";
 
+/// Inserts a user: bind it with `bind_user`.
+pub(crate) const INSERT_USER: &str =
+    "INSERT INTO users (user_id, name, email, password_hash, role, phone_number, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/// `INSERT_USER`'s arguments.
+pub(crate) fn bind_user<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    u: &'q User,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    uuid::Uuid: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    OffsetDateTime: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.bind(u.user_id.as_uuid())
+        .bind(u.name.as_str())
+        .bind(u.email.as_str())
+        .bind(u.password_hash.as_str())
+        .bind(u.role.as_str())
+        .bind(u.phone_number.as_deref())
+        .bind(u.created_at)
+        .bind(u.updated_at)
+}
+
 impl Store {
     /// Inserts a user; a taken e-mail is `Conflict` (the UNIQUE index decides, so races are safe).
     pub async fn insert_user(&self, u: &User) -> Result<()> {
-        on_db!(self, write, |p| {
-            sqlx::query(
-                "INSERT INTO users (user_id, name, email, password_hash, role, phone_number, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(u.user_id)
-            .bind(&u.name)
-            .bind(&u.email)
-            .bind(&u.password_hash)
-            .bind(u.role.as_str())
-            .bind(&u.phone_number)
-            .bind(u.created_at)
-            .bind(u.updated_at)
-            .execute(p)
-            .await
-            .map(affected)
-        })
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => StoreError::Conflict("email".into()),
-            other => other,
-        })?;
+        on_db!(self, write, |p| bind_user(sqlx::query(INSERT_USER), u).execute(p).await.map(affected))
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => StoreError::Conflict("email".into()),
+                other => other,
+            })?;
         Ok(())
     }
 

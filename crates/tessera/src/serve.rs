@@ -9,6 +9,7 @@ use tessera_app::App;
 use tessera_http::{AppState, Shared};
 
 use crate::config::Config;
+use crate::jobs::Job;
 
 /// How often the metrics recorder folds recorded latencies into its summaries.
 const METRICS_UPKEEP: Duration = Duration::from_secs(5);
@@ -127,13 +128,12 @@ async fn background(app: App) {
             tracing::warn!(error = %e, "advancing waiting rooms failed");
         }
         if n.is_multiple_of(120) {
-            match app.sweep_expired_holds().await {
-                Ok(0) => {}
-                Ok(k) => tracing::info!(expired = k, "swept expired holds"),
-                Err(e) => tracing::warn!(error = %e, "sweeping expired holds failed"),
-            }
-            if let Err(e) = app.sweep_expired_limits().await {
-                tracing::warn!(error = %e, "sweeping closed rate-limit windows failed");
+            match crate::jobs::run(&app, Job::Holds, Duration::ZERO, 0).await {
+                Ok(r) if r.done > 0 => {
+                    tracing::info!(ended = r.done, "ended lapsed holds and rate-limit windows")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "ending lapsed holds failed"),
             }
         }
     }
@@ -147,7 +147,7 @@ async fn jobs_worker(app: App) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = app.run_due_jobs(100).await {
+        if let Err(e) = crate::jobs::run(&app, Job::Jobs, Duration::ZERO, 100).await {
             tracing::warn!(error = %e, "running jobs failed");
         }
     }

@@ -4,9 +4,13 @@
 #![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{Killed, free_port};
 
 use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use serde_json::{Value, json};
@@ -14,14 +18,7 @@ use serde_json::{Value, json};
 /// moto's server on a free port; stopped when dropped.
 struct Moto {
     port: u16,
-    child: Child,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    _child: Killed,
 }
 
 impl Moto {
@@ -37,7 +34,7 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let moto = Moto { port, child };
+        let moto = Moto { port, _child: Killed(child) };
         let started = Instant::now();
         while http(port, "GET", "/moto-api/data.json", None).is_none() {
             assert!(started.elapsed() < Duration::from_secs(30), "moto did not start");
@@ -67,17 +64,15 @@ impl Moto {
             "Action=VerifyEmailIdentity&Version=2010-12-01&EmailAddress={}",
             email.replace('@', "%40")
         );
-        let req = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0\r\n\
-             Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.write_all(req.as_bytes()).unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/ses/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+        ];
+        let answer = common::http(self.port, "POST", "/", &headers, &body);
+        assert!(matches!(answer, Some((200, _))), "{answer:?}");
     }
 
     async fn secret(&self, name: &str, text: &str) -> String {
@@ -97,57 +92,16 @@ impl Moto {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// One HTTP/1.1 request on loopback: the status and the body (`None` when nothing answers).
+/// A JSON request on loopback: the status and the body (`None` when nothing answers).
 fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
     let body = body.map(Value::to_string).unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let (head, rest) = text.split_once("\r\n\r\n")?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        unchunk(rest)
-    } else {
-        rest.into()
-    };
-    Some((status, body))
-}
-
-fn unchunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&tail[..n]);
-        rest = &tail[n + 2..];
-    }
-    out
+    common::http(port, method, path, &[("Content-Type", "application/json")], &body)
 }
 
 /// `tessera serve` on a free port with this environment; killed when dropped.
 struct Server {
     port: u16,
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    child: Killed,
 }
 
 impl Server {
@@ -161,15 +115,15 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut server = Server { port, child };
+        let mut server = Server { port, child: Killed(child) };
         let started = Instant::now();
         loop {
             if let Some((200, _)) = http(port, "GET", "/health", None) {
                 return server;
             }
-            if let Ok(Some(status)) = server.child.try_wait() {
+            if let Ok(Some(status)) = server.child.0.try_wait() {
                 let mut err = String::new();
-                server.child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+                server.child.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
                 panic!("tessera serve exited with {status}: {err}");
             }
             assert!(started.elapsed() < Duration::from_secs(60), "tessera serve did not answer");
@@ -182,9 +136,9 @@ impl Server {
     }
 
     fn stderr(mut self) -> String {
-        let _ = self.child.kill();
+        let _ = self.child.0.kill();
         let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
+        if let Some(mut e) = self.child.0.stderr.take() {
             e.read_to_string(&mut err).unwrap();
         }
         err

@@ -261,9 +261,8 @@ mod lambda {
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 
-    /// API Gateway HTTP API (v2) events go through the same router.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn api_gateway_v2_events_are_served() {
+    /// The demo on SQLite in a directory of its own, and the router as Lambda serves it.
+    async fn demo_on_lambda() -> (tempfile::TempDir, App, axum::Router) {
         let dir = tempfile::tempdir().unwrap();
         let cfg = Config {
             database_url: Some(Secret(format!("sqlite://{}/l.db", dir.path().display()))),
@@ -272,7 +271,14 @@ mod lambda {
         };
         let app = tessera::build_app(&cfg).await.unwrap();
         tessera::demo::seed(&app).await.unwrap();
-        let router = tessera::lambda::router(app, &cfg);
+        let router = tessera::lambda::router(app.clone(), &cfg);
+        (dir, app, router)
+    }
+
+    /// API Gateway HTTP API (v2) events go through the same router.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn api_gateway_v2_events_are_served() {
+        let (_dir, _app, router) = demo_on_lambda().await;
         let (status, body) = call(&router, include_str!("fixtures/apigw_v2_get_events.json")).await;
         assert_eq!(status, 200, "{body}");
         let items = body["items"].as_array().unwrap();
@@ -297,15 +303,7 @@ mod lambda {
     /// back in API Gateway's response format.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_named_stage_routes_as_the_bare_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
-            database_url: Some(Secret(format!("sqlite://{}/l.db", dir.path().display()))),
-            files_dir: dir.path().join("files"),
-            ..Config::default()
-        };
-        let app = tessera::build_app(&cfg).await.unwrap();
-        tessera::demo::seed(&app).await.unwrap();
-        let router = tessera::lambda::router(app.clone(), &cfg);
+        let (_dir, app, router) = demo_on_lambda().await;
         let staged = include_str!("fixtures/apigw_v2_get_events.json")
             .replace(r#""rawPath": "/events""#, r#""rawPath": "/prod/events""#)
             .replace(r#""path": "/events""#, r#""path": "/prod/events""#)
@@ -324,15 +322,7 @@ mod lambda {
     /// jobs `serve` runs by itself. Admission keeps ticking while people wait, then stops.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn scheduled_invocations_run_the_background_jobs() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
-            database_url: Some(Secret(format!("sqlite://{}/l.db", dir.path().display()))),
-            files_dir: dir.path().join("files"),
-            ..Config::default()
-        };
-        let app = tessera::build_app(&cfg).await.unwrap();
-        tessera::demo::seed(&app).await.unwrap();
-        let router = tessera::lambda::router(app.clone(), &cfg);
+        let (_dir, app, router) = demo_on_lambda().await;
         // Three buyers wait in the demo concert's line (120 admitted a minute).
         let (_, found) = call(
             &router,
