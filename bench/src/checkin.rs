@@ -34,6 +34,10 @@ pub struct CheckinArgs {
     /// Concurrent scanner connections.
     #[arg(long, default_value_t = 32)]
     pub connections: usize,
+    /// Then scan fresh tickets (`--tickets` per point) at each of these connection counts
+    /// (e.g. 1,2,4,8,16,32,64,128,256): the scaling table and plot.
+    #[arg(long, value_delimiter = ',')]
+    pub sweep: Vec<usize>,
     /// Skip the SQLite run.
     #[arg(long)]
     pub no_sqlite: bool,
@@ -164,23 +168,28 @@ async fn scan_all(
         secs,
         p50_us: u64::from(crate::load::percentile(&lat, 0.5)),
         p99_us: u64::from(crate::load::percentile(&lat, 0.99)),
+        same_bytes_rps: None,
+        server_cpu_ms: None,
     })
 }
 
-/// One backend: provision, start the server, scan every ticket in, then every ticket again.
+/// One backend: provision, start the server, scan every ticket in, then every ticket again;
+/// then, for a sweep, fresh tickets at each connection count.
 pub async fn run_backend(
     args: &CheckinArgs,
     backend: &str,
     url: &str,
     pg_schema: Option<String>,
     addr: &str,
-) -> anyhow::Result<Vec<Report>> {
+) -> anyhow::Result<(Vec<Report>, Vec<(usize, Report)>)> {
     let mut opts = StoreOptions::new(url);
     opts.pg_schema = pg_schema.clone();
     let store = Store::connect(&opts).await?;
     store.migrate().await?;
     let t = Instant::now();
-    let (codes, token) = provision(&store, args.tickets).await.context("provisioning")?;
+    let (mut codes, token) =
+        provision(&store, args.tickets * (1 + args.sweep.len())).await.context("provisioning")?;
+    let swept = codes.split_off(args.tickets);
     println!(
         "[{backend}] issued {} ticket codes in {:.1}s (not timed)",
         codes.len(),
@@ -194,35 +203,51 @@ pub async fn run_backend(
     };
     let mut env = vec![("TESSERA_JOBS_WORKER", "false")];
     env.extend(crate::NO_SHEDDING);
-    let _server = crate::start_server(&args.tessera, &server_url, addr, &env)?;
+    let server = crate::start_server(&args.tessera, &server_url, addr, &env)?;
     crate::wait_ready(addr).await?;
     let codes = Arc::new(codes);
+    let pid = server.pid().to_string();
+    let cpu = || crate::cpu_secs(&pid);
+    let c0 = cpu();
     let entries = scan_all(addr, &codes, &token, args.connections, 200).await?;
+    let c1 = cpu();
     let replays = scan_all(addr, &codes, &token, args.connections, 409).await?;
+    let c2 = cpu();
+    let spent = |a: Option<f64>, b: Option<f64>| Some(b? - a?);
+    let (entries, replays) = (entries.with_cpu(spent(c0, c1)), replays.with_cpu(spent(c1, c2)));
+    let mut sweep = Vec::new();
+    for (conns, chunk) in args.sweep.iter().zip(swept.chunks(args.tickets)) {
+        let chunk = Arc::new(chunk.to_vec());
+        let c0 = cpu();
+        let r = scan_all(addr, &chunk, &token, *conns, 200).await?;
+        println!("[{backend}] {conns} connections: {:.0} scans/s", r.rps());
+        sweep.push((*conns, r.with_cpu(spent(c0, cpu()))));
+    }
     if let Some(s) = &pg_schema {
         store.drop_schema(s).await?;
     }
     store.close().await;
-    if entries.errors > 0 || replays.errors > 0 {
-        bail!("{} entries and {} replays were answered unexpectedly", entries.errors, replays.errors);
+    let swept_errors: u64 = sweep.iter().map(|(_, r)| r.errors).sum();
+    if entries.errors > 0 || replays.errors > 0 || swept_errors > 0 {
+        bail!(
+            "{} entries, {} replays and {swept_errors} swept entries were answered unexpectedly",
+            entries.errors,
+            replays.errors
+        );
     }
-    Ok(vec![
-        entries.named(&format!("POST /checkin, first entry ({backend})")),
-        replays.named(&format!("POST /checkin, replayed code: 409 ({backend})")),
-    ])
+    Ok((
+        vec![
+            entries.named(&format!("POST /checkin, first entry ({backend})")),
+            replays.named(&format!("POST /checkin, replayed code: 409 ({backend})")),
+        ],
+        sweep,
+    ))
 }
 
 /// The baseline: a bare hyper server under the same load generator, same connections.
 pub async fn baseline(connections: usize) -> anyhow::Result<Report> {
-    let me = std::env::current_exe()?;
-    let hello_addr = "127.0.0.1:18082";
-    let _hello = crate::Server(
-        std::process::Command::new(&me)
-            .args(["hello", "--listen", hello_addr])
-            .stdout(std::process::Stdio::null())
-            .spawn()?,
-    );
-    crate::wait_ready(hello_addr).await?;
+    let (_hello, hello_addr) = crate::bare_server(None).await?;
+    let hello_addr = &hello_addr;
     crate::load::run(&Target::fixed(hello_addr, "/"), Duration::from_secs(1), connections).await?;
     Ok(crate::load::run(&Target::fixed(hello_addr, "/"), Duration::from_secs(5), connections)
         .await?

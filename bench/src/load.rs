@@ -32,6 +32,10 @@ pub struct Report {
     pub secs: f64,
     pub p50_us: u64,
     pub p99_us: u64,
+    /// Requests per second of a bare server answering the same bytes, measured in the same run.
+    pub same_bytes_rps: Option<f64>,
+    /// The server's CPU time (user + system) per request, in milliseconds.
+    pub server_cpu_ms: Option<f64>,
 }
 
 impl Report {
@@ -44,6 +48,18 @@ impl Report {
         self.requests as f64 / self.secs
     }
 
+    /// With the rate of a bare server answering the same bytes.
+    pub fn against(mut self, bare: &Report) -> Self {
+        self.same_bytes_rps = Some(bare.rps());
+        self
+    }
+
+    /// With the server's CPU seconds over the run.
+    pub fn with_cpu(mut self, cpu_secs: Option<f64>) -> Self {
+        self.server_cpu_ms = cpu_secs.map(|c| c * 1000.0 / self.requests.max(1) as f64);
+        self
+    }
+
     pub fn to_json(&self, base: &Report) -> serde_json::Value {
         serde_json::json!({
             "name": self.name,
@@ -54,6 +70,9 @@ impl Report {
             "p99_ms": self.p99_us as f64 / 1000.0,
             "throughput_ratio_to_baseline": self.rps() / base.rps(),
             "p99_ratio_to_baseline": self.p99_us as f64 / base.p99_us.max(1) as f64,
+            "same_bytes_requests_per_sec": self.same_bytes_rps,
+            "throughput_ratio_to_same_bytes": self.same_bytes_rps.map(|b| self.rps() / b),
+            "server_cpu_ms_per_request": self.server_cpu_ms,
         })
     }
 }
@@ -61,17 +80,20 @@ impl Report {
 /// A Markdown table of the reports with ratios to the baseline.
 pub fn table(reports: &[Report], base: &Report) -> String {
     let mut s = String::from(
-        "| scenario | req/s | p50 ms | p99 ms | throughput ÷ baseline | p99 ÷ baseline | errors |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        "| scenario | req/s | p50 ms | p99 ms | throughput ÷ baseline | p99 ÷ baseline | throughput ÷ same bytes | server CPU ms/req | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
+    let opt = |v: Option<f64>, digits: usize| v.map_or("".to_string(), |v| format!("{v:.digits$}"));
     for r in reports {
         s.push_str(&format!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.1} | {} |\n",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.1} | {} | {} | {} |\n",
             r.name,
             r.rps(),
             r.p50_us as f64 / 1000.0,
             r.p99_us as f64 / 1000.0,
             r.rps() / base.rps(),
             r.p99_us as f64 / base.p99_us.max(1) as f64,
+            opt(r.same_bytes_rps.map(|b| r.rps() / b), 3),
+            opt(r.server_cpu_ms, 3),
             r.errors
         ));
     }
@@ -161,7 +183,23 @@ pub async fn run(target: &Target, dur: Duration, conns: usize) -> anyhow::Result
         secs,
         p50_us: u64::from(pct(0.50)),
         p99_us: u64::from(pct(0.99)),
+        same_bytes_rps: None,
+        server_cpu_ms: None,
     })
+}
+
+/// The body of one GET answered 200.
+pub async fn fetch(addr: &str, path: &str) -> anyhow::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let mut buf = Vec::new();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let (status, end) = read_response(&mut stream, &mut buf).await?;
+    anyhow::ensure!(status == 200, "GET {path} answered {status}");
+    Ok(buf[end..].to_vec())
 }
 
 /// Event ids from the catalogue (first pages), for the single-event scenario.

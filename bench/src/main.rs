@@ -16,6 +16,7 @@ mod flash;
 mod hello;
 mod load;
 mod overload;
+mod plot;
 mod pool;
 
 // The load generator shares the two cores with the server it measures: glibc's allocator was
@@ -42,10 +43,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// The baseline: a bare hyper server answering "Hello, World!".
+    /// The baseline: a bare hyper server answering "Hello, World!", or a file's bytes.
     Hello {
-        #[arg(long, default_value = "127.0.0.1:18081")]
+        #[arg(long)]
         listen: String,
+        /// Answer this file's bytes (as `application/json`) instead of "Hello, World!".
+        #[arg(long)]
+        body_file: Option<PathBuf>,
     },
     /// Run the catalogue scenario.
     Run(RunArgs),
@@ -110,9 +114,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     match cli.command {
-        Cmd::Hello { listen } => {
+        Cmd::Hello { listen, body_file } => {
+            let body = body_file.map(std::fs::read).transpose()?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(hello::serve(&listen))
+            rt.block_on(hello::serve(&listen, body))
         }
         Cmd::Run(args) => rt.block_on(run(args)),
         Cmd::Flash(args) => rt.block_on(run_flash(args)),
@@ -191,6 +196,57 @@ fn spawn_server(
     Ok(Server(child))
 }
 
+/// (peak, current) resident memory of a process, in KiB (0 when unknown).
+fn memory_kib(pid: &str) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Milliseconds from spawning `tessera serve` on `db_url` to its first 200 from `/health`.
+async fn start_to_first_answer(bin: &PathBuf, db_url: &str) -> anyhow::Result<f64> {
+    let addr = free_addr()?;
+    let t = std::time::Instant::now();
+    let _server = start_server(bin, db_url, &addr, &[("TESSERA_JOBS_WORKER", "false")])?;
+    while t.elapsed() < Duration::from_secs(30) {
+        if let Ok(body) = load::fetch(&addr, "/health").await {
+            anyhow::ensure!(!body.is_empty(), "empty /health");
+            return Ok(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    bail!("{addr} did not answer /health")
+}
+
+/// The binary's size once stripped (with `strip`, from binutils).
+fn stripped_size(bin: &PathBuf, tmp: &std::path::Path) -> String {
+    let out = tmp.join("tessera-stripped");
+    let ok = Command::new("strip").arg("-o").arg(&out).arg(bin).status().is_ok_and(|s| s.success());
+    match std::fs::metadata(&out) {
+        Ok(m) if ok => format!("{:.1} MB ({} bytes)", m.len() as f64 / 1e6, m.len()),
+        _ => "(strip unavailable)".into(),
+    }
+}
+
+/// A bare hyper server on a free port, answering "Hello, World!" or a file's bytes.
+pub(crate) async fn bare_server(body: Option<&std::path::Path>) -> anyhow::Result<(Server, String)> {
+    let addr = free_addr()?;
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["hello", "--listen", &addr]);
+    if let Some(b) = body {
+        cmd.arg("--body-file").arg(b);
+    }
+    let server = Server(cmd.stdout(Stdio::null()).spawn()?);
+    wait_ready(&addr).await?;
+    Ok((server, addr))
+}
+
 /// Loads the demo catalogue, then starts the server on it.
 fn start_tessera(bin: &PathBuf, db_url: &str, listen: &str) -> anyhow::Result<Server> {
     let status = Command::new(bin)
@@ -207,47 +263,88 @@ fn start_tessera(bin: &PathBuf, db_url: &str, listen: &str) -> anyhow::Result<Se
 }
 
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let me = std::env::current_exe()?;
     let dur = Duration::from_secs(args.duration);
     let mut reports: Vec<Report> = Vec::new();
 
-    let hello_addr = "127.0.0.1:18081";
-    let _hello =
-        Server(Command::new(&me).args(["hello", "--listen", hello_addr]).stdout(Stdio::null()).spawn()?);
-    wait_ready(hello_addr).await?;
+    let tmp = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let (_hello, hello_addr) = bare_server(None).await?;
     println!(
         "warming up and measuring the baseline ({}s each, {} connections)…",
         args.duration, args.connections
     );
-    load::run(&Target::fixed(hello_addr, "/"), Duration::from_secs(2), args.connections).await?;
-    let baseline = load::run(&Target::fixed(hello_addr, "/"), dur, args.connections)
+    load::run(&Target::fixed(&hello_addr, "/"), Duration::from_secs(2), args.connections).await?;
+    let baseline = load::run(&Target::fixed(&hello_addr, "/"), dur, args.connections)
         .await?
         .named("hyper hello-world (baseline)");
     reports.push(baseline.clone());
 
-    let tmp = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
     let mut backends = vec![("sqlite", format!("sqlite://{}/bench.db", tmp.display()))];
     if let Some(pg) = &args.postgres {
         backends.push(("postgres", pg.clone()));
     }
-    for (i, (name, url)) in backends.iter().enumerate() {
-        let addr = format!("127.0.0.1:{}", 18090 + i);
-        let _server = start_tessera(&args.tessera, url, &addr)?;
+    let mut footprint: Vec<(String, String)> = Vec::new();
+    for (name, url) in &backends {
+        let addr = free_addr()?;
+        let server = start_tessera(&args.tessera, url, &addr)?;
         wait_ready(&addr).await?;
         let ids = load::event_ids(&addr).await?;
         anyhow::ensure!(!ids.is_empty(), "no events to read");
-        load::run(&Target::fixed(&addr, "/events?limit=20"), Duration::from_secs(2), args.connections)
-            .await?;
-        let list = load::run(&Target::fixed(&addr, "/events?limit=20"), dur, args.connections).await?;
-        reports.push(list.named(&format!("GET /events?limit=20 ({name})")));
         let paths: Vec<String> = ids.iter().map(|id| format!("/events/{id}")).collect();
-        let one = load::run(&Target::rotating(&addr, paths), dur, args.connections).await?;
-        reports.push(one.named(&format!("GET /events/{{id}} ({name})")));
+        let pid = server.pid().to_string();
+        let cpu = || cpu_secs(&pid);
+        // The list, then one event: each beside a bare server answering the same bytes.
+        for (label, target, sample) in [
+            (
+                "GET /events?limit=20",
+                Target::fixed(&addr, "/events?limit=20"),
+                "/events?limit=20".to_string(),
+            ),
+            ("GET /events/{id}", Target::rotating(&addr, paths.clone()), paths[0].clone()),
+        ] {
+            let file = tmp.join("same-bytes.json");
+            std::fs::write(&file, load::fetch(&addr, &sample).await?)?;
+            let (bare, bare_addr) = bare_server(Some(&file)).await?;
+            load::run(&Target::fixed(&bare_addr, "/"), Duration::from_secs(1), args.connections).await?;
+            let same = load::run(&Target::fixed(&bare_addr, "/"), dur, args.connections).await?;
+            drop(bare);
+            reports.push(same.clone().named(&format!("bare hyper, the same bytes as {label} ({name})")));
+            load::run(&target, Duration::from_secs(2), args.connections).await?;
+            let c0 = cpu();
+            let r = load::run(&target, dur, args.connections).await?;
+            let spent = cpu().zip(c0).map(|(b, a)| b - a);
+            reports.push(r.named(&format!("{label} ({name})")).against(&same).with_cpu(spent));
+        }
+        let (peak, now) = memory_kib(&pid);
+        footprint.push((
+            format!("server RSS after the catalogue loads, peak / now ({name})"),
+            format!("{} / {} MB", peak / 1024, now / 1024),
+        ));
     }
+    // Start-up: process start to the first answered request, on a new SQLite file (migrations
+    // run) and on the migrated, seeded one.
+    let mut fresh = Vec::new();
+    let mut migrated = Vec::new();
+    for i in 0..5 {
+        fresh.push(
+            start_to_first_answer(&args.tessera, &format!("sqlite://{}/fresh-{i}.db", tmp.display())).await?,
+        );
+        migrated.push(start_to_first_answer(&args.tessera, &backends[0].1).await?);
+    }
+    let ms = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        format!("{:.1} ms (median of {}; {:.1}–{:.1})", v[v.len() / 2], v.len(), v[0], v[v.len() - 1])
+    };
+    footprint.push(("start to first answer, new SQLite file".into(), ms(&mut fresh)));
+    footprint.push(("start to first answer, migrated SQLite file".into(), ms(&mut migrated)));
+    footprint.push(("release binary, stripped".into(), stripped_size(&args.tessera, &tmp)));
     let _ = std::fs::remove_dir_all(&tmp);
 
-    let table = load::table(&reports, &baseline);
+    let mut table = load::table(&reports, &baseline);
+    table.push_str("\n| footprint | measured |\n|---|---|\n");
+    for (what, v) in &footprint {
+        table.push_str(&format!("| {what} | {v} |\n"));
+    }
     println!("\n{table}");
     std::fs::create_dir_all(&args.out)?;
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
@@ -270,11 +367,11 @@ async fn run_flash(args: flash::FlashArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     if !args.no_sqlite {
         let url = format!("sqlite://{}/flash.db", tmp.display());
-        reports.push(flash::run_backend(&args, "sqlite", &url, None, "127.0.0.1:18095").await?);
+        reports.push(flash::run_backend(&args, "sqlite", &url, None, &free_addr()?).await?);
     }
     if let Some(pg) = &args.postgres {
         let schema = format!("flash_{}", std::process::id());
-        reports.push(flash::run_backend(&args, "postgres", pg, Some(schema), "127.0.0.1:18096").await?);
+        reports.push(flash::run_backend(&args, "postgres", pg, Some(schema), &free_addr()?).await?);
     }
     let _ = std::fs::remove_dir_all(&tmp);
     let table = flash::table(&reports);
@@ -299,15 +396,20 @@ async fn run_flash(args: flash::FlashArgs) -> anyhow::Result<()> {
 async fn run_checkin(args: checkin::CheckinArgs) -> anyhow::Result<()> {
     let baseline = checkin::baseline(args.connections).await?;
     let mut reports = vec![baseline.clone()];
+    let mut sweeps: Vec<(String, Vec<(usize, Report)>)> = Vec::new();
     let tmp = std::env::temp_dir().join(format!("tessera-checkin-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     if !args.no_sqlite {
         let url = format!("sqlite://{}/checkin.db", tmp.display());
-        reports.extend(checkin::run_backend(&args, "sqlite", &url, None, "127.0.0.1:18097").await?);
+        let (r, sweep) = checkin::run_backend(&args, "sqlite", &url, None, &free_addr()?).await?;
+        reports.extend(r);
+        sweeps.push(("sqlite".into(), sweep));
     }
     if let Some(pg) = &args.postgres {
         let schema = format!("checkin_{}", std::process::id());
-        reports.extend(checkin::run_backend(&args, "postgres", pg, Some(schema), "127.0.0.1:18098").await?);
+        let (r, sweep) = checkin::run_backend(&args, "postgres", pg, Some(schema), &free_addr()?).await?;
+        reports.extend(r);
+        sweeps.push(("postgres".into(), sweep));
     }
     let _ = std::fs::remove_dir_all(&tmp);
     let table = load::table(&reports, &baseline);
@@ -320,12 +422,43 @@ async fn run_checkin(args: checkin::CheckinArgs) -> anyhow::Result<()> {
         "tickets": args.tickets,
         "connections": args.connections,
         "results": reports.iter().map(|r| r.to_json(&baseline)).collect::<Vec<_>>(),
+        "sweep": sweeps.iter().map(|(b, points)| serde_json::json!({
+            "backend": b,
+            "points": points.iter().map(|(c, r)| serde_json::json!({"connections": c, "result": r.to_json(&baseline)})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     });
     std::fs::write(args.out.join(format!("checkin-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
     std::fs::write(
         args.out.join("checkin-latest.md"),
         format!("# Door check-in benchmark ({} valid tickets)\n\n{table}", args.tickets),
     )?;
+    if sweeps.iter().any(|(_, p)| !p.is_empty()) {
+        let mut md = format!(
+            "# Door check-in throughput by connections ({} first-entry scans per point)\n\n\
+             | backend | connections | scans/s | p50 ms | p99 ms | server CPU ms/scan |\n|---|---:|---:|---:|---:|---:|\n",
+            args.tickets
+        );
+        let mut series = Vec::new();
+        for (backend, points) in &sweeps {
+            for (c, r) in points {
+                md.push_str(&format!(
+                    "| {backend} | {c} | {:.0} | {:.2} | {:.2} | {} |\n",
+                    r.rps(),
+                    r.p50_us as f64 / 1000.0,
+                    r.p99_us as f64 / 1000.0,
+                    r.server_cpu_ms.map_or(String::new(), |v| format!("{v:.3}"))
+                ));
+            }
+            series.push(plot::Series {
+                name: backend.clone(),
+                points: points.iter().map(|(c, r)| (*c as f64, r.rps())).collect(),
+            });
+        }
+        md.push_str("\n![scans/s by connections](checkin-scaling.svg)\n");
+        std::fs::write(args.out.join("checkin-scaling-latest.md"), md)?;
+        let svg = plot::line_chart("Door check-in: first-entry scans/s", "connections", "scans/s", &series);
+        std::fs::write(args.out.join("checkin-scaling.svg"), svg)?;
+    }
     println!("results written to {}", args.out.display());
     Ok(())
 }
