@@ -67,7 +67,10 @@ mod vendor {
             let target = out.join(base);
             match fetch(name, version, file, integrity, &out) {
                 Ok(licence) => {
-                    notices.push_str(&format!("== {name} {version} (npm) ==\n\n{licence}\n\n"));
+                    let heading = format!("== {name} {version} (npm) ==");
+                    if !notices.contains(&heading) {
+                        notices.push_str(&format!("{heading}\n\n{licence}\n\n"));
+                    }
                 }
                 Err(why) => {
                     println!("cargo::warning=web page script {name}@{version} unavailable: {why}");

@@ -72,6 +72,12 @@ fn non_empty(v: &Option<String>) -> Option<String> {
 }
 
 impl App {
+    /// Moves after every change to the catalogue made by this instance (see
+    /// `Store::catalogue_version`): read it before the rows an answer is built from.
+    pub fn catalogue_version(&self) -> u64 {
+        self.store.catalogue_version()
+    }
+
     pub async fn get_event(&self, event_id: EventId) -> Result<Event> {
         self.store.event_by_id(event_id).await?.ok_or(AppError::NotFound("event"))
     }

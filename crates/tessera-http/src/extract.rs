@@ -124,7 +124,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let q = parts.uri.query().unwrap_or("");
+        ApiQuery::parse(parts.uri.query().unwrap_or(""))
+    }
+}
+
+impl<T: DeserializeOwned> ApiQuery<T> {
+    /// Reads a query string as `T` (what the extractor does, for a handler that looks at the raw
+    /// query first).
+    pub fn parse(q: &str) -> Result<Self, ApiError> {
         // An empty value (`?cursor=`, `?category=`) means the parameter was not given: forms and
         // generated clients send them for every field left blank.
         let pairs: Vec<(String, String)> = form_urlencoded::parse(q.as_bytes())

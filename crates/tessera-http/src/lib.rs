@@ -9,23 +9,35 @@ use axum::extract::DefaultBodyLimit;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_swagger_ui::SwaggerUi;
 
 use tessera_app::App;
 
+pub mod answers;
 pub mod api;
 pub mod client_addr;
 mod contract;
+mod docs;
 pub mod error;
 pub mod extract;
 mod middleware;
 pub mod shed;
 pub mod web;
+
+/// A file the build fetched from npm (web/vendor.txt), by its last path segment.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! vendored {
+    ($file:literal) => {
+        include_bytes!(concat!(env!("OUT_DIR"), "/vendor/", $file)).as_slice()
+    };
+}
 
 /// Largest request body accepted (413 beyond).
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -51,6 +63,8 @@ pub struct Shared {
     /// Whether the pages' cookies are marked Secure (served over HTTPS, directly or behind a
     /// proxy or API Gateway).
     pub secure_cookies: bool,
+    /// Catalogue answers kept serialized (answers.rs).
+    pub answers: answers::Answers,
 }
 
 impl AppState {
@@ -183,10 +197,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(middleware::no_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state);
-    Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", doc)).merge(routes).layer(
+    Router::new().merge(docs::router(doc)).merge(routes).layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(CompressionLayer::new().compress_when(SizeAbove::new(256).and(middleware::compressible)))
             // Outside the `from_fn` middleware, which clones what is inside it per request (and
             // the CORS rules are lists). Preflights are answered here, before the log line.
             .layer(CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any))

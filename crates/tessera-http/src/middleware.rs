@@ -2,12 +2,13 @@
 //! every error the framework produces itself (404, 405, 408, 413, panics), in one middleware.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -41,16 +42,12 @@ fn method_label(method: &Method) -> &'static str {
 /// request and adds a boxed future, a cost every request pays on the hot paths of a sale.
 pub async fn observe(State(shed): State<Arc<Shedder>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let rid = request_id(req.headers()).to_string();
+    let rid = req.headers().get("x-request-id").cloned();
     let method = method_label(req.method());
     let class = classify(req.method(), req.uri().path());
     // The route template, never the path itself (unmatched paths share one label).
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let span = tracing::info_span!("request", request_id = %rid, method = %method, route = %route);
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| route_label(m.as_str()));
+    let span = tracing::info_span!("request", request_id = %request_id(req.headers()), method = %method, route = %route);
     let res = match shed.admit(class).await {
         Ok(_permit) => {
             tracing::Instrument::instrument(
@@ -64,23 +61,70 @@ pub async fn observe(State(shed): State<Arc<Shedder>>, req: Request, next: Next)
             overloaded()
         }
     };
-    let status = res.status().as_u16();
+    let status = res.status();
     let latency = start.elapsed();
     span.in_scope(|| {
-        tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "request");
+        tracing::info!(status = status.as_u16(), latency_ms = latency.as_secs_f64() * 1000.0, "request");
     });
+    // Borrowed labels: no allocation per request for the metrics.
     let labels = [
         ("method", Cow::Borrowed(method)),
-        ("route", Cow::Owned(route)),
-        ("status", Cow::Owned(status.to_string())),
+        ("route", Cow::Borrowed(route)),
+        ("status", status_label(status)),
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(latency.as_secs_f64());
     res
 }
 
+/// A status code as a metric label, without an allocation (codes are 100–999).
+fn status_label(status: StatusCode) -> Cow<'static, str> {
+    static LABELS: OnceLock<Vec<String>> = OnceLock::new();
+    let labels = LABELS.get_or_init(|| (100..1000).map(|c: u16| c.to_string()).collect());
+    match labels.get(usize::from(status.as_u16()).wrapping_sub(100)) {
+        Some(l) => Cow::Borrowed(l.as_str()),
+        None => Cow::Owned(status.as_u16().to_string()),
+    }
+}
+
+/// A route template as a `'static` metric label: there are a few dozen, each kept once, so the
+/// metrics need no allocation per request.
+fn route_label(route: &str) -> &'static str {
+    static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(r) = routes.read().ok().and_then(|set| set.get(route).copied()) {
+        return r;
+    }
+    let mut set = match routes.write() {
+        Ok(set) => set,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Some(r) = set.get(route) {
+        return r;
+    }
+    let kept: &'static str = Box::leak(route.to_owned().into_boxed_str());
+    set.insert(kept);
+    kept
+}
+
+/// Which answers are gzipped for clients that ask: JSON, problem documents and text (pages,
+/// CSV exports), whole. Left as they are: files (their own type, and ranges of them), images,
+/// the event stream, and answers that come compressed already (the catalogue's, answers.rs).
+pub fn compressible(status: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    status != StatusCode::PARTIAL_CONTENT
+        && (ct.starts_with("application/json")
+            || ct.starts_with(PROBLEM_JSON)
+            || ct.starts_with("text/html")
+            || ct.starts_with("text/plain")
+            || ct.starts_with("text/csv")
+            || ct.starts_with("text/css")
+            || ct.starts_with("text/javascript")
+            || ct.starts_with("application/javascript"))
+}
+
 /// A non-problem error response as problem+json, with the request id added to 5xx bodies.
-async fn as_problem(res: Response, rid: String) -> Response {
+async fn as_problem(res: Response, rid: Option<HeaderValue>) -> Response {
     let status = res.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
@@ -112,7 +156,8 @@ async fn as_problem(res: Response, rid: String) -> Response {
     if status.is_server_error()
         && let Some(obj) = problem.as_object_mut()
     {
-        obj.insert("request_id".into(), serde_json::Value::String(rid));
+        let rid = rid.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-");
+        obj.insert("request_id".into(), serde_json::Value::String(rid.to_string()));
     }
     let mut out = Response::from_parts(parts, Body::from(problem.to_string()));
     out.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(PROBLEM_JSON));

@@ -49,6 +49,20 @@ pub fn sort_expr(key: EventSortKey) -> &'static str {
 }
 
 impl Store {
+    /// A number that moves after every write to the events table made through this store, so
+    /// an answer built from the catalogue can be kept until it moves: read it before reading
+    /// the rows, and an answer kept under it is never newer than a write it missed. Writes by
+    /// other processes (another instance, `tessera seed`) do not move it, so such a cache must
+    /// also expire.
+    pub fn catalogue_version(&self) -> u64 {
+        self.catalogue.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// After a write to the events table (committed or not: a needless move costs one miss).
+    pub(crate) fn catalogue_changed(&self) {
+        self.catalogue.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
     pub async fn insert_event(&self, e: &Event) -> Result<()> {
         self.insert_events(std::slice::from_ref(e)).await?;
         Ok(())
@@ -138,7 +152,7 @@ impl Store {
                  updated_at = $12, hold_secs = $13, max_per_person = $14
              WHERE event_id = $15 RETURNING {COLUMNS}"
         );
-        Ok(on_db!(self, write, |p| {
+        let r = on_db!(self, write, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(&e.name)
                 .bind(&e.description)
@@ -157,7 +171,9 @@ impl Store {
                 .bind(e.event_id)
                 .fetch_optional(p)
                 .await
-        })?)
+        });
+        self.catalogue_changed();
+        r
     }
 
     /// Cancels an event in one transaction: its pending holds end (their places go back), its
@@ -219,8 +235,9 @@ impl Store {
                 Ok::<_, sqlx::Error>(n)
             }
             .await
-        })?;
-        Ok(n == 1)
+        });
+        self.catalogue_changed();
+        Ok(n? == 1)
     }
 
     /// Categories with their number of published events, most events first.

@@ -215,6 +215,8 @@ pub struct Store {
     bus: std::sync::Arc<bus::Bus>,
     /// PostgreSQL: where the credentials come from, when a secret gives them.
     credentials: Option<std::sync::Arc<credentials::Refresh>>,
+    /// Counts the writes to the catalogue made through this store (`catalogue_version`).
+    catalogue: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Runs `$body` with `$p` bound to the pool for reads (`read`) or writes (`write`), on either backend.
@@ -301,6 +303,7 @@ impl Store {
                 unsynced: Some(unsynced),
                 bus: bus::Bus::new(opts.pg_schema.as_deref()),
                 credentials,
+                catalogue: Default::default(),
             };
             // Connect now, so a wrong URL fails the start; credentials that were just rotated
             // are fetched again once.
@@ -349,6 +352,7 @@ impl Store {
                 unsynced: None,
                 bus: bus::Bus::new(None),
                 credentials: None,
+                catalogue: Default::default(),
             })
         } else {
             Err(StoreError::other(format!(

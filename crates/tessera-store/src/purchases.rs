@@ -118,14 +118,16 @@ impl Store {
 
     /// Inserts events in one transaction, skipping ids that exist; returns how many were new.
     pub async fn insert_events(&self, rows: &[Event]) -> Result<u64> {
-        Ok(on_db!(self, write, |p| {
+        let r = on_db!(self, write, |p| {
             let mut tx = p.begin_write().await?;
             let mut n = 0;
             for e in rows {
                 n += crate::events::insert_event_query(e).execute(&mut *tx).await.map(affected)?;
             }
             tx.commit().await.map(|_| n)
-        })?)
+        });
+        self.catalogue_changed();
+        r
     }
 
     /// Ids of the given users that exist (import checks references before writing).

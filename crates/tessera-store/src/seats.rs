@@ -66,7 +66,7 @@ impl Store {
 
     /// Creates an event and its seat map in one transaction.
     pub async fn create_event_with_seats(&self, e: &Event, blocks: &[SeatBlock]) -> Result<()> {
-        on_db!(self, write, |p| {
+        let r = on_db!(self, write, |p| {
             let mut tx = p.begin_write().await?;
             insert_event_query(e).execute(&mut *tx).await?;
             for b in blocks {
@@ -83,7 +83,9 @@ impl Store {
                     .await?;
             }
             tx.commit().await
-        })?;
+        });
+        self.catalogue_changed();
+        r?;
         self.places_added(blocks.iter().map(|b| b.rows * b.seats_per_row).sum()).await;
         Ok(())
     }

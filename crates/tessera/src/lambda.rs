@@ -25,6 +25,7 @@ pub fn router(app: App, cfg: &Config) -> axum::Router {
         trusted_proxies: tessera_http::client_addr::TrustedProxies::None,
         // API Gateway serves HTTPS only.
         secure_cookies: true,
+        answers: Default::default(),
         ..crate::serve::shared(app, cfg)
     }));
     // Before routing: the path must lose its stage first.

@@ -39,6 +39,7 @@ pub fn shared(app: App, cfg: &Config) -> Shared {
         metrics_token: cfg.metrics_token.as_ref().map(|t| t.0.clone()),
         shed_limits: cfg.shed_limits(),
         secure_cookies: cfg.secure_cookies.unwrap_or(cfg.tls_cert.is_some()),
+        answers: Default::default(),
     }
 }
 

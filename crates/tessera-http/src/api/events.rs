@@ -1,8 +1,9 @@
 //! `/events` and `/categories`: the catalogue.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +15,7 @@ use tessera_app::domain::event::EventInput;
 
 use super::{DecimalInput, EventBody, Paged, double_option};
 use crate::AppState;
+use crate::answers::json_bytes;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, Auth, path_id};
 
@@ -114,31 +116,49 @@ pub struct CategoryList {
 ///
 /// Filter, sort and page through the catalogue. Cancelled events are left out unless
 /// `status=cancelled` or `status=all`.
-#[utoipa::path(get, path = "/events", tag = "catalogue", params(EventQuery),
+#[utoipa::path(get, path = "/events", tag = "catalogue",
+    params(EventQuery, ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 while it is current")),
     responses(
-        (status = 200, body = Paged<EventBody>),
+        (status = 200, body = Paged<EventBody>, headers(("ETag" = String, description = "Changes when the answer does"))),
+        (status = 304, description = "Not modified: the If-None-Match ETag is current"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_events(
     State(s): State<AppState>,
-    ApiQuery(query): ApiQuery<EventQuery>,
-) -> ApiResult<Json<Paged<EventBody>>> {
-    Ok(Json(Paged::from_page(s.app.list_events(&query).await?, EventBody::from)))
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let raw = raw.unwrap_or_default();
+    let version = s.app.catalogue_version();
+    s.answers
+        .answer(&format!("events?{raw}"), version, &headers, || async {
+            let ApiQuery(query) = ApiQuery::<EventQuery>::parse(&raw)?;
+            json_bytes(&Paged::from_page(s.app.list_events(&query).await?, EventBody::from))
+        })
+        .await
 }
 
 /// One event
 #[utoipa::path(get, path = "/events/{event_id}", tag = "catalogue",
-    params(("event_id" = String, Path, description = "Event id (UUID)")),
+    params(("event_id" = String, Path, description = "Event id (UUID)"),
+        ("If-None-Match" = Option<String>, Header, description = "An ETag from an earlier answer: 304 while it is current")),
     responses(
-        (status = 200, body = EventBody),
+        (status = 200, body = EventBody, headers(("ETag" = String, description = "Changes when the answer does"))),
+        (status = 304, description = "Not modified: the If-None-Match ETag is current"),
         (status = 404, description = "Unknown or malformed id", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_event(
     State(s): State<AppState>,
     Path(event_id): Path<String>,
-) -> ApiResult<Json<EventBody>> {
-    let id = path_id(&event_id, "event")?;
-    Ok(Json(s.app.get_event(id).await?.into()))
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let version = s.app.catalogue_version();
+    s.answers
+        .answer(&format!("events/{event_id}"), version, &headers, || async {
+            let id = path_id(&event_id, "event")?;
+            json_bytes(&EventBody::from(s.app.get_event(id).await?))
+        })
+        .await
 }
 
 /// Create an event (organizers and admins)

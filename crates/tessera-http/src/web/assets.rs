@@ -7,11 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
-macro_rules! vendored {
-    ($file:literal) => {
-        include_bytes!(concat!(env!("OUT_DIR"), "/vendor/", $file)).as_slice()
-    };
-}
+use crate::vendored;
 
 /// (name, content type, bytes)
 const ASSETS: &[(&str, &str, &[u8])] = &[

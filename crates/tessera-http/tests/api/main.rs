@@ -16,6 +16,7 @@ mod booking;
 mod browser;
 mod calls;
 mod cancellation;
+mod catalogue_cache;
 mod chats;
 mod checkin;
 mod dashboard;

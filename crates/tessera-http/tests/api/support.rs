@@ -149,6 +149,7 @@ impl TestApp {
             trusted_proxies: tessera_http::client_addr::TrustedProxies::Hops(1),
             metrics_token: Some(METRICS_TOKEN.into()),
             secure_cookies: false,
+            answers: Default::default(),
             shed_limits,
         });
         let router = tessera_http::router(state);
