@@ -10,11 +10,16 @@ use tessera_domain::records::{
 use time::OffsetDateTime;
 
 use tessera_domain::checkin::{Direction, Outcome, event_day};
-use tessera_domain::ticket_code::CodeError;
+use tessera_domain::records::TicketStatus;
+use tessera_domain::ticket_code::{self, CodeError, TicketClaims, VerifyingKey};
+use tessera_store::checkin::{CodeScan, Scanned};
 
 use crate::auth::Principal;
 use crate::ticket_codes::{CodeRefusal, EventKeyView};
 use crate::{App, AppError, Result};
+
+/// An event's verifying keys that are not retired, by key id, as the door keeps them.
+pub(crate) type DoorKeys = std::sync::Arc<Vec<(i32, VerifyingKey)>>;
 
 /// A scan as the door sends it.
 #[derive(Debug, Clone, Default)]
@@ -126,7 +131,62 @@ impl App {
         event_id: EventId,
         organizer_id: Option<UserId>,
     ) -> Result<bool> {
-        Ok(who.owns_or_admin(organizer_id) || self.store.is_staff(event_id, who.user_id).await?)
+        Ok(who.owns_or_admin(organizer_id) || self.is_door_staff(event_id, who.user_id).await?)
+    }
+
+    /// Whether the person is the event's door staff; a yes is kept for `recent::TTL`, so a
+    /// removal made on another instance is seen within it (this instance forgets at once).
+    async fn is_door_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool> {
+        if self.door_staff.get((event_id, user_id)).is_some() {
+            return Ok(true);
+        }
+        let yes = self.store.is_staff(event_id, user_id).await?;
+        if yes {
+            self.door_staff.put((event_id, user_id), ());
+        }
+        Ok(yes)
+    }
+
+    /// The event's verifying key with this id, unless retired. The event's keys are kept for
+    /// `recent::TTL`; an id not among them is looked up afresh (a rotation made a moment ago on
+    /// another instance), and an event with no keys yet is never kept.
+    async fn door_key(&self, event_id: EventId, kid: u8) -> Result<Option<VerifyingKey>> {
+        let find =
+            |keys: &[(i32, VerifyingKey)]| keys.iter().find(|(id, _)| *id == i32::from(kid)).map(|(_, k)| *k);
+        if let Some(k) = self.door_keys.get(event_id).and_then(|keys| find(&keys)) {
+            return Ok(Some(k));
+        }
+        let rows = self.store.event_keys(event_id).await?;
+        let keys: Vec<(i32, VerifyingKey)> = rows
+            .iter()
+            .filter(|k| k.status != KeyStatus::Retired)
+            .filter_map(|k| Some((k.key_id, ticket_code::verifying_key(&k.public_key)?)))
+            .collect();
+        let found = find(&keys);
+        if !keys.is_empty() {
+            self.door_keys.put(event_id, std::sync::Arc::new(keys));
+        }
+        Ok(found)
+    }
+
+    /// This instance changed the event's keys: the next scan reads them afresh.
+    pub(crate) fn forget_door_keys(&self, event_id: EventId) {
+        self.door_keys.forget(event_id);
+    }
+
+    /// Layout, key, signature and validity window of a scanned code, with the keys a door keeps
+    /// (`door_key`). Whether its ticket exists, is void or is inside is the store's to say.
+    async fn genuine(
+        &self,
+        code: &str,
+        at: OffsetDateTime,
+    ) -> Result<std::result::Result<TicketClaims, CodeError>> {
+        let parsed = match ticket_code::parse(code) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
+        let key = self.door_key(parsed.claims.event_id, parsed.key_id).await?;
+        Ok(ticket_code::verify(code, |_, _| key, |_| false, at.unix_timestamp()))
     }
 
     /// Door staff may scan at all (attendees may not, whatever they hold up).
@@ -176,7 +236,7 @@ impl App {
         // The door's own event, when named: it must exist and be this scanner's to scan for.
         let door = match i.event_id {
             Some(ev) => {
-                let event = self.get_event(ev).await?;
+                let event = self.recent_event(ev).await?;
                 if !self.may_scan(who, ev, event.organizer_id).await? {
                     return Err(AppError::Forbidden("you may not scan tickets for this event").into());
                 }
@@ -190,7 +250,7 @@ impl App {
         let parsed_event = parsed.as_ref().map(|p| p.claims.event_id);
         let mut claimed = None;
         if let Some(ev) = parsed_event {
-            match self.get_event(ev).await {
+            match self.recent_event(ev).await {
                 Ok(event) => {
                     if door.is_some_and(|d| d != ev) || !self.may_scan(who, ev, event.organizer_id).await? {
                         scan.result = "wrong_event".into();
@@ -207,52 +267,65 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        let ticket = match self.verify_ticket_code(code).await {
-            Ok(t) => t,
-            Err(r) => {
-                let refusal = match r {
-                    CodeRefusal::Code(CodeError::Revoked) => Refusal::Void,
-                    CodeRefusal::Code(e @ (CodeError::NotYetValid | CodeError::Expired)) => {
-                        Refusal::NotValidNow(e)
+        let refusal = match self.genuine(code, now).await? {
+            Ok(claims) => {
+                let mut s = scan.clone();
+                s.event_id = Some(claims.event_id);
+                s.ticket_id = Some(claims.ticket_id);
+                let scanned = self.store.scan_code(&CodeScan { scan: s }).await.map_err(AppError::from)?;
+                match scanned {
+                    Scanned::Done { ticket, outcome, presence, day } => {
+                        return match outcome {
+                            Outcome::Accepted => Ok(Admitted {
+                                scan_id: scan.scan_id,
+                                ticket: *ticket,
+                                direction,
+                                day,
+                                presence,
+                            }),
+                            Outcome::AlreadyInside => Err(Refusal::AlreadyInside {
+                                first_entry_at: presence.as_ref().and_then(|p| p.first_entry_at),
+                                first_gate: presence.and_then(|p| p.first_gate),
+                                day,
+                            }),
+                            Outcome::NotInside => Err(Refusal::NotInside { day }),
+                            Outcome::Void => Err(Refusal::Void),
+                        };
                     }
-                    CodeRefusal::Code(e) => Refusal::InvalidCode(e),
-                    CodeRefusal::UnknownTicket => Refusal::UnknownTicket,
-                    CodeRefusal::Store(e) => return Err(Refusal::App(e)),
-                };
-                scan.result = match &refusal {
-                    Refusal::Void => "ticket_void",
-                    Refusal::NotValidNow(_) => "not_valid_now",
-                    Refusal::UnknownTicket => "unknown_ticket",
-                    _ => "invalid_code",
+                    Scanned::Unknown => Refusal::UnknownTicket,
                 }
-                .into();
-                scan.event_id = claimed.filter(|_| !matches!(refusal, Refusal::InvalidCode(_))).or(door);
-                if let Refusal::Void | Refusal::NotValidNow(_) = refusal {
-                    scan.ticket_id = parsed.as_ref().map(|p| p.claims.ticket_id);
-                }
-                // A scan naming an event this scanner may not see is not worth keeping against it.
-                if scan.event_id.is_some() {
-                    self.store.record_scan(&scan).await.map_err(AppError::from)?;
-                }
-                return Err(refusal);
             }
+            // A void ticket is refused as void before its validity window is looked at.
+            Err(e @ (CodeError::NotYetValid | CodeError::Expired)) => {
+                let ticket_id = parsed.as_ref().map(|p| p.claims.ticket_id);
+                let ticket = match ticket_id {
+                    Some(id) => self.store.ticket_detail(id).await.map_err(AppError::from)?,
+                    None => None,
+                };
+                if ticket.is_some_and(|t| t.status == TicketStatus::Void) {
+                    Refusal::Void
+                } else {
+                    Refusal::NotValidNow(e)
+                }
+            }
+            Err(e) => Refusal::InvalidCode(e),
         };
-        let day = event_day(ticket.event_start, now);
-        scan.event_id = Some(ticket.event_id);
-        scan.ticket_id = Some(ticket.ticket_id);
-        scan.day = Some(day);
-        let (outcome, presence) =
-            self.store.scan_ticket(&scan, ticket.allow_reentry).await.map_err(AppError::from)?;
-        match outcome {
-            Outcome::Accepted => Ok(Admitted { scan_id: scan.scan_id, ticket, direction, day, presence }),
-            Outcome::AlreadyInside => Err(Refusal::AlreadyInside {
-                first_entry_at: presence.as_ref().and_then(|p| p.first_entry_at),
-                first_gate: presence.and_then(|p| p.first_gate),
-                day,
-            }),
-            Outcome::NotInside => Err(Refusal::NotInside { day }),
-            Outcome::Void => Err(Refusal::Void),
+        scan.result = match &refusal {
+            Refusal::Void => "ticket_void",
+            Refusal::NotValidNow(_) => "not_valid_now",
+            Refusal::UnknownTicket => "unknown_ticket",
+            _ => "invalid_code",
         }
+        .into();
+        scan.event_id = claimed.filter(|_| !matches!(refusal, Refusal::InvalidCode(_))).or(door);
+        if let Refusal::Void | Refusal::NotValidNow(_) = refusal {
+            scan.ticket_id = parsed.as_ref().map(|p| p.claims.ticket_id);
+        }
+        // A scan naming an event this scanner may not see is not worth keeping against it.
+        if scan.event_id.is_some() {
+            self.store.record_scan(&scan).await.map_err(AppError::from)?;
+        }
+        Err(refusal)
     }
 
     async fn door_event(&self, who: &Principal, event_id: EventId) -> Result<Event> {
@@ -491,11 +564,9 @@ impl App {
     ) -> Result<()> {
         self.owned_event(who, event_id, "only the event's organizer or an admin may change its staff")
             .await?;
-        if self.store.remove_staff(event_id, user_id).await? {
-            Ok(())
-        } else {
-            Err(AppError::NotFound("staff member"))
-        }
+        let removed = self.store.remove_staff(event_id, user_id).await?;
+        self.door_staff.forget((event_id, user_id));
+        if removed { Ok(()) } else { Err(AppError::NotFound("staff member")) }
     }
 
     pub async fn event_staff(&self, who: &Principal, event_id: EventId) -> Result<Vec<StaffMember>> {

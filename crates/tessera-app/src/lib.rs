@@ -4,6 +4,7 @@
 //! domain types, and calls the store. Handlers stay thin and the CLI reuses the same rules.
 
 use std::sync::Arc;
+use tessera_domain::id::{EventId, UserId};
 use tessera_domain::records::{Event, QueueState};
 
 use time::OffsetDateTime;
@@ -124,6 +125,9 @@ pub struct App {
     mailer: Arc<mail::Mailer>,
     queue_states: Arc<recent::Recent<QueueState>>,
     events: Arc<recent::Recent<Event>>,
+    /// At the door: each event's public keys that are not retired, and who is its staff.
+    door_keys: Arc<recent::Recent<checkin::DoorKeys>>,
+    door_staff: Arc<recent::Recent<(), (EventId, UserId)>>,
     access_tokens: Arc<verified::Verified<sessions::TokenClaims>>,
     sessions: Arc<sessions::Sessions>,
     queue_tokens: Arc<verified::Verified<auth::QueueTicket>>,
@@ -178,6 +182,8 @@ impl App {
             mailer: Arc::new(mailer),
             queue_states: Arc::default(),
             events: Arc::default(),
+            door_keys: Arc::default(),
+            door_staff: Arc::default(),
             access_tokens: Arc::default(),
             sessions: Arc::default(),
             queue_tokens: Arc::default(),

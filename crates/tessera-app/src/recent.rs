@@ -1,13 +1,16 @@
-//! Recently read rows, so the hot requests of a sale need no database read for what was read a
-//! moment ago: waiting-room states (a poll from a buyer still behind the serving counter) and
-//! events (the on-sale checks before a hold).
+//! Recently read rows, so the hot requests of a sale or a door need no database read for what
+//! was read a moment ago: waiting-room states (a poll from a buyer still behind the serving
+//! counter), events (the on-sale checks before a hold, the event a scanned code names), and at
+//! the door an event's public keys and who its staff are.
 //!
 //! Why: in a flash sale nearly every request is a poll or a hold, and on SQLite every read after
 //! a write starts from an empty page cache (another connection changed the database), so each
 //! one costs a few `pread`s. A stale waiting-room state can only make a buyer wait a moment
 //! longer (the serving counter only moves forward), and a stale event answers as if the request
-//! had come that moment earlier. This instance forgets a row whenever it changes it itself
-//! (admission, settings, event edits); changes made by other instances are seen within `TTL`.
+//! had come that moment earlier; a key retired or a staff member removed a moment ago lets a
+//! scan through as it would have a moment earlier. This instance forgets a row whenever it
+//! changes it itself (admission, settings, event edits, keys, staff); changes made by other
+//! instances are seen within `TTL`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,26 +23,26 @@ pub const TTL: Duration = Duration::from_millis(200);
 /// Past this many rows, expired ones are dropped before adding another.
 const TIDY_AT: usize = 1024;
 
-/// Rows by id, each kept for `TTL`.
+/// Rows by id (an event's, unless said otherwise), each kept for `TTL`.
 #[derive(Debug)]
-pub struct Recent<V> {
-    rows: Mutex<HashMap<EventId, (Instant, V)>>,
+pub struct Recent<V, K = EventId> {
+    rows: Mutex<HashMap<K, (Instant, V)>>,
 }
 
-impl<V> Default for Recent<V> {
+impl<V, K> Default for Recent<V, K> {
     fn default() -> Self {
         Recent { rows: Mutex::new(HashMap::new()) }
     }
 }
 
-impl<V: Clone> Recent<V> {
+impl<V: Clone, K: std::hash::Hash + Eq> Recent<V, K> {
     /// The row if it was read within `TTL`.
-    pub fn get(&self, id: EventId) -> Option<V> {
+    pub fn get(&self, id: K) -> Option<V> {
         let rows = self.rows.lock().ok()?;
         rows.get(&id).filter(|(at, _)| at.elapsed() < TTL).map(|(_, v)| v.clone())
     }
 
-    pub fn put(&self, id: EventId, row: V) {
+    pub fn put(&self, id: K, row: V) {
         if let Ok(mut rows) = self.rows.lock() {
             if rows.len() >= TIDY_AT {
                 rows.retain(|_, (at, _)| at.elapsed() < TTL);
@@ -48,7 +51,7 @@ impl<V: Clone> Recent<V> {
         }
     }
 
-    pub fn forget(&self, id: EventId) {
+    pub fn forget(&self, id: K) {
         if let Ok(mut rows) = self.rows.lock() {
             rows.remove(&id);
         }

@@ -224,7 +224,9 @@ impl App {
             detail: "this event has used all 255 key ids".into(),
         })?;
         let (row, _) = self.sealed_key_row(event_id, next)?;
-        match self.store.rotate_event_key(&row).await {
+        let rotated = self.store.rotate_event_key(&row).await;
+        self.forget_door_keys(event_id);
+        match rotated {
             Ok(()) => Ok(EventKeyView::from(&row)),
             Err(StoreError::Conflict(_)) => Err(AppError::Conflict {
                 code: "rotation_in_progress",
@@ -251,7 +253,9 @@ impl App {
                 Err(AppError::Conflict { code: "key_retired", detail: "this key is already retired".into() })
             }
             _ => {
-                if self.store.retire_event_key(event_id, k.key_id, self.now()).await? {
+                let retired = self.store.retire_event_key(event_id, k.key_id, self.now()).await?;
+                self.forget_door_keys(event_id);
+                if retired {
                     Ok(())
                 } else {
                     Err(AppError::Conflict {

@@ -1,10 +1,10 @@
 //! Door check-in: event staff, every scan, and each ticket's state at the door per event day.
 
 use tessera_domain::id::{EventId, ScanId, TicketId, TicketTypeId, UserId};
-use tessera_domain::records::{CheckinSummary, PresenceRecord, ScanRecord, StaffMember};
+use tessera_domain::records::{CheckinSummary, PresenceRecord, ScanRecord, StaffMember, TicketDetail};
 use time::OffsetDateTime;
 
-use tessera_domain::checkin::{self, Direction, Outcome, Scan};
+use tessera_domain::checkin::{self, Outcome, Scan};
 
 use crate::{Backend, Result, Store, WritePool, affected, on_db};
 
@@ -33,6 +33,66 @@ const ENTER: &str = "INSERT INTO ticket_presence
      WHERE ticket_presence.inside = FALSE AND ($6 OR ticket_presence.entries = 0)
        AND EXISTS (SELECT 1 FROM tickets t WHERE t.ticket_id = $1 AND t.status = 'valid')";
 
+/// [`ENTER`], answering the state it wrote (no row: refused).
+pub(crate) fn enter_returning() -> String {
+    format!("{ENTER} RETURNING {PRESENCE_COLUMNS}")
+}
+
+/// [`leave_sql`], answering the state it wrote (no row: refused).
+pub(crate) fn leave_returning() -> String {
+    format!("{} RETURNING {PRESENCE_COLUMNS}", leave_sql())
+}
+
+/// An online scan of a code whose signature and validity window the caller has checked: the
+/// scan's record with the code's ticket and event set (its day and result are decided here).
+#[derive(Debug, Clone)]
+pub struct CodeScan {
+    pub scan: ScanRecord,
+}
+
+/// What became of a [`CodeScan`].
+#[derive(Debug, Clone)]
+pub enum Scanned {
+    /// No ticket of the code's event has the code's id: nothing was written.
+    Unknown,
+    /// The scan reached the ticket: its record is written with the outcome (`Void` for a
+    /// voided ticket, whose scan is refused before its state, with no day).
+    Done { ticket: Box<TicketDetail>, outcome: Outcome, presence: Option<PresenceRecord>, day: i32 },
+}
+
+/// The rules of an online scan both backends follow, around the reads and writes they run
+/// their own way: the ticket is read, then (for a valid one) ONE conditional change of its
+/// state for the day, then the scan's record, all in one transaction.
+pub(crate) struct ScanSteps {
+    pub(crate) ticket_id: TicketId,
+    pub(crate) event_id: EventId,
+    pub(crate) scan: ScanRecord,
+}
+
+impl ScanSteps {
+    pub(crate) fn new(c: &CodeScan) -> Result<ScanSteps> {
+        let (Some(ticket_id), Some(event_id)) = (c.scan.ticket_id, c.scan.event_id) else {
+            return Err(crate::StoreError::other("a code scan needs its ticket and event"));
+        };
+        Ok(ScanSteps { ticket_id, event_id, scan: c.scan.clone() })
+    }
+
+    /// The ticket as read, if it is the code's: `None` answers `Scanned::Unknown`.
+    pub(crate) fn ticket(&self, t: Option<TicketDetail>) -> Option<TicketDetail> {
+        t.filter(|t| t.event_id == self.event_id)
+    }
+
+    /// The day a scan of `t` counts for.
+    pub(crate) fn day(&self, t: &TicketDetail) -> i32 {
+        checkin::event_day(t.event_start, self.scan.scanned_at)
+    }
+
+    /// The scan's record for an outcome (a void ticket's has no day).
+    pub(crate) fn record(&self, outcome: Outcome, day: Option<i32>) -> ScanRecord {
+        ScanRecord { result: outcome.as_str().into(), day, ..self.scan.clone() }
+    }
+}
+
 /// An exit: only from inside.
 fn leave_sql() -> String {
     format!(
@@ -43,7 +103,7 @@ fn leave_sql() -> String {
 
 /// A ticket's door state on a day (`$1` the ticket, `$2` the day), whichever ticket of its
 /// admission was scanned.
-fn presence_sql(lock: &str) -> String {
+pub(crate) fn presence_sql(lock: &str) -> String {
     format!(
         "SELECT {PRESENCE_COLUMNS} FROM ticket_presence WHERE ticket_id = {ADMISSION_OF} AND day = $2{lock}"
     )
@@ -125,70 +185,11 @@ impl Store {
         Ok(())
     }
 
-    /// An online scan of a genuine ticket: ONE conditional change of its state for the day and
-    /// the scan's record, in one transaction. `s.result` is ignored: the change decides it.
-    /// Answers the outcome and the state afterwards.
-    pub async fn scan_ticket(
-        &self,
-        s: &ScanRecord,
-        reentry: bool,
-    ) -> Result<(Outcome, Option<PresenceRecord>)> {
-        let (Some(ticket_id), Some(event_id), Some(day)) = (s.ticket_id, s.event_id, s.day) else {
-            return Err(crate::StoreError::other("a ticket scan needs its ticket, event and day"));
-        };
-        let direction = s.direction;
-        let presence_sql = presence_sql("");
-        let leave_sql = leave_sql();
-        Ok(on_db!(self, write, |p| {
-            async {
-                let mut tx = p.begin_write().await?;
-                let n = match direction {
-                    Direction::Entry => sqlx::query(ENTER)
-                        .bind(ticket_id)
-                        .bind(day)
-                        .bind(event_id)
-                        .bind(s.scanned_at)
-                        .bind(&s.gate)
-                        .bind(reentry)
-                        .execute(&mut *tx)
-                        .await
-                        .map(affected)?,
-                    Direction::Exit => sqlx::query(sqlx::AssertSqlSafe(leave_sql))
-                        .bind(ticket_id)
-                        .bind(day)
-                        .bind(s.scanned_at)
-                        .execute(&mut *tx)
-                        .await
-                        .map(affected)?,
-                };
-                let outcome = match (n, direction) {
-                    (1, _) => Outcome::Accepted,
-                    (_, Direction::Entry) => {
-                        let status: Option<String> =
-                            sqlx::query_scalar("SELECT status FROM tickets WHERE ticket_id = $1")
-                                .bind(ticket_id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        if status.as_deref() == Some("valid") {
-                            Outcome::AlreadyInside
-                        } else {
-                            Outcome::Void
-                        }
-                    }
-                    (_, Direction::Exit) => Outcome::NotInside,
-                };
-                let row = ScanRecord { result: outcome.as_str().into(), ..s.clone() };
-                bind_scan!(sqlx::query(INSERT_SCAN), row).execute(&mut *tx).await?;
-                let presence: Option<PresenceRecord> = sqlx::query_as(sqlx::AssertSqlSafe(presence_sql))
-                    .bind(ticket_id)
-                    .bind(day)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok::<_, sqlx::Error>((outcome, presence))
-            }
-            .await
-        })?)
+    /// An online scan of a genuine code (see [`CodeScan`], [`ScanSteps`]): on SQLite one job of
+    /// the grouped writer, on PostgreSQL one transaction.
+    pub async fn scan_code(&self, c: &CodeScan) -> Result<Scanned> {
+        let steps = ScanSteps::new(c)?;
+        crate::hot_path::hot!(self, |h| crate::hot_path::ScanPath::scan_code(&h, steps).await)
     }
 
     /// Merges scans made offline for one ticket on one day: adds those not seen before (by
@@ -396,7 +397,7 @@ impl Store {
     }
 }
 
-const INSERT_SCAN: &str =
+pub(crate) const INSERT_SCAN: &str =
     "INSERT INTO checkins (scan_id, event_id, ticket_id, direction, day, gate, device_id,
          scanned_by, scanned_at, recorded_at, source, result, detail)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
@@ -425,4 +426,4 @@ macro_rules! bind_scan {
             .bind(&$s.detail)
     };
 }
-use bind_scan;
+pub(crate) use bind_scan;

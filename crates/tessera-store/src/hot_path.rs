@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 
 use crate::Result;
 use crate::Store;
+use crate::checkin::{ScanSteps, Scanned};
 use crate::payments::Stop;
 use crate::pg::Pg;
 use crate::queue::{Advance, Join};
@@ -70,6 +71,13 @@ pub(crate) trait QueuePath {
 
     /// One admission tick, in one transaction; how many were admitted.
     async fn advance(&self, a: Advance) -> Result<u64>;
+}
+
+/// Online door scans (checkin.rs).
+pub(crate) trait ScanPath {
+    /// Reads the code's ticket and, for a valid one, changes its state for the day and records
+    /// the scan, in one transaction.
+    async fn scan_code(&self, s: ScanSteps) -> Result<Scanned>;
 }
 
 /// The backend a store's hot paths run on.

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{Result, Store, StoreError, WritePool, affected, on_db};
 
-const DETAIL: &str =
+pub(crate) const DETAIL: &str =
     "SELECT t.ticket_id, t.purchase_id, t.event_id, t.user_id, t.ticket_type_id, t.seat_number,
         t.status, t.created_at, t.key_id, t.voided_at, e.name AS event_name, e.start_time AS event_start,
         e.end_time AS event_end, e.location, e.organizer_id, tt.name AS ticket_type_name,
@@ -17,13 +17,44 @@ const DETAIL: &str =
      JOIN users u ON u.user_id = t.user_id
      LEFT JOIN ticket_types tt ON tt.ticket_type_id = t.ticket_type_id";
 
+/// One ticket's detail (`$1` the ticket).
+pub(crate) fn ticket_by_id() -> String {
+    format!("{DETAIL} WHERE t.ticket_id = $1")
+}
+
+/// A ticket's detail read directly on SQLite (columns in `DETAIL` order).
+pub(crate) fn ticket_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TicketDetail> {
+    use crate::sqlite::values as w;
+    Ok(TicketDetail {
+        ticket_id: w::get_id(r, 0)?,
+        purchase_id: w::get_id(r, 1)?,
+        event_id: w::get_id(r, 2)?,
+        user_id: w::get_id(r, 3)?,
+        ticket_type_id: w::get_opt_id(r, 4)?,
+        seat_number: r.get(5)?,
+        status: w::get_word(r, 6)?,
+        created_at: w::get_ts(r, 7)?,
+        key_id: r.get(8)?,
+        voided_at: w::get_opt_ts(r, 9)?,
+        event_name: r.get(10)?,
+        event_start: w::get_ts(r, 11)?,
+        event_end: w::get_opt_ts(r, 12)?,
+        location: r.get(13)?,
+        organizer_id: w::get_opt_id(r, 14)?,
+        ticket_type_name: r.get(15)?,
+        holder_name: r.get(16)?,
+        guest_name: r.get(17)?,
+        allow_reentry: r.get(18)?,
+    })
+}
+
 /// What a reissued ticket keeps: purchase, event, holder, type, seat, guest, and its admission
 /// (the first ticket of the chain, whose door state and history it carries on).
 type Reissued = (PurchaseId, EventId, UserId, Option<TicketTypeId>, Option<i32>, Option<String>, Uuid);
 
 impl Store {
     pub async fn ticket_detail(&self, ticket_id: TicketId) -> Result<Option<TicketDetail>> {
-        let sql = format!("{DETAIL} WHERE t.ticket_id = $1");
+        let sql = ticket_by_id();
         Ok(on_db!(self, read, |p| {
             sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(ticket_id).fetch_optional(p).await
         })?)

@@ -3,6 +3,7 @@
 //! (sqlite/): what differs is how a transaction is run, and the row locks that PostgreSQL's
 //! concurrent writers need where SQLite's single writer needs none.
 
+mod checkin;
 mod payments;
 mod queue;
 mod reservations;

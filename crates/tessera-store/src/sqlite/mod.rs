@@ -29,6 +29,7 @@
 //! - reservations.rs, payments.rs, queue.rs: the hot paths themselves.
 
 mod batch;
+mod checkin;
 mod payments;
 mod queue;
 mod readers;
