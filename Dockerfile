@@ -50,8 +50,8 @@ COPY bench bench
 RUN --mount=type=cache,id=tessera-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,id=tessera-cargo-git,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,id=tessera-target-${TARGETPLATFORM},target=/src/target,sharing=locked \
-    cargo build --release -p tessera --locked \
- && install -D -m 0755 target/release/tessera /out/tessera \
+    cargo build --profile dist -p tessera --locked \
+ && install -D -m 0755 target/dist/tessera /out/tessera \
  && /out/tessera --version
 
 # The working directory of the runtime image, where the defaults put the SQLite database
