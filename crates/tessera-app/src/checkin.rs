@@ -176,15 +176,14 @@ impl App {
 
     /// Layout, key, signature and validity window of a scanned code, with the keys a door keeps
     /// (`door_key`). Whether its ticket exists, is void or is inside is the store's to say.
+    /// `parsed`: the code as the caller already parsed it (`None`: it does not parse).
     async fn genuine(
         &self,
         code: &str,
+        parsed: Option<&ticket_code::ParsedCode>,
         at: OffsetDateTime,
     ) -> Result<std::result::Result<TicketClaims, CodeError>> {
-        let parsed = match ticket_code::parse(code) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e)),
-        };
+        let Some(parsed) = parsed else { return Ok(ticket_code::parse(code).map(|p| p.claims)) };
         let key = self.door_key(parsed.claims.event_id, parsed.key_id).await?;
         Ok(ticket_code::verify(code, |_, _| key, |_| false, at.unix_timestamp()))
     }
@@ -267,7 +266,7 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        let refusal = match self.genuine(code, now).await? {
+        let refusal = match self.genuine(code, parsed.as_ref(), now).await? {
             Ok(claims) => {
                 let mut s = scan.clone();
                 s.event_id = Some(claims.event_id);

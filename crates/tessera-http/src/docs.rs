@@ -4,13 +4,14 @@
 //! carries just what the page loads, about 1.6 MB, where the whole distribution with its source
 //! maps and other bundles was 11 MB.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use bytes::Bytes;
 
 use crate::error::ApiError;
 
@@ -48,12 +49,19 @@ const INITIALIZER: &str = r##"window.onload = function () {
 };
 "##;
 
-/// `/openapi.json` (the document `doc`, serialized once) and `/docs/`.
+/// `/openapi.json` (the document `doc`, serialized at its first request rather than at start-up,
+/// which a Lambda cold start waits for, then kept) and `/docs/`.
 pub fn router<S: Clone + Send + Sync + 'static>(doc: utoipa::openapi::OpenApi) -> Router<S> {
-    static JSON: OnceLock<Vec<u8>> = OnceLock::new();
-    let json: &'static [u8] = JSON.get_or_init(|| serde_json::to_vec(&doc).unwrap_or_default());
+    let doc = Arc::new((doc, OnceLock::<Bytes>::new()));
+    let openapi = move || {
+        let doc = doc.clone();
+        async move {
+            let json = doc.1.get_or_init(|| Bytes::from(serde_json::to_vec(&doc.0).unwrap_or_default()));
+            file("application/json", json.clone(), "no-cache")
+        }
+    };
     Router::new()
-        .route("/openapi.json", get(move || async move { file("application/json", json, "no-cache") }))
+        .route("/openapi.json", get(openapi))
         .route("/docs", get(|| async { Redirect::permanent("/docs/") }))
         .route("/docs/", get(|| async { file("text/html; charset=utf-8", INDEX.as_bytes(), "no-cache") }))
         .route("/docs/{file}", get(asset))
@@ -61,12 +69,12 @@ pub fn router<S: Clone + Send + Sync + 'static>(doc: utoipa::openapi::OpenApi) -
 
 async fn asset(Path(name): Path<String>) -> Response {
     match FILES.iter().find(|(n, _, _)| *n == name) {
-        Some((_, kind, body)) => file(kind, body, "public, max-age=3600"),
+        Some((_, kind, body)) => file(kind, *body, "public, max-age=3600"),
         None => ApiError::not_found("file").into_response(),
     }
 }
 
-fn file(kind: &'static str, body: &'static [u8], cache: &'static str) -> Response {
+fn file(kind: &'static str, body: impl IntoResponse, cache: &'static str) -> Response {
     let mut res = (StatusCode::OK, body).into_response();
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
