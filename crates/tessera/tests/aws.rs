@@ -280,6 +280,21 @@ async fn the_database_credentials_follow_a_rotated_secret() {
     assert!(connected > 0, "the server connects with the rotated credentials");
     eprintln!("rotation: {refused} request(s) refused with 503 before recovering in {:?}", started.elapsed());
     drop(server);
+    // The killed server's connections end a moment after it does; until then, DROP DATABASE's
+    // FORCE would have to terminate them, which a role that is not a superuser may be refused.
+    let gone = std::time::Instant::now();
+    loop {
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        )))
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if left == 0 || gone.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for sql in
         [format!("DROP DATABASE {db} WITH (FORCE)"), format!("DROP ROLE {new}"), format!("DROP ROLE {old}")]
     {
