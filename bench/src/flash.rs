@@ -86,6 +86,26 @@ pub struct FlashArgs {
     /// buyers).
     #[arg(long, value_enum, default_value = "near")]
     pub pick: Pick,
+    /// `tessera serve` processes sharing the database (PostgreSQL only), each with its own
+    /// admission job; buyers are dealt out between them in turn.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
+    /// Scaling sweep on SQLite instead of one sale: one sale per `SEATSxBUYERS` point (for
+    /// example `5000x1000000,50000x1000000,500000x1000000,5000x20000,5000x200000`), written to
+    /// `flash-scaling-latest.md` with a plot of sale time by seats and by buyers.
+    #[arg(long, value_delimiter = ',', value_parser = parse_point)]
+    pub sweep: Vec<(i64, usize)>,
+}
+
+/// A sweep point: `SEATSxBUYERS`.
+fn parse_point(s: &str) -> Result<(i64, usize), String> {
+    let (seats, buyers) = s.split_once('x').ok_or_else(|| format!("{s}: expected SEATSxBUYERS"))?;
+    let n = |v: &str| v.trim().parse::<usize>().map_err(|e| format!("{s}: {e}"));
+    let (seats, buyers) = (n(seats)?, n(buyers)?);
+    if seats == 0 || buyers == 0 {
+        return Err(format!("{s}: seats and buyers must be positive"));
+    }
+    Ok((i64::try_from(seats).map_err(|e| e.to_string())?, buyers))
 }
 
 /// How an admitted buyer asks for a seat.
@@ -129,6 +149,13 @@ pub struct FlashReport {
     /// Polls during the notice before the opening (one per buyer, and early comers').
     pub polls_before_open: u64,
     pub errors: u64,
+    /// Servers the crowd was dealt between.
+    pub instances: usize,
+    /// The most admissions live at once, sampled every 100 ms through the sale (never above
+    /// `max_admitted`, across all instances).
+    pub max_live_admissions: i64,
+    /// Entries still waiting behind one let through after them (0: the line's order held).
+    pub passed_over: i64,
     /// CPU seconds the server (all its threads) and the load generator used during the sale;
     /// `None` where /proc is not readable. A PostgreSQL server's own CPU is not included.
     pub server_cpu_secs: Option<f64>,
@@ -218,7 +245,8 @@ async fn provision(store: &Store, args: &FlashArgs) -> anyhow::Result<Provisione
 
 /// Shared by every simulated buyer.
 struct Crowd {
-    pool: Pool,
+    /// One per server; buyer `i` uses pool `i % len`.
+    pools: Vec<Pool>,
     event_id: String,
     seats: i64,
     pick: Pick,
@@ -281,12 +309,12 @@ impl Crowd {
     }
 }
 
-async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
+async fn buyer(crowd: Arc<Crowd>, n: usize, token: String) -> Trace {
     let mut trace = Trace::default();
+    let pool = &crowd.pools[n % crowd.pools.len()];
     let auth = format!("Bearer {token}");
     let join_path = format!("/events/{}/queue", crowd.event_id);
-    let queue_token = match crowd.pool.call("POST", &join_path, &[("Authorization", &auth)], Some("{}")).await
-    {
+    let queue_token = match pool.call("POST", &join_path, &[("Authorization", &auth)], Some("{}")).await {
         Ok(a) if a.status == 201 || a.status == 200 => {
             trace.join.push(a.micros);
             a.parse::<QueueAnswer>().queue_token.unwrap_or_default().into_owned()
@@ -312,7 +340,7 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
         if *crowd.stop.borrow() {
             return trace;
         }
-        let a = match crowd.pool.call("GET", "/queue/status", &headers, None).await {
+        let a = match pool.call("GET", "/queue/status", &headers, None).await {
             Ok(a) => a,
             Err(e) => return fail(&crowd, "poll", e, trace),
         };
@@ -362,7 +390,7 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
         } else {
             format!(r#"{{"event_id":"{}","quantity":1}}"#, crowd.event_id)
         };
-        let a = match crowd.pool.call("POST", "/reservations", &headers, Some(&body)).await {
+        let a = match pool.call("POST", "/reservations", &headers, Some(&body)).await {
             Ok(a) => a,
             Err(e) => return fail(&crowd, "reserve", e, trace),
         };
@@ -388,7 +416,7 @@ async fn buyer(crowd: Arc<Crowd>, token: String) -> Trace {
     let key = Uuid::new_v4().to_string();
     let body = format!(r#"{{"reservation_id":"{reservation_id}","method":"balance"}}"#);
     let pay_headers = [("Authorization", auth.as_str()), ("Idempotency-Key", key.as_str())];
-    match crowd.pool.call("POST", "/payments", &pay_headers, Some(&body)).await {
+    match pool.call("POST", "/payments", &pay_headers, Some(&body)).await {
         Ok(a) if a.status == 201 => {
             trace.pay.push(a.micros);
             let sold = crowd.sold.fetch_add(1, Ordering::Relaxed) + 1;
@@ -411,17 +439,19 @@ fn fail(crowd: &Crowd, what: &str, e: anyhow::Error, trace: Trace) -> Trace {
 
 /// Runs the crowd against a server at `addr` and reports.
 async fn sale(
-    addr: &str,
+    addrs: &[String],
     args: &FlashArgs,
     p: Provisioned,
     backend: &str,
     store: &Store,
-    server_pid: u32,
+    server_pids: &[u32],
 ) -> anyhow::Result<FlashReport> {
     let pick = args.pick;
     let (open_tx, open_rx) = watch::channel(false);
+    // The connections are shared out between the servers.
+    let per_server = args.connections.div_ceil(addrs.len()).max(1);
     let crowd = Arc::new(Crowd {
-        pool: Pool::new(addr, args.connections),
+        pools: addrs.iter().map(|a| Pool::new(a, per_server)).collect(),
         event_id: p.event_id.to_string(),
         seats: args.seats,
         pick,
@@ -439,7 +469,12 @@ async fn sale(
     let buyers = p.buyer_tokens.len() as u64;
     println!("[{backend}] {buyers} buyers join the waiting room before the opening…");
     let t0 = Instant::now();
-    let tasks: Vec<_> = p.buyer_tokens.into_iter().map(|t| tokio::spawn(buyer(crowd.clone(), t))).collect();
+    let tasks: Vec<_> = p
+        .buyer_tokens
+        .into_iter()
+        .enumerate()
+        .map(|(n, t)| tokio::spawn(buyer(crowd.clone(), n, t)))
+        .collect();
     while crowd.joined.load(Ordering::Relaxed) + crowd.errors.load(Ordering::Relaxed) < buyers {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -452,14 +487,16 @@ async fn sale(
     let settings = format!(r#"{{"opens_at":"{opens_at}"}}"#);
     let auth = format!("Bearer {}", p.organizer_token);
     let path = format!("/events/{}/queue", p.event_id);
-    let a = crowd.pool.call("PUT", &path, &[("Authorization", &auth)], Some(&settings)).await?;
+    let a = crowd.pools[0].call("PUT", &path, &[("Authorization", &auth)], Some(&settings)).await?;
     if a.status != 200 {
         bail!("opening the sale answered {}: {}", a.status, String::from_utf8_lossy(&a.body));
     }
     open_tx.send_replace(true);
     let opened = Instant::now() + notice;
     tokio::time::sleep_until(opened.into()).await;
-    let cpu_at_open = (crate::cpu_secs(&server_pid.to_string()), crate::cpu_secs("self"));
+    let server_cpu = || -> Option<f64> { server_pids.iter().map(|p| crate::cpu_secs(&p.to_string())).sum() };
+    let cpu_at_open = (server_cpu(), crate::cpu_secs("self"));
+    let mut max_live_admissions = 0;
     let polls_before_open = crowd.polls.load(Ordering::Relaxed);
     // Until every seat is paid for, or a minute passes with nothing sold.
     let mut last = (0, Instant::now());
@@ -467,6 +504,8 @@ async fn sale(
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let sold = crowd.sold.load(Ordering::Relaxed);
+        let live = store.live_admissions(p.event_id, tessera_domain::clock::now()).await?;
+        max_live_admissions = max_live_admissions.max(live);
         tick += 1;
         if args.progress && tick.is_multiple_of(10) {
             eprintln!(
@@ -490,7 +529,7 @@ async fn sale(
             break;
         }
     }
-    let cpu_at_end = (crate::cpu_secs(&server_pid.to_string()), crate::cpu_secs("self"));
+    let cpu_at_end = (server_cpu(), crate::cpu_secs("self"));
     let end = crowd.sold_out_at.lock().ok().and_then(|a| *a).unwrap_or_else(Instant::now);
     let sale_secs = end.duration_since(opened).as_secs_f64();
     crowd.stop.send_replace(true);
@@ -503,6 +542,7 @@ async fn sale(
         pay.extend(tr.pay);
     }
     let audit = store.sale_audit(p.event_id).await?;
+    let passed_over = store.queue_passed_over(p.event_id).await?;
     let sold = crowd.sold.load(Ordering::Relaxed);
     Ok(FlashReport {
         backend: backend.into(),
@@ -519,6 +559,9 @@ async fn sale(
         polls: crowd.polls.load(Ordering::Relaxed) - polls_before_open,
         polls_before_open,
         errors: crowd.errors.load(Ordering::Relaxed),
+        instances: addrs.len(),
+        max_live_admissions,
+        passed_over,
         server_cpu_secs: cpu_at_end.0.zip(cpu_at_open.0).map(|(b, a)| b - a),
         bench_cpu_secs: cpu_at_end.1.zip(cpu_at_open.1).map(|(b, a)| b - a),
         latencies: vec![
@@ -536,8 +579,9 @@ pub async fn run_backend(
     backend: &str,
     url: &str,
     pg_schema: Option<String>,
-    addr: &str,
 ) -> anyhow::Result<FlashReport> {
+    // Two processes on one SQLite file would each run their own writer: PostgreSQL only.
+    let instances = if pg_schema.is_some() { args.instances.max(1) } else { 1 };
     let mut opts = StoreOptions::new(url);
     opts.pg_schema = pg_schema.clone();
     let store = Store::connect(&opts).await?;
@@ -558,28 +602,36 @@ pub async fn run_backend(
         None => url.to_string(),
     };
     // SQLite: one writer whatever the setting, and on two cores two readers beat eight (fewer
-    // threads to hand each statement between). PostgreSQL: enough connections to keep it busy.
-    let connections = if pg_schema.is_some() { "32" } else { "2" };
-    let server = crate::start_server(
-        &args.tessera,
-        &server_url,
-        addr,
-        &[
-            ("TESSERA_QUEUE_JOIN_LIMIT_PER_IP", "100000000"),
-            ("TESSERA_DB_MAX_CONNECTIONS", connections),
-            // Each sale queues its ticket e-mail; sending 50,000 of them is not what is measured.
-            ("TESSERA_JOBS_WORKER", "false"),
-            crate::NO_SHEDDING[0],
-            crate::NO_SHEDDING[1],
-            crate::NO_SHEDDING[2],
-            crate::NO_SHEDDING[3],
-        ],
-    )?;
-    crate::wait_ready(addr).await?;
-    let report = sale(addr, args, p, backend, &store, server.pid()).await;
+    // threads to hand each statement between). PostgreSQL: enough connections to keep it busy,
+    // shared out between the instances so two use no more of PostgreSQL than one.
+    let connections = if pg_schema.is_some() { (32 / instances).max(1).to_string() } else { "2".into() };
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..instances {
+        let addr = crate::free_addr()?;
+        servers.push(crate::start_server(
+            &args.tessera,
+            &server_url,
+            &addr,
+            &[
+                ("TESSERA_QUEUE_JOIN_LIMIT_PER_IP", "100000000"),
+                ("TESSERA_DB_MAX_CONNECTIONS", &connections),
+                // Each sale queues its ticket e-mail; sending 50,000 of them is not what is measured.
+                ("TESSERA_JOBS_WORKER", "false"),
+                crate::NO_SHEDDING[0],
+                crate::NO_SHEDDING[1],
+                crate::NO_SHEDDING[2],
+                crate::NO_SHEDDING[3],
+            ],
+        )?);
+        crate::wait_ready(&addr).await?;
+        addrs.push(addr);
+    }
+    let pids: Vec<u32> = servers.iter().map(|s| s.pid()).collect();
+    let report = sale(&addrs, args, p, backend, &store, &pids).await;
     // Stopped before its schema is dropped: the server's admission job still ticks, and its
     // transaction (queue state, then seats) can deadlock with DROP SCHEMA's locks.
-    drop(server);
+    drop(servers);
     if let Some(s) = &pg_schema {
         store.drop_schema(s).await?;
     }
@@ -590,17 +642,20 @@ pub async fn run_backend(
 /// A Markdown table of the runs.
 pub fn table(reports: &[FlashReport]) -> String {
     let mut s = String::from(
-        "| backend | seat pick | buyers | seats | sold | oversold | join phase s | sale s (open → sold out) | reservations/s | payments/s | seat conflicts | polls before opening | polls from opening | errors | server CPU s | server CPU ms/sale | bench CPU s |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| backend | instances | seat pick | buyers | seats | sold | oversold | most admitted at once | passed over in line | join phase s | sale s (open → sold out) | reservations/s | payments/s | seat conflicts | polls before opening | polls from opening | errors | server CPU s | server CPU ms/sale | bench CPU s |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in reports {
         s.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.2} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.backend,
+            r.instances,
             r.pick.name(),
             r.buyers,
             r.seats,
             r.sold,
             r.oversold,
+            r.max_live_admissions,
+            r.passed_over,
             r.join_secs,
             r.sale_secs,
             r.reservations as f64 / r.sale_secs,
@@ -632,6 +687,9 @@ impl FlashReport {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "backend": self.backend,
+            "instances": self.instances,
+            "max_live_admissions": self.max_live_admissions,
+            "passed_over": self.passed_over,
             "seat_pick": self.pick.name(),
             "buyers": self.buyers,
             "seats": self.seats,

@@ -362,16 +362,19 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 async fn run_flash(args: flash::FlashArgs) -> anyhow::Result<()> {
+    if !args.sweep.is_empty() {
+        return run_flash_sweep(args).await;
+    }
     let tmp = std::env::temp_dir().join(format!("tessera-flash-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let mut reports = Vec::new();
     if !args.no_sqlite {
         let url = format!("sqlite://{}/flash.db", tmp.display());
-        reports.push(flash::run_backend(&args, "sqlite", &url, None, &free_addr()?).await?);
+        reports.push(flash::run_backend(&args, "sqlite", &url, None).await?);
     }
     if let Some(pg) = &args.postgres {
         let schema = format!("flash_{}", std::process::id());
-        reports.push(flash::run_backend(&args, "postgres", pg, Some(schema), &free_addr()?).await?);
+        reports.push(flash::run_backend(&args, "postgres", pg, Some(schema)).await?);
     }
     let _ = std::fs::remove_dir_all(&tmp);
     let table = flash::table(&reports);
@@ -389,8 +392,98 @@ async fn run_flash(args: flash::FlashArgs) -> anyhow::Result<()> {
     std::fs::write(args.out.join(format!("flash-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
     std::fs::write(args.out.join("flash-latest.md"), format!("# Flash-sale benchmark\n\n{table}"))?;
     println!("results written to {}", args.out.display());
+    check_sales(&reports, &args)
+}
+
+/// What every sale must show, however fast: nothing sold twice, never more admitted at once than
+/// the waiting room allows, and nobody passed over in the line.
+fn check_sales(reports: &[flash::FlashReport], args: &flash::FlashArgs) -> anyhow::Result<()> {
     anyhow::ensure!(reports.iter().all(|r| r.oversold == 0), "a seat was sold twice");
+    anyhow::ensure!(
+        reports.iter().all(|r| r.max_live_admissions <= args.max_admitted),
+        "more were admitted at once than max_admitted"
+    );
+    anyhow::ensure!(reports.iter().all(|r| r.passed_over == 0), "someone was passed over in the line");
     Ok(())
+}
+
+/// The scaling sweep: one SQLite sale per (seats, buyers) point, then a table and two plots
+/// (sale time by seats at a fixed crowd, and by crowd at a fixed seat count).
+async fn run_flash_sweep(args: flash::FlashArgs) -> anyhow::Result<()> {
+    let mut reports = Vec::new();
+    for &(seats, buyers) in &args.sweep {
+        let tmp = std::env::temp_dir().join(format!("tessera-flash-{}-{seats}-{buyers}", std::process::id()));
+        std::fs::create_dir_all(&tmp)?;
+        let point = flash::FlashArgs { seats, buyers, sweep: Vec::new(), ..args.clone() };
+        let url = format!("sqlite://{}/flash.db", tmp.display());
+        let r = flash::run_backend(&point, "sqlite", &url, None).await;
+        let _ = std::fs::remove_dir_all(&tmp);
+        let r = r?;
+        println!(
+            "[sweep] {seats} seats, {buyers} buyers: sold {} in {:.2}s (join phase {:.1}s)",
+            r.sold, r.sale_secs, r.join_secs
+        );
+        reports.push(r);
+    }
+    let table = flash::table(&reports);
+    println!("\n{table}");
+    std::fs::create_dir_all(&args.out)?;
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let json = serde_json::json!({
+        "scenario": "flash-scaling",
+        "unix_time": stamp,
+        "connections": args.connections,
+        "admit_per_minute": args.admit_per_minute,
+        "max_admitted": args.max_admitted,
+        "results": reports.iter().map(flash::FlashReport::to_json).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        args.out.join(format!("flash-scaling-{stamp}.json")),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    // A series per fixed crowd (x: seats) and per fixed seat count (x: buyers), where it has
+    // two points or more.
+    let series = |key: &dyn Fn(&flash::FlashReport) -> usize,
+                  x: &dyn Fn(&flash::FlashReport) -> usize,
+                  name: &dyn Fn(usize) -> String| {
+        let mut keys: Vec<usize> = reports.iter().map(key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter()
+            .map(|k| plot::Series {
+                name: name(k),
+                points: reports.iter().filter(|r| key(r) == k).map(|r| (x(r) as f64, r.sale_secs)).collect(),
+            })
+            .filter(|s| s.points.len() > 1)
+            .collect::<Vec<_>>()
+    };
+    let by_seats = series(&|r| r.buyers, &|r| r.seats as usize, &|b| format!("{b} buyers"));
+    let by_buyers = series(&|r| r.seats as usize, &|r| r.buyers, &|s| format!("{s} seats"));
+    std::fs::write(
+        args.out.join("flash-scaling-seats.svg"),
+        plot::line_chart(
+            "Flash sale on SQLite: sale time by seats",
+            "seats",
+            "sale s (open → sold out)",
+            &by_seats,
+        ),
+    )?;
+    std::fs::write(
+        args.out.join("flash-scaling-buyers.svg"),
+        plot::line_chart(
+            "Flash sale on SQLite: sale time by buyers",
+            "buyers",
+            "sale s (open → sold out)",
+            &by_buyers,
+        ),
+    )?;
+    let md = format!(
+        "# Flash sale on SQLite: scaling with seats and buyers\n\n{table}\n\
+         ![sale time by seats](flash-scaling-seats.svg)\n\n![sale time by buyers](flash-scaling-buyers.svg)\n"
+    );
+    std::fs::write(args.out.join("flash-scaling-latest.md"), md)?;
+    println!("results written to {}", args.out.display());
+    check_sales(&reports, &args)
 }
 
 async fn run_checkin(args: checkin::CheckinArgs) -> anyhow::Result<()> {

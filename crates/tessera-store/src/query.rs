@@ -44,6 +44,27 @@ impl Sql {
         self.args.push(a);
         format!("${}", self.args.len())
     }
+
+    /// Appends a statement written with its own placeholders (`$1…$N`, bound to `args` in
+    /// order), renumbered after the ones already here, so statements kept as constants for one
+    /// use can be combined into one (a CTE chain) without restating them.
+    pub fn append(&mut self, stmt: &str, args: impl IntoIterator<Item = Arg>) -> &mut Self {
+        let offset = self.args.len();
+        let mut rest = stmt;
+        while let Some(at) = rest.find('$') {
+            self.text.push_str(&rest[..=at]);
+            rest = &rest[at + 1..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            match rest[..digits].parse::<usize>() {
+                Ok(n) => self.text.push_str(&(n + offset).to_string()),
+                Err(_) => self.text.push_str(&rest[..digits]),
+            }
+            rest = &rest[digits..];
+        }
+        self.text.push_str(rest);
+        self.args.extend(args);
+        self
+    }
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern and lower-cases it.
@@ -89,6 +110,17 @@ mod tests {
         let p2 = s.arg(Arg::Text("x".into()));
         assert_eq!((p1.as_str(), p2.as_str()), ("$1", "$2"));
         assert_eq!(s.args.len(), 2);
+    }
+
+    #[test]
+    fn appended_statements_are_renumbered_after_what_is_there() {
+        let mut s = Sql::new("WITH a AS (UPDATE t SET x = ");
+        let p = s.arg(Arg::Int(1));
+        s.push(&p).push(") ").append("INSERT INTO u VALUES ($1, $2, $1, $10)", (0..10).map(Arg::Int));
+        assert_eq!(s.text, "WITH a AS (UPDATE t SET x = $1) INSERT INTO u VALUES ($2, $3, $2, $11)");
+        assert_eq!(s.args.len(), 11);
+        // A lone `$` is kept as it is.
+        assert_eq!(Sql::new("").append("SELECT '$' || $1", [Arg::Int(1)]).text, "SELECT '$' || $1");
     }
 
     #[test]

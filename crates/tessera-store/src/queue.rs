@@ -221,6 +221,14 @@ impl Store {
         hot!(self, |h| h.advance(Advance { event_id, at, now, state_sql }).await)
     }
 
+    /// Admissions live at `now` for an event (from the status index alone, as the admission job
+    /// counts them).
+    pub async fn live_admissions(&self, event_id: EventId, now: OffsetDateTime) -> Result<i64> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(ACTIVE_ADMISSIONS).bind(event_id).bind(now).fetch_one(p).await
+        })?)
+    }
+
     /// (waiting, admitted and live) for an event.
     pub async fn queue_counts(&self, event_id: EventId, now: OffsetDateTime) -> Result<(i64, i64)> {
         Ok(on_db!(self, read, |p| {

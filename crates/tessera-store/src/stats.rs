@@ -164,4 +164,20 @@ impl Store {
             .await
         })?)
     }
+
+    /// Waiting-room entries still waiting behind one already let through (admitted, done or
+    /// lapsed) that joined after them: 0 when admission kept the line's order.
+    pub async fn queue_passed_over(&self, event_id: EventId) -> Result<i64> {
+        Ok(on_db!(self, read, |p| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM queue_entries
+                 WHERE event_id = $1 AND status = 'waiting' AND queue_position < (
+                     SELECT COALESCE(MAX(queue_position), 0) FROM queue_entries
+                     WHERE event_id = $1 AND status <> 'waiting')",
+            )
+            .bind(event_id)
+            .fetch_one(p)
+            .await
+        })?)
+    }
 }

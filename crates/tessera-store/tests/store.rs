@@ -317,6 +317,10 @@ async fn admission_ticks_keep_milliseconds(b: Backend) {
     assert_eq!((st.last_advanced_at, st.updated_at), (open, open));
     // A second later, ten more.
     assert_eq!(db.store.advance_queue(e.event_id, open + ms(1_500)).await.unwrap(), 10);
+    // In the line's order: the five still waiting are all behind the fifteen let through.
+    assert_eq!(db.store.queue_counts(e.event_id, open + ms(1_500)).await.unwrap(), (5, 15));
+    assert_eq!(db.store.live_admissions(e.event_id, open + ms(1_500)).await.unwrap(), 15);
+    assert_eq!(db.store.queue_passed_over(e.event_id).await.unwrap(), 0);
 }
 
 fn unix_ms(t: time::OffsetDateTime) -> i64 {
