@@ -170,7 +170,9 @@ impl App {
         admit_without_room: bool,
     ) -> Result<QueueView> {
         let event_id = event_id.ok_or_else(|| AppError::invalid("event_id", "is required"))?;
-        let event = self.get_event(event_id).await?;
+        // As read at most `recent::TTL` ago, as for a hold: a whole crowd joins the same event
+        // within seconds, and each join read it afresh (a statement each on PostgreSQL).
+        let event = self.recent_event(event_id).await?;
         if event.status != EventStatus::Published || event.start_time <= self.now() {
             return Err(AppError::Forbidden("this event is not on sale"));
         }
