@@ -138,7 +138,20 @@ pub(crate) async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> 
 
 /// Runs the load for `dur` over `conns` connections.
 pub async fn run(target: &Target, dur: Duration, conns: usize) -> anyhow::Result<Report> {
+    run_at(target, dur, conns, None).await
+}
+
+/// The same, at `rate` requests a second in all when given (each connection sends on its own
+/// schedule, `conns / rate` seconds apart, as far as the answers allow): an open loop, for what
+/// a server holds at a given load rather than at the most it can take.
+pub async fn run_at(
+    target: &Target,
+    dur: Duration,
+    conns: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<Report> {
     let start = Instant::now();
+    let every = rate.filter(|r| *r > 0.0).map(|r| Duration::from_secs_f64(conns as f64 / r));
     let deadline = start + dur;
     let mut tasks = Vec::new();
     for c in 0..conns {
@@ -151,7 +164,13 @@ pub async fn run(target: &Target, dur: Duration, conns: usize) -> anyhow::Result
             stream.set_nodelay(true)?;
             let mut buf = Vec::with_capacity(64 * 1024);
             let mut i = c;
+            // Spread over the first interval, so the connections do not send in step.
+            let mut next = every.map(|e| start + e.mul_f64(c as f64 / conns as f64));
             while Instant::now() < deadline {
+                if let (Some(at), Some(e)) = (next, every) {
+                    tokio::time::sleep_until(at.into()).await;
+                    next = Some(at + e);
+                }
                 let path = &paths[i % paths.len()];
                 i += 1;
                 let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n");

@@ -320,6 +320,27 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             format!("server RSS after the catalogue loads, peak / now ({name})"),
             format!("{} / {} MB", peak / 1024, now / 1024),
         ));
+        drop(server);
+        // The footprint target's load: a fresh server at 10,000 catalogue reads a second (pages
+        // and single events in turn), not at the most it can take.
+        let addr = free_addr()?;
+        let server = start_server(&args.tessera, url, &addr, &NO_SHEDDING)?;
+        wait_ready(&addr).await?;
+        let mut mixed = vec!["/events?limit=20".to_string()];
+        mixed.extend(paths.iter().cloned());
+        let paced =
+            load::run_at(&Target::rotating(&addr, mixed), dur, args.connections, Some(10_000.0)).await?;
+        let (peak, now) = memory_kib(&server.pid().to_string());
+        footprint.push((
+            format!("server RSS at 10,000 catalogue reads/s, peak / now ({name})"),
+            format!(
+                "{} / {} MB ({:.0} req/s served, p99 {:.2} ms)",
+                peak / 1024,
+                now / 1024,
+                paced.rps(),
+                paced.p99_us as f64 / 1000.0
+            ),
+        ));
     }
     // Start-up: process start to the first answered request, on a new SQLite file (migrations
     // run) and on the migrated, seeded one.
