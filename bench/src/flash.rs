@@ -91,8 +91,9 @@ pub struct FlashArgs {
     #[arg(long, default_value_t = 1)]
     pub instances: usize,
     /// Scaling sweep on SQLite instead of one sale: one sale per `SEATSxBUYERS` point (for
-    /// example `5000x1000000,50000x1000000,500000x1000000,5000x20000,5000x200000`), written to
-    /// `flash-scaling-latest.md` with a plot of sale time by seats and by buyers.
+    /// example `5000x20000,5000x200000,5000x1000000,50000x1000000,100000x1000000`; an event
+    /// holds at most `MAX_SEATS`), written to `flash-scaling-latest.md` with a plot of sale time
+    /// by seats and by buyers.
     #[arg(long, value_delimiter = ',', value_parser = parse_point)]
     pub sweep: Vec<(i64, usize)>,
 }
@@ -437,7 +438,7 @@ fn fail(crowd: &Crowd, what: &str, e: anyhow::Error, trace: Trace) -> Trace {
     trace
 }
 
-/// Runs the crowd against a server at `addr` and reports.
+/// Runs the crowd against the servers at `addrs` (buyers dealt out in turn) and reports.
 async fn sale(
     addrs: &[String],
     args: &FlashArgs,

@@ -401,19 +401,29 @@ async fn run_flash(args: flash::FlashArgs) -> anyhow::Result<()> {
     let table = flash::table(&reports);
     println!("\n{table}");
     std::fs::create_dir_all(&args.out)?;
+    write_flash_json("flash", &args, &reports)?;
+    std::fs::write(args.out.join("flash-latest.md"), format!("# Flash-sale benchmark\n\n{table}"))?;
+    println!("results written to {}", args.out.display());
+    check_sales(&reports, &args)
+}
+
+/// The runs as `{scenario}-{unix time}.json` in the results directory.
+fn write_flash_json(
+    scenario: &str,
+    args: &flash::FlashArgs,
+    reports: &[flash::FlashReport],
+) -> anyhow::Result<()> {
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
     let json = serde_json::json!({
-        "scenario": "flash",
+        "scenario": scenario,
         "unix_time": stamp,
         "connections": args.connections,
         "admit_per_minute": args.admit_per_minute,
         "max_admitted": args.max_admitted,
         "results": reports.iter().map(flash::FlashReport::to_json).collect::<Vec<_>>(),
     });
-    std::fs::write(args.out.join(format!("flash-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
-    std::fs::write(args.out.join("flash-latest.md"), format!("# Flash-sale benchmark\n\n{table}"))?;
-    println!("results written to {}", args.out.display());
-    check_sales(&reports, &args)
+    std::fs::write(args.out.join(format!("{scenario}-{stamp}.json")), serde_json::to_string_pretty(&json)?)?;
+    Ok(())
 }
 
 /// What every sale must show, however fast: nothing sold twice, never more admitted at once than
@@ -449,19 +459,7 @@ async fn run_flash_sweep(args: flash::FlashArgs) -> anyhow::Result<()> {
     let table = flash::table(&reports);
     println!("\n{table}");
     std::fs::create_dir_all(&args.out)?;
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-    let json = serde_json::json!({
-        "scenario": "flash-scaling",
-        "unix_time": stamp,
-        "connections": args.connections,
-        "admit_per_minute": args.admit_per_minute,
-        "max_admitted": args.max_admitted,
-        "results": reports.iter().map(flash::FlashReport::to_json).collect::<Vec<_>>(),
-    });
-    std::fs::write(
-        args.out.join(format!("flash-scaling-{stamp}.json")),
-        serde_json::to_string_pretty(&json)?,
-    )?;
+    write_flash_json("flash-scaling", &args, &reports)?;
     // A series per fixed crowd (x: seats) and per fixed seat count (x: buyers), where it has
     // two points or more.
     let series = |key: &dyn Fn(&flash::FlashReport) -> usize,

@@ -176,14 +176,17 @@ impl App {
 
     /// Layout, key, signature and validity window of a scanned code, with the keys a door keeps
     /// (`door_key`). Whether its ticket exists, is void or is inside is the store's to say.
-    /// `parsed`: the code as the caller already parsed it (`None`: it does not parse).
+    /// `parsed`: the code as the caller already parsed it.
     async fn genuine(
         &self,
         code: &str,
-        parsed: Option<&ticket_code::ParsedCode>,
+        parsed: std::result::Result<&ticket_code::ParsedCode, CodeError>,
         at: OffsetDateTime,
     ) -> Result<std::result::Result<TicketClaims, CodeError>> {
-        let Some(parsed) = parsed else { return Ok(ticket_code::parse(code).map(|p| p.claims)) };
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
         let key = self.door_key(parsed.claims.event_id, parsed.key_id).await?;
         Ok(ticket_code::verify(code, |_, _| key, |_| false, at.unix_timestamp()))
     }
@@ -245,8 +248,8 @@ impl App {
         };
         // Which event the code claims, to check the scanner may see it before saying more. A
         // code naming no event we have is refused below (its key cannot be found).
-        let parsed = tessera_domain::ticket_code::parse(code).ok();
-        let parsed_event = parsed.as_ref().map(|p| p.claims.event_id);
+        let parsed = tessera_domain::ticket_code::parse(code);
+        let parsed_event = parsed.as_ref().ok().map(|p| p.claims.event_id);
         let mut claimed = None;
         if let Some(ev) = parsed_event {
             match self.recent_event(ev).await {
@@ -266,7 +269,7 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-        let refusal = match self.genuine(code, parsed.as_ref(), now).await? {
+        let refusal = match self.genuine(code, parsed.as_ref().map_err(|e| *e), now).await? {
             Ok(claims) => {
                 let mut s = scan.clone();
                 s.event_id = Some(claims.event_id);
@@ -296,7 +299,7 @@ impl App {
             }
             // A void ticket is refused as void before its validity window is looked at.
             Err(e @ (CodeError::NotYetValid | CodeError::Expired)) => {
-                let ticket_id = parsed.as_ref().map(|p| p.claims.ticket_id);
+                let ticket_id = parsed.as_ref().ok().map(|p| p.claims.ticket_id);
                 let ticket = match ticket_id {
                     Some(id) => self.store.ticket_detail(id).await.map_err(AppError::from)?,
                     None => None,
@@ -318,7 +321,7 @@ impl App {
         .into();
         scan.event_id = claimed.filter(|_| !matches!(refusal, Refusal::InvalidCode(_))).or(door);
         if let Refusal::Void | Refusal::NotValidNow(_) = refusal {
-            scan.ticket_id = parsed.as_ref().map(|p| p.claims.ticket_id);
+            scan.ticket_id = parsed.as_ref().ok().map(|p| p.claims.ticket_id);
         }
         // A scan naming an event this scanner may not see is not worth keeping against it.
         if scan.event_id.is_some() {
