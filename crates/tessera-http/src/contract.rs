@@ -225,6 +225,7 @@ fn body_rules() -> Vec<(&'static str, &'static str, bool, Value)> {
         ("QueueSettingsRequest", "admission_window_seconds", false, nullable(int(30, 86_400))),
         ("QueueSettingsRequest", "opens_at", false, nullable(ts.clone())),
         ("ApplicationRequest", "ticket_type_id", true, uuid.clone()),
+        ("OpenChatRequest", "name", false, opt_text(100)),
         (
             "ApplicationRequest",
             "answers",
