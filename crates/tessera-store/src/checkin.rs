@@ -192,6 +192,12 @@ impl Store {
         crate::hot_path::hot!(self, |h| crate::hot_path::ScanPath::scan_code(&h, steps).await)
     }
 
+    /// PostgreSQL: how the door scans were grouped so far (the largest group, and the groups
+    /// that failed whole and were run one scan at a time); `None` on SQLite.
+    pub fn scan_grouping(&self) -> Option<(usize, u64)> {
+        self.scans.as_deref().map(crate::pg::ScanGroups::tally)
+    }
+
     /// Merges scans made offline for one ticket on one day: adds those not seen before (by
     /// scan id, so a batch sent twice adds nothing), then replays all of the day's scans in
     /// scan-time order (`checkin::resolve`), so the first entry by scan time wins whichever

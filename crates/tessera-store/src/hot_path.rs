@@ -90,7 +90,11 @@ impl Store {
     /// This store's hot-path backend.
     pub(crate) fn hot(&self) -> Hot<'_> {
         match &self.db {
-            crate::Db::Postgres(pool) => Hot::Pg(Pg { pool, unsynced: self.unsynced_pool().unwrap_or(pool) }),
+            crate::Db::Postgres(pool) => Hot::Pg(Pg {
+                pool,
+                unsynced: self.unsynced_pool().unwrap_or(pool),
+                scans: self.scans.as_deref(),
+            }),
             crate::Db::Sqlite { .. } => Hot::Sqlite(Sqlite { store: self }),
         }
     }

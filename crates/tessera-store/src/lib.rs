@@ -211,6 +211,8 @@ pub struct Store {
     /// PostgreSQL: a few connections whose commits do not wait for the WAL flush (see
     /// `unsynced_pool`), opened when first used.
     unsynced: Option<PgPool>,
+    /// PostgreSQL: door scans waiting to run together as one statement (pg/checkin.rs).
+    pub(crate) scans: Option<std::sync::Arc<pg::ScanGroups>>,
     /// Chat signals to every instance (bus.rs).
     bus: std::sync::Arc<bus::Bus>,
     /// PostgreSQL: where the credentials come from, when a secret gives them.
@@ -301,6 +303,7 @@ impl Store {
                 writer: None,
                 readers: None,
                 unsynced: Some(unsynced),
+                scans: Some(std::sync::Arc::new(pg::scan_groups(pool.clone()))),
                 bus: bus::Bus::new(opts.pg_schema.as_deref()),
                 credentials,
                 catalogue: Default::default(),
@@ -350,6 +353,7 @@ impl Store {
                 writer: Some(writer),
                 readers: Some(readers),
                 unsynced: None,
+                scans: None,
                 bus: bus::Bus::new(None),
                 credentials: None,
                 catalogue: Default::default(),

@@ -4,11 +4,14 @@
 //! concurrent writers need where SQLite's single writer needs none.
 
 mod checkin;
+mod group;
 mod payments;
 mod queue;
 mod reservations;
 
 use sqlx::postgres::PgPool;
+
+pub(crate) use checkin::{ScanGroups, scan_groups};
 
 /// The pools a hot path runs on.
 pub(crate) struct Pg<'a> {
@@ -16,4 +19,6 @@ pub(crate) struct Pg<'a> {
     /// Connections whose commits do not wait for the WAL flush (`Store::unsynced_pool`), or
     /// `pool` when there are none.
     pub(crate) unsynced: &'a PgPool,
+    /// Door scans run in groups, when the store keeps them.
+    pub(crate) scans: Option<&'a ScanGroups>,
 }
