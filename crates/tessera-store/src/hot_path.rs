@@ -94,6 +94,7 @@ impl Store {
                 pool,
                 unsynced: self.unsynced_pool().unwrap_or(pool),
                 scans: self.scans.as_deref(),
+                joins: self.joins.as_deref(),
             }),
             crate::Db::Sqlite { .. } => Hot::Sqlite(Sqlite { store: self }),
         }

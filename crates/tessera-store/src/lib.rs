@@ -213,6 +213,8 @@ pub struct Store {
     unsynced: Option<PgPool>,
     /// PostgreSQL: door scans waiting to run together as one statement (pg/checkin.rs).
     pub(crate) scans: Option<std::sync::Arc<pg::ScanGroups>>,
+    /// PostgreSQL: new waiting-room entries waiting to join together (pg/queue.rs).
+    pub(crate) joins: Option<std::sync::Arc<pg::JoinGroups>>,
     /// Chat signals to every instance (bus.rs).
     bus: std::sync::Arc<bus::Bus>,
     /// PostgreSQL: where the credentials come from, when a secret gives them.
@@ -302,8 +304,9 @@ impl Store {
                 wal: None,
                 writer: None,
                 readers: None,
-                unsynced: Some(unsynced),
+                unsynced: Some(unsynced.clone()),
                 scans: Some(std::sync::Arc::new(pg::scan_groups(pool.clone()))),
+                joins: Some(std::sync::Arc::new(pg::join_groups(pool.clone(), unsynced.clone()))),
                 bus: bus::Bus::new(opts.pg_schema.as_deref()),
                 credentials,
                 catalogue: Default::default(),
@@ -354,6 +357,7 @@ impl Store {
                 readers: Some(readers),
                 unsynced: None,
                 scans: None,
+                joins: None,
                 bus: bus::Bus::new(None),
                 credentials: None,
                 catalogue: Default::default(),

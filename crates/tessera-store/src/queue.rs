@@ -157,6 +157,12 @@ impl Store {
         hot!(self, |h| h.queue_entry(sql, entry_id, now).await)
     }
 
+    /// PostgreSQL: how new joins were grouped so far (the largest group, and the groups that
+    /// failed whole and were run one join at a time); `None` on SQLite.
+    pub fn join_grouping(&self) -> Option<(usize, u64)> {
+        self.joins.as_deref().map(crate::pg::JoinGroups::tally)
+    }
+
     /// Joins the queue: a new position from the event's counter, or the user's live entry as it
     /// is (`false`). An entry whose admission ended (bought or lapsed) goes to the back of the
     /// line. `NotFound` when the event has no queue switched on.

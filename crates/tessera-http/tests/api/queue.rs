@@ -700,6 +700,12 @@ async fn concurrent_joins_place_everyone_once(b: Backend) {
     assert_eq!(positions.len(), buyers.len());
     // Gaps only where a double click lost its race: never more positions than joins.
     assert!(*positions.last().unwrap() as usize <= 2 * buyers.len());
+    // On PostgreSQL the crowd joined in groups, and no group failed whole (which would have run
+    // its joins one by one, hiding a broken group statement).
+    if let Some((largest, split)) = t.db.store.join_grouping() {
+        assert!(largest > 1, "largest group {largest}");
+        assert_eq!(split, 0);
+    }
 }
 
 /// Far back in a slow line with a 30-second admission window, a buyer is told to poll every 15 s,

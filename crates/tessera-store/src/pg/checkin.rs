@@ -3,7 +3,6 @@
 //! commit. SQLite runs the same steps as jobs of its grouped writer.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgRow};
@@ -18,7 +17,7 @@ use crate::hot_path::ScanPath;
 use crate::tickets::DETAIL;
 
 use super::Pg;
-use super::group::{Answers, Grouped};
+use super::group::{Answers, Grouped, Tally};
 
 /// Groups of scans that may run at once, each on a connection of its own: one runs while the
 /// next gathers. More slots make smaller groups, and measured slower (bench/results).
@@ -31,14 +30,6 @@ const MAX_GROUP: usize = 128;
 pub(crate) struct ScanGroups {
     groups: Grouped<ScanSteps, Scanned>,
     tally: Arc<Tally>,
-}
-
-/// How the groups went: the largest so far, and how many failed whole and were run again one
-/// scan at a time.
-#[derive(Debug, Default)]
-struct Tally {
-    largest: AtomicUsize,
-    split: AtomicU64,
 }
 
 /// Starts the task that runs a store's scans in groups on `pool`.
@@ -58,7 +49,7 @@ pub(crate) fn scan_groups(pool: PgPool) -> ScanGroups {
 impl ScanGroups {
     /// (the largest group run, the groups that failed whole).
     pub(crate) fn tally(&self) -> (usize, u64) {
-        (self.tally.largest.load(Ordering::Relaxed), self.tally.split.load(Ordering::Relaxed))
+        self.tally.read()
     }
 }
 
@@ -66,12 +57,12 @@ impl ScanGroups {
 /// tickets of one admission in it), each scan is run again alone, so one scan's trouble is
 /// answered to it and not to the others.
 async fn scan_group(pool: PgPool, tally: Arc<Tally>, scans: Vec<ScanSteps>) -> Answers<Scanned> {
-    tally.largest.fetch_max(scans.len(), Ordering::Relaxed);
+    tally.ran(scans.len());
     if scans.len() > 1 {
         match run_scans(&pool, &scans).await {
             Ok(done) => return done.into_iter().map(Ok).collect(),
             Err(e) => {
-                tally.split.fetch_add(1, Ordering::Relaxed);
+                tally.split();
                 tracing::warn!(error = %e, scans = scans.len(), "a group of door scans failed; running them one by one");
             }
         }

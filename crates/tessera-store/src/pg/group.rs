@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -94,6 +95,31 @@ impl<J: Send + 'static, O: Send + 'static> Grouped<J, O> {
             .send((job, tx))
             .map_err(|_| StoreError::other("the grouped statements' task has stopped"))?;
         rx.await.map_err(|_| StoreError::other("the grouped statements' task dropped a job"))?
+    }
+}
+
+/// How a kind's groups went: the largest so far, and how many failed whole and had their jobs
+/// run again one at a time.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    largest: AtomicUsize,
+    split: AtomicU64,
+}
+
+impl Tally {
+    /// A group of `n` jobs is run.
+    pub(crate) fn ran(&self, n: usize) {
+        self.largest.fetch_max(n, Ordering::Relaxed);
+    }
+
+    /// A group failed whole.
+    pub(crate) fn split(&self) {
+        self.split.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (the largest group, the groups that failed whole).
+    pub(crate) fn read(&self) -> (usize, u64) {
+        (self.largest.load(Ordering::Relaxed), self.split.load(Ordering::Relaxed))
     }
 }
 

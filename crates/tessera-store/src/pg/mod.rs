@@ -12,6 +12,7 @@ mod reservations;
 use sqlx::postgres::PgPool;
 
 pub(crate) use checkin::{ScanGroups, scan_groups};
+pub(crate) use queue::{JoinGroups, join_groups};
 
 /// The pools a hot path runs on.
 pub(crate) struct Pg<'a> {
@@ -21,4 +22,6 @@ pub(crate) struct Pg<'a> {
     pub(crate) unsynced: &'a PgPool,
     /// Door scans run in groups, when the store keeps them.
     pub(crate) scans: Option<&'a ScanGroups>,
+    /// New waiting-room entries joined in groups, when the store keeps them.
+    pub(crate) joins: Option<&'a JoinGroups>,
 }

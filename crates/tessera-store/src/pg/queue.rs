@@ -7,11 +7,16 @@ use time::OffsetDateTime;
 use crate::hot_path::QueuePath;
 use crate::queue::{
     ACTIVE_ADMISSIONS, ADMIT_NEXT, AdmissionTick, Advance, INSERT_ENTRY, Join, PLACES_LEFT, REQUEUE,
-    SAVE_TICK, recount_places, unix_ms,
+    SAVE_TICK, STATE_COLUMNS, recount_places, unix_ms,
 };
+use std::sync::Arc;
+
+use sqlx::postgres::PgPool;
+
 use crate::{Result, WritePool, affected};
 
 use super::Pg;
+use super::group::{Answers, Grouped, Tally};
 
 impl QueuePath for Pg<'_> {
     async fn queue_state(&self, sql: String, event_id: EventId) -> Result<Option<QueueState>> {
@@ -47,45 +52,12 @@ impl QueuePath for Pg<'_> {
     }
 
     async fn join(&self, j: Join) -> Result<Option<(bool, i32, QueueState)>> {
-        // The position comes from the counter in a statement of its own, unsynced
-        // (`unsynced_pool`): with the entry in the same transaction, the counter row stayed
-        // locked through every join's fsync and the crowd joined one at a time. The entry itself
-        // is written and synced after it. A position whose entry is never written (a racing join
-        // by the same person, or a crash) is a gap in the line: admission goes by position order
-        // and skips it, and the estimate of how many are ahead errs by one for each gap. An entry
-        // written a moment after the next position's is still the lowest waiting, so the next
-        // tick admits it first.
-        let state: Option<QueueState> = sqlx::query_as(sqlx::AssertSqlSafe(j.state_sql))
-            .bind(j.event_id)
-            .bind(true)
-            .fetch_optional(self.unsynced)
-            .await?;
-        Ok(match state {
-            None => None,
-            Some(state) => {
-                let pos = state.next_position;
-                let n = match j.requeue {
-                    Some(id) => sqlx::query(REQUEUE)
-                        .bind(pos)
-                        .bind(j.now)
-                        .bind(id)
-                        .execute(self.pool)
-                        .await
-                        .map(affected)?,
-                    None => sqlx::query(INSERT_ENTRY)
-                        .bind(j.entry_id)
-                        .bind(j.event_id)
-                        .bind(j.user_id)
-                        .bind(pos)
-                        .bind(j.now)
-                        .execute(self.pool)
-                        .await
-                        .map(affected)?,
-                };
-                // n == 0: a racing join by the same person already placed them; keep theirs.
-                Some((n == 1, pos, state))
-            }
-        })
+        match self.joins {
+            // A new entry joins with the others arriving at the same moment; putting an ended
+            // entry back (rare) goes alone.
+            Some(groups) if j.requeue.is_none() => groups.groups.run(j).await,
+            _ => join_one(self.pool, self.unsynced, j).await,
+        }
     }
 
     async fn advance(&self, a: Advance) -> Result<u64> {
@@ -128,4 +100,175 @@ impl QueuePath for Pg<'_> {
         tx.commit().await?;
         Ok(admitted.len() as u64)
     }
+}
+
+/// What a join answers: (made the entry, its position, the queue's state as the position was
+/// taken), or `None` when the queue is off.
+type Joined = (bool, i32, QueueState);
+
+/// One join on its own (see `join_group` for the crowd's).
+async fn join_one(pool: &PgPool, unsynced: &PgPool, j: Join) -> Result<Option<Joined>> {
+    // The position comes from the counter in a statement of its own, unsynced
+    // (`unsynced_pool`): with the entry in the same transaction, the counter row stayed
+    // locked through every join's fsync and the crowd joined one at a time. The entry itself
+    // is written and synced after it. A position whose entry is never written (a racing join
+    // by the same person, or a crash) is a gap in the line: admission goes by position order
+    // and skips it, and the estimate of how many are ahead errs by one for each gap. An entry
+    // written a moment after the next position's is still the lowest waiting, so the next
+    // tick admits it first.
+    let state: Option<QueueState> = sqlx::query_as(sqlx::AssertSqlSafe(j.state_sql))
+        .bind(j.event_id)
+        .bind(true)
+        .fetch_optional(unsynced)
+        .await?;
+    Ok(match state {
+        None => None,
+        Some(state) => {
+            let pos = state.next_position;
+            let n = match j.requeue {
+                Some(id) => {
+                    sqlx::query(REQUEUE).bind(pos).bind(j.now).bind(id).execute(pool).await.map(affected)?
+                }
+                None => sqlx::query(INSERT_ENTRY)
+                    .bind(j.entry_id)
+                    .bind(j.event_id)
+                    .bind(j.user_id)
+                    .bind(pos)
+                    .bind(j.now)
+                    .execute(pool)
+                    .await
+                    .map(affected)?,
+            };
+            // n == 0: a racing join by the same person already placed them; keep theirs.
+            Some((n == 1, pos, state))
+        }
+    })
+}
+
+/// Groups of joins that may run at once: one gathers while the other writes (as pg/checkin.rs).
+const SLOTS: usize = 2;
+/// The most joins in one group.
+const MAX_GROUP: usize = 256;
+
+/// The new entries waiting to join together, and what became of the groups.
+#[derive(Debug)]
+pub(crate) struct JoinGroups {
+    groups: Grouped<Join, Option<Joined>>,
+    tally: Arc<Tally>,
+}
+
+impl JoinGroups {
+    /// (the largest group run, the groups that failed whole).
+    pub(crate) fn tally(&self) -> (usize, u64) {
+        self.tally.read()
+    }
+}
+
+/// Starts the task that runs a store's new joins in groups.
+pub(crate) fn join_groups(pool: PgPool, unsynced: PgPool) -> JoinGroups {
+    let tally = Arc::new(Tally::default());
+    let t = tally.clone();
+    // One join per person and event in a group: a double click's second join waits for the
+    // next group, and finds the first one's entry there.
+    let groups = Grouped::start(
+        SLOTS,
+        MAX_GROUP,
+        |j: &Join| (j.event_id, j.user_id),
+        move |joins| join_group(pool.clone(), unsynced.clone(), t.clone(), joins),
+    );
+    JoinGroups { groups, tally }
+}
+
+/// Takes `$2` positions at once from event `$1`'s counter, when its queue is on.
+const TAKE_POSITIONS: &str = "UPDATE queue_state SET next_position = next_position + $2
+     WHERE event_id = $1 AND enabled = TRUE RETURNING ";
+
+/// New entries for event `$1`, arrays of a join each: `$2` entry, `$3` user, `$4` position,
+/// `$5` now. Answers the entries made (a person already in line keeps theirs).
+const INSERT_ENTRIES: &str =
+    "INSERT INTO queue_entries (entry_id, event_id, user_id, queue_position, status, created_at, updated_at)
+     SELECT i.entry_id, $1, i.user_id, i.pos, 'waiting', i.at, i.at
+     FROM unnest(CAST($2 AS UUID[]), CAST($3 AS UUID[]), CAST($4 AS INTEGER[]), CAST($5 AS TIMESTAMPTZ[]))
+         AS i(entry_id, user_id, pos, at)
+     ON CONFLICT (event_id, user_id) DO NOTHING RETURNING entry_id";
+
+/// Runs a group of new joins: per event, ONE statement takes the group's positions from the
+/// counter (unsynced, as a lone join's: see `join_one`) in the group's order of arrival, and ONE
+/// inserts the entries, so the crowd takes the counter's lock and waits for a WAL flush once
+/// per group instead of once per person. Should an event's part fail, its joins are run again
+/// one by one, each answered on its own.
+async fn join_group(
+    pool: PgPool,
+    unsynced: PgPool,
+    tally: Arc<Tally>,
+    joins: Vec<Join>,
+) -> Answers<Option<Joined>> {
+    tally.ran(joins.len());
+    let mut answers: Vec<Option<Result<Option<Joined>>>> = joins.iter().map(|_| None).collect();
+    let mut events: Vec<EventId> = joins.iter().map(|j| j.event_id).collect();
+    events.dedup();
+    events.sort_unstable_by_key(|e| uuid::Uuid::from(*e));
+    events.dedup();
+    for event_id in events {
+        let part: Vec<usize> = (0..joins.len()).filter(|&i| joins[i].event_id == event_id).collect();
+        match join_event(&pool, &unsynced, event_id, &joins, &part).await {
+            Ok(done) => {
+                for (i, a) in part.iter().zip(done) {
+                    answers[*i] = Some(Ok(a));
+                }
+            }
+            Err(e) => {
+                tally.split();
+                tracing::warn!(error = %e, joins = part.len(), "a group of waiting-room joins failed; running them one by one");
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(joins.len());
+    for (j, a) in joins.into_iter().zip(answers) {
+        out.push(match a {
+            Some(a) => a,
+            None => join_one(&pool, &unsynced, j).await,
+        });
+    }
+    out
+}
+
+/// One event's part of a group (`part`: indices into `joins`, in arrival order).
+async fn join_event(
+    pool: &PgPool,
+    unsynced: &PgPool,
+    event_id: EventId,
+    joins: &[Join],
+    part: &[usize],
+) -> Result<Vec<Option<Joined>>> {
+    let n = i32::try_from(part.len()).map_err(crate::StoreError::other)?;
+    let state: Option<QueueState> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TAKE_POSITIONS}{STATE_COLUMNS}")))
+            .bind(event_id)
+            .bind(n)
+            .fetch_optional(unsynced)
+            .await?;
+    let Some(state) = state else { return Ok(part.iter().map(|_| None).collect()) };
+    // The positions taken are the `n` up to the counter's new value, in arrival order.
+    let first = state.next_position - n + 1;
+    let positions: Vec<i32> = (0..n).map(|k| first + k).collect();
+    let pick = |f: &dyn Fn(&Join) -> uuid::Uuid| part.iter().map(|&i| f(&joins[i])).collect::<Vec<_>>();
+    let made: Vec<uuid::Uuid> = sqlx::query_scalar(INSERT_ENTRIES)
+        .bind(event_id)
+        .bind(pick(&|j| j.entry_id.into()))
+        .bind(pick(&|j| j.user_id.into()))
+        .bind(&positions)
+        .bind(part.iter().map(|&i| joins[i].now).collect::<Vec<_>>())
+        .fetch_all(pool)
+        .await?;
+    let made: std::collections::HashSet<uuid::Uuid> = made.into_iter().collect();
+    Ok(part
+        .iter()
+        .zip(positions)
+        .map(|(&i, pos)| {
+            // The state as a lone join would have seen it: the counter at this person's position.
+            let state = QueueState { next_position: pos, ..state.clone() };
+            Some((made.contains(&uuid::Uuid::from(joins[i].entry_id)), pos, state))
+        })
+        .collect())
 }
