@@ -77,7 +77,8 @@ impl ScanSteps {
         Ok(ScanSteps { ticket_id, event_id, scan: c.scan.clone() })
     }
 
-    /// The ticket as read, if it is the code's: `None` answers `Scanned::Unknown`.
+    /// The ticket as read, if it is the code's: `None` answers `Scanned::Unknown` (SQLite's
+    /// path; PostgreSQL's statement matches the event itself).
     pub(crate) fn ticket(&self, t: Option<TicketDetail>) -> Option<TicketDetail> {
         t.filter(|t| t.event_id == self.event_id)
     }

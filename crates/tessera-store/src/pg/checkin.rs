@@ -53,38 +53,41 @@ impl ScanGroups {
     }
 }
 
-/// Runs a group as one statement. Should it fail as a whole (a deadlock with another group, two
-/// tickets of one admission in it), each scan is run again alone, so one scan's trouble is
-/// answered to it and not to the others.
+/// Runs a group as one statement. Should the statement fail as a whole (a lock timeout, a
+/// serialization failure), nothing of it was written, and each scan is run again alone, so one
+/// scan's trouble is answered to it and not to the others. Once the statement has answered,
+/// it has committed: its rows are answered as they are, never run again.
 async fn scan_group(pool: PgPool, tally: Arc<Tally>, scans: Vec<ScanSteps>) -> Answers<Scanned> {
     tally.ran(scans.len());
     if scans.len() > 1 {
         match run_scans(&pool, &scans).await {
-            Ok(done) => return done.into_iter().map(Ok).collect(),
+            Ok(rows) => return answers(rows, scans.len()),
             Err(e) => {
                 tally.split();
                 tracing::warn!(error = %e, scans = scans.len(), "a group of door scans failed; running them one by one");
             }
         }
     }
-    let mut answers = Vec::with_capacity(scans.len());
+    let mut out = Vec::with_capacity(scans.len());
     for s in scans {
-        answers.push(run_scans(&pool, std::slice::from_ref(&s)).await.map(|mut d| d.remove(0)));
+        out.push(match run_scans(&pool, std::slice::from_ref(&s)).await {
+            Ok(rows) => answers(rows, 1).pop().unwrap_or(Ok(Scanned::Unknown)),
+            Err(e) => Err(e),
+        });
     }
-    answers
+    out
 }
 
 /// The steps of `ScanSteps` for many scans in one statement: `input` is the scans, numbered;
 /// `tk` reads each code's ticket (none: nothing is written and no row comes back) with its
 /// admission and the scan's day; `entered` / `exited` is the ONE conditional change of each door
 /// state (the same conditions as checkin.rs's `ENTER` and `leave_sql`, for a valid ticket only;
-/// no two scans of a group share a ticket); `outcome` words what happened to each; `recorded`
+/// no two scans of a group share a ticket, nor two groups running at once); `outcome` words what happened to each; `recorded`
 /// keeps every scan (a void ticket's with no day, as on SQLite). The answer is a row per known
 /// ticket: its scan's number, the outcome, the day, the state (as written, or as it stands when
 /// refused) and the ticket's detail. Every part sees the statement's one snapshot: a refund
 /// committed while the scans run is ordered after them, as it was when each change was a
-/// statement of its own. The states are changed in (admission, day) order, so two groups that
-/// share tickets wait for each other instead of deadlocking.
+/// statement of its own.
 ///
 /// Arrays, a scan each: `$1` ticket, `$2` event, `$3` scanned at, `$4` gate, `$5` direction,
 /// `$6` scan id, `$7` device, `$8` scanned by, `$9` recorded at, `$10` source, `$11` detail.
@@ -114,7 +117,6 @@ fn scan_statement() -> String {
                  (ticket_id, day, event_id, inside, entries, first_entry_at, first_gate, last_scan_at, version)
              SELECT tk.admission, tk.day, tk.event_id, TRUE, 1, tk.scanned_at, tk.gate, tk.scanned_at, 1 FROM tk
              WHERE tk.direction = 'entry' AND tk.status = 'valid'
-             ORDER BY tk.admission, tk.day
              ON CONFLICT (ticket_id, day) DO UPDATE SET inside = TRUE, entries = ticket_presence.entries + 1,
                  first_entry_at = COALESCE(ticket_presence.first_entry_at, excluded.first_entry_at),
                  first_gate = CASE WHEN ticket_presence.first_entry_at IS NULL THEN excluded.first_gate
@@ -169,12 +171,12 @@ fn scan_statement() -> String {
     )
 }
 
-/// Runs `scans` as one statement: what became of each, in their order.
-async fn run_scans(pool: &PgPool, scans: &[ScanSteps]) -> Result<Vec<Scanned>> {
+/// Runs `scans` as one statement: its rows, one per scan of a known ticket.
+async fn run_scans(pool: &PgPool, scans: &[ScanSteps]) -> Result<Vec<PgRow>> {
     fn col<T>(scans: &[ScanSteps], f: impl Fn(&ScanSteps) -> T) -> Vec<T> {
         scans.iter().map(f).collect()
     }
-    let rows: Vec<PgRow> = sqlx::query(sqlx::AssertSqlSafe(scan_statement()))
+    Ok(sqlx::query(sqlx::AssertSqlSafe(scan_statement()))
         .bind(col(scans, |s| Uuid::from(s.ticket_id)))
         .bind(col(scans, |s| Uuid::from(s.event_id)))
         .bind(col(scans, |s| s.scan.scanned_at))
@@ -187,17 +189,26 @@ async fn run_scans(pool: &PgPool, scans: &[ScanSteps]) -> Result<Vec<Scanned>> {
         .bind(col(scans, |s| s.scan.source.as_str()))
         .bind(col(scans, |s| s.scan.detail.clone()))
         .fetch_all(pool)
-        .await?;
-    let mut done: Vec<Scanned> = scans.iter().map(|_| Scanned::Unknown).collect();
+        .await?)
+}
+
+/// What became of each of `n` scans, from the statement's rows (a scan with no row: its ticket
+/// is unknown).
+fn answers(rows: Vec<PgRow>, n: usize) -> Answers<Scanned> {
+    let mut done: Answers<Scanned> = (0..n).map(|_| Ok(Scanned::Unknown)).collect();
     for row in rows {
-        let n: i64 = row.try_get("scan_n")?;
-        let Some(slot) = usize::try_from(n).ok().and_then(|n| n.checked_sub(1)).and_then(|i| done.get_mut(i))
-        else {
-            return Err(crate::StoreError::other(format!("a group of scans answered for scan {n}")));
-        };
-        *slot = scanned(&row)?;
+        let slot = row
+            .try_get::<i64, _>("scan_n")
+            .ok()
+            .and_then(|k| usize::try_from(k).ok())
+            .and_then(|k| k.checked_sub(1))
+            .and_then(|i| done.get_mut(i));
+        match slot {
+            Some(slot) => *slot = scanned(&row),
+            None => tracing::warn!("a group of door scans answered a row for no scan of it"),
+        }
     }
-    Ok(done)
+    done
 }
 
 /// One scan's answer row.
@@ -231,7 +242,9 @@ impl ScanPath for Pg<'_> {
     async fn scan_code(&self, s: ScanSteps) -> Result<Scanned> {
         match self.scans {
             Some(groups) => groups.groups.run(s).await,
-            None => run_scans(self.pool, std::slice::from_ref(&s)).await.map(|mut d| d.remove(0)),
+            None => answers(run_scans(self.pool, std::slice::from_ref(&s)).await?, 1)
+                .pop()
+                .unwrap_or(Ok(Scanned::Unknown)),
         }
     }
 }

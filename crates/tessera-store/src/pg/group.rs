@@ -12,7 +12,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use std::collections::HashSet;
+
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 
 use crate::{Result, StoreError};
 
@@ -34,46 +36,82 @@ impl<J, O> std::fmt::Debug for Grouped<J, O> {
 
 impl<J: Send + 'static, O: Send + 'static> Grouped<J, O> {
     /// Starts the task: at most `slots` groups run at once, each of at most `max` jobs, and no
-    /// two jobs of one group share a `key` (the later one waits for the next group, since one
-    /// statement may not change the same row twice). `run` must answer every job of its group.
-    /// The task ends when the last handle is dropped.
+    /// two jobs that share a `key` are in one group or in two groups running at once: the later
+    /// one waits until the earlier one's group has answered. One statement may not change a row
+    /// twice; and two groups changing the same rows could deadlock, or answer from a snapshot
+    /// taken before the other's commit. `run` is called in the order the groups are formed (its
+    /// future then runs on its own task) and must answer every job of its group.
+    ///
+    /// The task runs on the Tokio runtime this is called on, and ends when the last handle is
+    /// dropped; a store used after its runtime has gone answers an error.
     pub(crate) fn start<K, F, Fut>(slots: usize, max: usize, key: fn(&J) -> K, run: F) -> Self
     where
-        K: Eq + std::hash::Hash + Send + 'static,
-        F: Fn(Vec<J>) -> Fut + Send + Sync + 'static,
+        K: Eq + std::hash::Hash + Clone + Send + 'static,
+        F: FnMut(Vec<J>) -> Fut + Send + 'static,
         Fut: Future<Output = Answers<O>> + Send + 'static,
     {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job<J, O>>();
-        let run = Arc::new(run);
         let slots = Arc::new(Semaphore::new(slots.max(1)));
+        // The keys of the groups running, and a signal each time one of them ends.
+        let running: Arc<std::sync::Mutex<HashSet<K>>> = Arc::default();
+        let ended = Arc::new(Notify::new());
+        let mut run = run;
         tokio::spawn(async move {
             let mut carried: Vec<Job<J, O>> = Vec::new();
+            let mut open = true;
             loop {
                 let Ok(slot) = slots.clone().acquire_owned().await else { return };
-                let mut group: Vec<Job<J, O>> = Vec::new();
-                let mut keys = std::collections::HashSet::new();
-                let mut later = Vec::new();
-                for job in carried.drain(..) {
-                    take(job, &mut group, &mut keys, &mut later, max, key);
-                }
-                if group.is_empty() {
-                    match rx.recv().await {
-                        Some(job) => take(job, &mut group, &mut keys, &mut later, max, key),
-                        None => return,
+                let (group, keys) = loop {
+                    let busy = running.lock().map(|r| r.clone()).unwrap_or_default();
+                    let mut g = Forming {
+                        group: Vec::new(),
+                        keys: HashSet::new(),
+                        later: Vec::new(),
+                        busy,
+                        max,
+                        key,
+                    };
+                    for job in carried.drain(..) {
+                        g.take(job);
                     }
-                }
-                while group.len() < max {
-                    match rx.try_recv() {
-                        Ok(job) => take(job, &mut group, &mut keys, &mut later, max, key),
-                        Err(_) => break,
+                    while open && g.group.len() < max {
+                        match rx.try_recv() {
+                            Ok(job) => g.take(job),
+                            Err(mpsc::error::TryRecvError::Empty) => break,
+                            Err(mpsc::error::TryRecvError::Disconnected) => open = false,
+                        }
                     }
+                    carried = g.later;
+                    if !g.group.is_empty() {
+                        break (g.group, g.keys);
+                    }
+                    // Nothing can run yet: wait for a new job, or for a running group to end
+                    // (which frees the keys the jobs carried over are waiting for).
+                    if !open && carried.is_empty() {
+                        return;
+                    }
+                    tokio::select! {
+                        job = rx.recv(), if open => match job {
+                            Some(job) => carried.push(job),
+                            None => open = false,
+                        },
+                        () = ended.notified() => {}
+                    }
+                };
+                if let Ok(mut r) = running.lock() {
+                    r.extend(keys.iter().cloned());
                 }
-                carried = later;
-                let run = run.clone();
+                let (jobs, answer_to): (Vec<J>, Vec<_>) = group.into_iter().unzip();
+                let n = jobs.len();
+                let work = run(jobs);
+                let (running, ended) = (running.clone(), ended.clone());
                 tokio::spawn(async move {
-                    let (jobs, answer_to): (Vec<J>, Vec<_>) = group.into_iter().unzip();
-                    let n = jobs.len();
-                    let mut answers = run(jobs).await.into_iter();
+                    let mut answers = work.await.into_iter();
+                    if let Ok(mut r) = running.lock() {
+                        for k in &keys {
+                            r.remove(k);
+                        }
+                    }
                     for to in answer_to {
                         let answer = answers.next().unwrap_or_else(|| {
                             Err(StoreError::other(format!("a group of {n} lost an answer")))
@@ -82,6 +120,7 @@ impl<J: Send + 'static, O: Send + 'static> Grouped<J, O> {
                         let _ = to.send(answer);
                     }
                     drop(slot);
+                    ended.notify_one();
                 });
             }
         });
@@ -123,19 +162,30 @@ impl Tally {
     }
 }
 
-/// Puts `job` in the group, or aside for a later one when its key is already in the group.
-fn take<J, O, K: Eq + std::hash::Hash>(
-    job: Job<J, O>,
-    group: &mut Vec<Job<J, O>>,
-    keys: &mut std::collections::HashSet<K>,
-    later: &mut Vec<Job<J, O>>,
+/// A group being formed.
+struct Forming<J, O, K> {
+    group: Vec<Job<J, O>>,
+    /// The keys in `group`.
+    keys: HashSet<K>,
+    /// Jobs for a later group.
+    later: Vec<Job<J, O>>,
+    /// The keys of the groups running.
+    busy: HashSet<K>,
     max: usize,
     key: fn(&J) -> K,
-) {
-    if group.len() < max && keys.insert(key(&job.0)) {
-        group.push(job);
-    } else {
-        later.push(job);
+}
+
+impl<J, O, K: Eq + std::hash::Hash> Forming<J, O, K> {
+    /// Puts `job` in the group, or aside for a later one when the group is full or its key is
+    /// in the group or in a group running.
+    fn take(&mut self, job: Job<J, O>) {
+        let k = (self.key)(&job.0);
+        if self.group.len() < self.max && !self.busy.contains(&k) && !self.keys.contains(&k) {
+            self.keys.insert(k);
+            self.group.push(job);
+        } else {
+            self.later.push(job);
+        }
     }
 }
 
@@ -143,22 +193,32 @@ fn take<J, O, K: Eq + std::hash::Hash>(
 mod tests {
     use super::*;
 
-    /// Jobs waiting together share a group, a key is never twice in one group, and every job
-    /// gets its own answer.
+    /// Jobs waiting together share a group, a key is never in one group twice nor in two
+    /// groups running at once, and every job gets its own answer.
     #[tokio::test]
     async fn groups_share_and_keep_keys_apart() {
         let seen = Arc::new(std::sync::Mutex::new(Vec::<Vec<u32>>::new()));
-        let log = seen.clone();
+        let live = Arc::new(std::sync::Mutex::new(HashSet::<u32>::new()));
+        let (log, now) = (seen.clone(), live.clone());
         let g = Arc::new(Grouped::start(
-            1,
+            2,
             8,
             |j: &u32| *j % 10,
             move |jobs: Vec<u32>| {
-                let log = log.clone();
+                let (log, now) = (log.clone(), now.clone());
                 async move {
+                    let keys: Vec<u32> = jobs.iter().map(|j| j % 10).collect();
+                    let clash = now.lock().map(|mut l| keys.iter().any(|k| !l.insert(*k))).unwrap_or(true);
                     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    if let Ok(mut l) = now.lock() {
+                        keys.iter().for_each(|k| {
+                            l.remove(k);
+                        });
+                    }
                     log.lock().map(|mut l| l.push(jobs.clone())).ok();
-                    jobs.into_iter().map(|j| Ok(j * 2)).collect()
+                    jobs.into_iter()
+                        .map(|j| if clash { Err(StoreError::other("clash")) } else { Ok(j * 2) })
+                        .collect()
                 }
             },
         ));
@@ -169,13 +229,13 @@ mod tests {
             })
             .collect();
         for (i, c) in calls.into_iter().enumerate() {
-            assert_eq!(c.await.ok().and_then(|r| r.ok()), Some(i as u32 * 2));
+            assert_eq!(c.await.ok().and_then(|r| r.ok()), Some(i as u32 * 2), "job {i}");
         }
         let groups = seen.lock().map(|g| g.clone()).unwrap_or_default();
         assert!(groups.len() < 30, "the jobs were grouped: {groups:?}");
         for g in &groups {
             assert!(g.len() <= 8);
-            let keys: std::collections::HashSet<_> = g.iter().map(|j| j % 10).collect();
+            let keys: HashSet<_> = g.iter().map(|j| j % 10).collect();
             assert_eq!(keys.len(), g.len(), "no key twice in a group: {g:?}");
         }
         assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 30);

@@ -12,6 +12,7 @@ use crate::queue::{
 use std::sync::Arc;
 
 use sqlx::postgres::PgPool;
+use tokio::sync::oneshot;
 
 use crate::{Result, WritePool, affected};
 
@@ -168,15 +169,30 @@ impl JoinGroups {
 pub(crate) fn join_groups(pool: PgPool, unsynced: PgPool) -> JoinGroups {
     let tally = Arc::new(Tally::default());
     let t = tally.clone();
-    // One join per person and event in a group: a double click's second join waits for the
-    // next group, and finds the first one's entry there.
+    // The counter's turn, passed from each group to the next in the order they were formed: a
+    // group takes its positions only after the group formed before it, so positions follow the
+    // order of arrival across groups too, not only within one.
+    let mut last_turn: Option<oneshot::Receiver<()>> = None;
+    // One join per person and event in a group (and in the groups running): a double click's
+    // second join waits for the first one's group, and finds its entry.
     let groups = Grouped::start(
         SLOTS,
         MAX_GROUP,
         |j: &Join| (j.event_id, j.user_id),
-        move |joins| join_group(pool.clone(), unsynced.clone(), t.clone(), joins),
+        move |joins| {
+            let (done, next) = oneshot::channel();
+            let turn = Turn { after: last_turn.replace(next), done };
+            join_group(pool.clone(), unsynced.clone(), t.clone(), turn, joins)
+        },
     );
     JoinGroups { groups, tally }
+}
+
+/// A group's turn at the counter: it waits for the group before it (`after`), and lets the
+/// next one go (`done`) once its positions are taken.
+struct Turn {
+    after: Option<oneshot::Receiver<()>>,
+    done: oneshot::Sender<()>,
 }
 
 /// Takes `$2` positions at once from event `$1`'s counter, when its queue is on.
@@ -193,25 +209,42 @@ const INSERT_ENTRIES: &str =
      ON CONFLICT (event_id, user_id) DO NOTHING RETURNING entry_id";
 
 /// Runs a group of new joins: per event, ONE statement takes the group's positions from the
-/// counter (unsynced, as a lone join's: see `join_one`) in the group's order of arrival, and ONE
-/// inserts the entries, so the crowd takes the counter's lock and waits for a WAL flush once
-/// per group instead of once per person. Should an event's part fail, its joins are run again
-/// one by one, each answered on its own.
+/// counter (unsynced, as a lone join's: see `join_one`) in the group's order of arrival, in the
+/// group's turn; then ONE statement per event inserts the entries. The crowd takes the counter's
+/// lock and waits for a WAL flush once per group instead of once per person. Should an event's
+/// part fail, its joins are run again one by one (at the back of the line; positions already
+/// taken are gaps, which admission skips), each answered on its own.
 async fn join_group(
     pool: PgPool,
     unsynced: PgPool,
     tally: Arc<Tally>,
+    turn: Turn,
     joins: Vec<Join>,
 ) -> Answers<Option<Joined>> {
     tally.ran(joins.len());
-    let mut answers: Vec<Option<Result<Option<Joined>>>> = joins.iter().map(|_| None).collect();
     let mut events: Vec<EventId> = joins.iter().map(|j| j.event_id).collect();
-    events.dedup();
     events.sort_unstable_by_key(|e| uuid::Uuid::from(*e));
     events.dedup();
-    for event_id in events {
-        let part: Vec<usize> = (0..joins.len()).filter(|&i| joins[i].event_id == event_id).collect();
-        match join_event(&pool, &unsynced, event_id, &joins, &part).await {
+    let part_of = |e: EventId| (0..joins.len()).filter(|&i| joins[i].event_id == e).collect::<Vec<usize>>();
+    // The group before this one has taken its positions (or has gone: then there is no one to
+    // wait for).
+    if let Some(after) = turn.after {
+        let _ = after.await;
+    }
+    let mut taken = Vec::with_capacity(events.len());
+    for &e in &events {
+        let n = part_of(e).len();
+        taken.push(take_positions(&unsynced, e, n).await);
+    }
+    let _ = turn.done.send(());
+    let mut answers: Vec<Option<Result<Option<Joined>>>> = joins.iter().map(|_| None).collect();
+    for (e, state) in events.into_iter().zip(taken) {
+        let part = part_of(e);
+        let done = match state {
+            Ok(state) => insert_entries(&pool, e, state, &joins, &part).await,
+            Err(e) => Err(e),
+        };
+        match done {
             Ok(done) => {
                 for (i, a) in part.iter().zip(done) {
                     answers[*i] = Some(Ok(a));
@@ -233,32 +266,39 @@ async fn join_group(
     out
 }
 
-/// One event's part of a group (`part`: indices into `joins`, in arrival order).
-async fn join_event(
+/// Takes `n` positions from event `event_id`'s counter: the state after, or `None` when its
+/// queue is off.
+async fn take_positions(unsynced: &PgPool, event_id: EventId, n: usize) -> Result<Option<QueueState>> {
+    let n = i32::try_from(n).map_err(crate::StoreError::other)?;
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{TAKE_POSITIONS}{STATE_COLUMNS}")))
+        .bind(event_id)
+        .bind(n)
+        .fetch_optional(unsynced)
+        .await?)
+}
+
+/// Writes one event's part of a group (`part`: indices into `joins`, in arrival order) at the
+/// positions up to the counter's `state`.
+async fn insert_entries(
     pool: &PgPool,
-    unsynced: &PgPool,
     event_id: EventId,
+    state: Option<QueueState>,
     joins: &[Join],
     part: &[usize],
 ) -> Result<Vec<Option<Joined>>> {
-    let n = i32::try_from(part.len()).map_err(crate::StoreError::other)?;
-    let state: Option<QueueState> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("{TAKE_POSITIONS}{STATE_COLUMNS}")))
-            .bind(event_id)
-            .bind(n)
-            .fetch_optional(unsynced)
-            .await?;
     let Some(state) = state else { return Ok(part.iter().map(|_| None).collect()) };
-    // The positions taken are the `n` up to the counter's new value, in arrival order.
-    let first = state.next_position - n + 1;
-    let positions: Vec<i32> = (0..n).map(|k| first + k).collect();
-    let pick = |f: &dyn Fn(&Join) -> uuid::Uuid| part.iter().map(|&i| f(&joins[i])).collect::<Vec<_>>();
+    fn col<T>(joins: &[Join], part: &[usize], f: impl Fn(&Join) -> T) -> Vec<T> {
+        part.iter().map(|&i| f(&joins[i])).collect()
+    }
+    // The positions taken are the part's count up to the counter's new value, in arrival order.
+    let first = state.next_position - i32::try_from(part.len()).map_err(crate::StoreError::other)? + 1;
+    let positions: Vec<i32> = (first..=state.next_position).collect();
     let made: Vec<uuid::Uuid> = sqlx::query_scalar(INSERT_ENTRIES)
         .bind(event_id)
-        .bind(pick(&|j| j.entry_id.into()))
-        .bind(pick(&|j| j.user_id.into()))
+        .bind(col(joins, part, |j| uuid::Uuid::from(j.entry_id)))
+        .bind(col(joins, part, |j| uuid::Uuid::from(j.user_id)))
         .bind(&positions)
-        .bind(part.iter().map(|&i| joins[i].now).collect::<Vec<_>>())
+        .bind(col(joins, part, |j| j.now))
         .fetch_all(pool)
         .await?;
     let made: std::collections::HashSet<uuid::Uuid> = made.into_iter().collect();
