@@ -1,7 +1,9 @@
-//! PostgreSQL's side of the hot paths (hot_path.rs): holds, payments and the waiting room, run
-//! through sqlx on the store's pools. The rules and the SQL are the same as SQLite's
+//! PostgreSQL's side of the hot paths (hot_path.rs): holds, payments, the waiting room and door
+//! scans, run through sqlx on the store's pools. The rules and the SQL are the same as SQLite's
 //! (sqlite/): what differs is how a transaction is run, and the row locks that PostgreSQL's
-//! concurrent writers need where SQLite's single writer needs none.
+//! concurrent writers need where SQLite's single writer needs none. Door scans and new joins
+//! that arrive together run as one statement per group (group.rs), PostgreSQL's counterpart of
+//! SQLite's grouped writer.
 
 mod checkin;
 mod group;
