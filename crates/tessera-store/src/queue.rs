@@ -24,9 +24,16 @@ pub(crate) struct Join {
     pub(crate) now: OffsetDateTime,
     /// The person's ended entry, to put at the back of the line (`None`: a new entry).
     pub(crate) requeue: Option<QueueEntryId>,
-    /// Takes the next position of a queue switched on (`$1` event, `$2` true), returning the
-    /// state in `STATE_COLUMNS` order.
-    pub(crate) state_sql: String,
+}
+
+/// Takes `$2` positions at once from event `$1`'s counter when its queue is switched on,
+/// returning the state in `STATE_COLUMNS` order: the counter at the last position taken. A lone
+/// join takes one; a group of joins on PostgreSQL (pg/queue.rs) takes one each.
+pub(crate) fn take_positions_sql() -> String {
+    format!(
+        "UPDATE queue_state SET next_position = next_position + $2
+         WHERE event_id = $1 AND enabled = TRUE RETURNING {STATE_COLUMNS}"
+    )
 }
 
 /// An admission tick as `Store::advance_queue` hands it to a database (pg/queue.rs,
@@ -180,11 +187,7 @@ impl Store {
             return Ok(Joined { entry: e.clone(), state: None, created: false });
         }
         let requeue = existing.map(|e| e.entry_id);
-        let state_sql = format!(
-            "UPDATE queue_state SET next_position = next_position + 1
-             WHERE event_id = $1 AND enabled = $2 RETURNING {STATE_COLUMNS}"
-        );
-        let join = Join { entry_id, event_id, user_id, now, requeue, state_sql };
+        let join = Join { entry_id, event_id, user_id, now, requeue };
         // (made the entry, its position, the queue's state), or None when the queue is off.
         let inserted = hot!(self, |h| h.join(join).await)?;
         match inserted {

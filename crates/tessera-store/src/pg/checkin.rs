@@ -82,8 +82,8 @@ async fn scan_group(pool: PgPool, tally: Arc<Tally>, scans: Vec<ScanSteps>) -> A
 /// `tk` reads each code's ticket (none: nothing is written and no row comes back) with its
 /// admission and the scan's day; `entered` / `exited` is the ONE conditional change of each door
 /// state (the same conditions as checkin.rs's `ENTER` and `leave_sql`, for a valid ticket only;
-/// no two scans of a group share a ticket, nor two groups running at once); `outcome` words what happened to each; `recorded`
-/// keeps every scan (a void ticket's with no day, as on SQLite). The answer is a row per known
+/// no two scans of a group share a ticket, nor two groups running at once); `outcome` words
+/// what happened to each; `recorded` keeps every scan (a void ticket's with no day, as on SQLite). The answer is a row per known
 /// ticket: its scan's number, the outcome, the day, the state (as written, or as it stands when
 /// refused) and the ticket's detail. Every part sees the statement's one snapshot: a refund
 /// committed while the scans run is ordered after them, as it was when each change was a

@@ -8,11 +8,10 @@
 //! the slots are busy. A request is answered only after its group's commit, so an answer still
 //! means the change is on disk.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-
-use std::collections::HashSet;
 
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 

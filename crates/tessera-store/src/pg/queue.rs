@@ -1,19 +1,18 @@
 //! The waiting room on PostgreSQL (the rules: queue.rs).
 
+use std::sync::Arc;
+
+use sqlx::postgres::PgPool;
 use tessera_domain::id::{EventId, QueueEntryId, UserId};
 use tessera_domain::records::{QueueEntry, QueueState};
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 use crate::hot_path::QueuePath;
 use crate::queue::{
     ACTIVE_ADMISSIONS, ADMIT_NEXT, AdmissionTick, Advance, INSERT_ENTRY, Join, PLACES_LEFT, REQUEUE,
-    SAVE_TICK, STATE_COLUMNS, recount_places, unix_ms,
+    SAVE_TICK, recount_places, take_positions_sql, unix_ms,
 };
-use std::sync::Arc;
-
-use sqlx::postgres::PgPool;
-use tokio::sync::oneshot;
-
 use crate::{Result, WritePool, affected};
 
 use super::Pg;
@@ -117,12 +116,7 @@ async fn join_one(pool: &PgPool, unsynced: &PgPool, j: Join) -> Result<Option<Jo
     // and skips it, and the estimate of how many are ahead errs by one for each gap. An entry
     // written a moment after the next position's is still the lowest waiting, so the next
     // tick admits it first.
-    let state: Option<QueueState> = sqlx::query_as(sqlx::AssertSqlSafe(j.state_sql))
-        .bind(j.event_id)
-        .bind(true)
-        .fetch_optional(unsynced)
-        .await?;
-    Ok(match state {
+    Ok(match take_positions(unsynced, j.event_id, 1).await? {
         None => None,
         Some(state) => {
             let pos = state.next_position;
@@ -195,10 +189,6 @@ struct Turn {
     done: oneshot::Sender<()>,
 }
 
-/// Takes `$2` positions at once from event `$1`'s counter, when its queue is on.
-const TAKE_POSITIONS: &str = "UPDATE queue_state SET next_position = next_position + $2
-     WHERE event_id = $1 AND enabled = TRUE RETURNING ";
-
 /// New entries for event `$1`, arrays of a join each: `$2` entry, `$3` user, `$4` position,
 /// `$5` now. Answers the entries made (a person already in line keeps theirs).
 const INSERT_ENTRIES: &str =
@@ -270,7 +260,7 @@ async fn join_group(
 /// queue is off.
 async fn take_positions(unsynced: &PgPool, event_id: EventId, n: usize) -> Result<Option<QueueState>> {
     let n = i32::try_from(n).map_err(crate::StoreError::other)?;
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!("{TAKE_POSITIONS}{STATE_COLUMNS}")))
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(take_positions_sql()))
         .bind(event_id)
         .bind(n)
         .fetch_optional(unsynced)

@@ -10,7 +10,7 @@ use crate::Result;
 use crate::hot_path::QueuePath;
 use crate::queue::{
     ACTIVE_ADMISSIONS, ADMIT_NEXT, AdmissionTick, Advance, INSERT_ENTRY, Join, PLACES_LEFT, REQUEUE,
-    SAVE_TICK, recount_places, unix_ms,
+    SAVE_TICK, recount_places, take_positions_sql, unix_ms,
 };
 
 use super::Sqlite;
@@ -42,11 +42,11 @@ impl QueuePath for Sqlite<'_> {
     }
 
     async fn join(&self, j: Join) -> Result<Option<(bool, i32, QueueState)>> {
+        let take_sql = take_positions_sql();
         let r = self
             .writer()?
             .run(move |tx| {
-                let state =
-                    w::rows(tx, &j.state_sql, &[w::id(j.event_id), Value::Integer(1)], state_row)?.pop();
+                let state = w::rows(tx, &take_sql, &[w::id(j.event_id), Value::Integer(1)], state_row)?.pop();
                 let Some(state) = state else { return Ok(Err(None)) };
                 let pos = state.next_position;
                 let n = match j.requeue {
