@@ -95,6 +95,8 @@ impl Store {
                 unsynced: self.unsynced_pool().unwrap_or(pool),
                 scans: self.scans.as_deref(),
                 joins: self.joins.as_deref(),
+                holds: self.holds.as_deref(),
+                pays: self.pays.as_deref(),
             }),
             crate::Db::Sqlite { .. } => Hot::Sqlite(Sqlite { store: self }),
         }

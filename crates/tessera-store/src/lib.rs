@@ -215,6 +215,10 @@ pub struct Store {
     pub(crate) scans: Option<std::sync::Arc<pg::ScanGroups>>,
     /// PostgreSQL: new waiting-room entries waiting to join together (pg/queue.rs).
     pub(crate) joins: Option<std::sync::Arc<pg::JoinGroups>>,
+    /// PostgreSQL: holds whose places the server picks, waiting to run together (pg/reservations.rs).
+    pub(crate) holds: Option<std::sync::Arc<pg::HoldGroups>>,
+    /// PostgreSQL: payments waiting to run together (pg/payments.rs).
+    pub(crate) pays: Option<std::sync::Arc<pg::PayGroups>>,
     /// Chat signals to every instance (bus.rs).
     bus: std::sync::Arc<bus::Bus>,
     /// PostgreSQL: where the credentials come from, when a secret gives them.
@@ -307,6 +311,8 @@ impl Store {
                 unsynced: Some(unsynced.clone()),
                 scans: Some(std::sync::Arc::new(pg::scan_groups(pool.clone()))),
                 joins: Some(std::sync::Arc::new(pg::join_groups(pool.clone(), unsynced.clone()))),
+                holds: Some(std::sync::Arc::new(pg::hold_groups(pool.clone()))),
+                pays: Some(std::sync::Arc::new(pg::pay_groups(pool.clone()))),
                 bus: bus::Bus::new(opts.pg_schema.as_deref()),
                 credentials,
                 catalogue: Default::default(),
@@ -358,6 +364,8 @@ impl Store {
                 unsynced: None,
                 scans: None,
                 joins: None,
+                holds: None,
+                pays: None,
                 bus: bus::Bus::new(None),
                 credentials: None,
                 catalogue: Default::default(),

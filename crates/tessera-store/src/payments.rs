@@ -192,6 +192,12 @@ impl Store {
         }
     }
 
+    /// PostgreSQL: how payments were grouped so far (the largest group, and the groups that
+    /// failed whole and were run one payment at a time); `None` on SQLite.
+    pub fn pay_grouping(&self) -> Option<(usize, u64)> {
+        self.pays.as_deref().map(crate::pg::PayGroups::tally)
+    }
+
     /// The request hash and payment recorded for an Idempotency-Key.
     pub async fn idempotency_record(
         &self,

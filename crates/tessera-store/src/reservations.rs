@@ -87,6 +87,11 @@ impl Store {
             wanted,
             ticket_type_id,
             near_pick: matches!(req, HoldRequest::AnySeats { near: Some(_), .. }),
+            server_pick: match req {
+                HoldRequest::Seats(_) => None,
+                HoldRequest::Places { .. } => Some(ServerPick { near: None }),
+                HoldRequest::AnySeats { near, .. } => Some(ServerPick { near: *near }),
+            },
         };
         let outcome = hot!(self, |h| h.hold(hold).await)?;
         match outcome {
@@ -99,6 +104,12 @@ impl Store {
             },
             Err(other) => Ok(other),
         }
+    }
+
+    /// PostgreSQL: how holds whose places the server picks were grouped so far (the largest
+    /// group, and the groups that failed whole and were run one hold at a time); `None` on SQLite.
+    pub fn hold_grouping(&self) -> Option<(usize, u64)> {
+        self.holds.as_deref().map(crate::pg::HoldGroups::tally)
     }
 
     /// Which of `numbers` are not available now, which do not exist, and (when some are taken) up
@@ -264,6 +275,16 @@ pub(crate) struct Hold {
     pub(crate) ticket_type_id: Option<TicketTypeId>,
     /// A pick near a seat (`HoldRequest::AnySeats` with `near`).
     pub(crate) near_pick: bool,
+    /// The places the server chooses (`None`: seats asked for by number), as PostgreSQL's
+    /// grouped holds take them (pg/reservations.rs).
+    pub(crate) server_pick: Option<ServerPick>,
+}
+
+/// A hold whose places the server chooses: `wanted` free places of the ticket type (numbered
+/// seats without one), the nearest to `near` first when given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerPick {
+    pub(crate) near: Option<i64>,
 }
 
 /// A hold taken: the reservation and its numbered seats.

@@ -30,6 +30,8 @@ both!(
     race_200_near_picks_for_50_seats,
     race_200_payments_on_one_wallet,
     race_20_retries_with_one_key,
+    a_crowd_paying_at_once_is_answered_one_by_one,
+    a_crowd_holding_at_once_keeps_each_limit,
     expired_hold_is_refused_and_never_sold_twice,
     top_ups_honour_idempotency_keys,
 );
@@ -415,6 +417,111 @@ async fn race_200_server_picks_for_50_seats(b: Backend, near: fn(usize) -> Optio
     let unique: HashSet<_> = held.iter().collect();
     assert_eq!((held.len(), unique.len()), (50, 50), "each seat held once");
     assert_eq!(t.db.store.seat_counts(ev.into(), t.app.now()).await.unwrap(), (0, 50, 0));
+    assert_grouped(t.db.store.hold_grouping(), "holds");
+}
+
+/// On PostgreSQL a crowd's requests ran in groups, and no group failed whole (which would have
+/// run its members one by one, hiding a broken group call). `None` on SQLite.
+fn assert_grouped(grouping: Option<(usize, u64)>, what: &str) {
+    if let Some((largest, split)) = grouping {
+        assert!(largest > 1, "the largest group of {what} was {largest}");
+        assert_eq!(split, 0, "groups of {what} failed whole");
+    }
+}
+
+/// 40 buyers pay at once, with keys, a third of them twice at the same moment (a double
+/// click), and a quarter of them short of money. Each is answered as if alone: the others pay
+/// once (the double click replays the same payment), the short are refused with nothing
+/// written, so their key is free for the retry once they have topped up; the seats and the
+/// money add up.
+async fn a_crowd_paying_at_once_is_answered_one_by_one(b: Backend) {
+    let t = TestApp::new(b).await;
+    let ev = t.seated_event(json!({})).await.id;
+    let buyers = t.principals(40).await;
+    let short = |i: usize| i.is_multiple_of(4);
+    let mut holds = Vec::new();
+    for (i, p) in buyers.iter().enumerate() {
+        t.app.charge(p, Some(if short(i) { "10" } else { "50" })).await.unwrap();
+        let input = ReserveInput { event_id: Some(ev.into()), quantity: Some(1), ..Default::default() };
+        holds.push(t.app.reserve(p, &input).await.unwrap().reservation.reservation_id);
+    }
+    let mut tasks = Vec::new();
+    for (i, p) in buyers.iter().enumerate() {
+        for _ in 0..if i.is_multiple_of(3) { 2 } else { 1 } {
+            let (app, p, rid) = (t.app.clone(), p.clone(), holds[i]);
+            tasks.push(tokio::spawn(async move {
+                (i, app.pay(&p, Some(rid), None, Some(&format!("crowd-{i}"))).await)
+            }));
+        }
+    }
+    let mut paid: Vec<HashSet<Uuid>> = vec![HashSet::new(); buyers.len()];
+    let mut fresh = vec![0; buyers.len()];
+    for task in tasks {
+        match task.await.unwrap() {
+            (i, Ok(r)) => {
+                assert!(!short(i), "buyer {i} paid short of money");
+                paid[i].insert(r.payment.payment_id.into());
+                fresh[i] += usize::from(r.created);
+            }
+            (i, Err(tessera_app::AppError::PaymentRequired(_))) => assert!(short(i), "buyer {i} was refused"),
+            (i, Err(e)) => panic!("buyer {i}: {e:?}"),
+        }
+    }
+    for (i, p) in buyers.iter().enumerate() {
+        let balance = t.db.store.balance(p.user_id).await.unwrap().unwrap();
+        assert_eq!(t.db.store.ledger_sum(p.user_id).await.unwrap(), balance, "buyer {i}'s ledger");
+        if short(i) {
+            assert_eq!(balance, 1_000, "buyer {i} was charged");
+        } else {
+            assert_eq!((paid[i].len(), fresh[i], balance), (1, 1, 0), "buyer {i} paid once");
+        }
+    }
+    let sold = buyers.len() - buyers.len().div_ceil(4);
+    assert_eq!(t.db.store.seat_counts(ev.into(), t.app.now()).await.unwrap().2, sold as i64);
+    let audit = t.db.store.sale_audit(ev.into()).await.unwrap();
+    assert_eq!((audit.seats_sold, audit.payments_success), (sold as i64, sold as i64));
+    assert_eq!(audit.oversold(), 0);
+    assert_grouped(t.db.store.pay_grouping(), "payments");
+    // A refusal kept nothing of the key: with the money topped up, the same key pays.
+    t.app.charge(&buyers[0], Some("100")).await.unwrap();
+    let r = t.app.pay(&buyers[0], Some(holds[0]), None, Some("crowd-0")).await.unwrap();
+    assert!(r.created);
+}
+
+/// 20 buyers each ask for three places at once (of 50) where two is the most a person may hold: each
+/// gets exactly two, the third is refused over the limit, whichever groups their holds ran in.
+async fn a_crowd_holding_at_once_keeps_each_limit(b: Backend) {
+    let t = TestApp::new(b).await;
+    let ev = t.seated_event(json!({"max_per_person": 2})).await.id;
+    let buyers = t.principals(20).await;
+    let mut tasks = Vec::new();
+    for (i, p) in buyers.iter().enumerate() {
+        for k in 0..3 {
+            let (app, p) = (t.app.clone(), p.clone());
+            let input = ReserveInput {
+                event_id: Some(ev.into()),
+                quantity: Some(1),
+                near_seat: (k == 0).then_some(i as i64 + 1),
+                ..Default::default()
+            };
+            tasks.push(tokio::spawn(async move { (i, app.reserve(&p, &input).await) }));
+        }
+    }
+    let mut held = vec![0; buyers.len()];
+    let mut seats = HashSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (i, Ok(h)) => {
+                held[i] += 1;
+                assert!(seats.insert(h.seat_numbers[0]), "seat {} held twice", h.seat_numbers[0]);
+            }
+            (_, Err(tessera_app::AppError::Invalid(e))) => assert!(format!("{e:?}").contains("limit of 2")),
+            (i, Err(e)) => panic!("buyer {i}: {e:?}"),
+        }
+    }
+    assert!(held.iter().all(|&n| n == 2), "{held:?}");
+    assert_eq!(t.db.store.seat_counts(ev.into(), t.app.now()).await.unwrap().1, 40);
+    assert_grouped(t.db.store.hold_grouping(), "holds");
 }
 
 /// 200 payments race on one wallet that covers 50: exactly 50 succeed, the balance never goes

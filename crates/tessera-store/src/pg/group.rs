@@ -136,6 +136,20 @@ impl<J: Send + 'static, O: Send + 'static> Grouped<J, O> {
     }
 }
 
+/// The order a group's members are passed to its statement in: by person, so that groups (of
+/// holds, of payments, of two instances) take people's locks in one order and cannot deadlock
+/// on them.
+pub(super) fn by_user<J>(jobs: &[J], user: impl Fn(&J) -> uuid::Uuid) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| user(&jobs[i]));
+    order
+}
+
+/// One array argument of a group's statement: `f` of each job, in `order`.
+pub(super) fn column<J, T>(jobs: &[J], order: &[usize], f: impl Fn(&J) -> T) -> Vec<T> {
+    order.iter().map(|&i| f(&jobs[i])).collect()
+}
+
 /// How a kind's groups went: the largest so far, and how many failed whole and had their jobs
 /// run again one at a time.
 #[derive(Debug, Default)]

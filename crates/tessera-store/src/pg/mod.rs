@@ -1,9 +1,9 @@
 //! PostgreSQL's side of the hot paths (hot_path.rs): holds, payments, the waiting room and door
 //! scans, run through sqlx on the store's pools. The rules and the SQL are the same as SQLite's
 //! (sqlite/): what differs is how a transaction is run, and the row locks that PostgreSQL's
-//! concurrent writers need where SQLite's single writer needs none. Door scans and new joins
-//! that arrive together run as one statement per group (group.rs), PostgreSQL's counterpart of
-//! SQLite's grouped writer.
+//! concurrent writers need where SQLite's single writer needs none. Door scans, new joins, holds
+//! and payments that arrive together run as one statement (or one call of a PL/pgSQL loop) per
+//! group (group.rs), PostgreSQL's counterpart of SQLite's grouped writer.
 
 mod checkin;
 mod group;
@@ -14,7 +14,9 @@ mod reservations;
 use sqlx::postgres::PgPool;
 
 pub(crate) use checkin::{ScanGroups, scan_groups};
+pub(crate) use payments::{PayGroups, pay_groups};
 pub(crate) use queue::{JoinGroups, join_groups};
+pub(crate) use reservations::{HoldGroups, hold_groups};
 
 /// The pools a hot path runs on.
 pub(crate) struct Pg<'a> {
@@ -26,4 +28,8 @@ pub(crate) struct Pg<'a> {
     pub(crate) scans: Option<&'a ScanGroups>,
     /// New waiting-room entries joined in groups, when the store keeps them.
     pub(crate) joins: Option<&'a JoinGroups>,
+    /// Holds whose places the server picks, run in groups when the store keeps them.
+    pub(crate) holds: Option<&'a HoldGroups>,
+    /// Payments run in groups, when the store keeps them.
+    pub(crate) pays: Option<&'a PayGroups>,
 }
