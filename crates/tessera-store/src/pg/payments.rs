@@ -33,8 +33,8 @@ use crate::{Result, WritePool, bind_args};
 use super::Pg;
 use super::group::{Answers, Grouped, Tally, by_user, column};
 
-/// Groups of payments that may run at once (as for door scans, pg/checkin.rs).
-const SLOTS: usize = 2;
+/// Groups of payments that may run at once: four, as for holds (pg/reservations.rs).
+const SLOTS: usize = 4;
 /// The most payments in one group.
 const MAX_GROUP: usize = 128;
 

@@ -21,8 +21,10 @@ use tessera_domain::records::HoldOutcome;
 use super::Pg;
 use super::group::{Answers, Grouped, Tally, by_user, column};
 
-/// Groups of holds that may run at once (as for door scans, pg/checkin.rs).
-const SLOTS: usize = 2;
+/// Groups of holds that may run at once. Four, where door scans use two: a group is a loop
+/// that one backend runs member by member, so fewer slots left the second core idle
+/// (bench/results/flash-latest.md).
+const SLOTS: usize = 4;
 /// The most holds in one call.
 const MAX_GROUP: usize = 128;
 
