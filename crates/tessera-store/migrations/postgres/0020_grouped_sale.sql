@@ -27,6 +27,11 @@ DECLARE
     more_seats INTEGER[];
     more_prices BIGINT[];
 BEGIN
+    -- Everyone's lock first, in user order, before any seat is touched: a hold that waits on a
+    -- seat (seats asked for by number go alone, pg/reservations.rs) then never holds a person
+    -- this group still has to lock. One hold at a time per person, so the limit check below
+    -- cannot be raced.
+    PERFORM 1 FROM users WHERE user_id = ANY (p_user) ORDER BY user_id FOR UPDATE;
     FOR i IN 1 .. COALESCE(array_length(p_user, 1), 0) LOOP
         r_n := i;
         r_for_event := 0;
@@ -34,8 +39,6 @@ BEGIN
         r_taken := 0;
         r_seats := '{}';
         r_prices := '{}';
-        -- One hold at a time per person, so the limit check below cannot be raced.
-        PERFORM 1 FROM users WHERE user_id = p_user[i] FOR UPDATE;
         IF p_admission[i] IS NOT NULL THEN
             -- Locked, so a payment spending the admission waits for this hold.
             PERFORM 1 FROM queue_entries
@@ -105,7 +108,9 @@ BEGIN
         END IF;
         r_taken := cardinality(v_seats);
         IF r_taken <> p_quantity[i] THEN
-            -- All or none: the places this hold took go back.
+            -- All or none: the places this hold took go back, available (a seat taken from a
+            -- lapsed hold does not go back to it: a lapsed hold counts as available anyway).
+            -- They stay locked until the group commits, so another group skips them meanwhile.
             IF r_taken > 0 THEN
                 UPDATE seats SET status = 'available', reservation_id = NULL, held_until = NULL, updated_at = p_now[i]
                 WHERE reservation_id = p_reservation[i] AND status = 'held';
@@ -144,6 +149,9 @@ DECLARE
     i INTEGER;
     k INTEGER;
 BEGIN
+    -- Everyone's lock first, in user order, as for holds: the balances debited below, and no
+    -- seat of a member touched while a person of the group is still to be locked.
+    PERFORM 1 FROM users WHERE user_id = ANY (p_user) ORDER BY user_id FOR UPDATE;
     FOR i IN 1 .. COALESCE(array_length(p_user, 1), 0) LOOP
         r_n := i;
         r_event := NULL;
@@ -172,7 +180,7 @@ BEGIN
         WHERE reservation_id = p_reservation[i] AND user_id = p_user[i] AND status = 'pending'
           AND payment_deadline >= p_now[i]
           AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = reservations.event_id AND e.status = 'published')
-        FOR UPDATE OF reservations;
+        FOR NO KEY UPDATE OF reservations;
         IF NOT FOUND THEN
             DELETE FROM idempotency_keys WHERE user_id = p_user[i] AND idem_key = p_key[i];
             r_outcome := 'reservation';

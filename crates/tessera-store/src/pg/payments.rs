@@ -32,9 +32,8 @@ use crate::{Result, WritePool, bind_args};
 
 use super::Pg;
 use super::group::{Answers, Grouped, Tally, by_user, column};
+use super::reservations::sale_slots;
 
-/// Groups of payments that may run at once: four, as for holds (pg/reservations.rs).
-const SLOTS: usize = 4;
 /// The most payments in one group.
 const MAX_GROUP: usize = 128;
 
@@ -54,13 +53,13 @@ impl std::fmt::Debug for PayGroups {
 }
 
 /// Starts the task that runs a store's payments in groups on `pool`.
-pub(crate) fn pay_groups(pool: PgPool) -> PayGroups {
+pub(crate) fn pay_groups(pool: PgPool, connections: u32) -> PayGroups {
     let tally = Arc::new(Tally::default());
     let t = tally.clone();
     // One payment per person in a group, and none of theirs in two groups at once: a group
     // debits each balance once.
     let groups = Grouped::start(
-        SLOTS,
+        sale_slots(connections),
         MAX_GROUP,
         |i: &PayInput| i.user_id,
         move |pays| pay_group(pool.clone(), t.clone(), pays),
@@ -137,7 +136,8 @@ async fn run_pays(pool: &PgPool, pays: &[PayInput]) -> Result<Answers<PayAnswer>
             }
             "key" => Err(Stop::Key),
             "balance" => Err(Stop::Balance(row.try_get("r_amount")?)),
-            _ => Err(Stop::Reservation),
+            "reservation" => Err(Stop::Reservation),
+            other => return Err(crate::StoreError::other(format!("a grouped payment answered {other}"))),
         });
     }
     if paid.len() > 0 {

@@ -21,10 +21,14 @@ use tessera_domain::records::HoldOutcome;
 use super::Pg;
 use super::group::{Answers, Grouped, Tally, by_user, column};
 
-/// Groups of holds that may run at once. Four, where door scans use two: a group is a loop
-/// that one backend runs member by member, so fewer slots left the second core idle
-/// (bench/results/flash-latest.md).
-const SLOTS: usize = 4;
+/// Groups of holds (and of payments, pg/payments.rs) that may run at once, each holding a
+/// connection of a pool of `connections`: four, where door scans use two (a group is a loop one
+/// backend runs member by member, and with two per kind the second core sat idle,
+/// bench/results/flash-latest.md), but two in a pool under 16, so that the sale's groups leave
+/// the rest of the server connections to read with.
+pub(super) fn sale_slots(connections: u32) -> usize {
+    if connections >= 16 { 4 } else { 2 }
+}
 /// The most holds in one call.
 const MAX_GROUP: usize = 128;
 
@@ -39,13 +43,13 @@ pub(crate) struct HoldGroups {
 }
 
 /// Starts the task that runs a store's server-picked holds in groups on `pool`.
-pub(crate) fn hold_groups(pool: PgPool) -> HoldGroups {
+pub(crate) fn hold_groups(pool: PgPool, connections: u32) -> HoldGroups {
     let tally = Arc::new(Tally::default());
     let t = tally.clone();
     // One hold per person in a group, and none of theirs in two groups at once: their limit
     // is counted under their lock, which one group takes once.
     let groups = Grouped::start(
-        SLOTS,
+        sale_slots(connections),
         MAX_GROUP,
         |h: &Hold| h.user_id,
         move |holds| hold_group(pool.clone(), t.clone(), holds),
@@ -88,6 +92,9 @@ async fn run_holds(pool: &PgPool, holds: &[Hold]) -> Result<Answers<HoldAnswer>>
     let order = by_user(holds, |h| Uuid::from(h.user_id));
     let col = |f: fn(&Hold) -> Option<Uuid>| column(holds, &order, f);
     let int = |f: fn(&Hold) -> Option<i64>| column(holds, &order, f);
+    // In a transaction of our own, committed once every row is read: should reading them fail,
+    // nothing was written and the members can be run again.
+    let mut tx = pool.begin_write().await?;
     let rows: Vec<PgRow> =
         sqlx::query("SELECT * FROM tessera_hold_group($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
             .bind(col(|h| Some(h.reservation_id.into())))
@@ -102,7 +109,7 @@ async fn run_holds(pool: &PgPool, holds: &[Hold]) -> Result<Answers<HoldAnswer>>
             .bind(col(|h| Some(h.counted_type())))
             .bind(column(holds, &order, |h| h.now))
             .bind(column(holds, &order, |h| h.deadline))
-            .fetch_all(pool)
+            .fetch_all(&mut *tx)
             .await?;
     let mut out: Answers<HoldAnswer> = (0..holds.len())
         .map(|_| Err(crate::StoreError::other("a group of holds answered no row for one")))
@@ -113,8 +120,9 @@ async fn run_holds(pool: &PgPool, holds: &[Hold]) -> Result<Answers<HoldAnswer>>
         else {
             continue;
         };
-        out[i] = held_row(&holds[i], &row);
+        out[i] = Ok(held_row(&holds[i], &row)?);
     }
+    tx.commit().await?;
     Ok(out)
 }
 
@@ -135,7 +143,8 @@ fn held_row(h: &Hold, row: &PgRow) -> Result<HoldAnswer> {
                 crate::StoreError::other(format!("a grouped hold over no limit ({for_event}, {for_type})"))
             })?)
         }
-        _ => Err(HoldOutcome::SoldOut { available: i64::from(row.try_get::<i32, _>("r_taken")?) }),
+        "sold_out" => Err(HoldOutcome::SoldOut { available: i64::from(row.try_get::<i32, _>("r_taken")?) }),
+        other => return Err(crate::StoreError::other(format!("a grouped hold answered {other}"))),
     })
 }
 
