@@ -134,6 +134,12 @@ class Server:
             # The set-up logs every buyer in from 127.0.0.1, and clients log in again on a 401.
             "TESSERA_LOGIN_LIMIT_PER_IP": "1000000",
             "TESSERA_LOGIN_LIMIT_PER_EMAIL": "1000000",
+            # Load shedding off, as for the benchmarks (bench/src/main.rs's NO_SHEDDING): these
+            # clients do not back off on a 503, and the set-up's top-ups were being shed.
+            "TESSERA_SHED_MAX_LAG_MS": "0",
+            "TESSERA_CONCURRENCY_READS": "1000000",
+            "TESSERA_CONCURRENCY_WRITES": "1000000",
+            "TESSERA_CONCURRENCY_LOGINS": "1000000",
         })
         return env
 
