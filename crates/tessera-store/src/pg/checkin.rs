@@ -60,12 +60,9 @@ impl ScanGroups {
 async fn scan_group(pool: PgPool, tally: Arc<Tally>, scans: Vec<ScanSteps>) -> Answers<Scanned> {
     tally.ran(scans.len());
     if scans.len() > 1 {
-        match run_scans(&pool, &scans).await {
-            Ok(rows) => return answers(rows, scans.len()),
-            Err(e) => {
-                tally.split();
-                tracing::warn!(error = %e, scans = scans.len(), "a group of door scans failed; running them one by one");
-            }
+        let run = run_scans(&pool, &scans).await.map(|rows| answers(rows, scans.len()));
+        if let Some(answers) = tally.whole("door scans", scans.len(), run) {
+            return answers;
         }
     }
     let mut out = Vec::with_capacity(scans.len());

@@ -169,6 +169,20 @@ impl Tally {
         self.split.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// What a group of `n` run whole gave: its answers, or `None` when it failed whole (then
+    /// nothing of it was written; counted and logged, with `what` naming the jobs) and its
+    /// jobs are to be run one by one, so one job's trouble is answered to it alone.
+    pub(crate) fn whole<O>(&self, what: &str, n: usize, run: Result<Answers<O>>) -> Option<Answers<O>> {
+        match run {
+            Ok(answers) => Some(answers),
+            Err(e) => {
+                self.split();
+                tracing::warn!(error = %e, jobs = n, "a group of {what} failed; running them one by one");
+                None
+            }
+        }
+    }
+
     /// (the largest group, the groups that failed whole).
     pub(crate) fn read(&self) -> (usize, u64) {
         (self.largest.load(Ordering::Relaxed), self.split.load(Ordering::Relaxed))

@@ -78,14 +78,10 @@ impl PayGroups {
 /// payment is run again alone (`pay_alone`), so one payment's trouble is answered to it alone.
 async fn pay_group(pool: PgPool, tally: Arc<Tally>, pays: Vec<PayInput>) -> Answers<PayAnswer> {
     tally.ran(pays.len());
-    if pays.len() > 1 {
-        match run_pays(&pool, &pays).await {
-            Ok(answers) => return answers,
-            Err(e) => {
-                tally.split();
-                tracing::warn!(error = %e, payments = pays.len(), "a group of payments failed; running them one by one");
-            }
-        }
+    if pays.len() > 1
+        && let Some(answers) = tally.whole("payments", pays.len(), run_pays(&pool, &pays).await)
+    {
+        return answers;
     }
     let mut out = Vec::with_capacity(pays.len());
     for i in &pays {

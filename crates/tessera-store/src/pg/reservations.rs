@@ -68,14 +68,10 @@ impl HoldGroups {
 /// timeout), nothing of it was written and each hold is run again alone.
 async fn hold_group(pool: PgPool, tally: Arc<Tally>, holds: Vec<Hold>) -> Answers<HoldAnswer> {
     tally.ran(holds.len());
-    if holds.len() > 1 {
-        match run_holds(&pool, &holds).await {
-            Ok(answers) => return answers,
-            Err(e) => {
-                tally.split();
-                tracing::warn!(error = %e, holds = holds.len(), "a group of holds failed; running them one by one");
-            }
-        }
+    if holds.len() > 1
+        && let Some(answers) = tally.whole("holds", holds.len(), run_holds(&pool, &holds).await)
+    {
+        return answers;
     }
     let mut out = Vec::with_capacity(holds.len());
     for h in &holds {
