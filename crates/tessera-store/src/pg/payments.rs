@@ -127,7 +127,7 @@ async fn run_pays(pool: &PgPool, pays: &[PayInput]) -> Result<Answers<PayAnswer>
                 let types: Vec<Option<TicketTypeId>> = row.try_get("r_seat_types")?;
                 let places = numbers.into_iter().zip(types).collect();
                 let rows = paid_rows(i, event_id, quantity, amount, ticket_type_id, places);
-                paid.add(i, event_id, quantity, amount, balance, &rows);
+                paid.add(i, balance, &rows);
                 Ok(rows)
             }
             "key" => Err(Stop::Key),
@@ -213,15 +213,9 @@ impl Records {
     }
 
     /// Adds a payment that went through (as `records` writes one).
-    fn add(
-        &mut self,
-        i: &PayInput,
-        event_id: EventId,
-        quantity: i32,
-        amount: i64,
-        balance: i64,
-        rows: &PaidRows,
-    ) {
+    fn add(&mut self, i: &PayInput, balance: i64, rows: &PaidRows) {
+        let (amount, event_id, quantity) =
+            (rows.payment.amount, rows.purchase.event_id, rows.purchase.ticket_quantity);
         self.entry.push(Uuid::now_v7());
         self.user.push(i.user_id.into());
         self.amount.push(amount);
