@@ -32,6 +32,8 @@ both!(
     race_20_retries_with_one_key,
     a_crowd_paying_at_once_is_answered_one_by_one,
     a_crowd_holding_at_once_keeps_each_limit,
+    a_crowd_takes_lapsed_places_at_once,
+    a_crowd_takes_a_ticket_types_places_at_once,
     expired_hold_is_refused_and_never_sold_twice,
     top_ups_honour_idempotency_keys,
 );
@@ -521,6 +523,91 @@ async fn a_crowd_holding_at_once_keeps_each_limit(b: Backend) {
     }
     assert!(held.iter().all(|&n| n == 2), "{held:?}");
     assert_eq!(t.db.store.seat_counts(ev.into(), t.app.now()).await.unwrap().1, 40);
+    assert_grouped(t.db.store.hold_grouping(), "holds");
+}
+
+/// Fifty seats held by others whose holds have lapsed; 30 buyers then ask for two seats each
+/// at once, a third of them near a seat: 25 get two of the lapsed seats (no seat twice), 5 are
+/// refused sold out, whichever groups their holds ran in.
+async fn a_crowd_takes_lapsed_places_at_once(b: Backend) {
+    let t = TestApp::new(b).await;
+    let ev = t.seated_event(json!({"seat_count": 50, "hold_seconds": 60})).await.id;
+    let early = t.principals(25).await;
+    for p in &early {
+        let input = ReserveInput { event_id: Some(ev.into()), quantity: Some(2), ..Default::default() };
+        t.app.reserve(p, &input).await.unwrap();
+    }
+    assert_eq!(t.db.store.seat_counts(ev.into(), t.app.now()).await.unwrap().0, 0, "all held");
+    t.clock.advance(61);
+    let buyers = t.principals(30).await;
+    let mut tasks = Vec::new();
+    for (i, p) in buyers.iter().enumerate() {
+        let (app, p) = (t.app.clone(), p.clone());
+        let input = ReserveInput {
+            event_id: Some(ev.into()),
+            quantity: Some(2),
+            near_seat: i.is_multiple_of(3).then_some(i as i64 + 1),
+            ..Default::default()
+        };
+        tasks.push(tokio::spawn(async move { app.reserve(&p, &input).await }));
+    }
+    let (mut seats, mut refused) = (HashSet::new(), 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(h) => {
+                assert_eq!(h.seat_numbers.len(), 2);
+                for s in h.seat_numbers {
+                    assert!(seats.insert(s), "seat {s} held twice");
+                }
+            }
+            Err(tessera_app::AppError::Conflict { code: "sold_out", .. }) => refused += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((seats.len(), refused), (50, 5));
+    assert_grouped(t.db.store.hold_grouping(), "holds");
+}
+
+/// A ticket type of 30 places: 20 buyers ask for two at once, then (once those holds have
+/// lapsed) 20 others do: each time 15 get two and 5 are refused sold out.
+async fn a_crowd_takes_a_ticket_types_places_at_once(b: Backend) {
+    let t = TestApp::new(b).await;
+    let org = t.user("organizer").await.token;
+    let ev = t
+        .event(&org, json!({"name": "Fest", "start_time": "2030-05-01T18:00:00Z", "hold_seconds": 60}))
+        .await;
+    let tt = t
+        .post(
+            &format!("/events/{ev}/ticket-types"),
+            Some(&org),
+            json!({"name": "GA", "price": "20", "quota": 30}),
+        )
+        .await;
+    let tt: Uuid = tt.body["ticket_type_id"].as_str().unwrap().parse().unwrap();
+    for round in 0..2 {
+        let buyers = t.principals(20).await;
+        let mut tasks = Vec::new();
+        for p in &buyers {
+            let (app, p) = (t.app.clone(), p.clone());
+            let input = ReserveInput {
+                event_id: Some(ev.into()),
+                ticket_type_id: Some(tt.into()),
+                quantity: Some(2),
+                ..Default::default()
+            };
+            tasks.push(tokio::spawn(async move { app.reserve(&p, &input).await }));
+        }
+        let (mut held, mut refused) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(h) => held += h.reservation.quantity,
+                Err(tessera_app::AppError::Conflict { code: "sold_out", .. }) => refused += 1,
+                Err(e) => panic!("round {round}: {e:?}"),
+            }
+        }
+        assert_eq!((held, refused), (30, 5), "round {round}");
+        t.clock.advance(61);
+    }
     assert_grouped(t.db.store.hold_grouping(), "holds");
 }
 

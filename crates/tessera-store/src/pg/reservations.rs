@@ -1,5 +1,5 @@
 //! Holds on PostgreSQL (the rules: reservations.rs). Holds whose places the server chooses, and
-//! that arrive together, are one call of `tessera_hold_group` (migration 0020) per group
+//! that arrive together, are one call of `tessera_hold_group` (migrations 0020, 0021) per group
 //! (group.rs): a loop of each hold's steps in one transaction, one round trip and one commit.
 //! Seats asked for by number go alone, as below: they wait for a seat another hold is taking,
 //! and two groups waiting on each other's seats would deadlock.
