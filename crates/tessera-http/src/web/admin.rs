@@ -422,13 +422,25 @@ pub async fn add_staff(State(s): State<AppState>, p: Page, Path(raw): Path<Strin
     }
 }
 
+/// The bulk-send form's fields, for the OpenAPI document (the handler reads the form itself, so
+/// a field that is missing or wrong answers a page, not a problem).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct SendTicketsForm {
+    /// The event whose tickets are sent.
+    event_id: uuid::Uuid,
+    /// `true`: every ticket again; otherwise only those not sent yet.
+    all: Option<bool>,
+    /// The dashboard page's form token.
+    csrf_token: String,
+}
+
 /// Send an event's tickets in bulk from the dashboard (a form; as POST /events/{event_id}/tickets/send)
 ///
 /// A form post (`event_id`, `all`, `csrf_token`) from the dashboard, signed in by its session
 /// cookie: 303 to the job's progress page. Without the page's form token it is refused (403).
 #[utoipa::path(post, path = "/admin/send-tickets", tag = "pages",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
-        description = "event_id=…&all=true&csrf_token=…"),
+    request_body(content = SendTicketsForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 303, description = "Started: to /admin/jobs/{job_id}"),
         (status = 403, description = "No or a wrong form token, or not the event's organizer", content_type = "text/html", body = String),
