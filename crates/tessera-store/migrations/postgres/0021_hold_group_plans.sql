@@ -2,8 +2,9 @@
 -- and took them in one statement, joined on the chosen rows: planned again for each member
 -- (a plan for any values was poor there), the planning cost as much as the picking. Here a
 -- member's places are picked into an array, then taken by number, and every statement of the
--- loop keeps one generic plan for the session. What is picked and taken, and the conditions, are
--- 0020's.
+-- loop keeps one generic plan for the session. The conditions are 0020's; a pick of places
+-- anywhere now reads them in seat order, available ones before lapsed holds (without an order,
+-- the plan for any values was a scan of the whole event).
 
 CREATE OR REPLACE FUNCTION tessera_hold_group(
     p_reservation UUID[], p_user UUID[], p_event UUID[], p_admission UUID[], p_type UUID[],
