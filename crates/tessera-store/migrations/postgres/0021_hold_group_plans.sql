@@ -86,6 +86,8 @@ BEGIN
             -- Anywhere (or the rest of a short pick near a seat): numbered seats, or places of
             -- the ticket type; available ones first, then those of lapsed holds (the second
             -- branch runs only if the first comes short), in seat order so the index is read.
+            -- Two statements rather than one with `IS NOT DISTINCT FROM`: each then has a
+            -- plan that reads its own index (seats_status_idx, seats_type_idx).
             IF p_type[i] IS NULL THEN
                 SELECT COALESCE(array_agg(seat_number), '{}') INTO v_pick FROM (
                     SELECT seat_number FROM (SELECT seat_number FROM seats

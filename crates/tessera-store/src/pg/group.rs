@@ -136,6 +136,15 @@ impl<J: Send + 'static, O: Send + 'static> Grouped<J, O> {
     }
 }
 
+/// How many groups of holds, and of payments, may run at once (pg/reservations.rs,
+/// pg/payments.rs), each holding a connection of a pool of `connections`: four, where door scans
+/// use two (a group is a loop one backend runs member by member, and with two per kind the second
+/// core sat idle, bench/results/flash-latest.md), but two in a pool under 16, so that the sale's
+/// groups leave the rest of the server's connections to read with.
+pub(super) fn sale_slots(connections: u32) -> usize {
+    if connections >= 16 { 4 } else { 2 }
+}
+
 /// The order a group's members are passed to its statement in: by person, so that groups (of
 /// holds, of payments, of two instances) take people's locks in one order and cannot deadlock
 /// on them.

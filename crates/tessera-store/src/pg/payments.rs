@@ -31,8 +31,7 @@ use crate::wallet::INSERT_LEDGER;
 use crate::{Result, WritePool, bind_args};
 
 use super::Pg;
-use super::group::{Answers, Grouped, Tally, by_user, column};
-use super::reservations::sale_slots;
+use super::group::{Answers, Grouped, Tally, by_user, column, sale_slots};
 
 /// The most payments in one group.
 const MAX_GROUP: usize = 128;

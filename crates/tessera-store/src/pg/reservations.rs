@@ -19,16 +19,8 @@ use crate::{Result, WritePool, bind_args};
 use tessera_domain::records::HoldOutcome;
 
 use super::Pg;
-use super::group::{Answers, Grouped, Tally, by_user, column};
+use super::group::{Answers, Grouped, Tally, by_user, column, sale_slots};
 
-/// Groups of holds (and of payments, pg/payments.rs) that may run at once, each holding a
-/// connection of a pool of `connections`: four, where door scans use two (a group is a loop one
-/// backend runs member by member, and with two per kind the second core sat idle,
-/// bench/results/flash-latest.md), but two in a pool under 16, so that the sale's groups leave
-/// the rest of the server connections to read with.
-pub(super) fn sale_slots(connections: u32) -> usize {
-    if connections >= 16 { 4 } else { 2 }
-}
 /// The most holds in one call.
 const MAX_GROUP: usize = 128;
 
