@@ -90,6 +90,10 @@ pub struct FlashArgs {
     /// admission job; buyers are dealt out between them in turn.
     #[arg(long, default_value_t = 1)]
     pub instances: usize,
+    /// PostgreSQL connections in all, shared out between the instances (`TESSERA_DB_MAX_CONNECTIONS`
+    /// of each is this divided by `--instances`).
+    #[arg(long, default_value_t = 32)]
+    pub db_connections: u32,
     /// Scaling sweep on SQLite instead of one sale: one sale per `SEATSxBUYERS` point (for
     /// example `5000x20000,5000x200000,5000x1000000,50000x1000000,100000x1000000`; an event
     /// holds at most `MAX_SEATS`), written to `flash-scaling-latest.md` with a plot of sale time
@@ -605,7 +609,11 @@ pub async fn run_backend(
     // SQLite: one writer whatever the setting, and on two cores two readers beat eight (fewer
     // threads to hand each statement between). PostgreSQL: enough connections to keep it busy,
     // shared out between the instances so two use no more of PostgreSQL than one.
-    let connections = if pg_schema.is_some() { (32 / instances).max(1).to_string() } else { "2".into() };
+    let connections = if pg_schema.is_some() {
+        (args.db_connections / u32::try_from(instances).unwrap_or(u32::MAX)).max(1).to_string()
+    } else {
+        "2".into()
+    };
     let mut servers = Vec::new();
     let mut addrs = Vec::new();
     for _ in 0..instances {
